@@ -1,0 +1,3 @@
+"""reelforge: open, self-hostable text-to-video with synchronized audio."""
+
+__version__ = "0.1.0"

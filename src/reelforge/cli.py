@@ -1,0 +1,128 @@
+"""The `reelforge` command line.
+
+Every failure a user can cause prints one readable line naming the field and exits with
+status 2; nothing is left half-written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from reelforge.errors import ReelforgeError
+from reelforge.settings import Settings
+from reelforge.types import (
+    DEFAULT_FPS,
+    DEFAULT_SECONDS,
+    DEFAULT_SIZE,
+    MAX_SEED,
+    Request,
+    Result,
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line, with exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _number(field: str, kind: type) -> object:
+    def parse(text: str) -> object:
+        try:
+            return kind(text)
+        except ValueError:
+            noun = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"{field} must be {noun}, got {text!r}") from None
+
+    parse.__name__ = field
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="reelforge", description="Generate short video clips with sound.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    gen = commands.add_parser("generate", help="generate a clip from a text prompt")
+    gen.add_argument("prompt", help="what the clip should show and sound like")
+    gen.add_argument("-o", "--output", type=Path, default=None,
+                     help="where to write the MP4 (a JSON sidecar is written next to it); "
+                          "default: clips/<prompt>-<seed>.mp4")
+    gen.add_argument("--seconds", type=_number("seconds", float), default=DEFAULT_SECONDS,
+                     help="clip length, 1..20 (default %(default)s)")
+    gen.add_argument("--size", default=DEFAULT_SIZE, help="WxH, e.g. 720x1280 or 1280x720")
+    gen.add_argument("--fps", type=_number("fps", int), default=DEFAULT_FPS,
+                     help="frames per second (default %(default)s)")
+    gen.add_argument("--seed", type=_number("seed", int), default=None,
+                     help=f"0..{MAX_SEED}; the same seed gives the same clip")
+    gen.add_argument("--engine", default=None, help="engine name (default: sim)")
+    gen.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        if args.command == "generate":
+            return _generate(args)
+    except ReelforgeError as error:
+        print(f"reelforge {args.command}: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(f"reelforge {args.command}: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    parser.error(f"unknown command {args.command!r}")
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from reelforge import pipeline  # heavy imports only once the arguments are good
+
+    settings = Settings()
+    request = Request(prompt=args.prompt, seconds=args.seconds, size=args.size, fps=args.fps,
+                      seed=args.seed, engine=args.engine or settings.default_engine)
+    output = args.output
+    if output is None:
+        slug = "-".join(re.findall(r"[a-z0-9]+", request.prompt.lower())[:6]) or "clip"
+        seed_part = request.seed if request.seed is not None else "random"
+        output = Path("clips") / f"{slug}-{seed_part}.mp4"
+        output.parent.mkdir(exist_ok=True)
+    if args.quiet:
+        result = pipeline.generate(request, output, settings=settings)
+    else:
+        result = _with_progress_bar(request, output, settings)
+    timings = result.timings_s
+    clip_s = result.clip.duration_s
+    print(f"wrote {result.video_path} ({clip_s:.2f} s, {result.clip.width}x{result.clip.height}, "
+          f"{result.clip.fps} fps, seed {result.seed}) in {timings['total_s']:.1f} s; "
+          f"sidecar {result.sidecar_path.name}", file=sys.stderr)
+    print(result.video_path)
+    return 0
+
+
+def _with_progress_bar(request: Request, output: Path, settings: Settings) -> Result:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from reelforge import pipeline
+
+    columns = (TextColumn("{task.description:<10}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+               TimeElapsedColumn())
+    with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task("starting", total=1.0)
+
+        def on_progress(stage: str, fraction: float) -> None:
+            bar.update(task, completed=fraction, description=stage)
+
+        return pipeline.generate(request, output, progress=on_progress, settings=settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

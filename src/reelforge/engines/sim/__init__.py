@@ -1,0 +1,153 @@
+"""The `sim` engine: a deterministic world simulator.
+
+ScenePlan → physics (world.py) → speech and mouth shapes (speech.py) → frames (render.py)
+and sound from the simulation's own events (audio.py). It is the ground truth for physics
+and sync, and the source of training data for learned engines.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from reelforge.engines import Capabilities, References
+from reelforge.engines.sim import audio as sound
+from reelforge.engines.sim.render import Renderer
+from reelforge.engines.sim.speech import Utterance, mouth_aperture, synthesize
+from reelforge.engines.sim.world import Contact, Simulation, simulate
+from reelforge.settings import Settings
+from reelforge.types import (
+    AUDIO_SAMPLE_RATE,
+    SUPPORTED_FPS,
+    SUPPORTED_SIZES,
+    Clip,
+    ContactEvent,
+    Progress,
+    ScenePlan,
+    SpeechSegment,
+    parse_size,
+)
+
+LINE_GAP_S = 0.3  # the shortest pause between two lines of dialogue
+
+
+@dataclass(frozen=True)
+class SpokenLine:
+    character: str
+    text: str
+    start_s: float
+    utterance: Utterance
+
+
+class SimEngine:
+    name = "sim"
+    capabilities = Capabilities(audio=True, image_input=False, cameos=False, max_seconds=20.0,
+                                sizes=SUPPORTED_SIZES, fps=SUPPORTED_FPS)
+
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or Settings()
+
+    def generate(self, plan: ScenePlan, *, seconds: float, size: str, fps: int, seed: int,
+                 references: References | None = None,
+                 progress: Progress | None = None) -> Clip:
+        report = progress or (lambda stage, fraction: None)
+        width, height = parse_size(size)
+        frame_count = max(1, round(seconds * fps))
+        duration_s = frame_count / fps
+        n_samples = round(duration_s * AUDIO_SAMPLE_RATE)
+        timings: dict[str, float] = {}
+        # Independent streams per stage, so changing one stage never reshuffles another.
+        streams = np.random.default_rng(seed).spawn(4)
+
+        # 1. Speech first: real utterance lengths decide when each line starts.
+        started = time.perf_counter()
+        report("speech", 0.0)
+        spoken = self._speak(plan)
+        timings["speech_s"] = time.perf_counter() - started
+
+        # 2. Physics.
+        started = time.perf_counter()
+        report("physics", 0.05)
+        sim = simulate(plan, width_px=width, height_px=height, fps=fps,
+                       frame_count=frame_count, rng=streams[0])
+        timings["physics_s"] = time.perf_counter() - started
+
+        # 3. Mouth opening per frame from the phonemes being spoken.
+        frame_times = np.arange(frame_count) / fps
+        mouths: dict[str, np.ndarray] = {}
+        for character in plan.characters:
+            track = np.zeros(frame_count, np.float32)
+            for line in spoken:
+                if line.character == character.name:
+                    track = np.maximum(track, mouth_aperture(line.utterance, frame_times - line.start_s))
+            mouths[character.name] = track
+
+        # 4. Frames.
+        started = time.perf_counter()
+        renderer = Renderer(sim, plan, width, height, mouths, seed)
+        frames = renderer.render_all(lambda f: report("render", 0.1 + 0.75 * f))
+        timings["render_s"] = time.perf_counter() - started
+
+        # 5. Sound.
+        started = time.perf_counter()
+        report("audio", 0.86)
+        audio = self._mix(plan, sim, spoken, n_samples, streams[1:])
+        timings["audio_s"] = time.perf_counter() - started
+        report("audio", 0.9)
+
+        return Clip(
+            frames=frames, audio=audio, fps=fps, sample_rate=AUDIO_SAMPLE_RATE,
+            contacts=[self._contact_event(c, renderer) for c in sim.contacts],
+            speech=[SpeechSegment(character=line.character, text=line.text, start_s=line.start_s,
+                                  end_s=line.start_s + line.utterance.duration_s,
+                                  phonemes=tuple((line.start_s + p0, ph)
+                                                 for p0, _, ph in line.utterance.phonemes))
+                    for line in spoken],
+            mouth_apertures=mouths,
+            mouth_boxes_px={c.spec.name: renderer.mouth_box_px(c) for c in sim.characters},
+            tracks={b.name: self._track_px(b.track, renderer) for b in sim.bodies},
+            timings_s=timings,
+        )
+
+    # -- helpers --------------------------------------------------------------------------
+    @staticmethod
+    def _speak(plan: ScenePlan) -> list[SpokenLine]:
+        """Synthesize every line; start each at its planned time or after the previous one."""
+        lines = sorted(((line.start_s, c.name, line.text, c.voice)
+                        for c in plan.characters for line in c.lines), key=lambda item: item[0])
+        spoken: list[SpokenLine] = []
+        free_at = 0.0
+        for start_s, name, text, voice in lines:
+            utterance = synthesize(text, voice)
+            start = max(start_s, free_at)
+            spoken.append(SpokenLine(name, text, start, utterance))
+            free_at = start + utterance.duration_s + LINE_GAP_S
+        return spoken
+
+    @staticmethod
+    def _mix(plan: ScenePlan, sim: Simulation, spoken: list[SpokenLine],
+             n_samples: int, streams: list[np.random.Generator]) -> np.ndarray:
+        mix = sound.synthesize_ambience(plan.sound.ambience, n_samples, streams[0])
+        mix += sound.synthesize_impacts(sim.contacts, sim, n_samples, streams[1])
+        mix += sound.synthesize_surface_motion(sim, n_samples, streams[2])
+        positions = {c.spec.name: c.x_m / sim.view_w_m for c in sim.characters}
+        for line in spoken:
+            sound.place_speech(mix, line.utterance.audio, line.start_s,
+                               positions.get(line.character, 0.5))
+        return sound.master(mix)
+
+    @staticmethod
+    def _contact_event(contact: Contact, renderer: Renderer) -> ContactEvent:
+        x_px, y_px = renderer.to_px(contact.x_m, contact.y_m)
+        return ContactEvent(time_s=contact.time_s, object_a=contact.a, object_b=contact.b,
+                            impulse=contact.impulse, speed=contact.speed, x_px=x_px, y_px=y_px)
+
+    @staticmethod
+    def _track_px(track: np.ndarray, renderer: Renderer) -> np.ndarray:
+        px = np.empty_like(track)
+        px[:, 0] = track[:, 0] * renderer.px_per_m
+        px[:, 1] = renderer.height - (track[:, 1] - renderer.sim.floor_y_m) * renderer.px_per_m
+        px[:, 2] = track[:, 2]
+        return px

@@ -1,0 +1,1 @@
+"""Detectors and metrics that read only decoded media (frames and samples)."""

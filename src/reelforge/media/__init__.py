@@ -1,0 +1,21 @@
+"""Media I/O: MP4 encode/decode/probe and still images (thumbnail, spritesheet)."""
+
+from reelforge.media.images import (
+    pick_thumbnail_frame,
+    sprite_indices,
+    spritesheet_jpg,
+    thumbnail_webp,
+)
+from reelforge.media.mp4 import Decoded, ProbeInfo, decode_mp4, encode_mp4, probe
+
+__all__ = [
+    "Decoded",
+    "ProbeInfo",
+    "decode_mp4",
+    "encode_mp4",
+    "pick_thumbnail_frame",
+    "probe",
+    "sprite_indices",
+    "spritesheet_jpg",
+    "thumbnail_webp",
+]

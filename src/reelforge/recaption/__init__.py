@@ -1,0 +1,47 @@
+"""Prompt → ScenePlan + detailed caption.
+
+Rules and sentence embeddings by default; an OpenAI-compatible chat endpoint when
+`Settings.recaption_llm_url` is set (falling back to the rules, with a note, if it fails).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from reelforge.recaption.caption import detailed_caption
+from reelforge.recaption.concepts import Match, concept_index
+from reelforge.recaption.llm import RecaptionFailed, recaption_with_llm
+from reelforge.recaption.rules import RulePlanner
+from reelforge.settings import Settings
+from reelforge.types import ScenePlan
+
+log = logging.getLogger(__name__)
+
+__all__ = ["detailed_caption", "recaption"]
+
+
+def recaption(prompt: str, seed: int, settings: Settings) -> tuple[ScenePlan, str]:
+    """Expand `prompt` into a ScenePlan and its detailed caption (deterministic per seed)."""
+    if settings.recaption_llm_url:
+        try:
+            plan, caption = recaption_with_llm(
+                prompt, seed, url=settings.recaption_llm_url, model=settings.recaption_llm_model,
+                api_key=settings.recaption_llm_api_key, timeout_s=settings.recaption_llm_timeout_s)
+            return plan, caption or detailed_caption(plan)
+        except RecaptionFailed as exc:
+            log.warning("LLM recaption failed, using rules: %s", exc)
+            note = f"the recaption endpoint failed ({exc}); the rules planned this scene"
+        else:  # pragma: no cover - returned above
+            note = ""
+    else:
+        note = ""
+
+    def nearest(noun: str, among: Literal["object", "setting"]) -> Match:
+        return concept_index(settings.embedding_model_dir).nearest(noun, among)
+
+    planner = RulePlanner(nearest, settings.concept_min_similarity)
+    plan = planner.plan(prompt, seed)
+    if note:
+        plan.notes.insert(0, note)
+    return plan, detailed_caption(plan)

@@ -1,0 +1,582 @@
+"""Rule-based recaptioning: read what the prompt says, fill what it leaves open.
+
+The prompt is split into sentences; quoted dialogue is lifted out first so that words
+inside a line ("the ball is red") never become scene objects. Noun phrases are read as
+[count] [adjectives] noun; adjectives give colour, material and size. Nouns the sim does
+not know go to `concepts.ConceptIndex` for the nearest known concept. Everything the
+prompt does not fix is drawn from a generator seeded by the request's seed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from reelforge.recaption.concepts import Match
+from reelforge.recaption.vocabulary import (
+    AMBIENCE_WORDS,
+    CAMERA_PHRASES,
+    CHARACTER_NOUNS,
+    CLOTHING_WORDS,
+    COLOR_ALIASES,
+    COLORS,
+    FIRST_NAMES_FEMALE,
+    FIRST_NAMES_MALE,
+    FLOOR_WORDS,
+    HAIR_COLORS,
+    HAIR_WORDS,
+    MATERIAL_COLORS,
+    MATERIAL_WORDS,
+    MOTION_WORDS,
+    NATURAL_HAIR,
+    NUMBER_WORDS,
+    OBJECT_NOUNS,
+    RAMP_WORDS,
+    SETTING_NOUNS,
+    SIZE_WORDS,
+    SKIN_TONES,
+    SPEECH_VERBS,
+    TIME_WORDS,
+    WEATHER_WORDS,
+    ObjectConcept,
+    SettingConcept,
+)
+from reelforge.types import (
+    Appearance,
+    CharacterSpec,
+    Line,
+    ObjectSpec,
+    ScenePlan,
+    SettingSpec,
+    SoundSpec,
+    TimelineEntry,
+    Voice,
+)
+
+MAX_OBJECTS = 12
+MAX_CHARACTERS = 2
+SPEECH_WORDS_PER_S = 2.7  # typical espeak-ng rate at 165 wpm, for planning line starts
+
+# Words that end a noun phrase or can never be its head.
+STOPWORDS = frozenset(
+    """and or but the a an of on in into onto at to from by with without across along over under
+    above below behind beside between near next off out up down around through toward towards
+    while as then than that which who whose is are was were be been being has have had it its
+    they them their this these those there here very really slowly quickly fast gently hard
+    each other together against after before when where camera shot scene video clip view
+    frame background foreground close wide angle side top bottom left right middle center
+    floor ground wall walls ceiling table surface sky air water light lights sound sounds
+    noise voice someone something one another itself himself herself his her he she we you i
+    me my your our not no so too also just only all both more most less few
+    """.split()
+)
+VERB_HINTS = frozenset(MOTION_WORDS) | frozenset(SPEECH_VERBS) | frozenset(
+    """talk talks talking speak speaking watch watches watching look looks looking stand
+    standing sit sitting wave waves waving walk walks walking run runs running jump jumps
+    jumping smile smiles smiling laugh laughs laughing point points pointing move moves moving
+    spin spins spinning come comes coming go goes going land lands landing stop stops""".split()
+)
+# How far a match must beat the nearest undrawable anchor (see concepts.py). Places are
+# described less distinctly than objects, so they get a little slack.
+MIN_MARGIN = {"object": 0.0, "setting": -0.05}
+LOCATIVES = frozenset(("in", "at", "inside", "outside", "within", "through", "across", "near"))
+QUOTE_RE = re.compile(r"\"([^\"]+)\"|“([^”]+)”|(?:(?<=\s)|(?<=^)|(?<=:))'([^']+?)'(?=[\s.,!?;:]|$)")
+WORD_RE = re.compile(r"[A-Za-z][A-Za-z'\-]*|\d+|QUOTE\d+")
+SENTENCE_RE = re.compile(r"(?<=[.!?;])\s+")
+
+
+@dataclass
+class _ObjectMention:
+    concept: ObjectConcept
+    noun: str
+    count: int | None
+    color: str | None
+    material: str | None
+    size: str | None
+    sentence: int
+    position: int  # word index within the sentence
+    matched_by: Match | None = None
+
+
+@dataclass
+class _CharacterMention:
+    kind: str
+    name: str | None
+    sentence: int
+    position: int
+    shirt_color: str | None = None
+    hair_color: tuple[int, int, int] | None = None
+    hair_style: str | None = None
+    lines: list[str] = field(default_factory=list)
+
+
+def singular(word: str) -> str:
+    if word in OBJECT_NOUNS or word in SETTING_NOUNS or word in CHARACTER_NOUNS:
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "xes", "sses", "oes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        return word[:-1]
+    return word
+
+
+def color_name(word: str) -> str | None:
+    word = word.removesuffix("ish")
+    if word in COLORS:
+        return word
+    return COLOR_ALIASES.get(word)
+
+
+class RulePlanner:
+    """Turns a prompt into a ScenePlan. `nearest` maps unknown nouns (None: skip them)."""
+
+    def __init__(self, nearest: Callable[[str, Literal["object", "setting"]], Match] | None,
+                 min_similarity: float = 0.4):
+        self.nearest = nearest
+        self.min_similarity = min_similarity
+
+    # 1. Entry point ------------------------------------------------------------------
+    def plan(self, prompt: str, seed: int) -> ScenePlan:
+        rng = np.random.default_rng(seed)
+        notes: list[str] = []
+        text, quotes = self._lift_quotes(prompt)
+        sentences = [s for s in SENTENCE_RE.split(text) if s.strip()]
+        words = [[w for w in WORD_RE.findall(s)] for s in sentences]
+        lower = " ".join(text.lower().split())
+
+        setting = self._setting(words, lower, rng, notes)
+        characters = self._characters(words, quotes, notes)
+        objects = self._objects(words, notes)
+        ramp = any(w in lower for w in RAMP_WORDS)
+        setting.ramp = ramp
+
+        plan = ScenePlan(prompt=prompt, setting=setting)
+        plan.lighting.time_of_day = self._pick(lower, TIME_WORDS, "day")  # type: ignore[assignment]
+        plan.lighting.key_from = ("left", "right", "top")[int(rng.integers(3))]  # type: ignore[assignment]
+        plan.camera.motion = self._pick(lower, CAMERA_PHRASES, "static")  # type: ignore[assignment]
+        plan.objects = self._fill_objects(objects, words, rng, notes)
+        plan.characters = self._fill_characters(characters, rng)
+        plan.sound = self._sound(plan, lower)
+        plan.timeline = self._timeline(plan)
+        plan.notes = notes  # pydantic copied the list at construction; notes grew since
+        return plan
+
+    # 2. Dialogue -------------------------------------------------------------------
+    @staticmethod
+    def _lift_quotes(prompt: str) -> tuple[str, list[str]]:
+        quotes: list[str] = []
+
+        def replace(match: re.Match[str]) -> str:
+            spoken = next(g for g in match.groups() if g is not None).strip()
+            quotes.append(spoken)
+            return f" QUOTE{len(quotes) - 1} "
+
+        return QUOTE_RE.sub(replace, prompt), quotes
+
+    # 3. Setting ---------------------------------------------------------------------
+    def _setting(self, words: list[list[str]], lower: str, rng: np.random.Generator,
+                 notes: list[str]) -> SettingSpec:
+        concept: SettingConcept | None = None
+        for noun in sorted(SETTING_NOUNS, key=len, reverse=True):  # "living room" before "room"
+            if re.search(rf"\b{re.escape(noun)}s?\b", lower):
+                concept = SETTING_NOUNS[noun]
+                break
+        if concept is None:
+            for candidate in self._unknown_nouns(words, locative=True):
+                match = self._match(candidate, "setting")
+                if match is not None and isinstance(match.concept, SettingConcept):
+                    concept = match.concept
+                    notes.append(
+                        f"setting '{candidate}' drawn as '{concept.noun}' "
+                        f"(similarity {match.similarity:.2f})"
+                    )
+                    break
+        if concept is None:
+            concept = SETTING_NOUNS[("room", "studio", "gym", "park")[int(rng.integers(4))]]
+        spec = SettingSpec(kind=concept.kind, description=concept.noun, floor=concept.floor,
+                           indoor=concept.indoor)
+        for phrase in sorted(FLOOR_WORDS, key=len, reverse=True):
+            if re.search(rf"\b{re.escape(phrase)}\b", lower):
+                spec.floor = FLOOR_WORDS[phrase]
+                break
+        spec.weather = self._pick(lower, WEATHER_WORDS, "clear")  # type: ignore[assignment]
+        if spec.weather in ("rain", "snow") and spec.indoor:
+            notes.append(f"{spec.weather} is heard and seen through the windows of the {concept.noun}")
+        return spec
+
+    # 4. Characters ------------------------------------------------------------------
+    def _characters(self, words: list[list[str]], quotes: list[str],
+                    notes: list[str]) -> list[_CharacterMention]:
+        mentions: list[_CharacterMention] = []
+        for s, sentence in enumerate(words):
+            for i, word in enumerate(sentence):
+                low = word.lower()
+                kind = CHARACTER_NOUNS.get(low)
+                name = None
+                if kind is None and word[0].isupper() and i + 1 < len(sentence) and (
+                    sentence[i + 1].lower() in SPEECH_VERBS
+                    or (sentence[i + 1].lower() == "and" and i + 2 < len(sentence)
+                        and sentence[i + 2][0].isupper())
+                    or (i > 0 and sentence[i - 1].lower() == "and" and sentence[i - 1 - 1][0].isupper()
+                        if i > 1 else False)
+                ) and low not in NUMBER_WORDS and low not in STOPWORDS and not low.startswith("quote"):
+                    kind, name = "person", word
+                if kind is None:
+                    continue
+                count = self._count_before(sentence, i) or 1
+                if low in ("people", "friends", "men", "women") and count == 1:
+                    count = 2
+                for _ in range(count):
+                    mention = _CharacterMention(kind=kind, name=name, sentence=s, position=i)
+                    self._describe(mention, sentence, i)
+                    mentions.append(mention)
+        # The same person is often mentioned twice ("a man ... the man says"): merge
+        # definite re-mentions into the first of their kind.
+        merged: list[_CharacterMention] = []
+        for mention in mentions:
+            prior = next((m for m in merged if m.kind == mention.kind and (
+                mention.name is None or m.name == mention.name)), None)
+            words_before = words[mention.sentence][max(0, mention.position - 2):mention.position]
+            definite = any(w.lower() in ("the", "this", "that") for w in words_before)
+            if prior is not None and (definite or (mention.name and prior.name == mention.name)):
+                continue
+            merged.append(mention)
+        if len(merged) > MAX_CHARACTERS:
+            notes.append(f"prompt has {len(merged)} characters; the sim draws at most "
+                         f"{MAX_CHARACTERS}, so the first {MAX_CHARACTERS} are kept")
+            merged = merged[:MAX_CHARACTERS]
+        self._attribute_lines(merged, words, quotes)
+        return merged
+
+    @staticmethod
+    def _describe(mention: _CharacterMention, sentence: list[str], i: int) -> None:
+        window = [w.lower() for w in sentence[max(0, i - 4): i + 8]]
+        for j, word in enumerate(window):
+            if word in HAIR_COLORS:
+                mention.hair_color = HAIR_COLORS[word]
+            if word in HAIR_WORDS and (j + 1 < len(window) and window[j + 1] in ("hair", "haired")
+                                       or word in ("bald", "bun", "ponytail")):
+                mention.hair_style = HAIR_WORDS[word]
+            if word in CLOTHING_WORDS and j > 0:
+                for back in window[max(0, j - 3): j]:
+                    if color_name(back):
+                        mention.shirt_color = color_name(back)
+
+    @staticmethod
+    def _attribute_lines(characters: list[_CharacterMention], words: list[list[str]],
+                         quotes: list[str]) -> None:
+        for q, text in enumerate(quotes):
+            token = f"QUOTE{q}"
+            speaker: _CharacterMention | None = None
+            for s, sentence in enumerate(words):
+                if token not in sentence:
+                    continue
+                qpos = sentence.index(token)
+                in_sentence = [c for c in characters if c.sentence == s]
+                before = [c for c in in_sentence if c.position < qpos]
+                after = [c for c in in_sentence if c.position > qpos]
+                # 'The man says "hi"' → nearest before; '"Hi," says the man' → nearest after.
+                if before:
+                    speaker = max(before, key=lambda c: c.position)
+                elif after:
+                    speaker = min(after, key=lambda c: c.position)
+                # A re-mention merged away ("the man says") resolves by kind.
+                if speaker is None:
+                    for word in sentence[:qpos][::-1]:
+                        kind = CHARACTER_NOUNS.get(word.lower())
+                        if kind:
+                            speaker = next((c for c in characters if c.kind == kind), None)
+                            break
+            if speaker is None and characters:
+                # Unattributed lines alternate between the characters, in order.
+                speaker = characters[q % len(characters)]
+            if speaker is None:
+                speaker = _CharacterMention(kind="person", name=None, sentence=0, position=0)
+                characters.append(speaker)
+            speaker.lines.append(text)
+
+    # 5. Objects ---------------------------------------------------------------------
+    def _objects(self, words: list[list[str]], notes: list[str]) -> list[_ObjectMention]:
+        mentions: list[_ObjectMention] = []
+        for s, sentence in enumerate(words):
+            lows = [w.lower() for w in sentence]
+            i = 0
+            while i < len(lows):
+                two = f"{lows[i]} {singular(lows[i + 1])}" if i + 1 < len(lows) else ""
+                three = (f"{lows[i]} {lows[i + 1]} {singular(lows[i + 2])}"
+                         if i + 2 < len(lows) else "")
+                noun, width = None, 1
+                if three in OBJECT_NOUNS:
+                    noun, width = three, 3
+                elif two in OBJECT_NOUNS:
+                    noun, width = two, 2
+                elif singular(lows[i]) in OBJECT_NOUNS and not self._is_attribute(lows, i):
+                    noun = singular(lows[i])
+                if noun is not None:
+                    mentions.append(self._object_mention(OBJECT_NOUNS[noun], noun, lows, s, i))
+                    i += width
+                    continue
+                i += 1
+        # Unknown nouns: the nearest known concept, when it is near enough.
+        known_positions = {(m.sentence, m.position) for m in mentions}
+        for s, sentence in enumerate(words):
+            lows = [w.lower() for w in sentence]
+            for i, head, locative in self._unknown_heads(lows):
+                if (s, i) in known_positions or locative:
+                    continue
+                match = self._match(head, "object")
+                if match is None or not isinstance(match.concept, ObjectConcept):
+                    if match is not None or self.nearest is not None:
+                        notes.append(f"'{head}' is not something the sim can draw; left out")
+                    continue
+                mention = self._object_mention(match.concept, head, lows, s, i)
+                mention.matched_by = match
+                notes.append(f"'{head}' drawn as a {match.concept.noun} "
+                             f"(similarity {match.similarity:.2f})")
+                mentions.append(mention)
+        mentions.sort(key=lambda m: (m.sentence, m.position))
+        return mentions
+
+    @staticmethod
+    def _is_attribute(lows: list[str], i: int) -> bool:
+        """'marble floor', 'glass ball': a material word used before another noun."""
+        return lows[i] in MATERIAL_WORDS and i + 1 < len(lows) and (
+            singular(lows[i + 1]) in OBJECT_NOUNS or lows[i + 1] in ("floor", "ground", "table")
+        )
+
+    def _object_mention(self, concept: ObjectConcept, noun: str, lows: list[str], s: int,
+                        i: int) -> _ObjectMention:
+        color = material = size = None
+        count: int | None = None
+        j = i - 1
+        while j >= 0:
+            word = lows[j]
+            if color_name(word):
+                color = color or color_name(word)
+            elif word in MATERIAL_WORDS:
+                material = material or MATERIAL_WORDS[word]
+            elif word in SIZE_WORDS:
+                size = size or SIZE_WORDS[word]
+            elif word in NUMBER_WORDS or word.isdigit():
+                count = int(word) if word.isdigit() else NUMBER_WORDS[word]
+                if word in ("few", "dozen", "couple", "pair") and j > 0 and lows[j - 1] in ("a", "an"):
+                    j -= 1
+                break
+            elif word == "of" and j > 0 and lows[j - 1] in ("pair", "couple", "dozen"):
+                pass
+            elif word in ("the", "this", "that", "its", "his", "her", "their"):
+                break
+            elif word in ("and", ",", "with") or word in STOPWORDS or word in VERB_HINTS:
+                break
+            j -= 1
+        if noun.endswith("s") and count is None and lows[i] != noun and lows[i].endswith("s"):
+            count = 2  # a bare plural: "balls bounce"
+        if count is None and lows[i] != singular(lows[i]) and lows[i] not in OBJECT_NOUNS:
+            count = 2
+        return _ObjectMention(concept=concept, noun=noun, count=count, color=color,
+                              material=material, size=size, sentence=s, position=i)
+
+    def _unknown_heads(self, lows: list[str]) -> list[tuple[int, str, bool]]:
+        """Heads of noun phrases made of words the vocabulary does not know, and whether
+        the phrase names a place ("in a library", "at the harbour")."""
+        heads: list[tuple[int, str, bool]] = []
+        known = (set(COLORS) | set(COLOR_ALIASES) | set(MATERIAL_WORDS) | set(SIZE_WORDS)
+                 | set(NUMBER_WORDS) | set(CHARACTER_NOUNS) | set(OBJECT_NOUNS)
+                 | set(SETTING_NOUNS) | set(FLOOR_WORDS) | set(TIME_WORDS) | set(WEATHER_WORDS)
+                 | set(HAIR_WORDS) | set(HAIR_COLORS) | set(CLOTHING_WORDS) | set(AMBIENCE_WORDS))
+        for i, word in enumerate(lows):
+            if word not in ("a", "an", "the", "some", "two", "three", "four", "five", "several"):
+                continue
+            j = i + 1
+            while j < len(lows) and (lows[j] in known and lows[j] not in OBJECT_NOUNS
+                                     and lows[j] not in CHARACTER_NOUNS):
+                j += 1  # skip known adjectives
+            if j < len(lows):
+                head = lows[j]
+                if (head in known or head in STOPWORDS or head in VERB_HINTS
+                        or head.startswith("quote") or head.isdigit() or len(head) < 3):
+                    continue
+                locative = i > 0 and lows[i - 1] in LOCATIVES
+                heads.append((j, singular(head), locative))
+        return heads
+
+    def _unknown_nouns(self, words: list[list[str]], locative: bool) -> list[str]:
+        return [head for sentence in words
+                for _, head, is_place in self._unknown_heads([w.lower() for w in sentence])
+                if is_place == locative]
+
+    def _match(self, noun: str, among: Literal["object", "setting"]) -> Match | None:
+        if self.nearest is None:
+            return None
+        match = self.nearest(noun, among)
+        good = match.similarity >= self.min_similarity and match.margin > MIN_MARGIN[among]
+        return match if good else None
+
+    @staticmethod
+    def _count_before(sentence: list[str], i: int) -> int | None:
+        for word in reversed([w.lower() for w in sentence[max(0, i - 3): i]]):
+            if word.isdigit():
+                return int(word)
+            if word in NUMBER_WORDS:
+                return NUMBER_WORDS[word]
+        return None
+
+    # 6. Filling in what the prompt leaves open ------------------------------------------
+    def _fill_objects(self, mentions: list[_ObjectMention], words: list[list[str]],
+                      rng: np.random.Generator, notes: list[str]) -> list[ObjectSpec]:
+        sentence_motions = [[MOTION_WORDS[w.lower()] for w in s if w.lower() in MOTION_WORDS]
+                            for s in words]
+        all_motions = [m for ms in sentence_motions for m in ms]
+        used_colors = {m.color for m in mentions if m.color}
+        specs: list[ObjectSpec] = []
+        total = 0
+        for mention in mentions:
+            concept = mention.concept
+            material = mention.material or concept.material
+            motion = self._motion_for(mention, words, sentence_motions, all_motions)
+            if material is None:
+                material = "rubber" if motion == "bounce" else (
+                    "wood" if motion == "slide" else
+                    ("rubber", "wood", "plastic", "metal")[int(rng.integers(4))])
+            color = mention.color or concept.color
+            if color is None:
+                color = MATERIAL_COLORS.get(material) if mention.material else None  # type: ignore[call-overload]
+            if color is None or (color in used_colors and not mention.color):
+                palette = [c for c in ("red", "blue", "yellow", "green", "orange", "purple",
+                                       "pink", "cyan") if c not in used_colors]
+                color = palette[int(rng.integers(len(palette)))] if palette else "red"
+            used_colors.add(color)
+            count = mention.count or 1
+            if total + count > MAX_OBJECTS:
+                kept = MAX_OBJECTS - total
+                notes.append(f"{count} {mention.noun}s asked; the sim draws at most "
+                             f"{MAX_OBJECTS} objects in all, so {max(kept, 0)} are drawn")
+                count = kept
+            if count <= 0:
+                continue
+            total += count
+            size = mention.size or concept.size or ("small", "medium", "large")[
+                int(rng.choice(3, p=[0.3, 0.5, 0.2]))]
+            specs.append(ObjectSpec(kind=concept.kind, color=color, rgb=COLORS[color], size=size,  # type: ignore[arg-type]
+                                    material=material, count=count, motion=motion,  # type: ignore[arg-type]
+                                    noun=mention.noun))
+        if any(s.motion == "collide" for s in specs) and sum(s.count for s in specs) < 2:
+            notes.append("a collision needs two objects; the object hits the wall instead")
+        return specs
+
+    @staticmethod
+    def _motion_for(mention: _ObjectMention, words: list[list[str]],
+                    sentence_motions: list[list[str]], all_motions: list[str]) -> str:
+        sentence = [w.lower() for w in words[mention.sentence]]
+        after = [MOTION_WORDS[w] for w in sentence[mention.position + 1:] if w in MOTION_WORDS]
+        before = [MOTION_WORDS[w] for w in sentence[:mention.position] if w in MOTION_WORDS]
+        if after:
+            return after[0]
+        if before:
+            return before[-1]
+        if sentence_motions[mention.sentence]:
+            return sentence_motions[mention.sentence][0]
+        if len(set(all_motions)) == 1:
+            return all_motions[0]
+        return "bounce" if mention.concept.kind == "ball" else "fall"
+
+    def _fill_characters(self, mentions: list[_CharacterMention],
+                         rng: np.random.Generator) -> list[CharacterSpec]:
+        specs: list[CharacterSpec] = []
+        used_names: set[str] = set()
+        for index, mention in enumerate(mentions):
+            kind = mention.kind
+            if kind == "person":
+                kind_for_look = ("man", "woman")[int(rng.integers(2))]
+            else:
+                kind_for_look = kind
+            feminine = kind_for_look in ("woman", "girl")
+            child = kind_for_look in ("boy", "girl")
+            names = FIRST_NAMES_FEMALE if feminine else FIRST_NAMES_MALE
+            name = mention.name or next(n for n in names[int(rng.integers(len(names))):] + names
+                                        if n not in used_names)
+            used_names.add(name)
+            styles = ("long", "bun", "ponytail", "curly") if feminine else ("short", "curly", "bald", "short")
+            shirt = mention.shirt_color or ("red", "blue", "green", "yellow", "purple", "orange",
+                                            "pink", "cyan")[int(rng.integers(8))]
+            height = (1.25 + 0.15 * rng.random()) if child else (
+                (1.6 + 0.1 * rng.random()) if feminine else (1.72 + 0.12 * rng.random()))
+            appearance = Appearance(
+                skin_rgb=SKIN_TONES[int(rng.integers(len(SKIN_TONES)))],
+                hair_rgb=mention.hair_color or NATURAL_HAIR[int(rng.integers(len(NATURAL_HAIR)))],
+                hair_style=mention.hair_style or styles[int(rng.integers(len(styles)))],  # type: ignore[arg-type]
+                shirt_color=shirt, shirt_rgb=COLORS[shirt],
+                pants_rgb=((40, 50, 80), (60, 60, 64), (110, 90, 60), (30, 30, 34))[int(rng.integers(4))],
+                height_m=round(height, 2),
+            )
+            if kind == "robot":
+                voice = Voice(espeak_voice="en-us+m7", pitch=30, rate_wpm=150)
+            elif child:
+                voice = Voice(espeak_voice="en-us+f4", pitch=int(rng.integers(75, 90)), rate_wpm=170)
+            elif feminine:
+                voice = Voice(espeak_voice=("en-us+f3", "en-us+f2", "en-gb+f3")[int(rng.integers(3))],
+                              pitch=int(rng.integers(55, 70)), rate_wpm=int(rng.integers(155, 180)))
+            else:
+                voice = Voice(espeak_voice=("en-us+m3", "en-us+m1", "en-gb+m3")[int(rng.integers(3))],
+                              pitch=int(rng.integers(30, 45)), rate_wpm=int(rng.integers(150, 175)))
+            specs.append(CharacterSpec(
+                name=name, kind=kind,  # type: ignore[arg-type]
+                appearance=appearance, voice=voice,
+                lines=[Line(text=t, start_s=0.0) for t in mention.lines],
+                position="left" if index == 0 else "right",
+            ))
+        # Lines are spoken in prompt order, alternating speakers; start times are planned
+        # from a typical speaking rate and the sim shifts them if real speech runs longer.
+        ordered = sorted(((c, line) for c in specs for line in c.lines),
+                         key=lambda item: mentions[specs.index(item[0])].lines.index(item[1].text))
+        t = 0.5
+        for _, line in ordered:
+            line.start_s = round(t, 2)
+            t += len(line.text.split()) / SPEECH_WORDS_PER_S + 0.45
+        return specs
+
+    # 7. Sound and the time line ---------------------------------------------------------
+    def _sound(self, plan: ScenePlan, lower: str) -> SoundSpec:
+        ambience = SETTING_NOUNS.get(plan.setting.description)
+        chosen = ambience.ambience if ambience else "room_tone"
+        if plan.setting.weather in ("rain", "wind"):
+            chosen = plan.setting.weather
+        chosen = self._pick(lower, AMBIENCE_WORDS, chosen)
+        effects: list[str] = []
+        if plan.objects:
+            effects.append("impacts")
+            if any(o.motion == "roll" or o.kind == "ball" for o in plan.objects):
+                effects.append("rolling")
+            if any(o.motion == "slide" for o in plan.objects):
+                effects.append("sliding")
+        if any(c.lines for c in plan.characters):
+            effects.append("speech")
+        return SoundSpec(ambience=chosen, effects=effects)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _timeline(plan: ScenePlan) -> list[TimelineEntry]:
+        entries = []
+        for obj in plan.objects:
+            verb = {"fall": "drop from above", "bounce": "drop and bounce", "roll": "roll across",
+                    "slide": "slide across", "collide": "move toward each other and collide",
+                    "throw": "are thrown into the air", "rest": "rest on the floor"}[obj.motion]
+            entries.append(TimelineEntry(t_s=0.0, event=f"{obj.count} {obj.color} {obj.material} "
+                                         f"{obj.kind}{'s' if obj.count > 1 else ''} {verb}"))
+        for character in plan.characters:
+            for line in character.lines:
+                entries.append(TimelineEntry(t_s=line.start_s,
+                                             event=f'{character.name} says "{line.text}"'))
+        return sorted(entries, key=lambda e: e.t_s)
+
+    @staticmethod
+    def _pick(lower: str, table: dict[str, str], default: str) -> str:
+        for phrase in sorted(table, key=len, reverse=True):
+            if re.search(rf"\b{re.escape(phrase)}\b", lower):
+                return table[phrase]
+        return default

@@ -1,0 +1,296 @@
+"""The data that flows through reelforge: Request → ScenePlan → Clip → Result.
+
+Depends on nothing of ours except the error family. Units are in names or comments:
+seconds (`_s`), pixels (`_px`), samples, frames.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from reelforge.errors import InvalidRequest
+
+# ---------------------------------------------------------------------------------------
+# Limits of a request. The API (OpenAI's Videos API) accepts these sizes; the CLI also
+# accepts the smaller training sizes that the engines render natively.
+
+MAX_PROMPT_CHARS = 32_000
+MIN_SECONDS, MAX_SECONDS = 1.0, 20.0
+API_SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024")
+TRAINING_SIZES = ("256x448", "448x256", "360x640", "640x360")
+SUPPORTED_SIZES = API_SIZES + TRAINING_SIZES
+SUPPORTED_FPS = (12, 15, 24, 25, 30)
+DEFAULT_SIZE = "720x1280"
+DEFAULT_FPS = 24
+DEFAULT_SECONDS = 4.0
+AUDIO_SAMPLE_RATE = 48_000
+MAX_SEED = 2**32 - 1
+
+# Progress callbacks receive a short stage label and the overall fraction done (0..1).
+Progress = Callable[[str, float], None]
+
+
+def no_progress(stage: str, fraction: float) -> None:
+    """A progress callback that ignores everything."""
+
+
+def parse_size(size: str) -> tuple[int, int]:
+    """'720x1280' → (720, 1280) as (width, height); raises InvalidRequest naming `size`."""
+    if size not in SUPPORTED_SIZES:
+        raise InvalidRequest(
+            f"size must be one of {', '.join(SUPPORTED_SIZES)}, got {size!r}", param="size"
+        )
+    width, height = (int(part) for part in size.split("x"))
+    return width, height
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a user asked for. Validated on construction, so a Request is always sane."""
+
+    prompt: str
+    seconds: float = DEFAULT_SECONDS
+    size: str = DEFAULT_SIZE
+    fps: int = DEFAULT_FPS
+    seed: int | None = None
+    engine: str = "sim"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.prompt, str) or not self.prompt.strip():
+            raise InvalidRequest("prompt must not be empty", param="prompt")
+        if len(self.prompt) > MAX_PROMPT_CHARS:
+            raise InvalidRequest(
+                f"prompt must be at most {MAX_PROMPT_CHARS} characters, got {len(self.prompt)}",
+                param="prompt",
+            )
+        seconds = self.seconds
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not math.isfinite(seconds)
+            or not MIN_SECONDS <= seconds <= MAX_SECONDS
+        ):
+            raise InvalidRequest(
+                f"seconds must be between {MIN_SECONDS:g} and {MAX_SECONDS:g}, got {seconds!r}",
+                param="seconds",
+            )
+        parse_size(self.size)
+        if self.fps not in SUPPORTED_FPS:
+            raise InvalidRequest(
+                f"fps must be one of {', '.join(map(str, SUPPORTED_FPS))}, got {self.fps!r}",
+                param="fps",
+            )
+        if self.seed is not None and (
+            isinstance(self.seed, bool) or not isinstance(self.seed, int)
+            or not 0 <= self.seed <= MAX_SEED
+        ):
+            raise InvalidRequest(f"seed must be an integer in 0..{MAX_SEED}, got {self.seed!r}",
+                                 param="seed")
+        if not self.engine or not isinstance(self.engine, str):
+            raise InvalidRequest("engine must be a non-empty name", param="engine")
+
+    @property
+    def width(self) -> int:
+        return parse_size(self.size)[0]
+
+    @property
+    def height(self) -> int:
+        return parse_size(self.size)[1]
+
+    @property
+    def frame_count(self) -> int:
+        """Frames in the clip: seconds × fps, rounded to the nearest frame (≥ 1)."""
+        return max(1, round(self.seconds * self.fps))
+
+
+# ---------------------------------------------------------------------------------------
+# ScenePlan: the structured scene that recaptioning produces and engines render.
+
+ObjectKind = Literal["ball", "box", "triangle", "capsule", "plank"]
+Material = Literal["rubber", "wood", "metal", "glass", "plastic", "stone", "ice"]
+Motion = Literal["fall", "bounce", "roll", "slide", "collide", "throw", "rest"]
+SizeClass = Literal["small", "medium", "large"]
+SettingKind = Literal[
+    "room", "kitchen", "gym", "studio", "warehouse", "street", "park", "beach", "forest", "desert"
+]
+FloorKind = Literal["wood", "tile", "concrete", "carpet", "grass", "sand", "asphalt", "dirt"]
+Weather = Literal["clear", "rain", "wind", "snow"]
+TimeOfDay = Literal["day", "sunset", "night"]
+CameraMotion = Literal["static", "pan_left", "pan_right", "zoom_in", "zoom_out"]
+Ambience = Literal["room_tone", "wind", "rain", "crowd", "birds", "traffic", "waves"]
+HairStyle = Literal["short", "long", "curly", "bun", "bald", "ponytail"]
+CharacterKind = Literal["man", "woman", "boy", "girl", "person", "robot"]
+RGB = tuple[int, int, int]
+
+
+class ObjectSpec(BaseModel):
+    """One group of identical objects (count ≥ 1)."""
+
+    kind: ObjectKind
+    color: str = Field(description="colour name as written or chosen, e.g. 'red'")
+    rgb: RGB
+    size: SizeClass = "medium"
+    material: Material = "rubber"
+    count: int = Field(default=1, ge=1, le=12)
+    motion: Motion = "fall"
+    noun: str = Field(default="", description="the prompt's own word, e.g. 'basketball'")
+
+
+class Appearance(BaseModel):
+    skin_rgb: RGB
+    hair_rgb: RGB
+    hair_style: HairStyle
+    shirt_color: str
+    shirt_rgb: RGB
+    pants_rgb: RGB
+    height_m: float = Field(ge=1.0, le=2.1)
+    eye_rgb: RGB = (60, 40, 30)
+
+
+class Voice(BaseModel):
+    espeak_voice: str = Field(description="espeak-ng voice name with variant, e.g. 'en-us+f3'")
+    pitch: int = Field(default=50, ge=0, le=99)
+    rate_wpm: int = Field(default=165, ge=80, le=350)
+
+
+class Line(BaseModel):
+    text: str
+    start_s: float = Field(ge=0.0)
+
+
+class CharacterSpec(BaseModel):
+    name: str
+    kind: CharacterKind = "person"
+    appearance: Appearance
+    voice: Voice
+    lines: list[Line] = Field(default_factory=list)
+    position: Literal["left", "right"] = "left"
+
+
+class SettingSpec(BaseModel):
+    kind: SettingKind = "room"
+    description: str = ""
+    floor: FloorKind = "wood"
+    indoor: bool = True
+    weather: Weather = "clear"
+    ramp: bool = False
+
+
+class LightingSpec(BaseModel):
+    time_of_day: TimeOfDay = "day"
+    key_from: Literal["left", "right", "top"] = "left"
+
+
+class CameraSpec(BaseModel):
+    motion: CameraMotion = "static"
+
+
+class SoundSpec(BaseModel):
+    ambience: Ambience = "room_tone"
+    effects: list[str] = Field(default_factory=list)
+
+
+class TimelineEntry(BaseModel):
+    t_s: float = Field(ge=0.0)
+    event: str
+
+
+class ScenePlan(BaseModel):
+    """The structured scene. Everything an engine needs, nothing it must guess."""
+
+    prompt: str
+    setting: SettingSpec = Field(default_factory=SettingSpec)
+    lighting: LightingSpec = Field(default_factory=LightingSpec)
+    camera: CameraSpec = Field(default_factory=CameraSpec)
+    objects: list[ObjectSpec] = Field(default_factory=list)
+    characters: list[CharacterSpec] = Field(default_factory=list, max_length=2)
+    sound: SoundSpec = Field(default_factory=SoundSpec)
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    notes: list[str] = Field(
+        default_factory=list, description="where the plan departs from the prompt, and why"
+    )
+    source: str = "rules"
+
+
+# ---------------------------------------------------------------------------------------
+# Clip: what an engine returns.
+
+
+@dataclass(frozen=True)
+class ContactEvent:
+    """A contact that makes a sound, from the simulation's own log."""
+
+    time_s: float
+    object_a: str
+    object_b: str
+    impulse: float  # N·s, total normal impulse of the first contact step
+    speed: float  # m/s, normal closing speed
+    x_px: float
+    y_px: float
+
+
+@dataclass(frozen=True)
+class SpeechSegment:
+    character: str
+    text: str
+    start_s: float
+    end_s: float
+    phonemes: tuple[tuple[float, str], ...] = ()  # (start_s, espeak mnemonic)
+
+
+@dataclass
+class Clip:
+    """Frames and sound of one clip, plus what the engine knows about them.
+
+    frames: uint8 (T, H, W, 3) RGB. audio: float32 (C, S) in [-1, 1] at `sample_rate`.
+    `contacts`, `speech`, `mouth_apertures` and `tracks` are ground truth that only a
+    simulator knows; learned engines leave them empty.
+    """
+
+    frames: np.ndarray
+    audio: np.ndarray
+    fps: int
+    sample_rate: int = AUDIO_SAMPLE_RATE
+    contacts: list[ContactEvent] = field(default_factory=list)
+    speech: list[SpeechSegment] = field(default_factory=list)
+    mouth_apertures: dict[str, np.ndarray] = field(default_factory=dict)  # name → (T,) 0..1
+    mouth_boxes_px: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
+    tracks: dict[str, np.ndarray] = field(default_factory=dict)  # name → (T, 3) x_px, y_px, rad
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def frame_count(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def duration_s(self) -> float:
+        return self.frame_count / self.fps
+
+    @property
+    def height(self) -> int:
+        return int(self.frames.shape[1])
+
+    @property
+    def width(self) -> int:
+        return int(self.frames.shape[2])
+
+
+@dataclass
+class Result:
+    """What `pipeline.generate` produced and where it put it."""
+
+    request: Request
+    seed: int
+    plan: ScenePlan
+    caption: str
+    clip: Clip
+    video_path: Path
+    sidecar_path: Path
+    timings_s: dict[str, float]

@@ -1,0 +1,94 @@
+"""`reelforge generate` as a user runs it: a real process, real files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ffprobe
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, REELFORGE_DATA_DIR=str(cwd / "data"))
+    return subprocess.run([sys.executable, "-m", "reelforge.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+BAD_INPUTS = [
+    (["generate", ""], "prompt"),
+    (["generate", "   \t "], "prompt"),
+    (["generate", "x" * 32_001], "prompt"),
+    (["generate", "a ball", "--seconds", "0"], "seconds"),
+    (["generate", "a ball", "--seconds", "20.5"], "seconds"),
+    (["generate", "a ball", "--seconds", "ten"], "seconds"),
+    (["generate", "a ball", "--size", "640x480"], "size"),
+    (["generate", "a ball", "--fps", "60"], "fps"),
+    (["generate", "a ball", "--fps", "24.5"], "fps"),
+    (["generate", "a ball", "--seed", "-3"], "seed"),
+    (["generate", "a ball", "--engine", "nope"], "engine"),
+    (["generate", "a ball", "-o", "missing-dir/out.mp4"], "output"),
+    (["generate", "a ball", "-o", "."], "output"),
+    (["generate", "a ball", "-o", "clip.avi"], "output"),
+    (["generate", "a ball", "-o", "/proc/reelforge.mp4"], "output"),
+]
+
+
+@pytest.mark.parametrize(("args", "field"), BAD_INPUTS, ids=[f for _, f in BAD_INPUTS])
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, args, field):
+    before = set(tmp_path.rglob("*"))
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert field in lines[0]
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert set(tmp_path.rglob("*")) - before <= {tmp_path / "data"}  # no clip, no temp file
+
+
+def test_output_under_a_file_is_unwritable(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    result = run_cli("generate", "a ball", "-o", str(tmp_path / "afile" / "out.mp4"),
+                     cwd=tmp_path)
+    assert result.returncode == 2 and "output" in result.stderr
+
+
+def test_generate_writes_mp4_and_sidecar_and_prints_the_path(tmp_path):
+    out = tmp_path / "clip.mp4"
+    result = run_cli("generate", "two orange balls bounce on a tiled floor", "-o", str(out),
+                     "--seconds", "2", "--size", "360x640", "--fps", "30", "--seed", "9",
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(out)
+    probe = ffprobe(out)
+    video = next(s for s in probe["streams"] if s["codec_type"] == "video")
+    audio = next(s for s in probe["streams"] if s["codec_type"] == "audio")
+    assert (video["codec_name"], video["pix_fmt"]) == ("h264", "yuv420p")
+    assert (video["width"], video["height"], video["r_frame_rate"]) == (360, 640, "30/1")
+    assert (audio["codec_name"], audio["sample_rate"]) == ("aac", "48000")
+    assert abs(float(probe["format"]["duration"]) - 2.0) < 1 / 30 + 0.025
+    sidecar = out.with_suffix(".json")
+    assert sidecar.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "data") == [
+        "clip.json", "clip.mp4"]
+
+
+def test_interrupted_generation_leaves_nothing(tmp_path):
+    """SIGINT mid-run: exit 130, and neither the MP4 nor a temp file is left."""
+    import signal
+    import time
+
+    env = dict(os.environ, REELFORGE_DATA_DIR=str(tmp_path / "data"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reelforge.cli", "generate", "a red ball bounces", "-q",
+         "-o", str(tmp_path / "clip.mp4"), "--seconds", "20", "--size", "1792x1024"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3.0)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert [p.name for p in tmp_path.iterdir() if p.name != "data"] == []
