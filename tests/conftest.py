@@ -34,28 +34,68 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 def _generate(tmp: Path, settings: Settings, prompt: str, **kwargs) -> Generated:
     request = Request(prompt=prompt, **kwargs)
     result = pipeline.generate(request, tmp / "clip.mp4", settings=settings)
-    return Generated(result, decode_mp4(result.video_path),
-                     json.loads(result.sidecar_path.read_text()))
+    return Generated(
+        result, decode_mp4(result.video_path), json.loads(result.sidecar_path.read_text())
+    )
 
 
 @pytest.fixture(scope="session")
 def objects_clip(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Generated:
     """Objects only: no speech, so every sound onset should come from a contact."""
-    return _generate(tmp_path_factory.mktemp("objects"), settings,
-                     "Three red rubber balls, two blue wooden boxes and a yellow triangle fall "
-                     "onto the concrete floor of a studio.",
-                     seconds=5, size="360x640", fps=24, seed=11)
+    return _generate(
+        tmp_path_factory.mktemp("objects"),
+        settings,
+        "Three red rubber balls, two blue wooden boxes and a yellow triangle fall "
+        "onto the concrete floor of a studio.",
+        seconds=5,
+        size="360x640",
+        fps=24,
+        seed=11,
+    )
+
+
+@pytest.fixture(scope="session")
+def bounce_clip(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Generated:
+    """Two balls bouncing: sparse, well-separated contacts, for timing checks."""
+    return _generate(
+        tmp_path_factory.mktemp("bounce"),
+        settings,
+        "A red rubber ball and a blue rubber ball bounce on the wooden floor of a gym.",
+        seconds=5,
+        size="360x640",
+        fps=24,
+        seed=11,
+    )
 
 
 @pytest.fixture(scope="session")
 def dialogue_clip(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Generated:
-    return _generate(tmp_path_factory.mktemp("dialogue"), settings,
-                     'In a quiet room a woman says "Hello there, how are you doing today?" and '
-                     'a man replies "I am very well, thank you for asking."',
-                     seconds=8, size="720x1280", fps=24, seed=5)
+    return _generate(
+        tmp_path_factory.mktemp("dialogue"),
+        settings,
+        'In a quiet room a woman says "Hello there, how are you doing today?" and '
+        'a man replies "I am very well, thank you for asking."',
+        seconds=8,
+        size="720x1280",
+        fps=24,
+        seed=5,
+    )
 
 
 def ffprobe(path: Path) -> dict:
-    out = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_streams",
-                          "-show_format", str(path)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_streams",
+            "-show_format",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)

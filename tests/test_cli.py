@@ -14,8 +14,14 @@ from tests.conftest import ffprobe
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, REELFORGE_DATA_DIR=str(cwd / "data"))
-    return subprocess.run([sys.executable, "-m", "reelforge.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "reelforge.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 BAD_INPUTS = [
@@ -52,16 +58,27 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, args, field):
 
 def test_output_under_a_file_is_unwritable(tmp_path):
     (tmp_path / "afile").write_text("x")
-    result = run_cli("generate", "a ball", "-o", str(tmp_path / "afile" / "out.mp4"),
-                     cwd=tmp_path)
+    result = run_cli("generate", "a ball", "-o", str(tmp_path / "afile" / "out.mp4"), cwd=tmp_path)
     assert result.returncode == 2 and "output" in result.stderr
 
 
 def test_generate_writes_mp4_and_sidecar_and_prints_the_path(tmp_path):
     out = tmp_path / "clip.mp4"
-    result = run_cli("generate", "two orange balls bounce on a tiled floor", "-o", str(out),
-                     "--seconds", "2", "--size", "360x640", "--fps", "30", "--seed", "9",
-                     cwd=tmp_path)
+    result = run_cli(
+        "generate",
+        "two orange balls bounce on a tiled floor",
+        "-o",
+        str(out),
+        "--seconds",
+        "2",
+        "--size",
+        "360x640",
+        "--fps",
+        "30",
+        "--seed",
+        "9",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(out)
     probe = ffprobe(out)
@@ -74,7 +91,9 @@ def test_generate_writes_mp4_and_sidecar_and_prints_the_path(tmp_path):
     sidecar = out.with_suffix(".json")
     assert sidecar.exists()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "data") == [
-        "clip.json", "clip.mp4"]
+        "clip.json",
+        "clip.mp4",
+    ]
 
 
 def test_interrupted_generation_leaves_nothing(tmp_path):
@@ -84,9 +103,26 @@ def test_interrupted_generation_leaves_nothing(tmp_path):
 
     env = dict(os.environ, REELFORGE_DATA_DIR=str(tmp_path / "data"))
     process = subprocess.Popen(
-        [sys.executable, "-m", "reelforge.cli", "generate", "a red ball bounces", "-q",
-         "-o", str(tmp_path / "clip.mp4"), "--seconds", "20", "--size", "1792x1024"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "reelforge.cli",
+            "generate",
+            "a red ball bounces",
+            "-q",
+            "-o",
+            str(tmp_path / "clip.mp4"),
+            "--seconds",
+            "20",
+            "--size",
+            "1792x1024",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(3.0)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)

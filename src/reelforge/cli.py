@@ -10,7 +10,7 @@ import argparse
 import logging
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -33,8 +33,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _number(field: str, kind: type) -> object:
-    def parse(text: str) -> object:
+def _number(field: str, kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    def parse(text: str) -> int | float:
         try:
             return kind(text)
         except ValueError:
@@ -51,16 +51,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     gen = commands.add_parser("generate", help="generate a clip from a text prompt")
     gen.add_argument("prompt", help="what the clip should show and sound like")
-    gen.add_argument("-o", "--output", type=Path, default=None,
-                     help="where to write the MP4 (a JSON sidecar is written next to it); "
-                          "default: clips/<prompt>-<seed>.mp4")
-    gen.add_argument("--seconds", type=_number("seconds", float), default=DEFAULT_SECONDS,
-                     help="clip length, 1..20 (default %(default)s)")
+    gen.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        help="where to write the MP4 (a JSON sidecar is written next to it); "
+        "default: ./<first words of the prompt>-<seed>.mp4",
+    )
+    gen.add_argument(
+        "--seconds",
+        type=_number("seconds", float),
+        default=DEFAULT_SECONDS,
+        help="clip length, 1..20 (default %(default)s)",
+    )
     gen.add_argument("--size", default=DEFAULT_SIZE, help="WxH, e.g. 720x1280 or 1280x720")
-    gen.add_argument("--fps", type=_number("fps", int), default=DEFAULT_FPS,
-                     help="frames per second (default %(default)s)")
-    gen.add_argument("--seed", type=_number("seed", int), default=None,
-                     help=f"0..{MAX_SEED}; the same seed gives the same clip")
+    gen.add_argument(
+        "--fps",
+        type=_number("fps", int),
+        default=DEFAULT_FPS,
+        help="frames per second (default %(default)s)",
+    )
+    gen.add_argument(
+        "--seed",
+        type=_number("seed", int),
+        default=None,
+        help=f"0..{MAX_SEED}; the same seed gives the same clip",
+    )
     gen.add_argument("--engine", default=None, help="engine name (default: sim)")
     gen.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
@@ -86,23 +103,31 @@ def _generate(args: argparse.Namespace) -> int:
     from reelforge import pipeline  # heavy imports only once the arguments are good
 
     settings = Settings()
-    request = Request(prompt=args.prompt, seconds=args.seconds, size=args.size, fps=args.fps,
-                      seed=args.seed, engine=args.engine or settings.default_engine)
+    request = Request(
+        prompt=args.prompt,
+        seconds=args.seconds,
+        size=args.size,
+        fps=args.fps,
+        seed=args.seed,
+        engine=args.engine or settings.default_engine,
+    )
     output = args.output
     if output is None:
         slug = "-".join(re.findall(r"[a-z0-9]+", request.prompt.lower())[:6]) or "clip"
         seed_part = request.seed if request.seed is not None else "random"
-        output = Path("clips") / f"{slug}-{seed_part}.mp4"
-        output.parent.mkdir(exist_ok=True)
+        output = Path(f"{slug}-{seed_part}.mp4")
     if args.quiet:
         result = pipeline.generate(request, output, settings=settings)
     else:
         result = _with_progress_bar(request, output, settings)
     timings = result.timings_s
     clip_s = result.clip.duration_s
-    print(f"wrote {result.video_path} ({clip_s:.2f} s, {result.clip.width}x{result.clip.height}, "
-          f"{result.clip.fps} fps, seed {result.seed}) in {timings['total_s']:.1f} s; "
-          f"sidecar {result.sidecar_path.name}", file=sys.stderr)
+    print(
+        f"wrote {result.video_path} ({clip_s:.2f} s, {result.clip.width}x{result.clip.height}, "
+        f"{result.clip.fps} fps, seed {result.seed}) in {timings['total_s']:.1f} s; "
+        f"sidecar {result.sidecar_path.name}",
+        file=sys.stderr,
+    )
     print(result.video_path)
     return 0
 
@@ -113,8 +138,12 @@ def _with_progress_bar(request: Request, output: Path, settings: Settings) -> Re
 
     from reelforge import pipeline
 
-    columns = (TextColumn("{task.description:<10}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task("starting", total=1.0)
 

@@ -18,6 +18,7 @@ import os
 import secrets
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -33,8 +34,13 @@ from reelforge.types import Clip, Progress, Request, Result, ScenePlan, no_progr
 RECAPTION_END, ENGINE_END = 0.04, 0.82
 
 
-def generate(request: Request, output_path: Path, *, progress: Progress | None = None,
-             settings: Settings | None = None) -> Result:
+def generate(
+    request: Request,
+    output_path: Path,
+    *,
+    progress: Progress | None = None,
+    settings: Settings | None = None,
+) -> Result:
     settings = settings or Settings()
     report = progress or no_progress
     timings: dict[str, float] = {}
@@ -46,14 +52,21 @@ def generate(request: Request, output_path: Path, *, progress: Progress | None =
     engine = get_engine(request.engine, settings)
     capabilities = engine.capabilities
     if request.size not in capabilities.sizes:
-        raise InvalidRequest(f"size {request.size} is not supported by engine {engine.name}; "
-                             f"supported: {', '.join(capabilities.sizes)}", param="size")
+        raise InvalidRequest(
+            f"size {request.size} is not supported by engine {engine.name}; "
+            f"supported: {', '.join(capabilities.sizes)}",
+            param="size",
+        )
     if request.fps not in capabilities.fps:
-        raise InvalidRequest(f"fps {request.fps} is not supported by engine {engine.name}",
-                             param="fps")
+        raise InvalidRequest(
+            f"fps {request.fps} is not supported by engine {engine.name}", param="fps"
+        )
     if request.seconds > capabilities.max_seconds:
-        raise InvalidRequest(f"seconds must be at most {capabilities.max_seconds:g} for engine "
-                             f"{engine.name}, got {request.seconds:g}", param="seconds")
+        raise InvalidRequest(
+            f"seconds must be at most {capabilities.max_seconds:g} for engine "
+            f"{engine.name}, got {request.seconds:g}",
+            param="seconds",
+        )
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
 
     # 2. Prompt → ScenePlan + detailed caption.
@@ -66,7 +79,11 @@ def generate(request: Request, output_path: Path, *, progress: Progress | None =
     # 3. ScenePlan → Clip.
     t0 = time.perf_counter()
     clip = engine.generate(
-        plan, seconds=request.seconds, size=request.size, fps=request.fps, seed=seed,
+        plan,
+        seconds=request.seconds,
+        size=request.size,
+        fps=request.fps,
+        seed=seed,
         references=None,
         progress=lambda stage, f: report(stage, RECAPTION_END + (ENGINE_END - RECAPTION_END) * f),
     )
@@ -76,17 +93,32 @@ def generate(request: Request, output_path: Path, *, progress: Progress | None =
     # 4. Encode and write, atomically.
     t0 = time.perf_counter()
     with _atomic(video_path) as video_tmp, _atomic(sidecar_path) as sidecar_tmp:
-        encode_mp4(video_tmp, clip.frames, clip.audio, clip.fps, clip.sample_rate,
-                   crf=settings.video_crf, preset=settings.video_preset,
-                   audio_bitrate=settings.audio_bitrate,
-                   progress=lambda f: report("encode", ENGINE_END + (0.99 - ENGINE_END) * f))
+        encode_mp4(
+            video_tmp,
+            clip.frames,
+            clip.audio,
+            clip.fps,
+            clip.sample_rate,
+            crf=settings.video_crf,
+            preset=settings.video_preset,
+            audio_bitrate=settings.audio_bitrate,
+            progress=lambda f: report("encode", ENGINE_END + (0.99 - ENGINE_END) * f),
+        )
         timings["encode_s"] = time.perf_counter() - t0
         timings["total_s"] = time.perf_counter() - started
         sidecar = _sidecar(request, seed, engine.name, plan, caption, clip, timings)
         sidecar_tmp.write_text(json.dumps(sidecar, indent=2))
     report("done", 1.0)
-    return Result(request=request, seed=seed, plan=plan, caption=caption, clip=clip,
-                  video_path=video_path, sidecar_path=sidecar_path, timings_s=timings)
+    return Result(
+        request=request,
+        seed=seed,
+        plan=plan,
+        caption=caption,
+        clip=clip,
+        video_path=video_path,
+        sidecar_path=sidecar_path,
+        timings_s=timings,
+    )
 
 
 def check_output_path(path: Path) -> Path:
@@ -105,16 +137,18 @@ def check_output_path(path: Path) -> Path:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise InvalidRequest(f"output {str(path)!r} is not writable: {exc.strerror}",
-                             param="output") from None
+        raise InvalidRequest(
+            f"output {str(path)!r} is not writable: {exc.strerror}", param="output"
+        ) from None
     return parent / path.name
 
 
 @contextlib.contextmanager
-def _atomic(destination: Path):  # type: ignore[no-untyped-def]
+def _atomic(destination: Path) -> Iterator[Path]:
     """Yield a temporary path next to `destination`; rename it into place on success."""
-    fd, name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".part",
-                                dir=destination.parent)
+    fd, name = tempfile.mkstemp(
+        prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
+    )
     os.close(fd)
     tmp = Path(name)
     try:
@@ -126,8 +160,15 @@ def _atomic(destination: Path):  # type: ignore[no-untyped-def]
         raise
 
 
-def _sidecar(request: Request, seed: int, engine: str, plan: ScenePlan, caption: str,
-             clip: Clip, timings: dict[str, float]) -> dict[str, object]:
+def _sidecar(
+    request: Request,
+    seed: int,
+    engine: str,
+    plan: ScenePlan,
+    caption: str,
+    clip: Clip,
+    timings: dict[str, float],
+) -> dict[str, object]:
     return {
         "reelforge_version": __version__,
         "prompt": request.prompt,

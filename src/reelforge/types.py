@@ -88,11 +88,13 @@ class Request:
                 param="fps",
             )
         if self.seed is not None and (
-            isinstance(self.seed, bool) or not isinstance(self.seed, int)
+            isinstance(self.seed, bool)
+            or not isinstance(self.seed, int)
             or not 0 <= self.seed <= MAX_SEED
         ):
-            raise InvalidRequest(f"seed must be an integer in 0..{MAX_SEED}, got {self.seed!r}",
-                                 param="seed")
+            raise InvalidRequest(
+                f"seed must be an integer in 0..{MAX_SEED}, got {self.seed!r}", param="seed"
+            )
         if not self.engine or not isinstance(self.engine, str):
             raise InvalidRequest("engine must be a non-empty name", param="engine")
 

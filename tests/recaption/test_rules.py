@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -27,21 +28,27 @@ def groups(plan: ScenePlan) -> list[tuple[int, str, str]]:
 
 
 def test_colors_counts_kinds_materials_motions(plain):
-    plan = plan_of("Three red rubber balls bounce while two blue metal cubes slide across "
-                   "the tiled floor of a kitchen.", plain)
+    plan = plan_of(
+        "Three red rubber balls bounce while two blue metal cubes slide across "
+        "the tiled floor of a kitchen.",
+        plain,
+    )
     assert groups(plan) == [(3, "red", "ball"), (2, "blue", "box")]
     assert [o.material for o in plan.objects] == ["rubber", "metal"]
     assert [o.motion for o in plan.objects] == ["bounce", "slide"]
     assert (plan.setting.kind, plan.setting.floor) == ("kitchen", "tile")
 
 
-@pytest.mark.parametrize(("prompt", "expected"), [
-    ("a ball", [(1, None, "ball")]),
-    ("5 green triangles fall", [(5, "green", "triangle")]),
-    ("a pair of yellow capsules", [(2, "yellow", "capsule")]),
-    ("several wooden planks and one grey crate", [(3, None, "plank"), (1, "gray", "box")]),
-    ("a basketball and a bowling ball collide", [(1, "orange", "ball"), (1, "black", "ball")]),
-])
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("a ball", [(1, None, "ball")]),
+        ("5 green triangles fall", [(5, "green", "triangle")]),
+        ("a pair of yellow capsules", [(2, "yellow", "capsule")]),
+        ("several wooden planks and one grey crate", [(3, None, "plank"), (1, "gray", "box")]),
+        ("a basketball and a bowling ball collide", [(1, "orange", "ball"), (1, "black", "ball")]),
+    ],
+)
 def test_noun_phrases(plain, prompt, expected):
     plan = plan_of(prompt, plain)
     got = [(o.count, o.color, o.kind) for o in plan.objects]
@@ -65,16 +72,26 @@ def test_words_that_are_not_things_are_left_out(plain):
 
 
 def test_dialogue_goes_to_the_right_speaker(plain):
-    plan = plan_of('A woman in a red coat says "Is it raining?" and the man replies '
-                   '"Only a little." "Let us go," says the woman.', plain)
+    plan = plan_of(
+        'A woman in a red coat says "Is it raining?" and the man replies '
+        '"Only a little." "Let us go," says the woman.',
+        plain,
+    )
     assert [c.kind for c in plan.characters] == ["woman", "man"]
     woman, man = plan.characters
-    assert [line.text for line in woman.lines] == ["Is it raining?", "Let us go,"]
+    assert [line.text for line in woman.lines] == ["Is it raining?", "Let us go"]
     assert [line.text for line in man.lines] == ["Only a little."]
     assert woman.appearance.shirt_color == "red"
     starts = sorted(line.start_s for c in plan.characters for line in c.lines)
     assert starts == sorted(set(starts)) and starts[0] > 0
     assert "ball" not in {o.kind for o in plan.objects}
+
+
+def test_unnamed_shirts_avoid_object_colors_and_each_other(plain):
+    for seed in range(8):
+        plan = plan_of("a man and a woman watch a red ball and a blue box fall", plain, seed)
+        shirts = [c.appearance.shirt_color for c in plan.characters]
+        assert len(set(shirts)) == 2 and not set(shirts) & {"red", "blue"}
 
 
 def test_words_inside_quotes_are_not_scene_objects(plain):
@@ -112,10 +129,10 @@ def test_caption_states_every_attribute(plain):
 
 
 class _FakeChat(BaseHTTPRequestHandler):
-    answer: dict = {}
-    seen: list = []
+    answer: ClassVar[dict] = {}
+    seen: ClassVar[list] = []
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).seen.append((self.path, self.headers.get("Authorization"), body))
         payload = json.dumps({"choices": [{"message": {"content": json.dumps(self.answer)}}]})
@@ -140,13 +157,18 @@ def fake_llm():
 
 def test_llm_endpoint_expands_the_prompt(fake_llm):
     _FakeChat.answer = {
-        "plan": {"prompt": "ignored", "objects": [
-            {"kind": "ball", "color": "Crimson", "rgb": [1, 2, 3], "count": 2, "motion": "roll"}],
-            "setting": {"kind": "beach", "floor": "sand", "indoor": False}},
+        "plan": {
+            "prompt": "ignored",
+            "objects": [
+                {"kind": "ball", "color": "Crimson", "rgb": [1, 2, 3], "count": 2, "motion": "roll"}
+            ],
+            "setting": {"kind": "beach", "floor": "sand", "indoor": False},
+        },
         "caption": "Two crimson balls roll on a beach.",
     }
-    settings = Settings(recaption_llm_url=fake_llm, recaption_llm_api_key="sk-test",
-                        recaption_llm_model="tiny")
+    settings = Settings(
+        recaption_llm_url=fake_llm, recaption_llm_api_key="sk-test", recaption_llm_model="tiny"
+    )
     plan, caption = recaption("two balls on a beach", 5, settings)
     assert plan.source == "llm:tiny"
     assert plan.prompt == "two balls on a beach"

@@ -37,8 +37,17 @@ class Engine(Protocol):
     name: str
     capabilities: Capabilities
 
-    def generate(self, plan: ScenePlan, *, seconds: float, size: str, fps: int, seed: int,
-                 references: References | None, progress: Progress) -> Clip: ...
+    def generate(
+        self,
+        plan: ScenePlan,
+        *,
+        seconds: float,
+        size: str,
+        fps: int,
+        seed: int,
+        references: References | None,
+        progress: Progress,
+    ) -> Clip: ...
 
 
 EngineFactory = Callable[[Settings], Engine]
@@ -57,8 +66,9 @@ def engine_names() -> list[str]:
 def get_engine(name: str, settings: Settings) -> Engine:
     _register_builtins()
     if name not in _REGISTRY:
-        raise InvalidRequest(f"engine must be one of {', '.join(sorted(_REGISTRY))}, got {name!r}",
-                             param="engine")
+        raise InvalidRequest(
+            f"engine must be one of {', '.join(sorted(_REGISTRY))}, got {name!r}", param="engine"
+        )
     return _REGISTRY[name](settings)
 
 

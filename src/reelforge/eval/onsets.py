@@ -17,8 +17,14 @@ WINDOW = 1024
 HOP = 128
 
 
-def onset_times(audio: np.ndarray, sample_rate: int, *, sensitivity: float = 6.0,
-                min_gap_s: float = 0.03, floor_db: float = -50.0) -> np.ndarray:
+def onset_times(
+    audio: np.ndarray,
+    sample_rate: int,
+    *,
+    sensitivity: float = 6.0,
+    min_gap_s: float = 0.03,
+    floor_db: float = -50.0,
+) -> np.ndarray:
     """Onset times in seconds of `audio` (C, S) or (S,)."""
     mono = audio.mean(axis=0) if audio.ndim == 2 else audio
     mono = mono.astype(np.float32)

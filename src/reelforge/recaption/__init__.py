@@ -26,8 +26,13 @@ def recaption(prompt: str, seed: int, settings: Settings) -> tuple[ScenePlan, st
     if settings.recaption_llm_url:
         try:
             plan, caption = recaption_with_llm(
-                prompt, seed, url=settings.recaption_llm_url, model=settings.recaption_llm_model,
-                api_key=settings.recaption_llm_api_key, timeout_s=settings.recaption_llm_timeout_s)
+                prompt,
+                seed,
+                url=settings.recaption_llm_url,
+                model=settings.recaption_llm_model,
+                api_key=settings.recaption_llm_api_key,
+                timeout_s=settings.recaption_llm_timeout_s,
+            )
             return plan, caption or detailed_caption(plan)
         except RecaptionFailed as exc:
             log.warning("LLM recaption failed, using rules: %s", exc)

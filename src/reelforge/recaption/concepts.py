@@ -29,10 +29,40 @@ from reelforge.recaption.vocabulary import (
 
 # Things the sim cannot draw. A noun nearer to one of these than to every concept is
 # not mapped at all.
-UNDRAWABLE = ("moment", "time", "idea", "way", "feeling", "thing", "reason", "while", "kind",
-              "bit", "lot", "sound", "color", "motion", "movement", "day", "scene", "view",
-              "shot", "style", "mood", "person", "animal", "dog", "cat", "bird", "tree", "car",
-              "chair", "music", "story", "light")
+UNDRAWABLE = (
+    "moment",
+    "time",
+    "idea",
+    "way",
+    "feeling",
+    "thing",
+    "reason",
+    "while",
+    "kind",
+    "bit",
+    "lot",
+    "sound",
+    "color",
+    "motion",
+    "movement",
+    "day",
+    "scene",
+    "view",
+    "shot",
+    "style",
+    "mood",
+    "person",
+    "animal",
+    "dog",
+    "cat",
+    "bird",
+    "tree",
+    "car",
+    "chair",
+    "music",
+    "story",
+    "light",
+)
 Domain = Literal["object", "setting"]
 
 
@@ -51,8 +81,9 @@ class ConceptIndex:
             "object": self._embed([c.noun for c in OBJECT_CONCEPTS], "object"),  # (N_obj, 384)
             "setting": self._embed([c.noun for c in SETTING_CONCEPTS], "setting"),  # (N_set, 384)
         }
-        self._anchors = {domain: self._embed(list(UNDRAWABLE), domain)
-                         for domain in ("object", "setting")}  # (N_anchor, 384) each
+        self._anchors = {
+            domain: self._embed(list(UNDRAWABLE), domain) for domain in ("object", "setting")
+        }  # (N_anchor, 384) each
 
     def _embed(self, nouns: list[str], domain: Domain) -> np.ndarray:
         texts = nouns if domain == "object" else [f"a photo of a {n}" for n in nouns]
@@ -64,9 +95,11 @@ class ConceptIndex:
         anchor_scores = np.where(np.array(UNDRAWABLE) == noun, -1.0, self._anchors[among] @ query)
         best = int(scores.argmax())
         concepts: tuple[ObjectConcept, ...] | tuple[SettingConcept, ...] = (
-            OBJECT_CONCEPTS if among == "object" else SETTING_CONCEPTS)
-        return Match(noun, concepts[best], float(scores[best]),
-                     float(scores[best] - anchor_scores.max()))
+            OBJECT_CONCEPTS if among == "object" else SETTING_CONCEPTS
+        )
+        return Match(
+            noun, concepts[best], float(scores[best]), float(scores[best] - anchor_scores.max())
+        )
 
 
 _lock = threading.Lock()

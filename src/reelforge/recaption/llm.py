@@ -27,21 +27,25 @@ class RecaptionFailed(Exception):
     pass
 
 
-def recaption_with_llm(prompt: str, seed: int, *, url: str, model: str, api_key: str | None,
-                       timeout_s: float) -> tuple[ScenePlan, str]:
+def recaption_with_llm(
+    prompt: str, seed: int, *, url: str, model: str, api_key: str | None, timeout_s: float
+) -> tuple[ScenePlan, str]:
     schema = json.dumps(ScenePlan.model_json_schema())
     body = {
         "model": model,
         "temperature": 0,
         "seed": seed,
         "response_format": {"type": "json_object"},
-        "messages": [{"role": "system", "content": SYSTEM_PROMPT + schema},
-                     {"role": "user", "content": prompt}],
+        "messages": [
+            {"role": "system", "content": SYSTEM_PROMPT + schema},
+            {"role": "user", "content": prompt},
+        ],
     }
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
-        response = httpx.post(url.rstrip("/") + "/chat/completions", json=body, headers=headers,
-                              timeout=timeout_s)
+        response = httpx.post(
+            url.rstrip("/") + "/chat/completions", json=body, headers=headers, timeout=timeout_s
+        )
         response.raise_for_status()
         content = response.json()["choices"][0]["message"]["content"]
         answer = json.loads(content)
@@ -52,7 +56,9 @@ def recaption_with_llm(prompt: str, seed: int, *, url: str, model: str, api_key:
     try:
         raw_plan["prompt"] = prompt
         for obj in raw_plan.get("objects", []):
-            name = COLOR_ALIASES.get(str(obj.get("color", "")).lower(), str(obj.get("color", "")).lower())
+            name = COLOR_ALIASES.get(
+                str(obj.get("color", "")).lower(), str(obj.get("color", "")).lower()
+            )
             if name in COLORS:
                 obj["color"], obj["rgb"] = name, COLORS[name]
         plan = ScenePlan.model_validate(raw_plan)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 
@@ -47,41 +47,252 @@ from reelforge.recaption.vocabulary import (
 )
 from reelforge.types import (
     Appearance,
+    CharacterKind,
     CharacterSpec,
+    HairStyle,
     Line,
+    Material,
+    Motion,
     ObjectSpec,
     ScenePlan,
     SettingSpec,
+    SizeClass,
     SoundSpec,
     TimelineEntry,
     Voice,
 )
 
+T = TypeVar("T")
 MAX_OBJECTS = 12
 MAX_CHARACTERS = 2
 SPEECH_WORDS_PER_S = 2.7  # typical espeak-ng rate at 165 wpm, for planning line starts
 
 # Words that end a noun phrase or can never be its head.
 STOPWORDS = frozenset(
-    """and or but the a an of on in into onto at to from by with without across along over under
-    above below behind beside between near next off out up down around through toward towards
-    while as then than that which who whose is are was were be been being has have had it its
-    they them their this these those there here very really slowly quickly fast gently hard
-    each other together against after before when where camera shot scene video clip view
-    frame background foreground close wide angle side top bottom left right middle center
-    floor ground wall walls ceiling table surface sky air water light lights sound sounds
-    noise voice someone something one another itself himself herself his her he she we you i
-    me my your our not no so too also just only all both more most less few
-    """.split()
+    [
+        "and",
+        "or",
+        "but",
+        "the",
+        "a",
+        "an",
+        "of",
+        "on",
+        "in",
+        "into",
+        "onto",
+        "at",
+        "to",
+        "from",
+        "by",
+        "with",
+        "without",
+        "across",
+        "along",
+        "over",
+        "under",
+        "above",
+        "below",
+        "behind",
+        "beside",
+        "between",
+        "near",
+        "next",
+        "off",
+        "out",
+        "up",
+        "down",
+        "around",
+        "through",
+        "toward",
+        "towards",
+        "while",
+        "as",
+        "then",
+        "than",
+        "that",
+        "which",
+        "who",
+        "whose",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "has",
+        "have",
+        "had",
+        "it",
+        "its",
+        "they",
+        "them",
+        "their",
+        "this",
+        "these",
+        "those",
+        "there",
+        "here",
+        "very",
+        "really",
+        "slowly",
+        "quickly",
+        "fast",
+        "gently",
+        "hard",
+        "each",
+        "other",
+        "together",
+        "against",
+        "after",
+        "before",
+        "when",
+        "where",
+        "camera",
+        "shot",
+        "scene",
+        "video",
+        "clip",
+        "view",
+        "frame",
+        "background",
+        "foreground",
+        "close",
+        "wide",
+        "angle",
+        "side",
+        "top",
+        "bottom",
+        "left",
+        "right",
+        "middle",
+        "center",
+        "floor",
+        "ground",
+        "wall",
+        "walls",
+        "ceiling",
+        "table",
+        "surface",
+        "sky",
+        "air",
+        "water",
+        "light",
+        "lights",
+        "sound",
+        "sounds",
+        "noise",
+        "voice",
+        "someone",
+        "something",
+        "one",
+        "another",
+        "itself",
+        "himself",
+        "herself",
+        "his",
+        "her",
+        "he",
+        "she",
+        "we",
+        "you",
+        "i",
+        "me",
+        "my",
+        "your",
+        "our",
+        "not",
+        "no",
+        "so",
+        "too",
+        "also",
+        "just",
+        "only",
+        "all",
+        "both",
+        "more",
+        "most",
+        "less",
+        "few",
+    ]
 )
-VERB_HINTS = frozenset(MOTION_WORDS) | frozenset(SPEECH_VERBS) | frozenset(
-    """talk talks talking speak speaking watch watches watching look looks looking stand
-    standing sit sitting wave waves waving walk walks walking run runs running jump jumps
-    jumping smile smiles smiling laugh laughs laughing point points pointing move moves moving
-    spin spins spinning come comes coming go goes going land lands landing stop stops""".split()
+VERB_HINTS = (
+    frozenset(MOTION_WORDS)
+    | frozenset(SPEECH_VERBS)
+    | frozenset(
+        [
+            "talk",
+            "talks",
+            "talking",
+            "speak",
+            "speaking",
+            "watch",
+            "watches",
+            "watching",
+            "look",
+            "looks",
+            "looking",
+            "stand",
+            "standing",
+            "sit",
+            "sitting",
+            "wave",
+            "waves",
+            "waving",
+            "walk",
+            "walks",
+            "walking",
+            "run",
+            "runs",
+            "running",
+            "jump",
+            "jumps",
+            "jumping",
+            "smile",
+            "smiles",
+            "smiling",
+            "laugh",
+            "laughs",
+            "laughing",
+            "point",
+            "points",
+            "pointing",
+            "move",
+            "moves",
+            "moving",
+            "spin",
+            "spins",
+            "spinning",
+            "come",
+            "comes",
+            "coming",
+            "go",
+            "goes",
+            "going",
+            "land",
+            "lands",
+            "landing",
+            "stop",
+            "stops",
+        ]
+    )
 )
 # How far a match must beat the nearest undrawable anchor (see concepts.py). Places are
 # described less distinctly than objects, so they get a little slack.
+DEFAULT_MATERIALS: tuple[Material, ...] = ("rubber", "wood", "plastic", "metal")
+SHIRT_COLORS = (
+    "red",
+    "blue",
+    "green",
+    "yellow",
+    "purple",
+    "orange",
+    "pink",
+    "cyan",
+    "white",
+    "gray",
+)
 MIN_MARGIN = {"object": 0.0, "setting": -0.05}
 LOCATIVES = frozenset(("in", "at", "inside", "outside", "within", "through", "across", "near"))
 QUOTE_RE = re.compile(r"\"([^\"]+)\"|“([^”]+)”|(?:(?<=\s)|(?<=^)|(?<=:))'([^']+?)'(?=[\s.,!?;:]|$)")
@@ -95,8 +306,8 @@ class _ObjectMention:
     noun: str
     count: int | None
     color: str | None
-    material: str | None
-    size: str | None
+    material: Material | None
+    size: SizeClass | None
     sentence: int
     position: int  # word index within the sentence
     matched_by: Match | None = None
@@ -104,13 +315,13 @@ class _ObjectMention:
 
 @dataclass
 class _CharacterMention:
-    kind: str
+    kind: CharacterKind
     name: str | None
     sentence: int
     position: int
     shirt_color: str | None = None
     hair_color: tuple[int, int, int] | None = None
-    hair_style: str | None = None
+    hair_style: HairStyle | None = None
     lines: list[str] = field(default_factory=list)
 
 
@@ -136,8 +347,11 @@ def color_name(word: str) -> str | None:
 class RulePlanner:
     """Turns a prompt into a ScenePlan. `nearest` maps unknown nouns (None: skip them)."""
 
-    def __init__(self, nearest: Callable[[str, Literal["object", "setting"]], Match] | None,
-                 min_similarity: float = 0.4):
+    def __init__(
+        self,
+        nearest: Callable[[str, Literal["object", "setting"]], Match] | None,
+        min_similarity: float = 0.4,
+    ):
         self.nearest = nearest
         self.min_similarity = min_similarity
 
@@ -157,11 +371,12 @@ class RulePlanner:
         setting.ramp = ramp
 
         plan = ScenePlan(prompt=prompt, setting=setting)
-        plan.lighting.time_of_day = self._pick(lower, TIME_WORDS, "day")  # type: ignore[assignment]
-        plan.lighting.key_from = ("left", "right", "top")[int(rng.integers(3))]  # type: ignore[assignment]
-        plan.camera.motion = self._pick(lower, CAMERA_PHRASES, "static")  # type: ignore[assignment]
+        plan.lighting.time_of_day = self._pick(lower, TIME_WORDS, "day")
+        key_lights: tuple[Literal["left", "right", "top"], ...] = ("left", "right", "top")
+        plan.lighting.key_from = key_lights[int(rng.integers(3))]
+        plan.camera.motion = self._pick(lower, CAMERA_PHRASES, "static")
         plan.objects = self._fill_objects(objects, words, rng, notes)
-        plan.characters = self._fill_characters(characters, rng)
+        plan.characters = self._fill_characters(characters, rng, {o.color for o in plan.objects})
         plan.sound = self._sound(plan, lower)
         plan.timeline = self._timeline(plan)
         plan.notes = notes  # pydantic copied the list at construction; notes grew since
@@ -173,15 +388,16 @@ class RulePlanner:
         quotes: list[str] = []
 
         def replace(match: re.Match[str]) -> str:
-            spoken = next(g for g in match.groups() if g is not None).strip()
+            spoken = next(g for g in match.groups() if g is not None).strip().rstrip(",;")
             quotes.append(spoken)
             return f" QUOTE{len(quotes) - 1} "
 
         return QUOTE_RE.sub(replace, prompt), quotes
 
     # 3. Setting ---------------------------------------------------------------------
-    def _setting(self, words: list[list[str]], lower: str, rng: np.random.Generator,
-                 notes: list[str]) -> SettingSpec:
+    def _setting(
+        self, words: list[list[str]], lower: str, rng: np.random.Generator, notes: list[str]
+    ) -> SettingSpec:
         concept: SettingConcept | None = None
         for noun in sorted(SETTING_NOUNS, key=len, reverse=True):  # "living room" before "room"
             if re.search(rf"\b{re.escape(noun)}s?\b", lower):
@@ -199,33 +415,53 @@ class RulePlanner:
                     break
         if concept is None:
             concept = SETTING_NOUNS[("room", "studio", "gym", "park")[int(rng.integers(4))]]
-        spec = SettingSpec(kind=concept.kind, description=concept.noun, floor=concept.floor,
-                           indoor=concept.indoor)
+        spec = SettingSpec(
+            kind=concept.kind, description=concept.noun, floor=concept.floor, indoor=concept.indoor
+        )
         for phrase in sorted(FLOOR_WORDS, key=len, reverse=True):
             if re.search(rf"\b{re.escape(phrase)}\b", lower):
                 spec.floor = FLOOR_WORDS[phrase]
                 break
-        spec.weather = self._pick(lower, WEATHER_WORDS, "clear")  # type: ignore[assignment]
+        spec.weather = self._pick(lower, WEATHER_WORDS, "clear")
         if spec.weather in ("rain", "snow") and spec.indoor:
-            notes.append(f"{spec.weather} is heard and seen through the windows of the {concept.noun}")
+            notes.append(
+                f"{spec.weather} is heard and seen through the windows of the {concept.noun}"
+            )
         return spec
 
     # 4. Characters ------------------------------------------------------------------
-    def _characters(self, words: list[list[str]], quotes: list[str],
-                    notes: list[str]) -> list[_CharacterMention]:
+    def _characters(
+        self, words: list[list[str]], quotes: list[str], notes: list[str]
+    ) -> list[_CharacterMention]:
         mentions: list[_CharacterMention] = []
         for s, sentence in enumerate(words):
             for i, word in enumerate(sentence):
                 low = word.lower()
                 kind = CHARACTER_NOUNS.get(low)
                 name = None
-                if kind is None and word[0].isupper() and i + 1 < len(sentence) and (
-                    sentence[i + 1].lower() in SPEECH_VERBS
-                    or (sentence[i + 1].lower() == "and" and i + 2 < len(sentence)
-                        and sentence[i + 2][0].isupper())
-                    or (i > 0 and sentence[i - 1].lower() == "and" and sentence[i - 1 - 1][0].isupper()
-                        if i > 1 else False)
-                ) and low not in NUMBER_WORDS and low not in STOPWORDS and not low.startswith("quote"):
+                if (
+                    kind is None
+                    and word[0].isupper()
+                    and i + 1 < len(sentence)
+                    and (
+                        sentence[i + 1].lower() in SPEECH_VERBS
+                        or (
+                            sentence[i + 1].lower() == "and"
+                            and i + 2 < len(sentence)
+                            and sentence[i + 2][0].isupper()
+                        )
+                        or (
+                            i > 0
+                            and sentence[i - 1].lower() == "and"
+                            and sentence[i - 1 - 1][0].isupper()
+                            if i > 1
+                            else False
+                        )
+                    )
+                    and low not in NUMBER_WORDS
+                    and low not in STOPWORDS
+                    and not low.startswith("quote")
+                ):
                     kind, name = "person", word
                 if kind is None:
                     continue
@@ -240,37 +476,48 @@ class RulePlanner:
         # definite re-mentions into the first of their kind.
         merged: list[_CharacterMention] = []
         for mention in mentions:
-            prior = next((m for m in merged if m.kind == mention.kind and (
-                mention.name is None or m.name == mention.name)), None)
-            words_before = words[mention.sentence][max(0, mention.position - 2):mention.position]
+            prior = next(
+                (
+                    m
+                    for m in merged
+                    if m.kind == mention.kind and (mention.name is None or m.name == mention.name)
+                ),
+                None,
+            )
+            words_before = words[mention.sentence][max(0, mention.position - 2) : mention.position]
             definite = any(w.lower() in ("the", "this", "that") for w in words_before)
             if prior is not None and (definite or (mention.name and prior.name == mention.name)):
                 continue
             merged.append(mention)
         if len(merged) > MAX_CHARACTERS:
-            notes.append(f"prompt has {len(merged)} characters; the sim draws at most "
-                         f"{MAX_CHARACTERS}, so the first {MAX_CHARACTERS} are kept")
+            notes.append(
+                f"prompt has {len(merged)} characters; the sim draws at most "
+                f"{MAX_CHARACTERS}, so the first {MAX_CHARACTERS} are kept"
+            )
             merged = merged[:MAX_CHARACTERS]
         self._attribute_lines(merged, words, quotes)
         return merged
 
     @staticmethod
     def _describe(mention: _CharacterMention, sentence: list[str], i: int) -> None:
-        window = [w.lower() for w in sentence[max(0, i - 4): i + 8]]
+        window = [w.lower() for w in sentence[max(0, i - 4) : i + 8]]
         for j, word in enumerate(window):
             if word in HAIR_COLORS:
                 mention.hair_color = HAIR_COLORS[word]
-            if word in HAIR_WORDS and (j + 1 < len(window) and window[j + 1] in ("hair", "haired")
-                                       or word in ("bald", "bun", "ponytail")):
+            if word in HAIR_WORDS and (
+                (j + 1 < len(window) and window[j + 1] in ("hair", "haired"))
+                or word in ("bald", "bun", "ponytail")
+            ):
                 mention.hair_style = HAIR_WORDS[word]
             if word in CLOTHING_WORDS and j > 0:
-                for back in window[max(0, j - 3): j]:
+                for back in window[max(0, j - 3) : j]:
                     if color_name(back):
                         mention.shirt_color = color_name(back)
 
     @staticmethod
-    def _attribute_lines(characters: list[_CharacterMention], words: list[list[str]],
-                         quotes: list[str]) -> None:
+    def _attribute_lines(
+        characters: list[_CharacterMention], words: list[list[str]], quotes: list[str]
+    ) -> None:
         for q, text in enumerate(quotes):
             token = f"QUOTE{q}"
             speaker: _CharacterMention | None = None
@@ -309,8 +556,9 @@ class RulePlanner:
             i = 0
             while i < len(lows):
                 two = f"{lows[i]} {singular(lows[i + 1])}" if i + 1 < len(lows) else ""
-                three = (f"{lows[i]} {lows[i + 1]} {singular(lows[i + 2])}"
-                         if i + 2 < len(lows) else "")
+                three = (
+                    f"{lows[i]} {lows[i + 1]} {singular(lows[i + 2])}" if i + 2 < len(lows) else ""
+                )
                 noun, width = None, 1
                 if three in OBJECT_NOUNS:
                     noun, width = three, 3
@@ -337,8 +585,9 @@ class RulePlanner:
                     continue
                 mention = self._object_mention(match.concept, head, lows, s, i)
                 mention.matched_by = match
-                notes.append(f"'{head}' drawn as a {match.concept.noun} "
-                             f"(similarity {match.similarity:.2f})")
+                notes.append(
+                    f"'{head}' drawn as a {match.concept.noun} (similarity {match.similarity:.2f})"
+                )
                 mentions.append(mention)
         mentions.sort(key=lambda m: (m.sentence, m.position))
         return mentions
@@ -346,13 +595,20 @@ class RulePlanner:
     @staticmethod
     def _is_attribute(lows: list[str], i: int) -> bool:
         """'marble floor', 'glass ball': a material word used before another noun."""
-        return lows[i] in MATERIAL_WORDS and i + 1 < len(lows) and (
-            singular(lows[i + 1]) in OBJECT_NOUNS or lows[i + 1] in ("floor", "ground", "table")
+        return (
+            lows[i] in MATERIAL_WORDS
+            and i + 1 < len(lows)
+            and (
+                singular(lows[i + 1]) in OBJECT_NOUNS or lows[i + 1] in ("floor", "ground", "table")
+            )
         )
 
-    def _object_mention(self, concept: ObjectConcept, noun: str, lows: list[str], s: int,
-                        i: int) -> _ObjectMention:
-        color = material = size = None
+    def _object_mention(
+        self, concept: ObjectConcept, noun: str, lows: list[str], s: int, i: int
+    ) -> _ObjectMention:
+        color: str | None = None
+        material: Material | None = None
+        size: SizeClass | None = None
         count: int | None = None
         j = i - 1
         while j >= 0:
@@ -365,51 +621,89 @@ class RulePlanner:
                 size = size or SIZE_WORDS[word]
             elif word in NUMBER_WORDS or word.isdigit():
                 count = int(word) if word.isdigit() else NUMBER_WORDS[word]
-                if word in ("few", "dozen", "couple", "pair") and j > 0 and lows[j - 1] in ("a", "an"):
+                if (
+                    word in ("few", "dozen", "couple", "pair")
+                    and j > 0
+                    and lows[j - 1] in ("a", "an")
+                ):
                     j -= 1
                 break
             elif word == "of" and j > 0 and lows[j - 1] in ("pair", "couple", "dozen"):
                 pass
-            elif word in ("the", "this", "that", "its", "his", "her", "their"):
-                break
-            elif word in ("and", ",", "with") or word in STOPWORDS or word in VERB_HINTS:
+            elif (
+                word in ("the", "this", "that", "its", "his", "her", "their")
+                or word in ("and", ",", "with")
+                or word in STOPWORDS
+                or word in VERB_HINTS
+            ):
                 break
             j -= 1
         if noun.endswith("s") and count is None and lows[i] != noun and lows[i].endswith("s"):
             count = 2  # a bare plural: "balls bounce"
         if count is None and lows[i] != singular(lows[i]) and lows[i] not in OBJECT_NOUNS:
             count = 2
-        return _ObjectMention(concept=concept, noun=noun, count=count, color=color,
-                              material=material, size=size, sentence=s, position=i)
+        return _ObjectMention(
+            concept=concept,
+            noun=noun,
+            count=count,
+            color=color,
+            material=material,
+            size=size,
+            sentence=s,
+            position=i,
+        )
 
     def _unknown_heads(self, lows: list[str]) -> list[tuple[int, str, bool]]:
         """Heads of noun phrases made of words the vocabulary does not know, and whether
         the phrase names a place ("in a library", "at the harbour")."""
         heads: list[tuple[int, str, bool]] = []
-        known = (set(COLORS) | set(COLOR_ALIASES) | set(MATERIAL_WORDS) | set(SIZE_WORDS)
-                 | set(NUMBER_WORDS) | set(CHARACTER_NOUNS) | set(OBJECT_NOUNS)
-                 | set(SETTING_NOUNS) | set(FLOOR_WORDS) | set(TIME_WORDS) | set(WEATHER_WORDS)
-                 | set(HAIR_WORDS) | set(HAIR_COLORS) | set(CLOTHING_WORDS) | set(AMBIENCE_WORDS))
+        known = (
+            set(COLORS)
+            | set(COLOR_ALIASES)
+            | set(MATERIAL_WORDS)
+            | set(SIZE_WORDS)
+            | set(NUMBER_WORDS)
+            | set(CHARACTER_NOUNS)
+            | set(OBJECT_NOUNS)
+            | set(SETTING_NOUNS)
+            | set(FLOOR_WORDS)
+            | set(TIME_WORDS)
+            | set(WEATHER_WORDS)
+            | set(HAIR_WORDS)
+            | set(HAIR_COLORS)
+            | set(CLOTHING_WORDS)
+            | set(AMBIENCE_WORDS)
+        )
         for i, word in enumerate(lows):
             if word not in ("a", "an", "the", "some", "two", "three", "four", "five", "several"):
                 continue
             j = i + 1
-            while j < len(lows) and (lows[j] in known and lows[j] not in OBJECT_NOUNS
-                                     and lows[j] not in CHARACTER_NOUNS):
+            while j < len(lows) and (
+                lows[j] in known and lows[j] not in OBJECT_NOUNS and lows[j] not in CHARACTER_NOUNS
+            ):
                 j += 1  # skip known adjectives
             if j < len(lows):
                 head = lows[j]
-                if (head in known or head in STOPWORDS or head in VERB_HINTS
-                        or head.startswith("quote") or head.isdigit() or len(head) < 3):
+                if (
+                    head in known
+                    or head in STOPWORDS
+                    or head in VERB_HINTS
+                    or head.startswith("quote")
+                    or head.isdigit()
+                    or len(head) < 3
+                ):
                     continue
                 locative = i > 0 and lows[i - 1] in LOCATIVES
                 heads.append((j, singular(head), locative))
         return heads
 
     def _unknown_nouns(self, words: list[list[str]], locative: bool) -> list[str]:
-        return [head for sentence in words
-                for _, head, is_place in self._unknown_heads([w.lower() for w in sentence])
-                if is_place == locative]
+        return [
+            head
+            for sentence in words
+            for _, head, is_place in self._unknown_heads([w.lower() for w in sentence])
+            if is_place == locative
+        ]
 
     def _match(self, noun: str, among: Literal["object", "setting"]) -> Match | None:
         if self.nearest is None:
@@ -420,7 +714,7 @@ class RulePlanner:
 
     @staticmethod
     def _count_before(sentence: list[str], i: int) -> int | None:
-        for word in reversed([w.lower() for w in sentence[max(0, i - 3): i]]):
+        for word in reversed([w.lower() for w in sentence[max(0, i - 3) : i]]):
             if word.isdigit():
                 return int(word)
             if word in NUMBER_WORDS:
@@ -428,54 +722,85 @@ class RulePlanner:
         return None
 
     # 6. Filling in what the prompt leaves open ------------------------------------------
-    def _fill_objects(self, mentions: list[_ObjectMention], words: list[list[str]],
-                      rng: np.random.Generator, notes: list[str]) -> list[ObjectSpec]:
-        sentence_motions = [[MOTION_WORDS[w.lower()] for w in s if w.lower() in MOTION_WORDS]
-                            for s in words]
+    def _fill_objects(
+        self,
+        mentions: list[_ObjectMention],
+        words: list[list[str]],
+        rng: np.random.Generator,
+        notes: list[str],
+    ) -> list[ObjectSpec]:
+        sentence_motions = [
+            [MOTION_WORDS[w.lower()] for w in s if w.lower() in MOTION_WORDS] for s in words
+        ]
         all_motions = [m for ms in sentence_motions for m in ms]
         used_colors = {m.color for m in mentions if m.color}
         specs: list[ObjectSpec] = []
         total = 0
         for mention in mentions:
             concept = mention.concept
-            material = mention.material or concept.material
             motion = self._motion_for(mention, words, sentence_motions, all_motions)
-            if material is None:
-                material = "rubber" if motion == "bounce" else (
-                    "wood" if motion == "slide" else
-                    ("rubber", "wood", "plastic", "metal")[int(rng.integers(4))])
+            material: Material
+            if mention.material or concept.material:
+                material = mention.material or concept.material or "rubber"
+            elif motion == "bounce":
+                material = "rubber"
+            elif motion == "slide":
+                material = "wood"
+            else:
+                material = DEFAULT_MATERIALS[int(rng.integers(len(DEFAULT_MATERIALS)))]
             color = mention.color or concept.color
             if color is None:
-                color = MATERIAL_COLORS.get(material) if mention.material else None  # type: ignore[call-overload]
+                color = MATERIAL_COLORS.get(material) if mention.material else None
             if color is None or (color in used_colors and not mention.color):
-                palette = [c for c in ("red", "blue", "yellow", "green", "orange", "purple",
-                                       "pink", "cyan") if c not in used_colors]
+                palette = [
+                    c
+                    for c in ("red", "blue", "yellow", "green", "orange", "purple", "pink", "cyan")
+                    if c not in used_colors
+                ]
                 color = palette[int(rng.integers(len(palette)))] if palette else "red"
             used_colors.add(color)
             count = mention.count or 1
             if total + count > MAX_OBJECTS:
                 kept = MAX_OBJECTS - total
-                notes.append(f"{count} {mention.noun}s asked; the sim draws at most "
-                             f"{MAX_OBJECTS} objects in all, so {max(kept, 0)} are drawn")
+                notes.append(
+                    f"{count} {mention.noun}s asked; the sim draws at most "
+                    f"{MAX_OBJECTS} objects in all, so {max(kept, 0)} are drawn"
+                )
                 count = kept
             if count <= 0:
                 continue
             total += count
-            size = mention.size or concept.size or ("small", "medium", "large")[
-                int(rng.choice(3, p=[0.3, 0.5, 0.2]))]
-            specs.append(ObjectSpec(kind=concept.kind, color=color, rgb=COLORS[color], size=size,  # type: ignore[arg-type]
-                                    material=material, count=count, motion=motion,  # type: ignore[arg-type]
-                                    noun=mention.noun))
+            size = (
+                mention.size
+                or concept.size
+                or ("small", "medium", "large")[int(rng.choice(3, p=[0.3, 0.5, 0.2]))]
+            )
+            specs.append(
+                ObjectSpec(
+                    kind=concept.kind,
+                    color=color,
+                    rgb=COLORS[color],
+                    size=size,
+                    material=material,
+                    count=count,
+                    motion=motion,
+                    noun=mention.noun,
+                )
+            )
         if any(s.motion == "collide" for s in specs) and sum(s.count for s in specs) < 2:
             notes.append("a collision needs two objects; the object hits the wall instead")
         return specs
 
     @staticmethod
-    def _motion_for(mention: _ObjectMention, words: list[list[str]],
-                    sentence_motions: list[list[str]], all_motions: list[str]) -> str:
+    def _motion_for(
+        mention: _ObjectMention,
+        words: list[list[str]],
+        sentence_motions: list[list[Motion]],
+        all_motions: list[Motion],
+    ) -> Motion:
         sentence = [w.lower() for w in words[mention.sentence]]
-        after = [MOTION_WORDS[w] for w in sentence[mention.position + 1:] if w in MOTION_WORDS]
-        before = [MOTION_WORDS[w] for w in sentence[:mention.position] if w in MOTION_WORDS]
+        after = [MOTION_WORDS[w] for w in sentence[mention.position + 1 :] if w in MOTION_WORDS]
+        before = [MOTION_WORDS[w] for w in sentence[: mention.position] if w in MOTION_WORDS]
         if after:
             return after[0]
         if before:
@@ -486,55 +811,83 @@ class RulePlanner:
             return all_motions[0]
         return "bounce" if mention.concept.kind == "ball" else "fall"
 
-    def _fill_characters(self, mentions: list[_CharacterMention],
-                         rng: np.random.Generator) -> list[CharacterSpec]:
+    def _fill_characters(
+        self, mentions: list[_CharacterMention], rng: np.random.Generator, taken: set[str]
+    ) -> list[CharacterSpec]:
         specs: list[CharacterSpec] = []
+        taken = taken | {m.shirt_color for m in mentions if m.shirt_color}
         used_names: set[str] = set()
         for index, mention in enumerate(mentions):
             kind = mention.kind
-            if kind == "person":
-                kind_for_look = ("man", "woman")[int(rng.integers(2))]
-            else:
-                kind_for_look = kind
+            # "a person" or a bare name: the look (and voice) is chosen from the seed.
+            kind_for_look = ("man", "woman")[int(rng.integers(2))] if kind == "person" else kind
             feminine = kind_for_look in ("woman", "girl")
             child = kind_for_look in ("boy", "girl")
             names = FIRST_NAMES_FEMALE if feminine else FIRST_NAMES_MALE
-            name = mention.name or next(n for n in names[int(rng.integers(len(names))):] + names
-                                        if n not in used_names)
+            name = mention.name or next(
+                n for n in names[int(rng.integers(len(names))) :] + names if n not in used_names
+            )
             used_names.add(name)
-            styles = ("long", "bun", "ponytail", "curly") if feminine else ("short", "curly", "bald", "short")
-            shirt = mention.shirt_color or ("red", "blue", "green", "yellow", "purple", "orange",
-                                            "pink", "cyan")[int(rng.integers(8))]
-            height = (1.25 + 0.15 * rng.random()) if child else (
-                (1.6 + 0.1 * rng.random()) if feminine else (1.72 + 0.12 * rng.random()))
+            styles: tuple[HairStyle, ...] = (
+                ("long", "bun", "ponytail", "curly")
+                if feminine
+                else ("short", "curly", "bald", "short")
+            )
+            # Unnamed shirt colours avoid the objects' colours and each other's, so a shirt
+            # is never mistaken for one more red ball.
+            free = [c for c in SHIRT_COLORS if c not in taken] or list(SHIRT_COLORS)
+            shirt = mention.shirt_color or free[int(rng.integers(len(free)))]
+            taken.add(shirt)
+            height = (
+                (1.25 + 0.15 * rng.random())
+                if child
+                else ((1.6 + 0.1 * rng.random()) if feminine else (1.72 + 0.12 * rng.random()))
+            )
             appearance = Appearance(
                 skin_rgb=SKIN_TONES[int(rng.integers(len(SKIN_TONES)))],
                 hair_rgb=mention.hair_color or NATURAL_HAIR[int(rng.integers(len(NATURAL_HAIR)))],
-                hair_style=mention.hair_style or styles[int(rng.integers(len(styles)))],  # type: ignore[arg-type]
-                shirt_color=shirt, shirt_rgb=COLORS[shirt],
-                pants_rgb=((40, 50, 80), (60, 60, 64), (110, 90, 60), (30, 30, 34))[int(rng.integers(4))],
+                hair_style=mention.hair_style or styles[int(rng.integers(len(styles)))],
+                shirt_color=shirt,
+                shirt_rgb=COLORS[shirt],
+                pants_rgb=((40, 50, 80), (60, 60, 64), (110, 90, 60), (30, 30, 34))[
+                    int(rng.integers(4))
+                ],
                 height_m=round(height, 2),
             )
             if kind == "robot":
                 voice = Voice(espeak_voice="en-us+m7", pitch=30, rate_wpm=150)
             elif child:
-                voice = Voice(espeak_voice="en-us+f4", pitch=int(rng.integers(75, 90)), rate_wpm=170)
+                voice = Voice(
+                    espeak_voice="en-us+f4", pitch=int(rng.integers(75, 90)), rate_wpm=170
+                )
             elif feminine:
-                voice = Voice(espeak_voice=("en-us+f3", "en-us+f2", "en-gb+f3")[int(rng.integers(3))],
-                              pitch=int(rng.integers(55, 70)), rate_wpm=int(rng.integers(155, 180)))
+                voice = Voice(
+                    espeak_voice=("en-us+f3", "en-us+f2", "en-gb+f3")[int(rng.integers(3))],
+                    pitch=int(rng.integers(55, 70)),
+                    rate_wpm=int(rng.integers(155, 180)),
+                )
             else:
-                voice = Voice(espeak_voice=("en-us+m3", "en-us+m1", "en-gb+m3")[int(rng.integers(3))],
-                              pitch=int(rng.integers(30, 45)), rate_wpm=int(rng.integers(150, 175)))
-            specs.append(CharacterSpec(
-                name=name, kind=kind,  # type: ignore[arg-type]
-                appearance=appearance, voice=voice,
-                lines=[Line(text=t, start_s=0.0) for t in mention.lines],
-                position="left" if index == 0 else "right",
-            ))
+                voice = Voice(
+                    espeak_voice=("en-us+m3", "en-us+m1", "en-gb+m3")[int(rng.integers(3))],
+                    pitch=int(rng.integers(30, 45)),
+                    rate_wpm=int(rng.integers(150, 175)),
+                )
+            specs.append(
+                CharacterSpec(
+                    name=name,
+                    kind=kind,
+                    appearance=appearance,
+                    voice=voice,
+                    lines=[Line(text=t, start_s=0.0) for t in mention.lines],
+                    position="left" if index == 0 else "right",
+                )
+            )
         # Lines are spoken in prompt order, alternating speakers; start times are planned
         # from a typical speaking rate and the sim shifts them if real speech runs longer.
-        ordered = sorted(((c, line) for c in specs for line in c.lines),
-                         key=lambda item: mentions[specs.index(item[0])].lines.index(item[1].text))
+        ordered = sorted(
+            ((c, line) for c in specs for line in c.lines),
+            key=lambda item: mentions[specs.index(item[0])].lines.index(item[1].text),
+        )
         t = 0.5
         for _, line in ordered:
             line.start_s = round(t, 2)
@@ -557,25 +910,37 @@ class RulePlanner:
                 effects.append("sliding")
         if any(c.lines for c in plan.characters):
             effects.append("speech")
-        return SoundSpec(ambience=chosen, effects=effects)  # type: ignore[arg-type]
+        return SoundSpec(ambience=chosen, effects=effects)
 
     @staticmethod
     def _timeline(plan: ScenePlan) -> list[TimelineEntry]:
         entries = []
         for obj in plan.objects:
-            verb = {"fall": "drop from above", "bounce": "drop and bounce", "roll": "roll across",
-                    "slide": "slide across", "collide": "move toward each other and collide",
-                    "throw": "are thrown into the air", "rest": "rest on the floor"}[obj.motion]
-            entries.append(TimelineEntry(t_s=0.0, event=f"{obj.count} {obj.color} {obj.material} "
-                                         f"{obj.kind}{'s' if obj.count > 1 else ''} {verb}"))
+            verb = {
+                "fall": "drop from above",
+                "bounce": "drop and bounce",
+                "roll": "roll across",
+                "slide": "slide across",
+                "collide": "move toward each other and collide",
+                "throw": "are thrown into the air",
+                "rest": "rest on the floor",
+            }[obj.motion]
+            entries.append(
+                TimelineEntry(
+                    t_s=0.0,
+                    event=f"{obj.count} {obj.color} {obj.material} "
+                    f"{obj.kind}{'s' if obj.count > 1 else ''} {verb}",
+                )
+            )
         for character in plan.characters:
             for line in character.lines:
-                entries.append(TimelineEntry(t_s=line.start_s,
-                                             event=f'{character.name} says "{line.text}"'))
+                entries.append(
+                    TimelineEntry(t_s=line.start_s, event=f'{character.name} says "{line.text}"')
+                )
         return sorted(entries, key=lambda e: e.t_s)
 
     @staticmethod
-    def _pick(lower: str, table: dict[str, str], default: str) -> str:
+    def _pick(lower: str, table: dict[str, T], default: T) -> T:
         for phrase in sorted(table, key=len, reverse=True):
             if re.search(rf"\b{re.escape(phrase)}\b", lower):
                 return table[phrase]

@@ -40,47 +40,70 @@ def test_named_colors_and_counts_are_drawn(objects_clip):
     assert len(polygon) == 3
 
 
-def test_every_contact_has_an_audio_onset_within_one_frame(objects_clip):
-    decoded = objects_clip.decoded
-    contacts = [c["time_s"] for c in objects_clip.sidecar["events"]["contacts"]]
+def contact_errors_s(audio: np.ndarray, sample_rate: int, contacts: list[float]) -> np.ndarray:
+    onsets = onset_times(audio, sample_rate)
+    return np.array(
+        [float(np.min(np.abs(onsets - t))) if onsets.size else np.inf for t in contacts]
+    )
+
+
+@pytest.mark.parametrize("clip_name", ["objects_clip", "bounce_clip"])
+def test_every_contact_has_an_audio_onset_within_one_frame(clip_name, request):
+    generated = request.getfixturevalue(clip_name)
+    decoded = generated.decoded
+    contacts = [c["time_s"] for c in generated.sidecar["events"]["contacts"]]
     assert len(contacts) >= 8, "the scene should produce several impacts"
-    onsets = onset_times(decoded.audio, decoded.sample_rate)
-    frame_s = 1 / objects_clip.result.clip.fps
-    errors = [float(np.min(np.abs(onsets - t))) for t in contacts]
+    frame_s = 1 / generated.result.clip.fps
+    errors = contact_errors_s(decoded.audio, decoded.sample_rate, contacts)
     missed = [t for t, e in zip(contacts, errors, strict=True) if e > frame_s]
     assert not missed, f"contacts without an onset within one frame: {missed}"
-    assert np.median(errors) < 0.010  # and most are much closer than a frame
-    # The detector is not just firing everywhere: onsets are explained by contacts.
+    # The detector is not just firing everywhere: its onsets are explained by contacts.
+    onsets = onset_times(decoded.audio, decoded.sample_rate)
     explained = [float(np.min(np.abs(np.array(contacts) - o))) <= frame_s for o in onsets]
     assert np.mean(explained) >= 0.8
 
 
-def test_shifted_audio_breaks_sync(objects_clip):
-    """The same check fails when the sound is moved by 200 ms, so it has power."""
-    decoded = objects_clip.decoded
-    shift = int(0.2 * decoded.sample_rate)
-    shifted = np.concatenate([np.zeros((2, shift), np.float32), decoded.audio[:, :-shift]], axis=1)
-    onsets = onset_times(shifted, decoded.sample_rate)
-    contacts = [c["time_s"] for c in objects_clip.sidecar["events"]["contacts"]]
-    within = [float(np.min(np.abs(onsets - t))) <= 1 / 24 for t in contacts]
-    assert np.mean(within) < 0.5
+def test_onsets_land_within_milliseconds_of_contacts(bounce_clip):
+    decoded = bounce_clip.decoded
+    contacts = [c["time_s"] for c in bounce_clip.sidecar["events"]["contacts"]]
+    errors = contact_errors_s(decoded.audio, decoded.sample_rate, contacts)
+    assert np.median(errors) <= 0.005
+
+
+@pytest.mark.parametrize("shift_s", [-0.2, -0.08, 0.08, 0.2])
+def test_shifted_audio_breaks_sync(bounce_clip, shift_s):
+    """The same check fails when the sound is moved by 80 or 200 ms, so it has power."""
+    decoded = bounce_clip.decoded
+    n = int(abs(shift_s) * decoded.sample_rate)
+    silence = np.zeros((2, n), np.float32)
+    audio = decoded.audio
+    shifted = (
+        np.concatenate([silence, audio[:, :-n]], axis=1)
+        if shift_s > 0
+        else np.concatenate([audio[:, n:], silence], axis=1)
+    )
+    contacts = [c["time_s"] for c in bounce_clip.sidecar["events"]["contacts"]]
+    errors = contact_errors_s(shifted, decoded.sample_rate, contacts)
+    assert np.median(errors) > 0.025
+    assert np.mean(errors <= 1 / 24) < 0.7
 
 
 def mouth_opening(frames: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """Per frame, how many pixels in the mouth box are the dark red of an open mouth."""
+    """Per frame, the height in pixels of the dark red inside of the mouth."""
     x0, y0, x1, y1 = box
     region = frames[:, y0:y1, x0:x1].astype(int)
     r, g, b = region[..., 0], region[..., 1], region[..., 2]
     dark_red = (r < 120) & (g < 50) & (b < 60) & (r > g + 25)
-    return dark_red.sum(axis=(1, 2)).astype(float)
+    return (dark_red.sum(axis=2) >= 3).sum(axis=1).astype(float)  # rows with mouth inside
 
 
 def speech_envelope(audio: np.ndarray, sample_rate: int, fps: int, n_frames: int) -> np.ndarray:
     mono = audio.mean(axis=0)
     half = sample_rate // fps // 2
     centres = (np.arange(n_frames) * sample_rate / fps).astype(int)
-    return np.array([np.sqrt(np.mean(mono[max(0, c - half): c + half] ** 2) + 1e-12)
-                     for c in centres])
+    return np.array(
+        [np.sqrt(np.mean(mono[max(0, c - half) : c + half] ** 2) + 1e-12) for c in centres]
+    )
 
 
 def test_lips_move_with_the_speech(dialogue_clip):
@@ -100,7 +123,7 @@ def test_lips_move_with_the_speech(dialogue_clip):
         others = [c for c in sidecar["events"]["mouth_boxes_px"] if c != segment["character"]]
         for other in others:
             still = mouth_opening(decoded.frames, sidecar["events"]["mouth_boxes_px"][other])
-            assert still[frames].mean() < 0.25 * opening[frames].mean()
+            assert still[frames].mean() < 0.5 * opening[frames].mean()
 
 
 def test_speech_is_audible_where_the_lines_are(dialogue_clip):
@@ -108,7 +131,7 @@ def test_speech_is_audible_where_the_lines_are(dialogue_clip):
     mono = decoded.audio.mean(axis=0)
     sr = decoded.sample_rate
     for segment in sidecar["events"]["speech"]:
-        inside = mono[int(segment["start_s"] * sr): int(segment["end_s"] * sr)]
+        inside = mono[int(segment["start_s"] * sr) : int(segment["end_s"] * sr)]
         assert np.sqrt(np.mean(inside**2)) > 0.02
     first = sidecar["events"]["speech"][0]["start_s"]
     before = mono[: int(first * sr)]
@@ -158,10 +181,15 @@ def test_physics_is_free_fall_between_contacts(objects_clip):
 
 def test_every_ambience_and_weather_renders(settings):
     engine = SimEngine(settings)
-    prompts = ["a ball on a rainy street at night", "a box in a windy desert at sunset",
-               "a crowd cheers in a stadium as a ball falls", "waves at the beach, a ball",
-               "birds in a forest, a red cube", "snow falling in a park, a ball",
-               "a ball rolls down a ramp in a warehouse, camera pans left"]
+    prompts = [
+        "a ball on a rainy street at night",
+        "a box in a windy desert at sunset",
+        "a crowd cheers in a stadium as a ball falls",
+        "waves at the beach, a ball",
+        "birds in a forest, a red cube",
+        "snow falling in a park, a ball",
+        "a ball rolls down a ramp in a warehouse, camera pans left",
+    ]
     for seed, prompt in enumerate(prompts):
         plan = _plan(prompt, seed, settings)
         clip = engine.generate(plan, seconds=1, size="256x448", fps=12, seed=seed)

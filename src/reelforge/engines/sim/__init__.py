@@ -43,15 +43,29 @@ class SpokenLine:
 
 class SimEngine:
     name = "sim"
-    capabilities = Capabilities(audio=True, image_input=False, cameos=False, max_seconds=20.0,
-                                sizes=SUPPORTED_SIZES, fps=SUPPORTED_FPS)
+    capabilities = Capabilities(
+        audio=True,
+        image_input=False,
+        cameos=False,
+        max_seconds=20.0,
+        sizes=SUPPORTED_SIZES,
+        fps=SUPPORTED_FPS,
+    )
 
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or Settings()
 
-    def generate(self, plan: ScenePlan, *, seconds: float, size: str, fps: int, seed: int,
-                 references: References | None = None,
-                 progress: Progress | None = None) -> Clip:
+    def generate(
+        self,
+        plan: ScenePlan,
+        *,
+        seconds: float,
+        size: str,
+        fps: int,
+        seed: int,
+        references: References | None = None,
+        progress: Progress | None = None,
+    ) -> Clip:
         report = progress or (lambda stage, fraction: None)
         width, height = parse_size(size)
         frame_count = max(1, round(seconds * fps))
@@ -70,8 +84,9 @@ class SimEngine:
         # 2. Physics.
         started = time.perf_counter()
         report("physics", 0.05)
-        sim = simulate(plan, width_px=width, height_px=height, fps=fps,
-                       frame_count=frame_count, rng=streams[0])
+        sim = simulate(
+            plan, width_px=width, height_px=height, fps=fps, frame_count=frame_count, rng=streams[0]
+        )
         timings["physics_s"] = time.perf_counter() - started
 
         # 3. Mouth opening per frame from the phonemes being spoken.
@@ -81,7 +96,9 @@ class SimEngine:
             track = np.zeros(frame_count, np.float32)
             for line in spoken:
                 if line.character == character.name:
-                    track = np.maximum(track, mouth_aperture(line.utterance, frame_times - line.start_s))
+                    track = np.maximum(
+                        track, mouth_aperture(line.utterance, frame_times - line.start_s)
+                    )
             mouths[character.name] = track
 
         # 4. Frames.
@@ -98,13 +115,23 @@ class SimEngine:
         report("audio", 0.9)
 
         return Clip(
-            frames=frames, audio=audio, fps=fps, sample_rate=AUDIO_SAMPLE_RATE,
+            frames=frames,
+            audio=audio,
+            fps=fps,
+            sample_rate=AUDIO_SAMPLE_RATE,
             contacts=[self._contact_event(c, renderer) for c in sim.contacts],
-            speech=[SpeechSegment(character=line.character, text=line.text, start_s=line.start_s,
-                                  end_s=line.start_s + line.utterance.duration_s,
-                                  phonemes=tuple((line.start_s + p0, ph)
-                                                 for p0, _, ph in line.utterance.phonemes))
-                    for line in spoken],
+            speech=[
+                SpeechSegment(
+                    character=line.character,
+                    text=line.text,
+                    start_s=line.start_s,
+                    end_s=line.start_s + line.utterance.duration_s,
+                    phonemes=tuple(
+                        (line.start_s + p0, ph) for p0, _, ph in line.utterance.phonemes
+                    ),
+                )
+                for line in spoken
+            ],
             mouth_apertures=mouths,
             mouth_boxes_px={c.spec.name: renderer.mouth_box_px(c) for c in sim.characters},
             tracks={b.name: self._track_px(b.track, renderer) for b in sim.bodies},
@@ -115,8 +142,14 @@ class SimEngine:
     @staticmethod
     def _speak(plan: ScenePlan) -> list[SpokenLine]:
         """Synthesize every line; start each at its planned time or after the previous one."""
-        lines = sorted(((line.start_s, c.name, line.text, c.voice)
-                        for c in plan.characters for line in c.lines), key=lambda item: item[0])
+        lines = sorted(
+            (
+                (line.start_s, c.name, line.text, c.voice)
+                for c in plan.characters
+                for line in c.lines
+            ),
+            key=lambda item: item[0],
+        )
         spoken: list[SpokenLine] = []
         free_at = 0.0
         for start_s, name, text, voice in lines:
@@ -127,22 +160,35 @@ class SimEngine:
         return spoken
 
     @staticmethod
-    def _mix(plan: ScenePlan, sim: Simulation, spoken: list[SpokenLine],
-             n_samples: int, streams: list[np.random.Generator]) -> np.ndarray:
+    def _mix(
+        plan: ScenePlan,
+        sim: Simulation,
+        spoken: list[SpokenLine],
+        n_samples: int,
+        streams: list[np.random.Generator],
+    ) -> np.ndarray:
         mix = sound.synthesize_ambience(plan.sound.ambience, n_samples, streams[0])
         mix += sound.synthesize_impacts(sim.contacts, sim, n_samples, streams[1])
         mix += sound.synthesize_surface_motion(sim, n_samples, streams[2])
         positions = {c.spec.name: c.x_m / sim.view_w_m for c in sim.characters}
         for line in spoken:
-            sound.place_speech(mix, line.utterance.audio, line.start_s,
-                               positions.get(line.character, 0.5))
+            sound.place_speech(
+                mix, line.utterance.audio, line.start_s, positions.get(line.character, 0.5)
+            )
         return sound.master(mix)
 
     @staticmethod
     def _contact_event(contact: Contact, renderer: Renderer) -> ContactEvent:
         x_px, y_px = renderer.to_px(contact.x_m, contact.y_m)
-        return ContactEvent(time_s=contact.time_s, object_a=contact.a, object_b=contact.b,
-                            impulse=contact.impulse, speed=contact.speed, x_px=x_px, y_px=y_px)
+        return ContactEvent(
+            time_s=contact.time_s,
+            object_a=contact.a,
+            object_b=contact.b,
+            impulse=contact.impulse,
+            speed=contact.speed,
+            x_px=x_px,
+            y_px=y_px,
+        )
 
     @staticmethod
     def _track_px(track: np.ndarray, renderer: Renderer) -> np.ndarray:

@@ -58,8 +58,9 @@ SURFACE_MODES: dict[str, Modes] = {
 }
 
 
-def synthesize_impacts(contacts: list[Contact], sim: Simulation, n_samples: int,
-                       rng: np.random.Generator) -> np.ndarray:
+def synthesize_impacts(
+    contacts: list[Contact], sim: Simulation, n_samples: int, rng: np.random.Generator
+) -> np.ndarray:
     """(2, n_samples) float32: every contact sounding from its exact sample."""
     out = np.zeros((2, n_samples), np.float32)
     for contact in contacts:
@@ -78,7 +79,10 @@ def _impact(contact: Contact, rng: np.random.Generator) -> np.ndarray:
     # Loudness: closing speed sets the force of the blow; a soft knee keeps gentle taps audible.
     level = min(1.0, 0.12 + 0.88 * (contact.speed / 7.0) ** 0.8) * 0.55
     parts = []
-    for material, size in ((contact.material_a, contact.size_a_m), (contact.material_b, contact.size_b_m)):
+    for material, size in (
+        (contact.material_a, contact.size_a_m),
+        (contact.material_b, contact.size_b_m),
+    ):
         # Big static surfaces (floor, walls, characters) have their own fixed pitch;
         # objects ring at a pitch inversely proportional to their size.
         if size >= 4.0:
@@ -105,14 +109,16 @@ def _impact(contact: Contact, rng: np.random.Generator) -> np.ndarray:
     click_len = int(0.002 * SAMPLE_RATE)
     click_level = max(m.click for m, _ in parts)
     click = rng.standard_normal(click_len).astype(np.float32) * np.exp(
-        -np.arange(click_len, dtype=np.float32) / (0.0005 * SAMPLE_RATE))
+        -np.arange(click_len, dtype=np.float32) / (0.0005 * SAMPLE_RATE)
+    )
     sound[:click_len] += 1.5 * click_level * click
     peak = float(np.abs(sound).max()) or 1.0
     return sound * (level / peak)
 
 
-def synthesize_surface_motion(sim: Simulation, n_samples: int,
-                              rng: np.random.Generator) -> np.ndarray:
+def synthesize_surface_motion(
+    sim: Simulation, n_samples: int, rng: np.random.Generator
+) -> np.ndarray:
     """Rolling rumble and sliding friction noise, following each body's contact speeds."""
     out = np.zeros((2, n_samples), np.float32)
     step_times = np.arange(sim.roll_speed.shape[1]) * sim.step_s
@@ -136,10 +142,19 @@ def synthesize_surface_motion(sim: Simulation, n_samples: int,
         if slip.max() >= 0.05:
             envelope = np.interp(sample_times, step_times, _smooth(slip, 25))
             noise = rng.standard_normal(n_samples).astype(np.float32)
-            centre = {"metal": 3500.0, "glass": 4000.0, "ice": 5000.0, "wood": 1800.0,
-                      "stone": 1200.0, "plastic": 2500.0}.get(body.material, 1500.0)
-            b, a = signal.butter(2, [0.5 * centre / (SAMPLE_RATE / 2),
-                                     min(0.95, 1.6 * centre / (SAMPLE_RATE / 2))], "band")
+            centre = {
+                "metal": 3500.0,
+                "glass": 4000.0,
+                "ice": 5000.0,
+                "wood": 1800.0,
+                "stone": 1200.0,
+                "plastic": 2500.0,
+            }.get(body.material, 1500.0)
+            b, a = signal.butter(
+                2,
+                [0.5 * centre / (SAMPLE_RATE / 2), min(0.95, 1.6 * centre / (SAMPLE_RATE / 2))],
+                "band",
+            )
             scrape = signal.lfilter(b, a, noise).astype(np.float32)
             level = 0.12 * np.clip(envelope / 3.0, 0.0, 1.0) ** 1.0
             _add_panned(out, scrape * level, x_pan)
@@ -192,7 +207,7 @@ def synthesize_ambience(kind: str, n_samples: int, rng: np.random.Generator) -> 
             chirp = np.sin(2 * np.pi * (f0 * tt + (f1 - f0) * tt**2 / (2 * tt[-1])))
             chirp *= np.sin(np.pi * tt / tt[-1]) ** 2 * 0.02
             start = int(chirp_t * SAMPLE_RATE)
-            bed[int(rng.integers(2)), start:start + length] += chirp.astype(np.float32)
+            bed[int(rng.integers(2)), start : start + length] += chirp.astype(np.float32)
             chirp_t += float(rng.uniform(0.8, 2.5))
     elif kind == "traffic":
         bed = lowpass(white, 180) * 0.05 * slow(0.15, 0.6)
@@ -202,7 +217,9 @@ def synthesize_ambience(kind: str, n_samples: int, rng: np.random.Generator) -> 
         bed = lowpass(white, 900) * (0.012 + 0.05 * swell.astype(np.float32))
     else:  # room tone: a quiet, dark hiss with a faint mains hum
         bed = lowpass(white, 250) * 0.012
-        bed += (0.0015 * np.sin(2 * np.pi * 60 * t) + 0.0008 * np.sin(2 * np.pi * 120 * t)).astype(np.float32)
+        bed += (0.0015 * np.sin(2 * np.pi * 60 * t) + 0.0008 * np.sin(2 * np.pi * 120 * t)).astype(
+            np.float32
+        )
     # Fade in over 50 ms so the clip does not start with a step.
     fade = min(n, int(0.05 * SAMPLE_RATE))
     bed[:, :fade] *= np.linspace(0.0, 1.0, fade, dtype=np.float32)

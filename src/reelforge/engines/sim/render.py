@@ -26,35 +26,50 @@ from reelforge.types import RGB, ScenePlan
 # Lighting multiplies colours: (r, g, b) gains for the scenery, and how much of that the
 # lit foreground (objects, characters) takes, so a red ball stays red at night.
 LIGHT_GAINS: dict[str, tuple[float, float, float]] = {
-    "day": (1.0, 1.0, 1.0), "sunset": (1.08, 0.86, 0.72), "night": (0.42, 0.48, 0.68),
+    "day": (1.0, 1.0, 1.0),
+    "sunset": (1.08, 0.86, 0.72),
+    "night": (0.42, 0.48, 0.68),
 }
 FOREGROUND_LIGHT_SHARE = 0.35
 
 WALL_COLORS: dict[str, RGB] = {
-    "room": (226, 214, 192), "kitchen": (214, 226, 222), "gym": (204, 208, 214),
-    "studio": (198, 200, 204), "warehouse": (150, 156, 160),
+    "room": (226, 214, 192),
+    "kitchen": (214, 226, 222),
+    "gym": (204, 208, 214),
+    "studio": (198, 200, 204),
+    "warehouse": (150, 156, 160),
 }
 FLOOR_COLORS: dict[str, RGB] = {
-    "wood": (176, 128, 80), "tile": (214, 210, 200), "concrete": (150, 150, 146),
-    "carpet": (120, 100, 110), "grass": (96, 150, 70), "sand": (222, 198, 150),
-    "asphalt": (74, 76, 80), "dirt": (132, 100, 70),
+    "wood": (176, 128, 80),
+    "tile": (214, 210, 200),
+    "concrete": (150, 150, 146),
+    "carpet": (120, 100, 110),
+    "grass": (96, 150, 70),
+    "sand": (222, 198, 150),
+    "asphalt": (74, 76, 80),
+    "dirt": (132, 100, 70),
 }
 SKY_COLORS: dict[str, tuple[RGB, RGB]] = {
-    "day": ((110, 165, 230), (200, 225, 245)), "sunset": ((90, 70, 140), (250, 170, 100)),
+    "day": ((110, 165, 230), (200, 225, 245)),
+    "sunset": ((90, 70, 140), (250, 170, 100)),
     "night": ((12, 16, 40), (40, 50, 90)),
 }
 
 
 def _lit(rgb: RGB, gains: tuple[float, float, float], share: float = 1.0) -> RGB:
-    return tuple(int(max(0, min(255, c * (1 + share * (g - 1))))) for c, g in zip(rgb, gains, strict=True))  # type: ignore[return-value]
+    r, g, b = (
+        int(max(0, min(255, c * (1 + share * (k - 1))))) for c, k in zip(rgb, gains, strict=True)
+    )
+    return r, g, b
 
 
 def _shade(rgb: RGB, factor: float) -> RGB:
     """factor < 1 darkens, > 1 lightens toward white."""
     if factor <= 1:
-        return tuple(int(c * factor) for c in rgb)  # type: ignore[return-value]
+        return int(rgb[0] * factor), int(rgb[1] * factor), int(rgb[2] * factor)
     t = factor - 1
-    return tuple(int(c + (255 - c) * t) for c in rgb)  # type: ignore[return-value]
+    r, g, b = (int(c + (255 - c) * t) for c in rgb)
+    return r, g, b
 
 
 def _color(rgb: RGB, alpha: int = 255) -> int:
@@ -73,8 +88,15 @@ class CameraPose:
 
 
 class Renderer:
-    def __init__(self, sim: Simulation, plan: ScenePlan, width: int, height: int,
-                 mouth_apertures: dict[str, np.ndarray], seed: int):
+    def __init__(
+        self,
+        sim: Simulation,
+        plan: ScenePlan,
+        width: int,
+        height: int,
+        mouth_apertures: dict[str, np.ndarray],
+        seed: int,
+    ):
         self.sim, self.plan = sim, plan
         self.width, self.height = width, height
         self.px_per_m = min(width, height) / (sim.view_w_m if width <= height else sim.view_h_m)
@@ -91,6 +113,7 @@ class Renderer:
         self.background_image = skia.Image.fromarray(self.background)
         self.object_painters = [self._object_painter(b) for b in sim.bodies]
         self.blinks = self._blink_schedule()
+        self.character_sprites = {c.spec.name: self._character_sprites(c) for c in sim.characters}
 
     # -- coordinates -----------------------------------------------------------------
     def to_px(self, x_m: float, y_m: float) -> tuple[float, float]:
@@ -133,8 +156,12 @@ class Renderer:
         else:
             canvas.clear(skia.ColorBLACK)
             self._apply_camera(canvas, pose)
-            canvas.drawImage(self.background_image, -self.bg_margin, -self.bg_margin,
-                             skia.SamplingOptions(skia.FilterMode.kLinear))
+            canvas.drawImage(
+                self.background_image,
+                -self.bg_margin,
+                -self.bg_margin,
+                skia.SamplingOptions(skia.FilterMode.kLinear),
+            )
         if self.static_camera:
             self._apply_camera(canvas, pose)
         for body in self.sim.bodies:
@@ -178,28 +205,40 @@ class Renderer:
             self._draw_ramp(canvas)
         # Vignette: darken the corners a little, as a lens does.
         vignette = skia.GradientShader.MakeRadial(
-            (self.width / 2, self.height / 2), 0.75 * math.hypot(self.width, self.height) / 2,
+            (self.width / 2, self.height / 2),
+            0.75 * math.hypot(self.width, self.height) / 2,
             [skia.Color(0, 0, 0, 0), skia.Color(0, 0, 0, 0), skia.Color(0, 0, 0, 70)],
-            [0.0, 0.6, 1.0])
+            [0.0, 0.6, 1.0],
+        )
         canvas.drawRect(skia.Rect(left, top, right, bottom), skia.Paint(Shader=vignette))
         surface.flushAndSubmit()
         return array
 
-    def _draw_wall(self, canvas: skia.Canvas, left: float, right: float, top: float,
-                   floor: float, rng: np.random.Generator) -> None:
+    def _draw_wall(
+        self,
+        canvas: skia.Canvas,
+        left: float,
+        right: float,
+        top: float,
+        floor: float,
+        rng: np.random.Generator,
+    ) -> None:
         kind = self.plan.setting.kind
         base = _lit(WALL_COLORS.get(kind, WALL_COLORS["room"]), self.gains)
         shader = skia.GradientShader.MakeLinear(
-            [(0, top), (0, floor)], [_color(_shade(base, 1.08)), _color(_shade(base, 0.86))])
+            [(0, top), (0, floor)], [_color(_shade(base, 1.08)), _color(_shade(base, 0.86))]
+        )
         canvas.drawRect(skia.Rect(left, top, right, floor), skia.Paint(Shader=shader))
         line = _paint(_shade(base, 0.9), Style=skia.Paint.kStroke_Style, StrokeWidth=2)
         s = self.px_per_m
         if kind == "room":  # wallpaper stripes and a wainscot
             for x in np.arange(left, right, 0.28 * s):
-                canvas.drawRect(skia.Rect(x, top, x + 0.09 * s, floor - 0.9 * s),
-                                _paint(_shade(base, 0.95)))
-            canvas.drawRect(skia.Rect(left, floor - 0.9 * s, right, floor),
-                            _paint(_shade(base, 0.82)))
+                canvas.drawRect(
+                    skia.Rect(x, top, x + 0.09 * s, floor - 0.9 * s), _paint(_shade(base, 0.95))
+                )
+            canvas.drawRect(
+                skia.Rect(left, floor - 0.9 * s, right, floor), _paint(_shade(base, 0.82))
+            )
             canvas.drawLine(left, floor - 0.9 * s, right, floor - 0.9 * s, line)
         elif kind == "kitchen":  # tiled backsplash and a counter line
             y0 = floor - 1.6 * s
@@ -207,8 +246,9 @@ class Renderer:
                 canvas.drawLine(left, y, right, y, line)
             for x in np.arange(left, right, 0.15 * s):
                 canvas.drawLine(x, y0, x, floor, line)
-            canvas.drawRect(skia.Rect(left, y0 - 0.08 * s, right, y0),
-                            _paint(_lit((120, 110, 100), self.gains)))
+            canvas.drawRect(
+                skia.Rect(left, y0 - 0.08 * s, right, y0), _paint(_lit((120, 110, 100), self.gains))
+            )
         elif kind in ("gym", "warehouse"):  # block wall / corrugated panels
             step = 0.2 * s
             for row, y in enumerate(np.arange(top, floor, step)):
@@ -219,12 +259,19 @@ class Renderer:
                         canvas.drawLine(x, y, x, y + step, line)
             if kind == "warehouse":
                 for x in np.arange(left, right, 0.12 * s):
-                    canvas.drawLine(x, top, x, floor, _paint(_shade(base, 0.8), 120,
-                                                             Style=skia.Paint.kStroke_Style,
-                                                             StrokeWidth=3))
+                    canvas.drawLine(
+                        x,
+                        top,
+                        x,
+                        floor,
+                        _paint(
+                            _shade(base, 0.8), 120, Style=skia.Paint.kStroke_Style, StrokeWidth=3
+                        ),
+                    )
         # studio: a seamless backdrop, the gradient alone.
-        canvas.drawRect(skia.Rect(left, floor - 0.06 * s, right, floor),
-                        _paint(_shade(base, 0.7)))  # skirting board
+        canvas.drawRect(
+            skia.Rect(left, floor - 0.06 * s, right, floor), _paint(_shade(base, 0.7))
+        )  # skirting board
         if kind in ("room", "kitchen"):
             self._draw_window(canvas, rng)
 
@@ -234,8 +281,9 @@ class Renderer:
         x0 = self.width / 2 - w / 2 + float(rng.uniform(-0.2, 0.2)) * self.width
         y0 = self.floor_line_px - 2.7 * s
         sky_top, sky_bottom = SKY_COLORS[self.plan.lighting.time_of_day]
-        shader = skia.GradientShader.MakeLinear([(0, y0), (0, y0 + h)],
-                                                [_color(sky_top), _color(sky_bottom)])
+        shader = skia.GradientShader.MakeLinear(
+            [(0, y0), (0, y0 + h)], [_color(sky_top), _color(sky_bottom)]
+        )
         rect = skia.Rect(x0, y0, x0 + w, y0 + h)
         canvas.drawRect(rect, skia.Paint(Shader=shader))
         frame = _paint((235, 235, 230), Style=skia.Paint.kStroke_Style, StrokeWidth=0.05 * s)
@@ -244,53 +292,90 @@ class Renderer:
         canvas.drawLine(x0, y0 + h / 2, x0 + w, y0 + h / 2, frame)
         self.window_rect = rect
 
-    def _draw_outdoors(self, canvas: skia.Canvas, left: float, right: float, top: float,
-                       floor: float, rng: np.random.Generator) -> None:
+    def _draw_outdoors(
+        self,
+        canvas: skia.Canvas,
+        left: float,
+        right: float,
+        top: float,
+        floor: float,
+        rng: np.random.Generator,
+    ) -> None:
         time = self.plan.lighting.time_of_day
         sky_top, sky_bottom = SKY_COLORS[time]
-        canvas.drawRect(skia.Rect(left, top, right, floor), skia.Paint(
-            Shader=skia.GradientShader.MakeLinear([(0, top), (0, floor)],
-                                                  [_color(sky_top), _color(sky_bottom)])))
+        canvas.drawRect(
+            skia.Rect(left, top, right, floor),
+            skia.Paint(
+                Shader=skia.GradientShader.MakeLinear(
+                    [(0, top), (0, floor)], [_color(sky_top), _color(sky_bottom)]
+                )
+            ),
+        )
         s = self.px_per_m
         if time == "night":
             for _ in range(120):
                 x, y = rng.uniform(left, right), rng.uniform(top, floor - 1.5 * s)
                 canvas.drawCircle(x, y, float(rng.uniform(0.6, 1.6)), _paint((255, 255, 240), 200))
-            canvas.drawCircle(right - 0.25 * self.width, top + 0.15 * self.height, 0.18 * s,
-                              _paint((245, 245, 225)))
+            canvas.drawCircle(
+                right - 0.25 * self.width,
+                top + 0.15 * self.height,
+                0.18 * s,
+                _paint((245, 245, 225)),
+            )
         else:
             sun = (255, 245, 200) if time == "day" else (255, 190, 120)
             cx, cy = left + 0.25 * self.width, floor - (2.9 if time == "day" else 1.3) * s
-            glow = skia.GradientShader.MakeRadial((cx, cy), 0.8 * s,
-                                                  [_color(sun, 200), _color(sun, 0)])
+            glow = skia.GradientShader.MakeRadial(
+                (cx, cy), 0.8 * s, [_color(sun, 200), _color(sun, 0)]
+            )
             canvas.drawCircle(cx, cy, 0.8 * s, skia.Paint(AntiAlias=True, Shader=glow))
             canvas.drawCircle(cx, cy, 0.22 * s, _paint(sun))
             for _ in range(4):  # clouds
                 x, y = rng.uniform(left, right), rng.uniform(top + 0.1 * s, floor - 2.4 * s)
                 for k in range(5):
-                    canvas.drawCircle(x + k * 0.16 * s, y + float(rng.uniform(-0.05, 0.05)) * s,
-                                      float(rng.uniform(0.12, 0.22)) * s,
-                                      _paint(_lit((250, 250, 252), self.gains), 215))
+                    canvas.drawCircle(
+                        x + k * 0.16 * s,
+                        y + float(rng.uniform(-0.05, 0.05)) * s,
+                        float(rng.uniform(0.12, 0.22)) * s,
+                        _paint(_lit((250, 250, 252), self.gains), 215),
+                    )
         kind = self.plan.setting.kind
-        far = _lit({"street": (120, 124, 140), "park": (90, 140, 90), "beach": (40, 120, 170),
-                    "forest": (50, 100, 60), "desert": (205, 150, 100)}.get(kind, (120, 130, 140)),
-                   self.gains)
+        far = _lit(
+            {
+                "street": (120, 124, 140),
+                "park": (90, 140, 90),
+                "beach": (40, 120, 170),
+                "forest": (50, 100, 60),
+                "desert": (205, 150, 100),
+            }.get(kind, (120, 130, 140)),
+            self.gains,
+        )
         if kind == "street":  # buildings with windows
             x = left
             while x < right:
                 w = float(rng.uniform(0.5, 1.0)) * s
                 h = float(rng.uniform(1.2, 3.2)) * s
-                canvas.drawRect(skia.Rect(x, floor - h, x + w - 4, floor), _paint(_shade(far, float(rng.uniform(0.8, 1.1)))))
+                canvas.drawRect(
+                    skia.Rect(x, floor - h, x + w - 4, floor),
+                    _paint(_shade(far, float(rng.uniform(0.8, 1.1)))),
+                )
                 lit = (255, 220, 140) if time == "night" else _shade(far, 1.35)
                 for wy in np.arange(floor - h + 0.12 * s, floor - 0.3 * s, 0.3 * s):
                     for wx in np.arange(x + 0.08 * s, x + w - 0.15 * s, 0.22 * s):
-                        canvas.drawRect(skia.Rect(wx, wy, wx + 0.1 * s, wy + 0.14 * s), _paint(lit, 220))
+                        canvas.drawRect(
+                            skia.Rect(wx, wy, wx + 0.1 * s, wy + 0.14 * s), _paint(lit, 220)
+                        )
                 x += w
         elif kind == "beach":  # the sea up to the horizon
             horizon = floor - 0.9 * s
-            canvas.drawRect(skia.Rect(left, horizon, right, floor), skia.Paint(
-                Shader=skia.GradientShader.MakeLinear([(0, horizon), (0, floor)],
-                                                      [_color(far), _color(_shade(far, 1.3))])))
+            canvas.drawRect(
+                skia.Rect(left, horizon, right, floor),
+                skia.Paint(
+                    Shader=skia.GradientShader.MakeLinear(
+                        [(0, horizon), (0, floor)], [_color(far), _color(_shade(far, 1.3))]
+                    )
+                ),
+            )
             for y in np.arange(horizon + 0.1 * s, floor, 0.12 * s):
                 canvas.drawLine(left, y, right, y, _paint(_shade(far, 1.5), 90, StrokeWidth=2))
         elif kind in ("park", "forest"):  # hills and trees
@@ -305,10 +390,16 @@ class Renderer:
             for _ in range(trees):
                 x = float(rng.uniform(left, right))
                 h = float(rng.uniform(1.0, 2.4 if kind == "forest" else 1.6)) * s
-                canvas.drawRect(skia.Rect(x - 0.05 * s, floor - h * 0.5, x + 0.05 * s, floor),
-                                _paint(_lit((90, 60, 40), self.gains)))
-                canvas.drawCircle(x, floor - h * 0.6, 0.32 * s * h / s / 1.6 + 0.15 * s,
-                                  _paint(_shade(far, float(rng.uniform(0.7, 0.95)))))
+                canvas.drawRect(
+                    skia.Rect(x - 0.05 * s, floor - h * 0.5, x + 0.05 * s, floor),
+                    _paint(_lit((90, 60, 40), self.gains)),
+                )
+                canvas.drawCircle(
+                    x,
+                    floor - h * 0.6,
+                    0.32 * s * h / s / 1.6 + 0.15 * s,
+                    _paint(_shade(far, float(rng.uniform(0.7, 0.95)))),
+                )
         elif kind == "desert":  # mesas
             for _ in range(3):
                 x, w = float(rng.uniform(left, right)), float(rng.uniform(0.8, 1.6)) * s
@@ -321,13 +412,26 @@ class Renderer:
                 path.close()
                 canvas.drawPath(path, _paint(far))
 
-    def _draw_floor(self, canvas: skia.Canvas, left: float, right: float, floor: float,
-                    bottom: float, rng: np.random.Generator) -> None:
+    def _draw_floor(
+        self,
+        canvas: skia.Canvas,
+        left: float,
+        right: float,
+        floor: float,
+        bottom: float,
+        rng: np.random.Generator,
+    ) -> None:
         kind = self.plan.setting.floor
         base = _lit(FLOOR_COLORS[kind], self.gains)
-        canvas.drawRect(skia.Rect(left, floor, right, bottom), skia.Paint(
-            Shader=skia.GradientShader.MakeLinear(
-                [(0, floor), (0, bottom)], [_color(_shade(base, 0.82)), _color(_shade(base, 1.06))])))
+        canvas.drawRect(
+            skia.Rect(left, floor, right, bottom),
+            skia.Paint(
+                Shader=skia.GradientShader.MakeLinear(
+                    [(0, floor), (0, bottom)],
+                    [_color(_shade(base, 0.82)), _color(_shade(base, 1.06))],
+                )
+            ),
+        )
         s = self.px_per_m
         depth = bottom - floor
         vanish_x = self.width / 2
@@ -345,10 +449,14 @@ class Renderer:
                 else:
                     for r in range(rows):
                         shift = (r * 0.37 % 1.0) * spacing
-                        xx = vanish_x + (x + shift - vanish_x) * (0.55 + 0.45 * ((ys[r] - floor) / depth))
+                        xx = vanish_x + (x + shift - vanish_x) * (
+                            0.55 + 0.45 * ((ys[r] - floor) / depth)
+                        )
                         canvas.drawLine(xx, ys[r], xx, ys[r + 1], line)
             if kind == "wood":
-                grain = _paint(_shade(base, 0.85), 90, Style=skia.Paint.kStroke_Style, StrokeWidth=1)
+                grain = _paint(
+                    _shade(base, 0.85), 90, Style=skia.Paint.kStroke_Style, StrokeWidth=1
+                )
                 for _ in range(160):
                     x, y = float(rng.uniform(left, right)), float(rng.uniform(floor, bottom))
                     canvas.drawLine(x, y, x + float(rng.uniform(10, 40)), y, grain)
@@ -356,18 +464,29 @@ class Renderer:
             for _ in range(900):
                 x, y = float(rng.uniform(left, right)), float(rng.uniform(floor - 4, bottom))
                 h = float(rng.uniform(4, 12)) * (0.6 + (y - floor) / depth)
-                canvas.drawLine(x, y, x + float(rng.uniform(-3, 3)), y - h,
-                                _paint(_shade(base, float(rng.uniform(0.75, 1.25))), 220, StrokeWidth=1.5))
+                canvas.drawLine(
+                    x,
+                    y,
+                    x + float(rng.uniform(-3, 3)),
+                    y - h,
+                    _paint(_shade(base, float(rng.uniform(0.75, 1.25))), 220, StrokeWidth=1.5),
+                )
         else:  # speckled surfaces: concrete, carpet, sand, asphalt, dirt
             count = {"sand": 1500, "asphalt": 1200, "dirt": 800}.get(kind, 600)
             for _ in range(count):
                 x, y = float(rng.uniform(left, right)), float(rng.uniform(floor, bottom))
-                canvas.drawCircle(x, y, float(rng.uniform(0.6, 1.8)),
-                                  _paint(_shade(base, float(rng.uniform(0.7, 1.2))), 170))
+                canvas.drawCircle(
+                    x,
+                    y,
+                    float(rng.uniform(0.6, 1.8)),
+                    _paint(_shade(base, float(rng.uniform(0.7, 1.2))), 170),
+                )
             if kind == "asphalt":
                 y = floor + depth * 0.55
                 for x in np.arange(left, right, 0.8 * s):
-                    canvas.drawRect(skia.Rect(x, y, x + 0.4 * s, y + 0.04 * s), _paint((230, 220, 150), 220))
+                    canvas.drawRect(
+                        skia.Rect(x, y, x + 0.4 * s, y + 0.04 * s), _paint((230, 220, 150), 220)
+                    )
         # Soft line where floor meets the back: contact shadow.
         canvas.drawRect(skia.Rect(left, floor, right, floor + 6), _paint((0, 0, 0), 40))
 
@@ -382,10 +501,20 @@ class Renderer:
         path.lineTo(*base_px)
         path.close()
         wood = _lit((170, 120, 70), self.gains)
-        canvas.drawPath(path, skia.Paint(AntiAlias=True, Shader=skia.GradientShader.MakeLinear(
-            [p_top, base_px], [_color(_shade(wood, 1.1)), _color(_shade(wood, 0.75))])))
-        canvas.drawLine(*p_top, *p_bottom, _paint(_shade(wood, 0.6), StrokeWidth=4,
-                                                  StrokeCap=skia.Paint.kRound_Cap))
+        canvas.drawPath(
+            path,
+            skia.Paint(
+                AntiAlias=True,
+                Shader=skia.GradientShader.MakeLinear(
+                    [p_top, base_px], [_color(_shade(wood, 1.1)), _color(_shade(wood, 0.75))]
+                ),
+            ),
+        )
+        canvas.drawLine(
+            *p_top,
+            *p_bottom,
+            _paint(_shade(wood, 0.6), StrokeWidth=4, StrokeCap=skia.Paint.kRound_Cap),
+        )
 
     # -- objects ---------------------------------------------------------------------------
     def _object_painter(self, body: Body) -> Callable[[skia.Canvas, float, float, float], None]:
@@ -400,11 +529,21 @@ class Renderer:
         if spec.kind == "ball":
             r = body.size_m / 2 * s
             shine = 0.55 if spec.material in ("metal", "glass", "plastic", "ice") else 0.25
-            fill = skia.Paint(AntiAlias=True, Shader=skia.GradientShader.MakeRadial(
-                (lx * r, -0.4 * r), 1.35 * r,
-                [_color(light, alpha), _color(base, alpha), _color(dark, alpha)], [0.0, 0.45, 1.0]))
-            stripe = _paint(_shade(base, 0.7), alpha, Style=skia.Paint.kStroke_Style,
-                            StrokeWidth=max(1.5, 0.09 * r))
+            fill = skia.Paint(
+                AntiAlias=True,
+                Shader=skia.GradientShader.MakeRadial(
+                    (lx * r, -0.4 * r),
+                    1.35 * r,
+                    [_color(light, alpha), _color(base, alpha), _color(dark, alpha)],
+                    [0.0, 0.45, 1.0],
+                ),
+            )
+            stripe = _paint(
+                _shade(base, 0.7),
+                alpha,
+                Style=skia.Paint.kStroke_Style,
+                StrokeWidth=max(1.5, 0.09 * r),
+            )
             spot = _paint((255, 255, 255), int(200 * shine))
 
             def draw_ball(canvas: skia.Canvas, x: float, y: float, angle: float) -> None:
@@ -424,7 +563,8 @@ class Renderer:
         if spec.kind == "box":
             half = body.size_m / 2 * s
             shape: skia.Path | skia.RRect = skia.RRect.MakeRectXY(
-                skia.Rect(-half, -half, half, half), 0.06 * half, 0.06 * half)
+                skia.Rect(-half, -half, half, half), 0.06 * half, 0.06 * half
+            )
         elif spec.kind == "triangle":
             side = body.size_m * 1.15 * s
             height = side * math.sqrt(3) / 2
@@ -436,17 +576,24 @@ class Renderer:
             half = side / 2
         elif spec.kind == "capsule":
             length, radius = body.size_m * 1.4 * s, body.size_m * 0.28 * s
-            shape = skia.RRect.MakeRectXY(skia.Rect(-length / 2, -radius, length / 2, radius),
-                                          radius, radius)
+            shape = skia.RRect.MakeRectXY(
+                skia.Rect(-length / 2, -radius, length / 2, radius), radius, radius
+            )
             half = radius
         else:  # plank
             length, thickness = body.size_m * 2.2 * s, body.size_m * 0.22 * s
             shape = skia.RRect.MakeRectXY(
-                skia.Rect(-length / 2, -thickness / 2, length / 2, thickness / 2), 2, 2)
+                skia.Rect(-length / 2, -thickness / 2, length / 2, thickness / 2), 2, 2
+            )
             half = thickness / 2
-        fill = skia.Paint(AntiAlias=True, Shader=skia.GradientShader.MakeLinear(
-            [(-half, -half), (half, half)], [_color(light, alpha), _color(base, alpha),
-                                             _color(_shade(base, 0.7), alpha)], [0.0, 0.4, 1.0]))
+        fill = skia.Paint(
+            AntiAlias=True,
+            Shader=skia.GradientShader.MakeLinear(
+                [(-half, -half), (half, half)],
+                [_color(light, alpha), _color(base, alpha), _color(_shade(base, 0.7), alpha)],
+                [0.0, 0.4, 1.0],
+            ),
+        )
         detail = self._material_detail(spec.material, spec.kind, half, base, alpha)
 
         def draw_solid(canvas: skia.Canvas, x: float, y: float, angle: float) -> None:
@@ -465,16 +612,23 @@ class Renderer:
 
         return draw_solid
 
-    def _material_detail(self, material: str, kind: str, half: float, base: RGB,
-                         alpha: int) -> Callable[[skia.Canvas], None]:
-        line = _paint(_shade(base, 0.62), alpha, Style=skia.Paint.kStroke_Style,
-                      StrokeWidth=max(1.0, 0.05 * half))
+    def _material_detail(
+        self, material: str, kind: str, half: float, base: RGB, alpha: int
+    ) -> Callable[[skia.Canvas], None]:
+        line = _paint(
+            _shade(base, 0.62),
+            alpha,
+            Style=skia.Paint.kStroke_Style,
+            StrokeWidth=max(1.0, 0.05 * half),
+        )
         if material == "wood" and kind in ("box", "plank"):
+
             def planks(canvas: skia.Canvas) -> None:
                 for k in (-1, 1):
                     canvas.drawLine(-half * 0.9, k * half / 3, half * 0.9, k * half / 3, line)
                 if kind == "box":
                     canvas.drawLine(-half * 0.85, -half * 0.85, half * 0.85, half * 0.85, line)
+
             return planks
         if material == "metal" and kind == "box":
             rivet = _paint(_shade(base, 1.4), alpha)
@@ -483,13 +637,16 @@ class Renderer:
                 for dx in (-0.75, 0.75):
                     for dy in (-0.75, 0.75):
                         canvas.drawCircle(dx * half, dy * half, 0.07 * half, rivet)
+
             return rivets
         if material in ("plastic", "glass", "ice"):
             gloss = _paint((255, 255, 255), 110)
 
             def glossy(canvas: skia.Canvas) -> None:
-                canvas.drawRoundRect(skia.Rect(-half * 0.7, -half * 0.75, -half * 0.35, half * 0.2),
-                                     3, 3, gloss)
+                canvas.drawRoundRect(
+                    skia.Rect(-half * 0.7, -half * 0.75, -half * 0.35, half * 0.2), 3, 3, gloss
+                )
+
             return glossy
         return lambda canvas: None
 
@@ -503,8 +660,9 @@ class Renderer:
         cx, cy = self.to_px(x, 0.0)
         w = radius * self.px_per_m * (1.0 + 0.3 * height)
         h = 0.16 * w
-        shader = skia.GradientShader.MakeRadial((cx, cy), w, [skia.Color(0, 0, 0, int(110 * strength)),
-                                                              skia.Color(0, 0, 0, 0)])
+        shader = skia.GradientShader.MakeRadial(
+            (cx, cy), w, [skia.Color(0, 0, 0, int(110 * strength)), skia.Color(0, 0, 0, 0)]
+        )
         paint = skia.Paint(AntiAlias=True, Shader=shader)
         canvas.drawOval(skia.Rect(cx - w, cy - h, cx + w, cy + h), paint)
 
@@ -527,10 +685,30 @@ class Renderer:
         mx, my = hx + character.facing * 0.12 * r, hy + 0.45 * r
         return (int(mx - 0.36 * r), int(my - 0.3 * r), int(mx + 0.36 * r), int(my + 0.36 * r))
 
-    def _draw_character(self, canvas: skia.Canvas, character: CharacterLayout, i: int) -> None:
-        spec, look = character.spec, character.spec.appearance
+    def _character_sprites(
+        self, character: CharacterLayout
+    ) -> tuple[skia.Image, skia.Image, float, float, float]:
+        """The parts of a character that never change, rasterised once and cropped tight:
+        legs (fixed) and upper body with head (moved by breathing)."""
+        h = character.height_m * self.px_per_m
+        feet_x, feet_y = self.to_px(character.x_m, 0.0)
+        x0 = int(feet_x - 0.3 * h)
+        top = int(feet_y - 1.12 * h)  # above the head, room for a bun
+        waist = int(feet_y - 0.4 * h)
+        width = int(0.6 * h)
+        images = []
+        for part, y0, y1 in (("legs", waist, int(feet_y) + 2), ("upper", top, waist + 4)):
+            surface = skia.Surface(width, y1 - y0)
+            canvas = surface.getCanvas()
+            canvas.clear(skia.ColorTRANSPARENT)
+            canvas.translate(-x0, -y0)
+            self._draw_body(canvas, character, part)
+            images.append(surface.makeImageSnapshot())
+        return images[0], images[1], float(x0), float(top), float(waist)
+
+    def _draw_body(self, canvas: skia.Canvas, character: CharacterLayout, part: str) -> None:
+        look = character.spec.appearance
         s = self.px_per_m
-        t = i / self.sim.fps
         gains = self.gains
         skin = _lit(look.skin_rgb, gains, FOREGROUND_LIGHT_SHARE)
         shirt = _lit(look.shirt_rgb, gains, FOREGROUND_LIGHT_SHARE)
@@ -539,78 +717,182 @@ class Renderer:
         h = character.height_m * s
         feet_x, feet_y = self.to_px(character.x_m, 0.0)
         r = character.head_radius_m * s
-        breathe = 0.006 * h * math.sin(2 * math.pi * t / 3.6 + (0 if character.facing > 0 else 1.3))
-        aperture = float(self.mouths[spec.name][i]) if spec.name in self.mouths else 0.0
         facing = character.facing
-
-        # Legs and shoes.
-        leg_w, leg_h = 0.075 * h, 0.42 * h
-        for dx in (-0.05 * h, 0.05 * h):
-            canvas.drawRoundRect(skia.Rect(feet_x + dx - leg_w / 2, feet_y - leg_h, feet_x + dx + leg_w / 2, feet_y - 0.02 * h),
-                                 leg_w / 3, leg_w / 3, _paint(pants))
-            canvas.drawRoundRect(skia.Rect(feet_x + dx - leg_w * 0.6 + facing * 0.02 * h, feet_y - 0.035 * h,
-                                           feet_x + dx + leg_w * 0.8 + facing * 0.03 * h, feet_y),
-                                 5, 5, _paint((40, 34, 30)))
-        # Torso with a shaded shirt; arms at the sides, swinging gently while speaking.
-        torso_top = feet_y - leg_h - 0.3 * h - breathe
-        torso = skia.Rect(feet_x - 0.13 * h, torso_top, feet_x + 0.13 * h, feet_y - leg_h + 0.02 * h)
-        canvas.drawRoundRect(torso, 0.06 * h, 0.06 * h, skia.Paint(AntiAlias=True, Shader=skia.GradientShader.MakeLinear(
-            [(torso.left(), 0), (torso.right(), 0)],
-            [_color(_shade(shirt, 1.15)), _color(shirt), _color(_shade(shirt, 0.7))])))
-        swing = 4.0 * aperture
+        leg_h = 0.42 * h
+        if part == "legs":
+            leg_w = 0.075 * h
+            for dx in (-0.05 * h, 0.05 * h):
+                canvas.drawRoundRect(
+                    skia.Rect(
+                        feet_x + dx - leg_w / 2,
+                        feet_y - leg_h,
+                        feet_x + dx + leg_w / 2,
+                        feet_y - 0.02 * h,
+                    ),
+                    leg_w / 3,
+                    leg_w / 3,
+                    _paint(pants),
+                )
+                canvas.drawRoundRect(
+                    skia.Rect(
+                        feet_x + dx - leg_w * 0.6 + facing * 0.02 * h,
+                        feet_y - 0.035 * h,
+                        feet_x + dx + leg_w * 0.8 + facing * 0.03 * h,
+                        feet_y,
+                    ),
+                    5,
+                    5,
+                    _paint((40, 34, 30)),
+                )
+            return
+        # Torso with a shaded shirt, arms at the sides.
+        torso_top = feet_y - leg_h - 0.3 * h
+        torso = skia.Rect(
+            feet_x - 0.13 * h, torso_top, feet_x + 0.13 * h, feet_y - leg_h + 0.02 * h
+        )
+        canvas.drawRoundRect(
+            torso,
+            0.06 * h,
+            0.06 * h,
+            skia.Paint(
+                AntiAlias=True,
+                Shader=skia.GradientShader.MakeLinear(
+                    [(torso.left(), 0), (torso.right(), 0)],
+                    [_color(_shade(shirt, 1.15)), _color(shirt), _color(_shade(shirt, 0.7))],
+                ),
+            ),
+        )
         for side in (-1, 1):
             canvas.save()
             canvas.translate(feet_x + side * 0.135 * h, torso_top + 0.03 * h)
-            canvas.rotate(side * (6 + swing))
-            canvas.drawRoundRect(skia.Rect(-0.035 * h, 0, 0.035 * h, 0.27 * h), 0.03 * h, 0.03 * h,
-                                 _paint(_shade(shirt, 0.9)))
+            canvas.rotate(side * 6)
+            canvas.drawRoundRect(
+                skia.Rect(-0.035 * h, 0, 0.035 * h, 0.27 * h),
+                0.03 * h,
+                0.03 * h,
+                _paint(_shade(shirt, 0.9)),
+            )
             canvas.drawCircle(0, 0.29 * h, 0.032 * h, _paint(skin))
             canvas.restore()
         # Neck and head.
         hx, hy = self.to_px(*character.head_center_m)
-        hy -= breathe
-        canvas.drawRect(skia.Rect(hx - 0.2 * r, hy + 0.7 * r, hx + 0.2 * r, torso_top + 4), _paint(_shade(skin, 0.85)))
+        canvas.drawRect(
+            skia.Rect(hx - 0.2 * r, hy + 0.7 * r, hx + 0.2 * r, torso_top + 4),
+            _paint(_shade(skin, 0.85)),
+        )
         if look.hair_style in ("long", "ponytail"):
-            canvas.drawRoundRect(skia.Rect(hx - 1.08 * r, hy - 0.6 * r, hx + 1.08 * r, hy + 1.25 * r),
-                                 0.5 * r, 0.5 * r, _paint(_shade(hair, 0.85)))
-        canvas.drawCircle(hx, hy, r, skia.Paint(AntiAlias=True, Shader=skia.GradientShader.MakeRadial(
-            (hx + self.light_dx * r, hy - 0.35 * r), 1.4 * r, [_color(_shade(skin, 1.12)), _color(skin), _color(_shade(skin, 0.78))],
-            [0.0, 0.5, 1.0])))
+            canvas.drawRoundRect(
+                skia.Rect(hx - 1.08 * r, hy - 0.6 * r, hx + 1.08 * r, hy + 1.25 * r),
+                0.5 * r,
+                0.5 * r,
+                _paint(_shade(hair, 0.85)),
+            )
+        canvas.drawCircle(
+            hx,
+            hy,
+            r,
+            skia.Paint(
+                AntiAlias=True,
+                Shader=skia.GradientShader.MakeRadial(
+                    (hx + self.light_dx * r, hy - 0.35 * r),
+                    1.4 * r,
+                    [_color(_shade(skin, 1.12)), _color(skin), _color(_shade(skin, 0.78))],
+                    [0.0, 0.5, 1.0],
+                ),
+            ),
+        )
         for side in (-1, 1):  # ears
-            canvas.drawCircle(hx + side * 0.97 * r, hy + 0.05 * r, 0.17 * r, _paint(_shade(skin, 0.92)))
+            canvas.drawCircle(
+                hx + side * 0.97 * r, hy + 0.05 * r, 0.17 * r, _paint(_shade(skin, 0.92))
+            )
         self._draw_hair(canvas, look.hair_style, hx, hy, r, hair)
+        for side in (-1, 1):  # eyebrows
+            ex, ey = hx + side * 0.36 * r + facing * 0.1 * r, hy - 0.05 * r
+            canvas.drawLine(
+                ex - 0.15 * r,
+                ey - 0.24 * r,
+                ex + 0.15 * r,
+                ey - 0.27 * r,
+                _paint(
+                    _shade(hair, 0.7),
+                    StrokeWidth=max(2.0, 0.05 * r),
+                    StrokeCap=skia.Paint.kRound_Cap,
+                ),
+            )
+        nose_x = hx + facing * 0.16 * r
+        canvas.drawArc(
+            skia.Rect(nose_x - 0.08 * r, hy + 0.05 * r, nose_x + 0.08 * r, hy + 0.25 * r),
+            0,
+            180,
+            False,
+            _paint(_shade(skin, 0.7), Style=skia.Paint.kStroke_Style, StrokeWidth=2),
+        )
+
+    def _draw_character(self, canvas: skia.Canvas, character: CharacterLayout, i: int) -> None:
+        spec, look = character.spec, character.spec.appearance
+        t = i / self.sim.fps
+        h = character.height_m * self.px_per_m
+        r = character.head_radius_m * self.px_per_m
+        # Breathing lifts the upper body by a pixel or two, slowly.
+        breathe = round(
+            0.006 * h * math.sin(2 * math.pi * t / 3.6 + (0 if character.facing > 0 else 1.3))
+        )
+        legs, upper, x0, top, waist = self.character_sprites[spec.name]
+        canvas.drawImage(legs, x0, waist)
+        canvas.drawImage(upper, x0, top - breathe)
+        aperture = float(self.mouths[spec.name][i]) if spec.name in self.mouths else 0.0
+        facing = character.facing
+        skin = _lit(look.skin_rgb, self.gains, FOREGROUND_LIGHT_SHARE)
+        hx, hy = self.to_px(*character.head_center_m)
+        hy -= breathe
         # Eyes look toward the middle of the frame; they close briefly to blink.
         blinking = np.any(np.abs(self.blinks.get(spec.name, np.array([])) - t) < 0.06)
         for side in (-1, 1):
             ex, ey = hx + side * 0.36 * r + facing * 0.1 * r, hy - 0.05 * r
             if blinking:
-                canvas.drawLine(ex - 0.15 * r, ey, ex + 0.15 * r, ey, _paint((40, 30, 30), StrokeWidth=2))
+                canvas.drawLine(
+                    ex - 0.15 * r, ey, ex + 0.15 * r, ey, _paint((40, 30, 30), StrokeWidth=2)
+                )
             else:
-                canvas.drawOval(skia.Rect(ex - 0.16 * r, ey - 0.12 * r, ex + 0.16 * r, ey + 0.12 * r), _paint((250, 250, 250)))
+                canvas.drawOval(
+                    skia.Rect(ex - 0.16 * r, ey - 0.12 * r, ex + 0.16 * r, ey + 0.12 * r),
+                    _paint((250, 250, 250)),
+                )
                 canvas.drawCircle(ex + facing * 0.05 * r, ey, 0.075 * r, _paint(look.eye_rgb))
-                canvas.drawCircle(ex + facing * 0.05 * r + 0.02 * r, ey - 0.03 * r, 0.022 * r, _paint((255, 255, 255)))
-            canvas.drawLine(ex - 0.15 * r, ey - 0.24 * r, ex + 0.15 * r, ey - 0.27 * r,
-                            _paint(_shade(hair, 0.7), StrokeWidth=max(2.0, 0.05 * r), StrokeCap=skia.Paint.kRound_Cap))
-        nose_x = hx + facing * 0.16 * r
-        canvas.drawArc(skia.Rect(nose_x - 0.08 * r, hy + 0.05 * r, nose_x + 0.08 * r, hy + 0.25 * r),
-                       0, 180, False, _paint(_shade(skin, 0.7), Style=skia.Paint.kStroke_Style, StrokeWidth=2))
+                canvas.drawCircle(
+                    ex + facing * 0.05 * r + 0.02 * r,
+                    ey - 0.03 * r,
+                    0.022 * r,
+                    _paint((255, 255, 255)),
+                )
         # The mouth: its opening follows the phonemes being spoken.
         mx, my = hx + facing * 0.12 * r, hy + 0.45 * r
         mw = 0.3 * r * (1.0 - 0.15 * aperture)
         mh = 0.035 * r + 0.26 * r * aperture
         lips = _shade(skin, 0.62)
-        canvas.drawOval(skia.Rect(mx - mw - 2, my - mh / 2 - 2, mx + mw + 2, my + mh / 2 + 2), _paint(lips))
+        canvas.drawOval(
+            skia.Rect(mx - mw - 2, my - mh / 2 - 2, mx + mw + 2, my + mh / 2 + 2), _paint(lips)
+        )
         canvas.drawOval(skia.Rect(mx - mw, my - mh / 2, mx + mw, my + mh / 2), _paint((70, 16, 24)))
         if aperture > 0.3:
-            canvas.drawRect(skia.Rect(mx - 0.6 * mw, my - mh / 2, mx + 0.6 * mw, my - mh / 2 + 0.07 * r),
-                            _paint((245, 245, 240)))
+            canvas.drawRect(
+                skia.Rect(mx - 0.6 * mw, my - mh / 2, mx + 0.6 * mw, my - mh / 2 + 0.07 * r),
+                _paint((245, 245, 240)),
+            )
 
     @staticmethod
-    def _draw_hair(canvas: skia.Canvas, style: str, hx: float, hy: float, r: float, hair: RGB) -> None:
+    def _draw_hair(
+        canvas: skia.Canvas, style: str, hx: float, hy: float, r: float, hair: RGB
+    ) -> None:
         paint = _paint(hair)
         if style == "bald":
-            canvas.drawArc(skia.Rect(hx - r, hy - r, hx + r, hy + r), 200, 140, False,
-                           _paint((255, 255, 255), 60, Style=skia.Paint.kStroke_Style, StrokeWidth=3))
+            canvas.drawArc(
+                skia.Rect(hx - r, hy - r, hx + r, hy + r),
+                200,
+                140,
+                False,
+                _paint((255, 255, 255), 60, Style=skia.Paint.kStroke_Style, StrokeWidth=3),
+            )
             return
         cap = skia.Path()
         cap.addArc(skia.Rect(hx - 1.04 * r, hy - 1.08 * r, hx + 1.04 * r, hy + 0.95 * r), 180, 180)
@@ -621,11 +903,18 @@ class Renderer:
         if style == "curly":
             for k in range(9):
                 a = math.pi + k * math.pi / 8
-                canvas.drawCircle(hx + 1.0 * r * math.cos(a), hy - 0.1 * r + 0.95 * r * math.sin(a), 0.22 * r, paint)
+                canvas.drawCircle(
+                    hx + 1.0 * r * math.cos(a),
+                    hy - 0.1 * r + 0.95 * r * math.sin(a),
+                    0.22 * r,
+                    paint,
+                )
         elif style == "bun":
             canvas.drawCircle(hx, hy - 1.1 * r, 0.32 * r, paint)
         elif style == "ponytail":
-            canvas.drawOval(skia.Rect(hx + 0.8 * r, hy - 0.3 * r, hx + 1.35 * r, hy + 0.9 * r), paint)
+            canvas.drawOval(
+                skia.Rect(hx + 0.8 * r, hy - 0.3 * r, hx + 1.35 * r, hy + 0.9 * r), paint
+            )
 
     # -- weather -------------------------------------------------------------------------
     def _draw_weather(self, canvas: skia.Canvas, i: int) -> None:

@@ -35,8 +35,14 @@ MATERIAL_PHYSICS: dict[str, tuple[float, float, float]] = {
     "ice": (0.92, 0.3, 0.04),
 }
 FLOOR_PHYSICS: dict[str, tuple[float, float]] = {  # floor kind → (elasticity, friction)
-    "wood": (0.8, 0.6), "tile": (0.85, 0.5), "concrete": (0.8, 0.7), "carpet": (0.45, 0.9),
-    "grass": (0.5, 0.9), "sand": (0.25, 1.0), "asphalt": (0.75, 0.8), "dirt": (0.45, 0.9),
+    "wood": (0.8, 0.6),
+    "tile": (0.85, 0.5),
+    "concrete": (0.8, 0.7),
+    "carpet": (0.45, 0.9),
+    "grass": (0.5, 0.9),
+    "sand": (0.25, 1.0),
+    "asphalt": (0.75, 0.8),
+    "dirt": (0.45, 0.9),
 }
 
 
@@ -111,8 +117,15 @@ def view_size_m(width_px: int, height_px: int) -> tuple[float, float]:
     return width_px / scale, height_px / scale
 
 
-def simulate(plan: ScenePlan, *, width_px: int, height_px: int, fps: int, frame_count: int,
-             rng: np.random.Generator) -> Simulation:
+def simulate(
+    plan: ScenePlan,
+    *,
+    width_px: int,
+    height_px: int,
+    fps: int,
+    frame_count: int,
+    rng: np.random.Generator,
+) -> Simulation:
     # 1. Geometry of the view, walls, floor and ramp.
     view_w, view_h = view_size_m(width_px, height_px)
     floor_y = -FLOOR_FRACTION * view_h  # world y at the bottom of the frame
@@ -128,8 +141,13 @@ def simulate(plan: ScenePlan, *, width_px: int, height_px: int, fps: int, frame_
     statics: dict[pymunk.Shape, str] = {}
     margin = 0.02
 
-    def wall(a: tuple[float, float], b: tuple[float, float], name: str, elasticity: float,
-             friction: float) -> None:
+    def wall(
+        a: tuple[float, float],
+        b: tuple[float, float],
+        name: str,
+        elasticity: float,
+        friction: float,
+    ) -> None:
         segment = pymunk.Segment(space.static_body, a, b, 0.05)
         segment.elasticity, segment.friction = elasticity, friction
         space.add(segment)
@@ -170,13 +188,16 @@ def simulate(plan: ScenePlan, *, width_px: int, height_px: int, fps: int, frame_
     shape_names: dict[pymunk.Shape, str] = dict(statics)
     shape_material: dict[pymunk.Shape, tuple[str, float]] = {}
     for b in bodies:
-        for shape in b.body.shapes:
-            shape_names[shape] = b.name
-            shape_material[shape] = (b.material, b.size_m)
-    for shape, name in statics.items():
-        surface = plan.setting.floor if name == "floor" else (
-            "wood" if name == "ramp" else "body" if name.startswith("character") else "wall")
-        shape_material[shape] = (surface, 4.0)
+        for body_shape in b.body.shapes:
+            shape_names[body_shape] = b.name
+            shape_material[body_shape] = (b.material, b.size_m)
+    for static_shape, name in statics.items():
+        surface = (
+            plan.setting.floor
+            if name == "floor"
+            else ("wood" if name == "ramp" else "body" if name.startswith("character") else "wall")
+        )
+        shape_material[static_shape] = (surface, 4.0)
 
     # 4. Contact log and surface-motion signals, filled from collision callbacks.
     total_frames_steps = frame_count * substeps
@@ -195,8 +216,9 @@ def simulate(plan: ScenePlan, *, width_px: int, height_px: int, fps: int, frame_
         if not points:
             return
         point = points[0].point_a
-        relative = (arbiter.bodies[1].velocity_at_world_point(point)
-                    - arbiter.bodies[0].velocity_at_world_point(point))
+        relative = arbiter.bodies[1].velocity_at_world_point(point) - arbiter.bodies[
+            0
+        ].velocity_at_world_point(point)
         closing[(shape_a, shape_b)] = (abs(relative.dot(arbiter.normal)), point.x, point.y)
 
     def post_solve(arbiter: pymunk.Arbiter, _space: pymunk.Space, _data: object) -> None:
@@ -212,8 +234,21 @@ def simulate(plan: ScenePlan, *, width_px: int, height_px: int, fps: int, frame_
                 return
             last_sound[names] = time_s
             (mat_a, size_a), (mat_b, size_b) = shape_material[shape_a], shape_material[shape_b]
-            contacts.append(Contact(time_s, names[0], names[1], arbiter.total_impulse.length,
-                                    speed, x, y, mat_a, mat_b, size_a, size_b))
+            contacts.append(
+                Contact(
+                    time_s,
+                    names[0],
+                    names[1],
+                    arbiter.total_impulse.length,
+                    speed,
+                    x,
+                    y,
+                    mat_a,
+                    mat_b,
+                    size_a,
+                    size_b,
+                )
+            )
             return
         if step >= total_frames_steps:
             return
@@ -226,11 +261,14 @@ def simulate(plan: ScenePlan, *, width_px: int, height_px: int, fps: int, frame_
             if not points:
                 continue
             other = arbiter.bodies[1] if body is arbiter.bodies[0] else arbiter.bodies[0]
-            rel = (body.velocity_at_world_point(points[0].point_a)
-                   - other.velocity_at_world_point(points[0].point_a))
+            rel = body.velocity_at_world_point(points[0].point_a) - other.velocity_at_world_point(
+                points[0].point_a
+            )
             slip = abs(rel.dot(tangent))
             if isinstance(shape, pymunk.Circle) and bodies[i].spec.kind == "ball":
-                roll_speed[i, step] = max(roll_speed[i, step], abs(body.angular_velocity) * shape.radius)
+                roll_speed[i, step] = max(
+                    roll_speed[i, step], abs(body.angular_velocity) * shape.radius
+                )
                 slip = max(0.0, slip - 0.05)  # a rolling ball barely slips
                 slip_speed[i, step] = max(slip_speed[i, step], slip if slip > 0.2 else 0.0)
             else:
@@ -251,8 +289,21 @@ def simulate(plan: ScenePlan, *, width_px: int, height_px: int, fps: int, frame_
     # Contacts after the last frame's time are outside the clip.
     duration = frame_count / fps
     contacts = [c for c in contacts if c.time_s < duration]
-    return Simulation(view_w, view_h, floor_y, frame_count, fps, step_s, bodies, characters,
-                      contacts, roll_speed, slip_speed, ramp, plan.setting.floor)
+    return Simulation(
+        view_w,
+        view_h,
+        floor_y,
+        frame_count,
+        fps,
+        step_s,
+        bodies,
+        characters,
+        contacts,
+        roll_speed,
+        slip_speed,
+        ramp,
+        plan.setting.floor,
+    )
 
 
 def _place_characters(specs: list[CharacterSpec], view_w: float) -> list[CharacterLayout]:
@@ -298,8 +349,12 @@ def _make_body(spec: ObjectSpec, size_m: float) -> tuple[pymunk.Body, list[pymun
     elif spec.kind == "capsule":
         length, radius = size_m * 1.4, size_m * 0.28
         mass = density * (2 * radius * length)
-        body = pymunk.Body(mass, pymunk.moment_for_segment(mass, (-length / 2 + radius, 0),
-                                                           (length / 2 - radius, 0), radius))
+        body = pymunk.Body(
+            mass,
+            pymunk.moment_for_segment(
+                mass, (-length / 2 + radius, 0), (length / 2 - radius, 0), radius
+            ),
+        )
         shapes = [pymunk.Segment(body, (-length / 2 + radius, 0), (length / 2 - radius, 0), radius)]
     else:  # plank
         length, thickness = size_m * 2.2, size_m * 0.22
@@ -316,10 +371,15 @@ def extent_m(kind: str, size_m: float) -> float:
     return {"ball": 0.5, "box": 0.72, "triangle": 0.67, "capsule": 0.7, "plank": 1.1}[kind] * size_m
 
 
-def _place_objects(specs: list[ObjectSpec], space: pymunk.Space,
-                   characters: list[CharacterLayout], view_w: float, ceiling: float,
-                   ramp: tuple[tuple[float, float], tuple[float, float]] | None,
-                   rng: np.random.Generator) -> list[Body]:
+def _place_objects(
+    specs: list[ObjectSpec],
+    space: pymunk.Space,
+    characters: list[CharacterLayout],
+    view_w: float,
+    ceiling: float,
+    ramp: tuple[tuple[float, float], tuple[float, float]] | None,
+    rng: np.random.Generator,
+) -> list[Body]:
     lo, hi = _free_range(characters, view_w)
     placed: list[tuple[float, float, float]] = []  # (x, y, bounding radius)
     bodies: list[Body] = []
@@ -330,16 +390,29 @@ def _place_objects(specs: list[ObjectSpec], space: pymunk.Space,
             name = f"{spec.color}_{spec.kind}_{len(bodies)}"
             body, shapes, mass = _make_body(spec, size)
             r = extent_m(spec.kind, size)
-            x, y, velocity, spin = _initial_state(spec, k, r, lo, hi, ceiling, ramp, rng,
-                                                  collide_sign)
+            x, y, velocity, spin = _initial_state(
+                spec, k, r, lo, hi, ceiling, ramp, rng, collide_sign
+            )
             if spec.motion == "collide":
                 collide_sign = -collide_sign
-            x, y = _non_overlapping(x, y, r, lo, hi, ceiling, placed, rng,
-                                    keep_low=spec.motion in ("roll", "slide", "rest"))
+            x, y = _non_overlapping(
+                x,
+                y,
+                r,
+                lo,
+                hi,
+                ceiling,
+                placed,
+                rng,
+                keep_low=spec.motion in ("roll", "slide", "rest"),
+            )
             placed.append((x, y, r))
             body.position = (x, y)
-            body.angle = float(rng.uniform(-0.3, 0.3)) if spec.kind != "ball" else float(
-                rng.uniform(0, 2 * math.pi))
+            body.angle = (
+                float(rng.uniform(-0.3, 0.3))
+                if spec.kind != "ball"
+                else float(rng.uniform(0, 2 * math.pi))
+            )
             body.velocity = velocity
             body.angular_velocity = spin
             space.add(body, *shapes)
@@ -347,10 +420,17 @@ def _place_objects(specs: list[ObjectSpec], space: pymunk.Space,
     return bodies
 
 
-def _initial_state(spec: ObjectSpec, k: int, r: float, lo: float, hi: float, ceiling: float,
-                   ramp: tuple[tuple[float, float], tuple[float, float]] | None,
-                   rng: np.random.Generator,
-                   collide_sign: int) -> tuple[float, float, tuple[float, float], float]:
+def _initial_state(
+    spec: ObjectSpec,
+    k: int,
+    r: float,
+    lo: float,
+    hi: float,
+    ceiling: float,
+    ramp: tuple[tuple[float, float], tuple[float, float]] | None,
+    rng: np.random.Generator,
+    collide_sign: int,
+) -> tuple[float, float, tuple[float, float], float]:
     width = hi - lo
     x = float(rng.uniform(lo + r, hi - r)) if width > 2 * r else (lo + hi) / 2
     motion = spec.motion
@@ -376,13 +456,26 @@ def _initial_state(spec: ObjectSpec, k: int, r: float, lo: float, hi: float, cei
         return x, y, (collide_sign * speed, float(rng.uniform(1.5, 2.5))), 0.0
     if motion == "throw":
         direction = 1.0 if x < (lo + hi) / 2 else -1.0
-        return x, r + 0.3, (direction * float(rng.uniform(0.8, 1.8)), float(rng.uniform(5.0, 6.5))), float(rng.uniform(-4, 4))
+        return (
+            x,
+            r + 0.3,
+            (direction * float(rng.uniform(0.8, 1.8)), float(rng.uniform(5.0, 6.5))),
+            float(rng.uniform(-4, 4)),
+        )
     return x, r + 0.01, (0.0, 0.0), 0.0  # rest
 
 
-def _non_overlapping(x: float, y: float, r: float, lo: float, hi: float, ceiling: float,
-                     placed: list[tuple[float, float, float]], rng: np.random.Generator,
-                     keep_low: bool) -> tuple[float, float]:
+def _non_overlapping(
+    x: float,
+    y: float,
+    r: float,
+    lo: float,
+    hi: float,
+    ceiling: float,
+    placed: list[tuple[float, float, float]],
+    rng: np.random.Generator,
+    keep_low: bool,
+) -> tuple[float, float]:
     def clear(px: float, py: float) -> bool:
         return all(math.hypot(px - qx, py - qy) > r + qr + 0.04 for qx, qy, qr in placed)
 
