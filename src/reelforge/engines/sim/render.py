@@ -203,12 +203,18 @@ class Renderer:
         self._draw_floor(canvas, left, right, floor, bottom, rng)
         if self.sim.ramp is not None:
             self._draw_ramp(canvas)
-        # Vignette: darken the corners a little, as a lens does.
+        # Vignette: darken the corners a little, as a lens does. The gradient is a unit
+        # circle stretched to the frame's aspect, so it falls off evenly toward every edge.
         vignette = skia.GradientShader.MakeRadial(
-            (self.width / 2, self.height / 2),
-            0.75 * math.hypot(self.width, self.height) / 2,
-            [skia.Color(0, 0, 0, 0), skia.Color(0, 0, 0, 0), skia.Color(0, 0, 0, 70)],
-            [0.0, 0.6, 1.0],
+            (0.0, 0.0),
+            1.0,
+            [skia.Color(0, 0, 0, 0), skia.Color(0, 0, 0, 0), skia.Color(0, 0, 0, 55)],
+            [0.0, 0.75, 1.0],
+            skia.TileMode.kClamp,
+            0,
+            skia.Matrix.Translate(self.width / 2, self.height / 2).preScale(
+                0.72 * self.width, 0.72 * self.height
+            ),
         )
         canvas.drawRect(skia.Rect(left, top, right, bottom), skia.Paint(Shader=vignette))
         surface.flushAndSubmit()

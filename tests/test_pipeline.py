@@ -1,0 +1,121 @@
+"""pipeline.generate: the files it writes, and that a seed reproduces a clip exactly."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from reelforge import pipeline
+from reelforge.errors import InvalidRequest
+from reelforge.media import decode_mp4
+from reelforge.types import Request
+
+PROMPT = 'A green ball and a purple box fall in a kitchen. A girl says "Got it!"'
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_sidecar_holds_plan_caption_seed_engine_timings_and_events(tmp_path, settings):
+    result = pipeline.generate(
+        Request(prompt=PROMPT, seconds=1.5, size="256x448", seed=4),
+        tmp_path / "a.mp4",
+        settings=settings,
+    )
+    sidecar = json.loads(result.sidecar_path.read_text())
+    assert sidecar["seed"] == 4 and sidecar["engine"] == "sim"
+    assert sidecar["plan"]["objects"][0]["color"] == "green"
+    assert "green" in sidecar["caption"] and "Got it!" in sidecar["caption"]
+    assert sidecar["frame_count"] == 36 and sidecar["seconds"] == 1.5
+    for stage in (
+        "recaption_s",
+        "engine.physics_s",
+        "engine.render_s",
+        "engine.audio_s",
+        "engine.speech_s",
+        "encode_s",
+        "total_s",
+    ):
+        assert sidecar["timings_s"][stage] >= 0
+    assert sidecar["events"]["speech"][0]["text"] == "Got it!"
+
+
+def test_same_seed_gives_byte_identical_files_and_no_seed_is_recorded(tmp_path, settings):
+    request = Request(prompt=PROMPT, seconds=1, size="256x448", fps=12, seed=21)
+    a = pipeline.generate(request, tmp_path / "a.mp4", settings=settings)
+    b = pipeline.generate(request, tmp_path / "b.mp4", settings=settings)
+    assert digest(a.video_path) == digest(b.video_path)
+    unseeded = pipeline.generate(
+        Request(prompt=PROMPT, seconds=1, size="256x448", fps=12),
+        tmp_path / "c.mp4",
+        settings=settings,
+    )
+    again = pipeline.generate(
+        Request(prompt=PROMPT, seconds=1, size="256x448", fps=12, seed=unseeded.seed),
+        tmp_path / "d.mp4",
+        settings=settings,
+    )
+    first, second = decode_mp4(unseeded.video_path), decode_mp4(again.video_path)
+    assert np.array_equal(first.frames, second.frames)
+    assert np.array_equal(first.audio, second.audio)
+
+
+def test_rounded_length_is_reported(tmp_path, settings):
+    result = pipeline.generate(
+        Request(prompt="a ball", seconds=1.03, size="256x448", fps=24, seed=1),
+        tmp_path / "r.mp4",
+        settings=settings,
+    )
+    sidecar = json.loads(result.sidecar_path.read_text())
+    assert sidecar["requested_seconds"] == 1.03
+    assert sidecar["seconds"] == pytest.approx(25 / 24)
+
+
+def test_a_failing_engine_leaves_no_files(tmp_path, settings, monkeypatch):
+    from reelforge.engines.sim import SimEngine
+
+    def explode(self, *args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(SimEngine, "generate", explode)
+    with pytest.raises(RuntimeError):
+        pipeline.generate(
+            Request(prompt="a ball", seconds=1, size="256x448", seed=1),
+            tmp_path / "x.mp4",
+            settings=settings,
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failing_encode_leaves_no_files(tmp_path, settings, monkeypatch):
+    def explode(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pipeline, "encode_mp4", explode)
+    with pytest.raises(OSError):
+        pipeline.generate(
+            Request(prompt="a ball", seconds=1, size="256x448", seed=1),
+            tmp_path / "x.mp4",
+            settings=settings,
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_output_is_replaced_whole(tmp_path, settings):
+    target = tmp_path / "x.mp4"
+    target.write_bytes(b"old")
+    pipeline.generate(
+        Request(prompt="a ball", seconds=1, size="256x448", seed=1), target, settings=settings
+    )
+    assert target.read_bytes()[4:8] == b"ftyp"
+
+
+def test_output_checks_come_before_any_work(tmp_path, settings, monkeypatch):
+    monkeypatch.setattr(pipeline, "recaption", lambda *a: pytest.fail("work started"))
+    with pytest.raises(InvalidRequest) as info:
+        pipeline.generate(Request(prompt="a ball"), tmp_path / "nope" / "x.mp4", settings=settings)
+    assert info.value.param == "output"
