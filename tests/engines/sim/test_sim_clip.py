@@ -93,8 +93,10 @@ def mouth_opening(frames: np.ndarray, box: tuple[int, int, int, int]) -> np.ndar
     x0, y0, x1, y1 = box
     region = frames[:, y0:y1, x0:x1].astype(int)
     r, g, b = region[..., 0], region[..., 1], region[..., 2]
-    dark_red = (r < 120) & (g < 50) & (b < 60) & (r > g + 25)
-    return (dark_red.sum(axis=2) >= 3).sum(axis=1).astype(float)  # rows with mouth inside
+    # The inside of the mouth is drawn (70, 16, 24): darker and redder than any lip or skin.
+    dark_red = (r < 130) & (g < 35) & (b < 45) & (r > g + 35)
+    rows = (dark_red.sum(axis=2) >= 3).sum(axis=1).astype(float)  # rows with mouth inside
+    return rows - np.percentile(rows, 5)  # height above the closed mouth (a thin line)
 
 
 def speech_envelope(audio: np.ndarray, sample_rate: int, fps: int, n_frames: int) -> np.ndarray:
@@ -123,7 +125,7 @@ def test_lips_move_with_the_speech(dialogue_clip):
         others = [c for c in sidecar["events"]["mouth_boxes_px"] if c != segment["character"]]
         for other in others:
             still = mouth_opening(decoded.frames, sidecar["events"]["mouth_boxes_px"][other])
-            assert still[frames].mean() < 0.5 * opening[frames].mean()
+            assert still[frames].mean() < 0.35 * opening[frames].mean()
 
 
 def test_speech_is_audible_where_the_lines_are(dialogue_clip):
@@ -195,3 +197,27 @@ def test_every_ambience_and_weather_renders(settings):
         clip = engine.generate(plan, seconds=1, size="256x448", fps=12, seed=seed)
         assert np.isfinite(clip.audio).all() and np.abs(clip.audio).max() <= 0.9
         assert np.sqrt(np.mean(clip.audio**2)) > 1e-4  # some ambience is always there
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a big red ball rolls across the wooden floor of a studio",
+        "a blue wooden box slides across the concrete floor of a studio",
+    ],
+)
+def test_rolling_and_sliding_sound_while_moving_and_stop_with_the_object(settings, prompt):
+    plan = _plan(prompt, 2, settings)
+    clip = SimEngine(settings).generate(plan, seconds=5, size="360x640", fps=24, seed=2)
+    track = next(iter(clip.tracks.values()))
+    px_per_m = 360 / 3.2
+    speed = np.abs(np.diff(track[:, 0])) * clip.fps / px_per_m  # m/s, (T-1,)
+    mono = clip.audio.mean(axis=0)
+    per_frame = mono[: (clip.frame_count - 1) * 2000].reshape(clip.frame_count - 1, 2000)
+    loudness = np.sqrt((per_frame**2).mean(axis=1))
+    impacts = {round(c.time_s * clip.fps) for c in clip.contacts}
+    quiet = [f for f in range(clip.frame_count - 1) if not impacts & {f - 1, f, f + 1, f + 2}]
+    moving = [f for f in quiet if speed[f] > 0.8]
+    still = [f for f in quiet if speed[f] < 0.01]
+    assert len(moving) >= 5 and len(still) >= 24, "it should move, then come to rest"
+    assert np.median(loudness[moving]) > 4 * np.median(loudness[still])

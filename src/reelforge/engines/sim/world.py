@@ -45,6 +45,19 @@ FLOOR_PHYSICS: dict[str, tuple[float, float]] = {  # floor kind → (elasticity,
     "dirt": (0.45, 0.9),
 }
 
+# Rolling resistance coefficients (deceleration / g) by surface: pymunk has none, and
+# without it a ball rolls forever.
+ROLLING_RESISTANCE: dict[str, float] = {
+    "wood": 0.03,
+    "tile": 0.025,
+    "concrete": 0.03,
+    "carpet": 0.15,
+    "grass": 0.2,
+    "sand": 0.35,
+    "asphalt": 0.04,
+    "dirt": 0.15,
+}
+
 
 @dataclass
 class Body:
@@ -138,6 +151,7 @@ def simulate(
     space.iterations = 20
     space.sleep_time_threshold = 0.4
     floor_elasticity, floor_friction = FLOOR_PHYSICS[plan.setting.floor]
+    rolling_decel = ROLLING_RESISTANCE[plan.setting.floor] * GRAVITY_M_S2  # m/s²
     statics: dict[pymunk.Shape, str] = {}
     margin = 0.02
 
@@ -269,6 +283,8 @@ def simulate(
                 roll_speed[i, step] = max(
                     roll_speed[i, step], abs(body.angular_velocity) * shape.radius
                 )
+                if other.body_type == pymunk.Body.STATIC:
+                    _resist_rolling(body, shape.radius, rolling_decel * step_s)
                 slip = max(0.0, slip - 0.05)  # a rolling ball barely slips
                 slip_speed[i, step] = max(slip_speed[i, step], slip if slip > 0.2 else 0.0)
             else:
@@ -304,6 +320,16 @@ def simulate(
         ramp,
         plan.setting.floor,
     )
+
+
+def _resist_rolling(body: pymunk.Body, radius: float, dv: float) -> None:
+    """Slow a ball rolling on a surface by `dv` m/s, keeping it rolling without slip."""
+    speed = body.velocity.length
+    if speed <= 1e-6:
+        return
+    scale = max(0.0, speed - dv) / speed
+    body.velocity = body.velocity * scale
+    body.angular_velocity = body.angular_velocity * scale
 
 
 def _place_characters(specs: list[CharacterSpec], view_w: float) -> list[CharacterLayout]:
