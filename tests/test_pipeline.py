@@ -119,3 +119,19 @@ def test_output_checks_come_before_any_work(tmp_path, settings, monkeypatch):
     with pytest.raises(InvalidRequest) as info:
         pipeline.generate(Request(prompt="a ball"), tmp_path / "nope" / "x.mp4", settings=settings)
     assert info.value.param == "output"
+
+
+def test_progress_is_reported_in_order_and_reaches_one(tmp_path, settings):
+    seen: list[tuple[str, float]] = []
+    pipeline.generate(
+        Request(prompt=PROMPT, seconds=1, size="256x448", seed=2),
+        tmp_path / "p.mp4",
+        settings=settings,
+        progress=lambda stage, f: seen.append((stage, f)),
+    )
+    fractions = [f for _, f in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    stages = [stage for stage, _ in seen]
+    for stage in ("recaption", "speech", "physics", "render", "audio", "encode", "done"):
+        assert stage in stages
+    assert len(seen) >= 10  # fine-grained enough for a progress bar

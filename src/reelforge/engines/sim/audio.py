@@ -16,7 +16,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
 
 from reelforge.engines.sim.world import Contact, Simulation
 
@@ -135,8 +134,7 @@ def synthesize_surface_motion(
             envelope = np.interp(sample_times, step_times, _smooth(roll, 25))
             noise = rng.standard_normal(n_samples).astype(np.float32)
             cutoff = float(np.clip(180.0 / size, 150.0, 1500.0))
-            b, a = signal.butter(2, cutoff / (SAMPLE_RATE / 2), "low")
-            rumble = signal.lfilter(b, a, noise).astype(np.float32)
+            rumble = shape_noise(noise, high_hz=cutoff)
             level = 0.22 * np.clip(envelope / 3.0, 0.0, 1.0) ** 1.2 * min(1.0, size / 0.3)
             _add_panned(out, rumble * level, x_pan)
         if slip.max() >= 0.05:
@@ -150,12 +148,7 @@ def synthesize_surface_motion(
                 "stone": 1200.0,
                 "plastic": 2500.0,
             }.get(body.material, 1500.0)
-            b, a = signal.butter(
-                2,
-                [0.5 * centre / (SAMPLE_RATE / 2), min(0.95, 1.6 * centre / (SAMPLE_RATE / 2))],
-                "band",
-            )
-            scrape = signal.lfilter(b, a, noise).astype(np.float32)
+            scrape = shape_noise(noise, low_hz=0.5 * centre, high_hz=1.6 * centre)
             level = 0.12 * np.clip(envelope / 3.0, 0.0, 1.0) ** 1.0
             _add_panned(out, scrape * level, x_pan)
     return out
@@ -167,13 +160,11 @@ def synthesize_ambience(kind: str, n_samples: int, rng: np.random.Generator) -> 
     t = np.arange(n, dtype=np.float32) / SAMPLE_RATE
     white = rng.standard_normal((2, n)).astype(np.float32)
 
-    def lowpass(x: np.ndarray, hz: float, order: int = 2) -> np.ndarray:
-        b, a = signal.butter(order, hz / (SAMPLE_RATE / 2), "low")
-        return signal.lfilter(b, a, x, axis=-1).astype(np.float32)
+    def lowpass(x: np.ndarray, hz: float) -> np.ndarray:
+        return shape_noise(x, high_hz=hz)
 
     def bandpass(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-        b, a = signal.butter(2, [lo / (SAMPLE_RATE / 2), hi / (SAMPLE_RATE / 2)], "band")
-        return signal.lfilter(b, a, x, axis=-1).astype(np.float32)
+        return shape_noise(x, low_hz=lo, high_hz=hi)
 
     def slow(rate_hz: float, depth: float) -> np.ndarray:
         """A smooth random modulation in [1 - depth, 1 + depth]."""
@@ -243,6 +234,25 @@ def master(mix: np.ndarray, ceiling: float = 0.89) -> np.ndarray:
     if peak > ceiling:
         mix = mix * (ceiling / peak)
     return mix.astype(np.float32)
+
+
+def shape_noise(
+    x: np.ndarray, *, low_hz: float | None = None, high_hz: float | None = None, order: int = 2
+) -> np.ndarray:
+    """Filter `x` (..., S) by the magnitude of a Butterworth high-pass at `low_hz` and/or
+    low-pass at `high_hz`, in the frequency domain (zero phase).
+
+    Only for noise beds, where phase is inaudible: one FFT is faster than a recursive
+    filter, and it spares importing scipy.signal (0.6 s of a 4 s budget).
+    """
+    n = x.shape[-1]
+    freqs = np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE)
+    gain = np.ones_like(freqs)
+    if high_hz is not None:
+        gain /= np.sqrt(1.0 + (freqs / high_hz) ** (2 * order))
+    if low_hz is not None:
+        gain /= np.sqrt(1.0 + (low_hz / np.maximum(freqs, 1e-3)) ** (2 * order))
+    return np.fft.irfft(np.fft.rfft(x, axis=-1) * gain, n, axis=-1).astype(np.float32)
 
 
 def _pan_gains(position: float) -> tuple[float, float]:

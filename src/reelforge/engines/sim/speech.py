@@ -32,13 +32,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from reelforge.errors import ConfigError, EngineError
 from reelforge.types import AUDIO_SAMPLE_RATE, Voice
@@ -399,6 +397,17 @@ def _render(text: bytes, voice: Voice) -> tuple[int, np.ndarray, list[tuple[int,
     return sample_rate, samples, events
 
 
+def _resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Band-limited resampling by zero-padding the spectrum (espeak-ng's output starts and
+    ends in silence, so the FFT's circular edges do not matter). numpy only: importing
+    scipy.signal costs more than the whole synthesis."""
+    n = samples.shape[0]
+    if n == 0:
+        return samples
+    m = round(n * rate_out / rate_in)
+    return np.fft.irfft(np.fft.rfft(samples), m) * (m / n)
+
+
 # ---------------------------------------------------------------------------------------
 # The public API.
 
@@ -435,8 +444,7 @@ def synthesize(text: str, voice: Voice) -> Utterance:
         return Utterance(empty, AUDIO_SAMPLE_RATE, ())
     native_rate, samples, events = _render(clean.encode("utf-8"), voice)
 
-    ratio = Fraction(AUDIO_SAMPLE_RATE, native_rate)  # 48000/22050 = 320/147
-    audio = resample_poly(samples.astype(np.float64), ratio.numerator, ratio.denominator)
+    audio = _resample(samples.astype(np.float64), native_rate, AUDIO_SAMPLE_RATE)
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     if peak > 0:
         audio *= PEAK / peak
