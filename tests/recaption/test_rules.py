@@ -47,6 +47,8 @@ def test_colors_counts_kinds_materials_motions(plain):
         ("a pair of yellow capsules", [(2, "yellow", "capsule")]),
         ("several wooden planks and one grey crate", [(3, None, "plank"), (1, "gray", "box")]),
         ("a basketball and a bowling ball collide", [(1, "orange", "ball"), (1, "black", "ball")]),
+        ("an orange capsule and an orange", [(1, "orange", "capsule"), (1, None, "ball")]),
+        ("a marble rolls on a marble floor", [(1, None, "ball")]),
     ],
 )
 def test_noun_phrases(plain, prompt, expected):

@@ -594,13 +594,17 @@ class RulePlanner:
 
     @staticmethod
     def _is_attribute(lows: list[str], i: int) -> bool:
-        """'marble floor', 'glass ball': a material word used before another noun."""
+        """'marble floor', 'glass ball', 'orange capsule': a word that names a material or a
+        colour as well as a thing, used before a noun or another adjective."""
+        if not (lows[i] in MATERIAL_WORDS or color_name(lows[i])) or i + 1 >= len(lows):
+            return False
+        following = lows[i + 1]
         return (
-            lows[i] in MATERIAL_WORDS
-            and i + 1 < len(lows)
-            and (
-                singular(lows[i + 1]) in OBJECT_NOUNS or lows[i + 1] in ("floor", "ground", "table")
-            )
+            singular(following) in OBJECT_NOUNS
+            or following in MATERIAL_WORDS
+            or following in SIZE_WORDS
+            or color_name(following) is not None
+            or following in ("floor", "ground", "table", "wall")
         )
 
     def _object_mention(

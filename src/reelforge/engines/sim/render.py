@@ -901,11 +901,22 @@ class Renderer:
             )
             return
         cap = skia.Path()
-        cap.addArc(skia.Rect(hx - 1.04 * r, hy - 1.08 * r, hx + 1.04 * r, hy + 0.95 * r), 180, 180)
+        # The cap ends above the eyebrows, leaving a forehead; sideburns frame the face.
+        cap.addArc(skia.Rect(hx - 1.05 * r, hy - 1.1 * r, hx + 1.05 * r, hy + 0.2 * r), 180, 180)
         cap.close()
         canvas.drawPath(cap, paint)
-        canvas.drawRect(skia.Rect(hx - 1.04 * r, hy - 0.12 * r, hx - 0.8 * r, hy + 0.3 * r), paint)
-        canvas.drawRect(skia.Rect(hx + 0.8 * r, hy - 0.12 * r, hx + 1.04 * r, hy + 0.3 * r), paint)
+        for side in (-1, 1):
+            canvas.drawRoundRect(
+                skia.Rect(
+                    hx + side * 0.8 * r - 0.12 * r,
+                    hy - 0.5 * r,
+                    hx + side * 0.8 * r + 0.12 * r,
+                    hy + 0.15 * r,
+                ),
+                0.08 * r,
+                0.08 * r,
+                paint,
+            )
         if style == "curly":
             for k in range(9):
                 a = math.pi + k * math.pi / 8
