@@ -12,8 +12,8 @@ import pytest
 from tests.conftest import ffprobe
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, REELFORGE_DATA_DIR=str(cwd / "data"))
+def run_cli(*args: str, cwd: Path, **env_vars: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, REELFORGE_DATA_DIR=str(cwd / "data"), **env_vars)
     return subprocess.run(
         [sys.executable, "-m", "reelforge.cli", *args],
         cwd=cwd,
@@ -128,3 +128,30 @@ def test_interrupted_generation_leaves_nothing(tmp_path):
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert [p.name for p in tmp_path.iterdir() if p.name != "data"] == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("REELFORGE_VIDEO_CRF", "99"), ("REELFORGE_VIDEO_PRESET", "warp-speed")]
+)
+def test_bad_setting_names_the_variable(tmp_path, name, value):
+    result = run_cli("generate", "a ball", cwd=tmp_path, **{name: value})
+    assert result.returncode == 3
+    assert result.stderr.count("\n") == 1 and name in result.stderr
+
+
+def test_unexpected_failure_is_one_line_without_traceback(tmp_path, monkeypatch, capsys):
+    from reelforge import cli, pipeline
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk controller on fire")
+
+    monkeypatch.setattr(pipeline, "generate", broken)
+    monkeypatch.setenv("REELFORGE_DATA_DIR", str(tmp_path))
+    code = cli.main(["generate", "a ball", "-q", "-o", str(tmp_path / "x.mp4")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "internal error: RuntimeError: disk controller on fire" in err
+    monkeypatch.setenv("REELFORGE_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        cli.main(["generate", "a ball", "-q", "-o", str(tmp_path / "x.mp4")])

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from reelforge.errors import ReelforgeError
-from reelforge.settings import Settings
+from reelforge.settings import Settings, load_settings
 from reelforge.types import (
     DEFAULT_FPS,
     DEFAULT_SECONDS,
@@ -87,22 +87,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    prefix = f"reelforge {args.command}"
+    debug = False
     try:
+        settings = load_settings()
+        debug = settings.debug
         if args.command == "generate":
-            return _generate(args)
+            return _generate(args, settings)
     except ReelforgeError as error:
-        print(f"reelforge {args.command}: error: {error}", file=sys.stderr)
+        print(f"{prefix}: error: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        print(f"reelforge {args.command}: interrupted; nothing was written", file=sys.stderr)
+        print(f"{prefix}: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except Exception as error:  # a bug or the system failing: one line, not a traceback
+        if debug:
+            raise
+        print(
+            f"{prefix}: internal error: {type(error).__name__}: {error} "
+            "(REELFORGE_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return 1
     parser.error(f"unknown command {args.command!r}")
 
 
-def _generate(args: argparse.Namespace) -> int:
+def _generate(args: argparse.Namespace, settings: Settings) -> int:
     from reelforge import pipeline  # heavy imports only once the arguments are good
 
-    settings = Settings()
     request = Request(
         prompt=args.prompt,
         seconds=args.seconds,

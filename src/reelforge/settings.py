@@ -6,15 +6,19 @@ Only the entry points (CLI, server, worker) construct Settings; everything below
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from reelforge.errors import ConfigError
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REELFORGE_", extra="ignore")
 
     data_dir: Path = Field(default=Path.home() / ".local" / "share" / "reelforge")
+    debug: bool = False  # the CLI shows tracebacks of internal errors
     default_engine: str = "sim"
 
     # Sentence-embedding model (all-MiniLM-L6-v2). None: the copy inside the installed
@@ -31,5 +35,25 @@ class Settings(BaseSettings):
 
     # MP4 encoding.
     video_crf: int = Field(default=18, ge=0, le=51)
-    video_preset: str = "veryfast"
+    video_preset: Literal[
+        "ultrafast",
+        "superfast",
+        "veryfast",
+        "faster",
+        "fast",
+        "medium",
+        "slow",
+        "slower",
+        "veryslow",
+    ] = "veryfast"
     audio_bitrate: int = 192_000
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; a bad value is a ConfigError naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        name = "REELFORGE_" + str(problem["loc"][0]).upper() if problem["loc"] else "REELFORGE_*"
+        raise ConfigError(f"{name}: {problem['msg']}", param=name) from None
