@@ -155,3 +155,56 @@ def test_unexpected_failure_is_one_line_without_traceback(tmp_path, monkeypatch,
     monkeypatch.setenv("REELFORGE_DEBUG", "1")
     with pytest.raises(RuntimeError):
         cli.main(["generate", "a ball", "-q", "-o", str(tmp_path / "x.mp4")])
+
+
+def test_eval_writes_report_summary_and_plots(tmp_path):
+    out = tmp_path / "report"
+    result = run_cli(
+        "eval",
+        "--engine",
+        "sim",
+        "--n",
+        "2",
+        "--seconds",
+        "2",
+        "--size",
+        "360x640",
+        "--out",
+        str(out),
+        "-q",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(out / "summary.md")
+    import json
+
+    report = json.loads((out / "report.json").read_text())
+    assert report["prompts"] == 2 and len(report["clips"]) == 2
+    assert 0.0 <= report["summary"]["faithfulness"] <= 1.0
+    assert "faithfulness" in (out / "summary.md").read_text()
+    assert (out / "faithfulness.png").read_bytes()[:4] == b"\x89PNG"
+    assert list((out / "clips").iterdir()) == []  # clips are removed unless --keep-clips
+
+
+EVAL_BAD_INPUTS = [
+    (["eval", "--engine", "nope"], "engine"),
+    (["eval", "--suite", "missing.jsonl"], "suite"),
+    (["eval", "--n", "0"], "n"),
+    (["eval", "--seconds", "99"], "seconds"),
+    (["eval", "--size", "1x1"], "size"),
+]
+
+
+@pytest.mark.parametrize(("args", "field"), EVAL_BAD_INPUTS, ids=[f for _, f in EVAL_BAD_INPUTS])
+def test_eval_bad_input_one_line_exit_2(tmp_path, args, field):
+    result = run_cli(*args, "--out", str(tmp_path / "r"), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and field in result.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_eval_bad_suite_line_names_the_line(tmp_path):
+    suite = tmp_path / "suite.jsonl"
+    suite.write_text('{"id": "a", "prompt": "a ball"}\n{not json\n')
+    result = run_cli("eval", "--suite", str(suite), "--out", str(tmp_path / "r"), cwd=tmp_path)
+    assert result.returncode == 2 and "line 2" in result.stderr

@@ -80,6 +80,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--engine", default=None, help="engine name (default: sim)")
     gen.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    ev = commands.add_parser("eval", help="generate a prompt suite with an engine and measure it")
+    ev.add_argument("--engine", default=None, help="engine name (default: sim)")
+    ev.add_argument(
+        "--suite",
+        type=Path,
+        default=None,
+        help="suite file (JSON Lines); default: the packaged core suite",
+    )
+    ev.add_argument(
+        "--n", type=_number("n", int), default=None, help="evaluate only the first N prompts"
+    )
+    ev.add_argument(
+        "--out",
+        type=Path,
+        default=Path("eval-report"),
+        help="directory for report.json, summary.md and plots (default %(default)s)",
+    )
+    ev.add_argument("--seconds", type=_number("seconds", float), default=4.0)
+    ev.add_argument("--size", default="720x1280")
+    ev.add_argument("--keep-clips", action="store_true", help="keep the generated MP4s")
+    ev.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
 
 
@@ -94,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         debug = settings.debug
         if args.command == "generate":
             return _generate(args, settings)
+        if args.command == "eval":
+            return _eval(args, settings)
     except ReelforgeError as error:
         print(f"{prefix}: error: {error}", file=sys.stderr)
         return error.exit_code
@@ -141,6 +165,50 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
         file=sys.stderr,
     )
     print(result.video_path)
+    return 0
+
+
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    from reelforge.engines import get_engine
+    from reelforge.errors import InvalidRequest
+    from reelforge.eval.runner import EvalOptions, run_suite
+    from reelforge.eval.suite import default_suite_path, load_suite
+
+    engine = args.engine or settings.default_engine
+    get_engine(engine, settings)  # an unknown engine fails now, not after loading the suite
+    Request(prompt="check", seconds=args.seconds, size=args.size, engine=engine)
+    prompts = load_suite(args.suite or default_suite_path())
+    if args.n is not None:
+        if args.n < 1:
+            raise InvalidRequest(f"n must be at least 1, got {args.n}", param="n")
+        prompts = prompts[: args.n]
+    out = args.out
+    if out.exists() and not out.is_dir():
+        raise InvalidRequest(f"out {str(out)!r} exists and is not a directory", param="out")
+    options = EvalOptions(
+        engine=engine, seconds=args.seconds, size=args.size, keep_clips=args.keep_clips
+    )
+    if args.quiet:
+        report = run_suite(prompts, options, out, settings)
+    else:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        columns = (TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
+            task = bar.add_task("eval", total=len(prompts))
+
+            def on_progress(done: int, total: int, current: str) -> None:
+                bar.update(task, completed=done, description=current)
+
+            report = run_suite(prompts, options, out, settings, on_progress)
+    summary = report["summary"]
+    print(
+        f"evaluated {len(prompts)} prompts with {engine}: faithfulness "
+        f"{summary['faithfulness']:.3f}; report in {out}",
+        file=sys.stderr,
+    )
+    print(out / "summary.md")
     return 0
 
 

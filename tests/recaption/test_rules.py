@@ -96,6 +96,30 @@ def test_unnamed_shirts_avoid_object_colors_and_each_other(plain):
         assert len(set(shirts)) == 2 and not set(shirts) & {"red", "blue"}
 
 
+def test_lines_keep_speaker_and_prompt_order(plain):
+    plan = plan_of(
+        'A woman says "One two." The woman adds "Three four." A man says "Five six."', plain
+    )
+    woman, man = plan.characters
+    assert [line.text for line in woman.lines] == ["One two.", "Three four."]
+    assert [line.text for line in man.lines] == ["Five six."]
+    starts = {line.text: line.start_s for c in plan.characters for line in c.lines}
+    assert starts["One two."] < starts["Three four."] < starts["Five six."]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("A boy in an orange shirt kicks a blue ball.", [(1, "blue", "ball")]),
+        ("A white golf ball bounces.", [(1, "white", "ball")]),
+        ("A yellow ball bounces on a basketball court.", [(1, "yellow", "ball")]),
+        ("A green watermelon rolls down a hill in a meadow.", [(1, "green", "ball")]),
+    ],
+)
+def test_modifiers_and_places_are_not_extra_objects(plain, prompt, expected):
+    assert groups(plan_of(prompt, plain)) == expected
+
+
 def test_words_inside_quotes_are_not_scene_objects(plain):
     plan = plan_of('A boy says "I have three blue balls at home."', plain)
     assert plan.objects == []

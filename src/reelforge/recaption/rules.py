@@ -294,9 +294,10 @@ SHIRT_COLORS = (
     "gray",
 )
 MIN_MARGIN = {"object": 0.0, "setting": -0.05}
+PLACE_WORDS = frozenset(("court", "field", "pitch", "floor", "ground", "table", "wall", "lane"))
 LOCATIVES = frozenset(("in", "at", "inside", "outside", "within", "through", "across", "near"))
 QUOTE_RE = re.compile(r"\"([^\"]+)\"|“([^”]+)”|(?:(?<=\s)|(?<=^)|(?<=:))'([^']+?)'(?=[\s.,!?;:]|$)")
-WORD_RE = re.compile(r"[A-Za-z][A-Za-z'\-]*|\d+|QUOTE\d+")
+WORD_RE = re.compile(r"QUOTE\d+|[A-Za-z][A-Za-z'\-]*|\d+")  # placeholders stay whole
 SENTENCE_RE = re.compile(r"(?<=[.!?;])\s+")
 
 
@@ -322,7 +323,21 @@ class _CharacterMention:
     shirt_color: str | None = None
     hair_color: tuple[int, int, int] | None = None
     hair_style: HairStyle | None = None
-    lines: list[str] = field(default_factory=list)
+    lines: list[tuple[int, str]] = field(default_factory=list)  # (quote number, text)
+
+
+def _by_reference(
+    characters: list[_CharacterMention], words: list[str]
+) -> _CharacterMention | None:
+    """The character that the first character noun or name among `words` refers to."""
+    for word in words:
+        named = next((c for c in characters if c.name and c.name == word), None)
+        if named:
+            return named
+        kind = CHARACTER_NOUNS.get(word.lower())
+        if kind:
+            return next((c for c in characters if c.kind == kind), None)
+    return None
 
 
 def singular(word: str) -> str:
@@ -388,9 +403,11 @@ class RulePlanner:
         quotes: list[str] = []
 
         def replace(match: re.Match[str]) -> str:
-            spoken = next(g for g in match.groups() if g is not None).strip().rstrip(",;")
-            quotes.append(spoken)
-            return f" QUOTE{len(quotes) - 1} "
+            spoken = next(g for g in match.groups() if g is not None).strip()
+            quotes.append(spoken.rstrip(",;"))
+            # A line that ends a sentence ("Only a little.") ends the prompt's sentence too.
+            end = ". " if spoken.endswith((".", "!", "?")) else " "
+            return f" QUOTE{len(quotes) - 1}{end}"
 
         return QUOTE_RE.sub(replace, prompt), quotes
 
@@ -525,28 +542,28 @@ class RulePlanner:
                 if token not in sentence:
                     continue
                 qpos = sentence.index(token)
-                in_sentence = [c for c in characters if c.sentence == s]
-                before = [c for c in in_sentence if c.position < qpos]
-                after = [c for c in in_sentence if c.position > qpos]
-                # 'The man says "hi"' → nearest before; '"Hi," says the man' → nearest after.
-                if before:
-                    speaker = max(before, key=lambda c: c.position)
-                elif after:
-                    speaker = min(after, key=lambda c: c.position)
-                # A re-mention merged away ("the man says") resolves by kind.
+                # '"Hi," says the man': a speech verb right after the line names its speaker.
+                following = [w.lower() for w in sentence[qpos + 1 : qpos + 5]]
+                if following and following[0] in SPEECH_VERBS:
+                    speaker = _by_reference(characters, sentence[qpos + 2 : qpos + 5])
                 if speaker is None:
-                    for word in sentence[:qpos][::-1]:
-                        kind = CHARACTER_NOUNS.get(word.lower())
-                        if kind:
-                            speaker = next((c for c in characters if c.kind == kind), None)
-                            break
+                    # 'The man says "hi"': the nearest character before the line.
+                    in_sentence = [c for c in characters if c.sentence == s]
+                    before = [c for c in in_sentence if c.position < qpos]
+                    after = [c for c in in_sentence if c.position > qpos]
+                    if before:
+                        speaker = max(before, key=lambda c: c.position)
+                    elif after:
+                        speaker = min(after, key=lambda c: c.position)
+                if speaker is None:  # a re-mention merged away ("the man says") resolves by kind
+                    speaker = _by_reference(characters, sentence[:qpos][::-1])
             if speaker is None and characters:
                 # Unattributed lines alternate between the characters, in order.
                 speaker = characters[q % len(characters)]
             if speaker is None:
                 speaker = _CharacterMention(kind="person", name=None, sentence=0, position=0)
                 characters.append(speaker)
-            speaker.lines.append(text)
+            speaker.lines.append((q, text))
 
     # 5. Objects ---------------------------------------------------------------------
     def _objects(self, words: list[list[str]], notes: list[str]) -> list[_ObjectMention]:
@@ -594,17 +611,22 @@ class RulePlanner:
 
     @staticmethod
     def _is_attribute(lows: list[str], i: int) -> bool:
-        """'marble floor', 'glass ball', 'orange capsule': a word that names a material or a
-        colour as well as a thing, used before a noun or another adjective."""
-        if not (lows[i] in MATERIAL_WORDS or color_name(lows[i])) or i + 1 >= len(lows):
+        """A noun used as a modifier, not a thing in the scene: 'marble floor', 'glass ball',
+        'orange capsule', 'orange shirt', 'basketball court'."""
+        if i + 1 >= len(lows):
             return False
         following = lows[i + 1]
+        if following in SETTING_NOUNS or following in PLACE_WORDS:
+            return True  # a basketball court, a marble hallway
+        if not (lows[i] in MATERIAL_WORDS or color_name(lows[i])):
+            return False
         return (
             singular(following) in OBJECT_NOUNS
             or following in MATERIAL_WORDS
             or following in SIZE_WORDS
             or color_name(following) is not None
-            or following in ("floor", "ground", "table", "wall")
+            or following in CLOTHING_WORDS
+            or following in ("hair", "haired", "floor", "ground", "table", "wall")
         )
 
     def _object_mention(
@@ -677,6 +699,8 @@ class RulePlanner:
             | set(HAIR_COLORS)
             | set(CLOTHING_WORDS)
             | set(AMBIENCE_WORDS)
+            | {word for phrase in RAMP_WORDS for word in phrase.split()}
+            | PLACE_WORDS
         )
         for i, word in enumerate(lows):
             if word not in ("a", "an", "the", "some", "two", "three", "four", "five", "several"):
@@ -697,6 +721,8 @@ class RulePlanner:
                     or len(head) < 3
                 ):
                     continue
+                if j + 1 < len(lows) and singular(lows[j + 1]) in OBJECT_NOUNS:
+                    continue  # "a golf ball": the unknown word modifies a known noun
                 locative = i > 0 and lows[i - 1] in LOCATIVES
                 heads.append((j, singular(head), locative))
         return heads
@@ -882,15 +908,16 @@ class RulePlanner:
                     kind=kind,
                     appearance=appearance,
                     voice=voice,
-                    lines=[Line(text=t, start_s=0.0) for t in mention.lines],
+                    lines=[Line(text=text, start_s=0.0) for _, text in mention.lines],
                     position="left" if index == 0 else "right",
                 )
             )
-        # Lines are spoken in prompt order, alternating speakers; start times are planned
-        # from a typical speaking rate and the sim shifts them if real speech runs longer.
+        # Lines are spoken in the order the prompt quotes them; start times are planned from
+        # a typical speaking rate and the sim shifts them if real speech runs longer.
         ordered = sorted(
-            ((c, line) for c in specs for line in c.lines),
-            key=lambda item: mentions[specs.index(item[0])].lines.index(item[1].text),
+            (quote, line)
+            for spec, mention in zip(specs, mentions, strict=True)
+            for (quote, _), line in zip(mention.lines, spec.lines, strict=True)
         )
         t = 0.5
         for _, line in ordered:

@@ -1,0 +1,257 @@
+"""`reelforge eval`: generate every prompt of a suite with an engine, measure each clip,
+and write a JSON report and a Markdown summary with plots of the error distributions."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reelforge import pipeline
+from reelforge.eval.metrics import ClipMetrics, Expected, evaluate_clip
+from reelforge.eval.suite import SuitePrompt
+from reelforge.settings import Settings
+from reelforge.types import Request
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    engine: str
+    seconds: float = 4.0
+    size: str = "720x1280"
+    fps: int = 24
+    keep_clips: bool = False
+
+
+def expected_of(prompt: SuitePrompt) -> Expected:
+    return Expected(
+        objects=tuple((o.kind, o.color, o.count) for o in prompt.objects),
+        characters=prompt.characters,
+        dialogue=bool(prompt.dialogue),
+    )
+
+
+def run_suite(
+    prompts: list[SuitePrompt],
+    options: EvalOptions,
+    out_dir: Path,
+    settings: Settings,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> dict[str, Any]:
+    """Generate and evaluate each prompt; return (and write) the report."""
+    clips_dir = out_dir / "clips"
+    clips_dir.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    for index, prompt in enumerate(prompts):
+        if progress:
+            progress(index, len(prompts), prompt.id)
+        path = clips_dir / f"{prompt.id}.mp4"
+        request = Request(
+            prompt=prompt.prompt,
+            seconds=options.seconds,
+            size=options.size,
+            fps=options.fps,
+            seed=index,
+            engine=options.engine,
+        )
+        t0 = time.perf_counter()
+        pipeline.generate(request, path, settings=settings)
+        generate_s = time.perf_counter() - t0
+        metrics = evaluate_clip(path, expected_of(prompt))
+        rows.append(
+            {
+                "id": prompt.id,
+                "prompt": prompt.prompt,
+                "tags": list(prompt.tags),
+                "generate_s": generate_s,
+                **metrics.to_dict(),
+            }
+        )
+        if not options.keep_clips:
+            path.unlink(missing_ok=True)
+            path.with_suffix(".json").unlink(missing_ok=True)
+    if progress:
+        progress(len(prompts), len(prompts), "done")
+    report = {
+        "engine": options.engine,
+        "seconds": options.seconds,
+        "size": options.size,
+        "fps": options.fps,
+        "prompts": len(prompts),
+        "wall_s": time.perf_counter() - started,
+        "summary": summarize(rows, options.fps),
+        "clips": rows,
+    }
+    (out_dir / "report.json").write_text(json.dumps(report, indent=1, default=_json_default))
+    plots = write_plots(rows, out_dir)
+    (out_dir / "summary.md").write_text(markdown_summary(report, plots))
+    return report
+
+
+def summarize(rows: list[dict[str, Any]], fps: float) -> dict[str, Any]:
+    """Suite-level numbers: events are pooled across clips, scores are averaged."""
+
+    def values(section: str, key: str) -> list[float]:
+        out = []
+        for row in rows:
+            value = row.get(section, {}).get(key)
+            if value is not None and not (isinstance(value, float) and math.isnan(value)):
+                out.append(float(value))
+        return out
+
+    errors = [e for row in rows for e in row["av_sync"].get("errors_ms", [])]
+    matched_recall = sum(
+        (row["av_sync"].get("recall") or 0) * row["av_sync"]["visual_contacts"] for row in rows
+    )
+    matched_precision = sum(
+        (row["av_sync"].get("precision") or 0) * row["av_sync"]["audio_onsets"]
+        for row in rows
+        if row["av_sync"].get("precision") is not None
+    )
+    visual = sum(row["av_sync"]["visual_contacts"] for row in rows)
+    onsets = sum(
+        row["av_sync"]["audio_onsets"]
+        for row in rows
+        if row["av_sync"].get("precision") is not None
+    )
+    precision = matched_precision / onsets if onsets else None
+    recall = matched_recall / visual if visual else None
+    frame_ms = 1000.0 / fps
+    bounces = sum(row["physics"]["bounces"] for row in rows)
+    gains = sum(
+        (row["physics"]["energy_gain_fraction"] or 0) * row["physics"]["bounces"] for row in rows
+    )
+
+    def mean(xs: list[float]) -> float | None:
+        return statistics.fmean(xs) if xs else None
+
+    def median(xs: list[float]) -> float | None:
+        return statistics.median(xs) if xs else None
+
+    return {
+        "faithfulness": mean(values("faithfulness", "score")),
+        "av_sync_median_abs_ms": median([abs(e) for e in errors]),
+        "av_sync_within_one_frame": (
+            float(np.mean(np.array(errors) <= frame_ms)) if errors else None
+        ),
+        "av_sync_precision": precision,
+        "av_sync_recall": recall,
+        "av_sync_f1": (
+            2 * precision * recall / (precision + recall) if precision and recall else None
+        ),
+        "visual_contacts": visual,
+        "lip_sync_correlation": mean(values("lip_sync", "correlation")),
+        "lip_sync_lag_ms": median(values("lip_sync", "lag_ms")),
+        "flight_residual_px": median(values("physics", "flight_residual_px")),
+        "energy_gain_fraction": gains / bounces if bounces else None,
+        "flicker": mean(values("temporal", "flicker")),
+        "frozen_fraction": mean(values("temporal", "frozen_fraction")),
+        "clipping_fraction": max(values("audio", "clipping_fraction"), default=None),
+        "silence_ratio": mean(values("audio", "silence_ratio")),
+        "eval_s_per_clip": mean([row["timings_s"]["total_s"] for row in rows]),
+        "generate_s_per_clip": mean([row["generate_s"] for row in rows]),
+    }
+
+
+def write_plots(rows: list[dict[str, Any]], out_dir: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = {
+        "av_sync_errors_ms": (
+            [e for r in rows for e in r["av_sync"].get("errors_ms", [])],
+            "|onset − contact| (ms)",
+        ),
+        "faithfulness": (
+            [
+                r["faithfulness"]["score"]
+                for r in rows
+                if r["faithfulness"].get("score") is not None
+            ],
+            "faithfulness score",
+        ),
+        "lip_sync_correlation": (
+            [
+                r["lip_sync"]["correlation"]
+                for r in rows
+                if r["lip_sync"].get("correlation") is not None
+            ],
+            "peak correlation, mouth opening vs speech envelope",
+        ),
+        "flight_residual_px": (
+            [
+                r["physics"]["flight_residual_px"]
+                for r in rows
+                if r["physics"].get("flight_residual_px") is not None
+                and not math.isnan(r["physics"]["flight_residual_px"])
+            ],
+            "free-flight residual (px)",
+        ),
+    }
+    names = []
+    for name, (data, label) in series.items():
+        if not data:
+            continue
+        figure, axis = plt.subplots(figsize=(5, 3))
+        axis.hist(data, bins=30, color="#3b6fb6")
+        axis.set_xlabel(label)
+        axis.set_ylabel("count")
+        figure.tight_layout()
+        figure.savefig(out_dir / f"{name}.png", dpi=100)
+        plt.close(figure)
+        names.append(name)
+    return names
+
+
+def markdown_summary(report: dict[str, Any], plots: list[str]) -> str:
+    s = report["summary"]
+
+    def fmt(value: Any, spec: str = ".3f") -> str:
+        return "n/a" if value is None else format(value, spec)
+
+    lines = [
+        f"# Evaluation: engine `{report['engine']}`",
+        "",
+        f"{report['prompts']} prompts, {report['seconds']:g} s at {report['size']}, "
+        f"{report['fps']} fps; {report['wall_s']:.0f} s in all.",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        "| prompt faithfulness (mean fraction of requested attributes) | "
+        f"{fmt(s['faithfulness'])} |",
+        f"| AV sync: median \\|onset − contact\\| | {fmt(s['av_sync_median_abs_ms'], '.1f')} ms |",
+        "| AV sync: contacts with an onset within ±1 frame | "
+        f"{fmt(s['av_sync_within_one_frame'])} |",
+        f"| AV sync: event precision / recall / F1 at ±1 frame | {fmt(s['av_sync_precision'])} / "
+        f"{fmt(s['av_sync_recall'])} / {fmt(s['av_sync_f1'])} |",
+        f"| lip sync: mean peak correlation | {fmt(s['lip_sync_correlation'])} |",
+        f"| lip sync: median lag | {fmt(s['lip_sync_lag_ms'], '.1f')} ms |",
+        f"| physics: median free-flight residual | {fmt(s['flight_residual_px'], '.2f')} px |",
+        f"| physics: bounces that gain energy | {fmt(s['energy_gain_fraction'])} |",
+        f"| temporal: flicker in static regions | {fmt(s['flicker'], '.4f')} levels |",
+        f"| temporal: frozen frames | {fmt(s['frozen_fraction'])} |",
+        f"| audio: worst clipping fraction | {fmt(s['clipping_fraction'], '.5f')} |",
+        f"| audio: silence ratio | {fmt(s['silence_ratio'])} |",
+        f"| evaluation time per clip | {fmt(s['eval_s_per_clip'], '.2f')} s |",
+        "",
+    ]
+    lines += [f"![{name}]({name}.png)" for name in plots]
+    return "\n".join(lines) + "\n"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, ClipMetrics):
+        return value.to_dict()
+    return str(value)
