@@ -8,7 +8,9 @@ From a track's centres (T, 2) at the reading's scale:
    while the object moves: a bounce, a collision, a landing. Runs of such frames are one
    contact, at their peak.
 3. Sub-frame time: quadratics fitted to the positions just before and just after the
-   contact are intersected; where they meet is when the contact happened.
+   contact are intersected; where they meet is when the contact happened. Their
+   velocities there must differ: a spike with the same motion on both sides is a
+   position outlier (a region that split for a frame), not a contact.
 
 Free-flight segments between contacts are refitted with one shared gravity; the residual
 (in pixels of the original video) measures how well motion obeys constant gravity.
@@ -94,6 +96,9 @@ def find_contacts(
             end += 1
         peak = t + int(np.argmax(np.nan_to_num(jolt[t : end + 1])))
         time_frames, before, after = _intersect(xy, peak)
+        t = end + 2
+        if np.linalg.norm(after - before) < 0.5 * MIN_JOLT_PX:
+            continue  # a position outlier (a region split for a frame), not a change of motion
         contacts.append(
             VisualContact(
                 time_s=time_frames / fps,
@@ -104,7 +109,6 @@ def find_contacts(
                 floor_bounce=bool(before[1] > MIN_MOVING_PX and after[1] < -MIN_MOVING_PX),
             )
         )
-        t = end + 2
     return contacts
 
 

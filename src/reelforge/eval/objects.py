@@ -8,8 +8,8 @@ and masked out. Per frame:
    and each gets the palette colour whose hue is nearest.
 2. Connected regions of one colour, between MIN_AREA and MAX_AREA_FRACTION of the frame,
    not spanning a frame edge (sky, sea and grass bands do).
-3. Shape from the region's contour: circle (ball), square (box), triangle, or elongated
-   (capsule with round ends, plank with square ones).
+3. Shape from the region's contour: circle (ball), square (box), triangle, a long thin
+   bar (plank, over 4:1) or a shorter one with round ends (capsule).
 Tracks join detections of the same colour and kind frame to frame by nearest centre.
 """
 
@@ -139,8 +139,9 @@ def classify_shape(region: np.ndarray) -> tuple[str, float]:
     elongation = long_side / short_side
     circularity = 4 * np.pi * area / perimeter**2
     triangle_area = cv2.minEnclosingTriangle(hull)[0]
-    if elongation > 2.6:
-        return "plank" if area / (long_side * short_side) > 0.9 else "capsule", float(long_side)
+    # Planks are about 10:1 (6:1 once antialiased at half size), capsules 2.5:1.
+    if elongation > 4.0:
+        return "plank", float(long_side)
     if elongation > 1.7:
         return "capsule", float(long_side)
     if triangle_area > 0 and area / triangle_area > 0.88:
