@@ -184,7 +184,7 @@ def av_sync(observed: Observed) -> dict[str, Any]:
         )
         return result
     errors = np.array([np.min(np.abs(onsets - t)) for t in visual])
-    matched = _match(visual, onsets, 1.0 / fps)
+    matched = match_events(visual, onsets, 1.0 / fps)
     precision, recall = matched / onsets.size, matched / visual.size
     result.update(
         median_abs_ms=float(np.median(errors) * 1000),
@@ -197,7 +197,7 @@ def av_sync(observed: Observed) -> dict[str, Any]:
     return result
 
 
-def _match(a: np.ndarray, b: np.ndarray, tolerance: float) -> int:
+def match_events(a: np.ndarray, b: np.ndarray, tolerance: float) -> int:
     pairs = sorted(
         (abs(x - y), i, j)
         for i, x in enumerate(a)
