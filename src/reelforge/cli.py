@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from reelforge.errors import InvalidRequest as InvalidRequestError
 from reelforge.errors import ReelforgeError
 from reelforge.settings import Settings, load_settings
 from reelforge.types import (
@@ -81,6 +82,22 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--engine", default=None, help="engine name (default: sim)")
     gen.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
+    serve = commands.add_parser("serve", help="run the OpenAI-compatible HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=_number("port", int), default=8000)
+    serve.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="do not run a job worker in this process (run `reelforge worker`)",
+    )
+
+    commands.add_parser("worker", help="run a job worker (for separate worker processes)")
+
+    keys = commands.add_parser("keys", help="manage API keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
+    create = key_commands.add_parser("create", help="create an API key for a user")
+    create.add_argument("--user", required=True, help="user name (created if new)")
+
     ev = commands.add_parser("eval", help="generate a prompt suite with an engine and measure it")
     ev.add_argument("--engine", default=None, help="engine name (default: sim)")
     ev.add_argument(
@@ -118,6 +135,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _generate(args, settings)
         if args.command == "eval":
             return _eval(args, settings)
+        if args.command == "serve":
+            return _serve(args, settings)
+        if args.command == "worker":
+            return _worker(settings)
+        if args.command == "keys":
+            return _keys(args, settings)
     except ReelforgeError as error:
         print(f"{prefix}: error: {error}", file=sys.stderr)
         return error.exit_code
@@ -165,6 +188,54 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
         file=sys.stderr,
     )
     print(result.video_path)
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from reelforge.service.app import create_app
+
+    if not 1 <= args.port <= 65535:
+        raise InvalidRequestError(f"port must be 1..65535, got {args.port}", param="port")
+    app = create_app(settings, run_worker=not args.no_worker)
+    print(f"reelforge: serving on http://{args.host}:{args.port}/v1", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _worker(settings: Settings) -> int:
+    import signal
+    import threading
+
+    from reelforge.db.session import make_engine, session_factory
+    from reelforge.jobs.worker import Worker
+    from reelforge.storage import storage_from_settings
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    worker = Worker(
+        settings, session_factory(make_engine(settings)), storage_from_settings(settings)
+    )
+    print(f"reelforge: worker {worker.worker_id} waiting for jobs", file=sys.stderr)
+    try:
+        worker.run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+    return 0
+
+
+def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    from reelforge.db.keys import create_key
+    from reelforge.db.session import make_engine, session_factory, transaction
+
+    name = args.user.strip()
+    if not name or len(name) > 80:
+        raise InvalidRequestError("user must be 1..80 characters", param="user")
+    with transaction(session_factory(make_engine(settings))) as session:
+        key = create_key(session, name)
+    print(f"created an API key for {name}; it is shown only once", file=sys.stderr)
+    print(key)
     return 0
 
 

@@ -33,6 +33,19 @@ class Settings(BaseSettings):
     recaption_llm_api_key: str | None = Field(default=None, repr=False)
     recaption_llm_timeout_s: float = 30.0
 
+    # Service: database, media storage, webhooks, API limits.
+    database_url: str | None = None  # None: SQLite file in data_dir
+    storage_url: str | None = None  # None: data_dir/media; "s3://bucket/prefix" for S3
+    s3_endpoint_url: str | None = None  # an S3-compatible endpoint (MinIO, moto, ...)
+    s3_region: str = "us-east-1"
+    webhook_url: str | None = None
+    webhook_secret: str | None = Field(default=None, repr=False)  # "whsec_<base64>"
+    max_request_bytes: int = 50 * 1024 * 1024
+    rate_limit_per_minute: int = 120  # requests per API key
+    max_attempts: int = 3  # a job that fails or whose worker dies this often has failed
+    job_stale_after_s: float = 20.0  # a running job without a heartbeat this long is requeued
+    video_ttl_s: int = 24 * 3600  # expires_at = completed_at + this
+
     # MP4 encoding.
     video_crf: int = Field(default=18, ge=0, le=51)
     video_preset: Literal[

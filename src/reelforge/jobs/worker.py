@@ -1,0 +1,232 @@
+"""The job worker: takes queued videos from the database and runs the pipeline on them.
+
+The video's row is the job's truth. A worker claims a row atomically (status queued →
+in_progress, attempts + 1), writes progress and a heartbeat from the engine's progress
+callback, and finishes with completed or failed. A worker that dies leaves its row
+in_progress with an old heartbeat; the next worker to start (or any worker, every
+RECOVER_EVERY_S) puts such rows back in the queue, or fails them once they have used all
+their attempts. Cancellation (DELETE) is noticed at the next progress callback, that is
+within one rendering step.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from reelforge import pipeline
+from reelforge.db.models import Video, now_s
+from reelforge.db.session import transaction
+from reelforge.errors import Cancelled, ReelforgeError
+from reelforge.media import pick_thumbnail_frame, spritesheet_jpg, thumbnail_webp
+from reelforge.settings import Settings
+from reelforge.storage import Storage
+from reelforge.types import Request
+from reelforge.webhooks import deliver, video_event
+
+log = logging.getLogger(__name__)
+
+RECOVER_EVERY_S = 5.0
+POLL_S = 0.2
+MEDIA = {
+    "video": ("video.mp4", "video/mp4"),
+    "thumbnail": ("thumbnail.webp", "image/webp"),
+    "spritesheet": ("spritesheet.jpg", "image/jpeg"),
+}
+
+
+def media_key(video_id: str, variant: str) -> str:
+    return f"{video_id}/{MEDIA[variant][0]}"
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: Settings,
+        factory: sessionmaker[Session],
+        storage: Storage,
+        worker_id: str | None = None,
+    ):
+        self.settings = settings
+        self.factory = factory
+        self.storage = storage
+        self.worker_id = worker_id or f"{os.uname().nodename}-{os.getpid()}-{secrets.token_hex(3)}"
+        self._last_recover = 0.0
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        self.recover_stale()
+        while not stop.is_set():
+            if time.monotonic() - self._last_recover > RECOVER_EVERY_S:
+                self.recover_stale()
+            video_id = self.claim()
+            if video_id is None:
+                stop.wait(POLL_S)
+                continue
+            self.process(video_id)
+
+    def recover_stale(self) -> None:
+        """Requeue jobs whose worker stopped heart-beating; fail those out of attempts."""
+        self._last_recover = time.monotonic()
+        cutoff = time.time() - self.settings.job_stale_after_s
+        with transaction(self.factory) as session:
+            stale = session.scalars(
+                select(Video).where(
+                    Video.status == "in_progress",
+                    (Video.heartbeat_at.is_(None)) | (Video.heartbeat_at < cutoff),
+                )
+            ).all()
+            for video in stale:
+                if video.attempts >= self.settings.max_attempts:
+                    video.status, video.progress = "failed", video.progress
+                    video.error_code = "worker_lost"
+                    video.error_message = (
+                        f"the worker stopped during generation {video.attempts} times; giving up"
+                    )
+                    video.completed_at = now_s()
+                else:
+                    video.status, video.worker_id = "queued", None
+                log.warning("recovered stale job %s (attempt %d)", video.id, video.attempts)
+
+    def claim(self) -> str | None:
+        with transaction(self.factory) as session:
+            candidate = session.scalars(
+                select(Video.id).where(Video.status == "queued").order_by(Video.sequence).limit(1)
+            ).first()
+            if candidate is None:
+                return None
+            claimed = session.execute(
+                update(Video)
+                .where(Video.id == candidate, Video.status == "queued")
+                .values(
+                    status="in_progress",
+                    worker_id=self.worker_id,
+                    attempts=Video.attempts + 1,
+                    heartbeat_at=time.time(),
+                    progress=0,
+                )
+            )
+            return candidate if claimed.rowcount == 1 else None  # type: ignore[attr-defined]
+
+    # -- one job -----------------------------------------------------------------------------
+    def process(self, video_id: str) -> None:
+        with self.factory() as session:
+            video = session.get(Video, video_id)
+            if video is None:
+                return
+            request = Request(
+                prompt=video.prompt,
+                seconds=float(video.seconds),
+                size=video.size,
+                seed=video.seed,
+                engine=video.engine,
+            )
+            attempts = video.attempts
+        last_write = [0.0]
+
+        def on_progress(stage: str, fraction: float) -> None:
+            now = time.monotonic()
+            if now - last_write[0] < 0.25 and fraction < 1.0:
+                return
+            last_write[0] = now
+            with transaction(self.factory) as session:
+                row = session.get(Video, video_id)
+                if row is None or row.cancel_requested:
+                    raise Cancelled(f"video {video_id} was cancelled")
+                row.progress = min(99, int(fraction * 100))
+                row.heartbeat_at = time.time()
+
+        with tempfile.TemporaryDirectory(prefix="reelforge-job-") as tmp:
+            try:
+                result = pipeline.generate(
+                    request, Path(tmp) / "video.mp4", progress=on_progress, settings=self.settings
+                )
+                files = self._write_media(result, Path(tmp))
+                for variant, path in files.items():
+                    self.storage.put_file(media_key(video_id, variant), path, MEDIA[variant][1])
+            except Cancelled:
+                self._forget(video_id)
+                return
+            except ReelforgeError as error:  # the request cannot be done: no retry
+                self._fail(video_id, error.code or "generation_failed", str(error))
+                return
+            except Exception as error:
+                log.exception("job %s failed (attempt %d)", video_id, attempts)
+                if attempts < self.settings.max_attempts:
+                    self._requeue(video_id)
+                else:
+                    self._fail(
+                        video_id,
+                        "generation_failed",
+                        f"generation failed {attempts} times: {type(error).__name__}",
+                    )
+                return
+        self._complete(video_id, result.plan.model_dump_json())
+
+    @staticmethod
+    def _write_media(result: pipeline.Result, tmp: Path) -> dict[str, Path]:
+        frames = result.clip.frames
+        thumbnail = tmp / "thumbnail.webp"
+        thumbnail.write_bytes(thumbnail_webp(frames[pick_thumbnail_frame(frames)]))
+        sprites = tmp / "spritesheet.jpg"
+        sprites.write_bytes(spritesheet_jpg(frames))
+        return {"video": result.video_path, "thumbnail": thumbnail, "spritesheet": sprites}
+
+    def _complete(self, video_id: str, plan_json: str) -> None:
+        with transaction(self.factory) as session:
+            row = session.get(Video, video_id)
+            if row is None or row.cancel_requested:
+                self._delete_media(video_id)
+                return
+            row.status, row.progress = "completed", 100
+            row.completed_at = now_s()
+            row.expires_at = row.completed_at + self.settings.video_ttl_s
+            row.plan_json = plan_json
+            row.heartbeat_at = time.time()
+        self._notify("video.completed", video_id)
+
+    def _fail(self, video_id: str, code: str, message: str) -> None:
+        with transaction(self.factory) as session:
+            row = session.get(Video, video_id)
+            if row is not None:
+                row.status, row.error_code, row.error_message = "failed", code, message[:1000]
+                row.completed_at = now_s()
+        self._notify("video.failed", video_id)
+
+    def _notify(
+        self, event_type: Literal["video.completed", "video.failed"], video_id: str
+    ) -> None:
+        """Send the signed webhook in the background, with retries; never block the queue."""
+        url, secret = self.settings.webhook_url, self.settings.webhook_secret
+        if not url or not secret:
+            return
+        event = video_event(event_type, video_id)
+        threading.Thread(
+            target=deliver, args=(url, secret, event), daemon=True, name=f"webhook-{video_id}"
+        ).start()
+
+    def _requeue(self, video_id: str) -> None:
+        with transaction(self.factory) as session:
+            row = session.get(Video, video_id)
+            if row is not None:
+                row.status, row.worker_id, row.progress = "queued", None, 0
+
+    def _forget(self, video_id: str) -> None:
+        self._delete_media(video_id)
+        with transaction(self.factory) as session:
+            row = session.get(Video, video_id)
+            if row is not None:
+                session.delete(row)
+
+    def _delete_media(self, video_id: str) -> None:
+        for variant in MEDIA:
+            self.storage.delete(media_key(video_id, variant))

@@ -1,0 +1,1 @@
+"""The HTTP service: OpenAI-compatible Videos API under /v1."""

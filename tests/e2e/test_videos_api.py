@@ -1,0 +1,401 @@
+"""The Videos API end to end: a real `reelforge serve` on a local port, driven by the
+official `openai` SDK, and by raw HTTP for every error case."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from PIL import Image
+from tests.conftest import ffprobe
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "reelforge.cli", *args],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return out.stdout.strip()
+
+
+@dataclass
+class Server:
+    url: str
+    env: dict[str, str]
+    data_dir: Path
+    process: subprocess.Popen[str]
+
+    def key(self, user: str) -> str:
+        return cli(self.env, "keys", "create", "--user", user)
+
+    def client(self, key: str) -> openai.OpenAI:
+        return openai.OpenAI(base_url=self.url, api_key=key, max_retries=0)
+
+
+def start_server(data_dir: Path, *extra: str, **env_vars: str) -> Server:
+    port = free_port()
+    env = dict(os.environ, REELFORGE_DATA_DIR=str(data_dir), **env_vars)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reelforge.cli", "serve", "--port", str(port), *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return Server(f"{url}/v1", env, data_dir, process)
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server did not start: {process.stdout.read() if process.stdout else ''}")
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    s = start_server(
+        tmp_path_factory.mktemp("serve"),
+        REELFORGE_RATE_LIMIT_PER_MINUTE="600",
+        REELFORGE_MAX_REQUEST_BYTES=str(2 * 1024 * 1024),
+    )
+    yield s
+    stop(s.process)
+
+
+@pytest.fixture(scope="module")
+def alice(server: Server) -> openai.OpenAI:
+    return server.client(server.key("alice"))
+
+
+@pytest.fixture(scope="module")
+def done(alice: openai.OpenAI) -> openai.types.Video:
+    return alice.videos.create_and_poll(
+        prompt='Two orange balls bounce in a gym. A girl says "Nice!"',
+        seconds="4",
+        size="720x1280",
+        poll_interval_ms=200,
+    )
+
+
+def test_create_and_poll_completes_with_every_field(done):
+    assert done.status == "completed" and done.progress == 100
+    assert done.object == "video" and done.id.startswith("video_")
+    assert (done.model, done.seconds, done.size) == ("sora-2", "4", "720x1280")
+    assert done.completed_at >= done.created_at
+    assert done.expires_at == done.completed_at + 24 * 3600
+    assert done.error is None and done.remixed_from_video_id is None
+
+
+def test_retrieve(alice, done):
+    again = alice.videos.retrieve(done.id)
+    assert again.id == done.id and again.status == "completed"
+
+
+def test_download_every_variant(alice, done, tmp_path):
+    video = tmp_path / "v.mp4"
+    video.write_bytes(alice.videos.download_content(done.id).read())
+    probe = ffprobe(video)
+    streams = {s["codec_type"]: s for s in probe["streams"]}
+    assert streams["video"]["codec_name"] == "h264" and streams["audio"]["codec_name"] == "aac"
+    assert (streams["video"]["width"], streams["video"]["height"]) == (720, 1280)
+    assert abs(float(probe["format"]["duration"]) - 4.0) < 0.05
+    thumb = Image.open(
+        io.BytesIO(alice.videos.download_content(done.id, variant="thumbnail").read())
+    )
+    assert thumb.format == "WEBP"
+    sheet = Image.open(
+        io.BytesIO(alice.videos.download_content(done.id, variant="spritesheet").read())
+    )
+    assert sheet.format == "JPEG" and sheet.width == 5 * 160  # 5 columns of 160 px tiles
+
+
+def test_list_pages_through_everything(server):
+    client = server.client(server.key("lister"))
+    ids = [client.videos.create(prompt=f"a red ball number {i}", seconds="4").id for i in range(5)]
+    first = client.videos.list(limit=2)
+    assert [v.id for v in first.data] == ids[::-1][:2] and first.has_more
+    assert [v.id for v in client.videos.list(limit=2)] == ids[::-1]  # the SDK pages on
+    oldest_first = client.videos.list(limit=100, order="asc")
+    assert [v.id for v in oldest_first.data] == ids and not oldest_first.has_more
+
+
+def test_delete_removes_the_video_and_its_files(server):
+    client = server.client(server.key("deleter"))
+    video = client.videos.create_and_poll(
+        prompt="a green cube falls", seconds="4", poll_interval_ms=200
+    )
+    assert list((server.data_dir / "media" / video.id).iterdir())
+    deleted = client.videos.delete(video.id)
+    assert (deleted.id, deleted.deleted, deleted.object) == (video.id, True, "video.deleted")
+    with pytest.raises(openai.NotFoundError):
+        client.videos.retrieve(video.id)
+    assert not (server.data_dir / "media" / video.id).exists() or not list(
+        (server.data_dir / "media" / video.id).iterdir()
+    )
+
+
+def test_delete_cancels_a_running_job(server):
+    client = server.client(server.key("canceller"))
+    video = client.videos.create(
+        prompt="twelve blue balls bounce in a warehouse", seconds="20", size="1792x1024"
+    )
+    deadline = time.monotonic() + 60
+    while client.videos.retrieve(video.id).status != "in_progress":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    client.videos.delete(video.id)
+    # The worker stops within a step and goes on to the next job at once.
+    started = time.monotonic()
+    quick = client.videos.create_and_poll(
+        prompt="a ball", seconds="4", size="1280x720", poll_interval_ms=100
+    )
+    assert quick.status == "completed"
+    assert time.monotonic() - started < 15
+    assert not (server.data_dir / "media" / video.id / "video.mp4").exists()
+
+
+def test_users_cannot_see_each_others_videos(server, alice, done):
+    mallory = server.client(server.key("mallory"))
+    for call in (
+        lambda: mallory.videos.retrieve(done.id),
+        lambda: mallory.videos.download_content(done.id),
+        lambda: mallory.videos.delete(done.id),
+    ):
+        with pytest.raises(openai.NotFoundError):
+            call()
+    assert done.id not in [v.id for v in mallory.videos.list()]
+    assert alice.videos.retrieve(done.id).status == "completed"  # still there
+
+
+# -- raw HTTP: every error has OpenAI's envelope and the right status -----------------------
+
+
+@pytest.fixture(scope="module")
+def raw(server: Server) -> tuple[str, dict[str, str]]:
+    return server.url, {"Authorization": f"Bearer {server.key('raw')}"}
+
+
+def assert_error(response: httpx.Response, status: int, param: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert error["message"] and "Traceback" not in error["message"]
+    if param is not None:
+        assert error["param"] == param
+    return error
+
+
+@pytest.mark.parametrize(
+    ("data", "param"),
+    [
+        ({}, "prompt"),
+        ({"prompt": "   "}, "prompt"),
+        ({"prompt": "x" * 32_001}, "prompt"),
+        ({"prompt": "a ball", "seconds": "5"}, "seconds"),
+        ({"prompt": "a ball", "seconds": "0"}, "seconds"),
+        ({"prompt": "a ball", "size": "640x480"}, "size"),
+    ],
+)
+def test_create_rejects_bad_fields(raw, data, param):
+    url, headers = raw
+    assert_error(httpx.post(f"{url}/videos", data=data, headers=headers), 400, param)
+    assert_error(httpx.post(f"{url}/videos", json=data, headers=headers), 400, param)
+
+
+def test_create_accepts_json(raw):
+    url, headers = raw
+    response = httpx.post(
+        f"{url}/videos",
+        json={"prompt": "a yellow ball", "seconds": "8", "size": "1280x720", "model": "sora-2-pro"},
+        headers=headers,
+    )
+    assert response.status_code == 200 and response.headers["openai-poll-after-ms"]
+    body = response.json()
+    assert (body["seconds"], body["size"], body["model"]) == ("8", "1280x720", "sora-2-pro")
+
+
+def test_auth_errors(server):
+    url = server.url
+    assert_error(httpx.get(f"{url}/videos"), 401)
+    assert_error(httpx.get(f"{url}/videos", headers={"Authorization": "Bearer rf_nope"}), 401)
+    assert_error(httpx.get(f"{url}/videos", headers={"Authorization": "Basic abc"}), 401)
+
+
+def test_not_found_conflict_and_bad_queries(raw):
+    url, headers = raw
+    assert_error(httpx.get(f"{url}/videos/video_nope", headers=headers), 404, "video_id")
+    assert_error(httpx.get(f"{url}/nothing-here", headers=headers), 404)
+    assert_error(httpx.get(f"{url}/videos", params={"limit": 101}, headers=headers), 400, "limit")
+    assert_error(
+        httpx.get(f"{url}/videos", params={"order": "sideways"}, headers=headers), 400, "order"
+    )
+    queued = httpx.post(
+        f"{url}/videos",
+        data={"prompt": "a slow ball", "seconds": "20", "size": "1792x1024"},
+        headers=headers,
+    ).json()
+    error = assert_error(httpx.get(f"{url}/videos/{queued['id']}/content", headers=headers), 409)
+    assert error["code"] == "video_not_ready"
+    assert_error(
+        httpx.get(
+            f"{url}/videos/{queued['id']}/content", params={"variant": "gif"}, headers=headers
+        ),
+        400,
+        "variant",
+    )
+    httpx.delete(f"{url}/videos/{queued['id']}", headers=headers)
+
+
+def test_too_large_and_unsupported(raw):
+    url, headers = raw
+    big: dict[str, Any] = {
+        "prompt": (None, "a ball"),
+        "input_reference": ("ref.png", b"\0" * (3 * 1024 * 1024)),
+    }
+    assert_error(httpx.post(f"{url}/videos", files=big, headers=headers), 413)
+    small: dict[str, Any] = {
+        "prompt": (None, "a ball"),
+        "input_reference": ("ref.png", b"\x89PNG...."),
+    }
+    error = assert_error(
+        httpx.post(f"{url}/videos", files=small, headers=headers), 400, "input_reference"
+    )
+    assert error["code"] == "unsupported_parameter"
+
+
+def test_rate_limit_per_key(tmp_path):
+    limited = start_server(tmp_path, REELFORGE_RATE_LIMIT_PER_MINUTE="10")
+    try:
+        headers = {"Authorization": f"Bearer {limited.key('flood')}"}
+        statuses = [
+            httpx.get(f"{limited.url}/videos", headers=headers).status_code for _ in range(14)
+        ]
+        assert statuses[:10] == [200] * 10 and 429 in statuses[10:]
+        error = assert_error(httpx.get(f"{limited.url}/videos", headers=headers), 429)
+        assert error["type"] == "rate_limit_error"
+        other = {"Authorization": f"Bearer {limited.key('calm')}"}
+        assert httpx.get(f"{limited.url}/videos", headers=other).status_code == 200
+    finally:
+        stop(limited.process)
+
+
+def test_killed_worker_job_completes_after_restart(tmp_path):
+    """SIGKILL the worker mid-job; a new worker picks the job up and finishes it."""
+    api = start_server(tmp_path, "--no-worker", REELFORGE_JOB_STALE_AFTER_S="3")
+    env = dict(api.env, REELFORGE_JOB_STALE_AFTER_S="3")
+    try:
+        client = api.client(api.key("crash"))
+        video = client.videos.create(prompt="three red balls bounce", seconds="8")
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "reelforge.cli", "worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while client.videos.retrieve(video.id).progress < 10:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        assert client.videos.retrieve(video.id).status == "in_progress"  # orphaned
+        restarted = subprocess.Popen(
+            [sys.executable, "-m", "reelforge.cli", "worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            final = client.videos.poll(video.id, poll_interval_ms=200)
+        finally:
+            stop(restarted)  # type: ignore[arg-type]
+        assert final.status == "completed"
+        assert len(client.videos.download_content(final.id).read()) > 10_000
+    finally:
+        stop(api.process)
+
+
+def test_signed_webhook_on_completion(tmp_path):
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from reelforge.webhooks import new_secret, verify
+
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    receiver = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    secret = new_secret()
+    hooked = start_server(
+        tmp_path,
+        REELFORGE_WEBHOOK_URL=f"http://127.0.0.1:{receiver.server_address[1]}/hook",
+        REELFORGE_WEBHOOK_SECRET=secret,
+    )
+    try:
+        client = hooked.client(hooked.key("hooks"))
+        video = client.videos.create_and_poll(
+            prompt="a red ball bounces", seconds="4", poll_interval_ms=200
+        )
+        deadline = time.monotonic() + 20
+        while not received:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        headers, body = received[0]
+        assert verify(secret, headers, body)
+        event = json.loads(body)
+        assert (event["type"], event["data"]["id"], event["object"]) == (
+            "video.completed",
+            video.id,
+            "event",
+        )
+        assert not verify(new_secret(), headers, body)
+    finally:
+        stop(hooked.process)
+        receiver.shutdown()
