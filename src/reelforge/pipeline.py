@@ -26,7 +26,7 @@ from reelforge import __version__
 from reelforge.engines import get_engine
 from reelforge.errors import InvalidRequest
 from reelforge.media import encode_mp4
-from reelforge.recaption import recaption
+from reelforge.recaption import detailed_caption, recaption
 from reelforge.settings import Settings
 from reelforge.types import Clip, Progress, Request, Result, ScenePlan, no_progress
 
@@ -40,7 +40,10 @@ def generate(
     *,
     progress: Progress | None = None,
     settings: Settings | None = None,
+    plan: ScenePlan | None = None,
 ) -> Result:
+    """Generate `request` into `output_path` (+ a JSON sidecar). With `plan`, recaptioning
+    is skipped and that plan is rendered (remixes, edits, extensions)."""
     settings = settings or Settings()
     report = progress or no_progress
     timings: dict[str, float] = {}
@@ -72,7 +75,10 @@ def generate(
     # 2. Prompt → ScenePlan + detailed caption.
     report("recaption", 0.0)
     t0 = time.perf_counter()
-    plan, caption = recaption(request.prompt, seed, settings)
+    if plan is None:
+        plan, caption = recaption(request.prompt, seed, settings)
+    else:
+        caption = detailed_caption(plan)
     timings["recaption_s"] = time.perf_counter() - t0
     report("recaption", RECAPTION_END)
 

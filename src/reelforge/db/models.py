@@ -59,4 +59,20 @@ class Video(Base):
     worker_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     heartbeat_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     plan_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Remixes, edits and extensions start from another video's plan.
+    kind: Mapped[str] = mapped_column(String(16), default="create")
+    source_video_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    base_plan_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     sequence: Mapped[int] = mapped_column(BigInteger, index=True, default=0)  # creation, ns
+
+
+class Character(Base):
+    """A cameo: a person's likeness from a short video they uploaded."""
+
+    __tablename__ = "characters"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    video_key: Mapped[str] = mapped_column(String(200))  # the upload, in storage
+    created_at: Mapped[int] = mapped_column(Integer, default=now_s)

@@ -28,9 +28,10 @@ from reelforge.db.models import Video, now_s
 from reelforge.db.session import transaction
 from reelforge.errors import Cancelled, ReelforgeError
 from reelforge.media import pick_thumbnail_frame, spritesheet_jpg, thumbnail_webp
+from reelforge.recaption import remix_plan
 from reelforge.settings import Settings
 from reelforge.storage import Storage
-from reelforge.types import Request
+from reelforge.types import Request, ScenePlan
 from reelforge.webhooks import deliver, video_event
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,7 @@ class Worker:
                 engine=video.engine,
             )
             attempts = video.attempts
+            base_plan = video.base_plan_json
         last_write = [0.0]
 
         def on_progress(stage: str, fraction: float) -> None:
@@ -147,8 +149,23 @@ class Worker:
 
         with tempfile.TemporaryDirectory(prefix="reelforge-job-") as tmp:
             try:
+                # Remixes, edits and extensions start from their source's plan.
+                plan = (
+                    remix_plan(
+                        ScenePlan.model_validate_json(base_plan),
+                        request.prompt,
+                        request.seed or 0,
+                        self.settings,
+                    )
+                    if base_plan
+                    else None
+                )
                 result = pipeline.generate(
-                    request, Path(tmp) / "video.mp4", progress=on_progress, settings=self.settings
+                    request,
+                    Path(tmp) / "video.mp4",
+                    progress=on_progress,
+                    settings=self.settings,
+                    plan=plan,
                 )
                 files = self._write_media(result, Path(tmp))
                 for variant, path in files.items():

@@ -12,13 +12,13 @@ from typing import Literal
 from reelforge.recaption.caption import detailed_caption
 from reelforge.recaption.concepts import Match, concept_index
 from reelforge.recaption.llm import RecaptionFailed, recaption_with_llm
-from reelforge.recaption.rules import RulePlanner
+from reelforge.recaption.rules import RulePlanner, stated_aspects
 from reelforge.settings import Settings
 from reelforge.types import ScenePlan
 
 log = logging.getLogger(__name__)
 
-__all__ = ["detailed_caption", "recaption"]
+__all__ = ["detailed_caption", "recaption", "remix_plan"]
 
 
 def recaption(prompt: str, seed: int, settings: Settings) -> tuple[ScenePlan, str]:
@@ -50,3 +50,37 @@ def recaption(prompt: str, seed: int, settings: Settings) -> tuple[ScenePlan, st
     if note:
         plan.notes.insert(0, note)
     return plan, detailed_caption(plan)
+
+
+def remix_plan(base: ScenePlan, prompt: str, seed: int, settings: Settings) -> ScenePlan:
+    """`base` changed by what `prompt` states, and only that: a new setting, light,
+    weather or camera move, new objects, new characters or lines. Everything the prompt
+    does not mention (and the seed, so the same motion) stays as it was."""
+    change, _ = recaption(prompt, seed, settings)
+    stated = stated_aspects(prompt, change)
+    plan = base.model_copy(deep=True)
+    plan.prompt = prompt
+    if "setting" in stated:
+        weather = plan.setting.weather
+        plan.setting = change.setting.model_copy()
+        plan.setting.weather = weather
+        plan.sound.ambience = change.sound.ambience
+    if "weather" in stated:
+        plan.setting.weather = change.setting.weather
+        plan.sound.ambience = change.sound.ambience
+    if "lighting" in stated:
+        plan.lighting.time_of_day = change.lighting.time_of_day
+    if "camera" in stated:
+        plan.camera = change.camera.model_copy()
+    if "objects" in stated:
+        plan.objects = [o.model_copy() for o in change.objects]
+    if "characters" in stated:
+        plan.characters = [c.model_copy(deep=True) for c in change.characters]
+    plan.timeline = RulePlanner.timeline(plan)
+    plan.notes = [
+        *change.notes,
+        f"remix of an earlier plan; changed: "
+        f"{', '.join(sorted(stated)) or 'nothing the sim can change'}",
+    ]
+    plan.source = f"remix ({change.source})"
+    return plan

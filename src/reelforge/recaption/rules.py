@@ -10,7 +10,7 @@ prompt does not fix is drawn from a generator seeded by the request's seed.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
@@ -393,7 +393,7 @@ class RulePlanner:
         plan.objects = self._fill_objects(objects, words, rng, notes)
         plan.characters = self._fill_characters(characters, rng, {o.color for o in plan.objects})
         plan.sound = self._sound(plan, lower)
-        plan.timeline = self._timeline(plan)
+        plan.timeline = self.timeline(plan)
         plan.notes = notes  # pydantic copied the list at construction; notes grew since
         return plan
 
@@ -944,7 +944,7 @@ class RulePlanner:
         return SoundSpec(ambience=chosen, effects=effects)
 
     @staticmethod
-    def _timeline(plan: ScenePlan) -> list[TimelineEntry]:
+    def timeline(plan: ScenePlan) -> list[TimelineEntry]:
         entries = []
         for obj in plan.objects:
             verb = {
@@ -976,3 +976,30 @@ class RulePlanner:
             if re.search(rf"\b{re.escape(phrase)}\b", lower):
                 return table[phrase]
         return default
+
+
+def stated_aspects(prompt: str, plan: ScenePlan) -> set[str]:
+    """Which parts of a scene `prompt` itself fixes (the rest `plan` filled by default)."""
+    lower = " ".join(prompt.lower().split())
+
+    def mentions(words: Iterable[str]) -> bool:
+        return any(re.search(rf"\b{re.escape(word)}\b", lower) for word in words)
+
+    stated = set()
+    if (
+        mentions(SETTING_NOUNS)
+        or mentions(FLOOR_WORDS)
+        or any(note.startswith("setting") for note in plan.notes)
+    ):
+        stated.add("setting")
+    if mentions(WEATHER_WORDS):
+        stated.add("weather")
+    if mentions(TIME_WORDS):
+        stated.add("lighting")
+    if mentions(CAMERA_PHRASES):
+        stated.add("camera")
+    if plan.objects:
+        stated.add("objects")
+    if plan.characters:
+        stated.add("characters")
+    return stated

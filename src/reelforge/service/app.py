@@ -13,7 +13,7 @@ from starlette.middleware.base import RequestResponseEndpoint
 from reelforge import __version__
 from reelforge.db.session import make_engine, session_factory
 from reelforge.jobs.worker import Worker
-from reelforge.service import errors, videos
+from reelforge.service import characters, errors, videos
 from reelforge.service.deps import RateLimiter, ServiceState
 from reelforge.settings import Settings
 from reelforge.storage import storage_from_settings
@@ -63,6 +63,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         return await call_next(request)
 
     errors.install(app)
+    app.include_router(characters.router)  # before /v1/videos/{video_id}
     app.include_router(videos.router)
 
     @app.get("/healthz", tags=["health"])

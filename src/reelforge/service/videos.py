@@ -27,6 +27,7 @@ from reelforge.types import API_SIZES, MAX_PROMPT_CHARS
 router = APIRouter(prefix="/v1/videos", tags=["videos"])
 
 ALLOWED_SECONDS = ("4", "8", "12", "16", "20")
+MAX_TOTAL_SECONDS = 20
 DEFAULT_MODEL = "sora-2"
 POLL_AFTER_MS = "500"
 
@@ -189,6 +190,133 @@ def list_videos(
         "last_id": page[-1].id if page else None,
         "has_more": len(rows) > limit,
     }
+
+
+def _video_reference(fields: dict[str, Any]) -> str:
+    """The source video of an edit or extension: {"id": ...} (JSON) or video[id] (form)."""
+    video = fields.get("video")
+    if isinstance(video, dict) and isinstance(video.get("id"), str):
+        return video["id"]
+    if isinstance(fields.get("video[id]"), str):
+        return str(fields["video[id]"])
+    if isinstance(video, UploadFile):
+        raise APIError(
+            400,
+            "editing or extending an uploaded video file is not supported by "
+            'the sim engine; pass {"id": ...} of a completed video',
+            param="video",
+            code="unsupported_parameter",
+        )
+    raise APIError(
+        400,
+        'video is required: {"id": "video_..."} of a completed video',
+        param="video",
+        code="invalid_value",
+    )
+
+
+def _derived(
+    db: Session, source: Video, prompt: str, kind: str, seconds: str, remixed_from: str | None
+) -> Video:
+    """A new job that starts from `source`'s plan (same seed, so the same motion)."""
+    if source.status != "completed" or not source.plan_json:
+        raise APIError(
+            409,
+            f"video {source.id} is not completed (status {source.status})",
+            param="video_id",
+            code="video_not_ready",
+        )
+    video = Video(
+        id=f"video_{secrets.token_hex(12)}",
+        user_id=source.user_id,
+        status="queued",
+        progress=0,
+        model=source.model,
+        engine=source.engine,
+        prompt=prompt,
+        size=source.size,
+        seconds=seconds,
+        seed=source.seed,
+        sequence=time.time_ns(),
+        kind=kind,
+        source_video_id=source.id,
+        remixed_from_video_id=remixed_from,
+        base_plan_json=source.plan_json,
+    )
+    db.add(video)
+    db.commit()
+    return video
+
+
+def _prompt(fields: dict[str, Any]) -> str:
+    prompt = fields.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise APIError(
+            400, "prompt is required and must not be empty", param="prompt", code="invalid_value"
+        )
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise APIError(
+            400,
+            f"prompt must be at most {MAX_PROMPT_CHARS} characters",
+            param="prompt",
+            code="invalid_value",
+        )
+    return prompt
+
+
+@router.post("/edits")
+async def edit_video(
+    request: Request, response: Response, user: UserDep, db: SessionDep
+) -> dict[str, Any]:
+    fields = await _fields(request)
+    prompt = _prompt(fields)
+    source = _owned(db, _video_reference(fields), user.id, param="video")
+    video = _derived(db, source, prompt, "edit", source.seconds, None)
+    _poll_headers(response)
+    return video_public(video)
+
+
+@router.post("/extensions")
+async def extend_video(
+    request: Request, response: Response, user: UserDep, db: SessionDep
+) -> dict[str, Any]:
+    fields = await _fields(request)
+    prompt = _prompt(fields)
+    seconds = str(fields.get("seconds", ""))
+    if seconds not in ALLOWED_SECONDS:
+        raise APIError(
+            400,
+            f"seconds must be one of {', '.join(ALLOWED_SECONDS)}, got {seconds!r}",
+            param="seconds",
+            code="invalid_value",
+        )
+    source = _owned(db, _video_reference(fields), user.id, param="video")
+    total = int(source.seconds) + int(seconds)
+    if total > MAX_TOTAL_SECONDS:
+        raise APIError(
+            400,
+            f"an extension of {seconds} s would make the video {total} s; the "
+            f"sim engine makes at most {MAX_TOTAL_SECONDS} s",
+            param="seconds",
+            code="invalid_value",
+        )
+    # The sim is deterministic: the same plan and seed, run longer, replays the source
+    # exactly and then goes on; the prompt's changes apply to the whole clip.
+    video = _derived(db, source, prompt, "extension", str(total), None)
+    _poll_headers(response)
+    return video_public(video)
+
+
+@router.post("/{video_id}/remix")
+async def remix_video(
+    video_id: str, request: Request, response: Response, user: UserDep, db: SessionDep
+) -> dict[str, Any]:
+    fields = await _fields(request)
+    prompt = _prompt(fields)
+    source = _owned(db, video_id, user.id)
+    video = _derived(db, source, prompt, "remix", source.seconds, source.id)
+    _poll_headers(response)
+    return video_public(video)
 
 
 @router.get("/{video_id}")
