@@ -209,13 +209,17 @@ def _worker(settings: Settings) -> int:
     import threading
 
     from reelforge.db.session import make_engine, session_factory
+    from reelforge.jobs.queue import JobQueue
     from reelforge.jobs.worker import Worker
     from reelforge.storage import storage_from_settings
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     worker = Worker(
-        settings, session_factory(make_engine(settings)), storage_from_settings(settings)
+        settings,
+        session_factory(make_engine(settings)),
+        storage_from_settings(settings),
+        JobQueue(settings),
     )
     print(f"reelforge: worker {worker.worker_id} waiting for jobs", file=sys.stderr)
     try:

@@ -1,12 +1,12 @@
-"""The job worker: takes queued videos from the database and runs the pipeline on them.
+"""The job worker: takes announced videos from the queue and runs the pipeline on them.
 
-The video's row is the job's truth. A worker claims a row atomically (status queued →
-in_progress, attempts + 1), writes progress and a heartbeat from the engine's progress
-callback, and finishes with completed or failed. A worker that dies leaves its row
-in_progress with an old heartbeat; the next worker to start (or any worker, every
-RECOVER_EVERY_S) puts such rows back in the queue, or fails them once they have used all
-their attempts. Cancellation (DELETE) is noticed at the next progress callback, that is
-within one rendering step.
+The video's row is the job's truth; the queue (queue.py) only announces it. A worker
+claims a row atomically (status queued → in_progress, attempts + 1), writes progress
+and a heartbeat from the engine's progress callback, and finishes with completed or
+failed. A worker that dies leaves its row in_progress with an old heartbeat; the next
+worker to start (or any worker, every RECOVER_EVERY_S) puts such rows back in the queue,
+or fails them once they have used all their attempts. Cancellation (DELETE) is noticed
+at the next progress callback, that is within one rendering step.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from reelforge import pipeline
 from reelforge.db.models import Video, now_s
 from reelforge.db.session import transaction
 from reelforge.errors import Cancelled, ReelforgeError
+from reelforge.jobs.queue import JobQueue
 from reelforge.media import pick_thumbnail_frame, spritesheet_jpg, thumbnail_webp
 from reelforge.recaption import remix_plan
 from reelforge.settings import Settings
@@ -37,6 +38,7 @@ from reelforge.webhooks import deliver, video_event
 log = logging.getLogger(__name__)
 
 RECOVER_EVERY_S = 5.0
+REANNOUNCE_AFTER_S = 30.0  # a queued job nobody took this long is announced again
 POLL_S = 0.2
 MEDIA = {
     "video": ("video.mp4", "video/mp4"),
@@ -55,11 +57,13 @@ class Worker:
         settings: Settings,
         factory: sessionmaker[Session],
         storage: Storage,
+        queue: JobQueue,
         worker_id: str | None = None,
     ):
         self.settings = settings
         self.factory = factory
         self.storage = storage
+        self.queue = queue
         self.worker_id = worker_id or f"{os.uname().nodename}-{os.getpid()}-{secrets.token_hex(3)}"
         self._last_recover = 0.0
 
@@ -69,16 +73,19 @@ class Worker:
         while not stop.is_set():
             if time.monotonic() - self._last_recover > RECOVER_EVERY_S:
                 self.recover_stale()
-            video_id = self.claim()
-            if video_id is None:
+            announced = self.queue.next()
+            if announced is None:
                 stop.wait(POLL_S)
                 continue
-            self.process(video_id)
+            if self.claim(announced):
+                self.process(announced)
 
     def recover_stale(self) -> None:
-        """Requeue jobs whose worker stopped heart-beating; fail those out of attempts."""
+        """Requeue jobs whose worker stopped heart-beating (fail those out of attempts), and
+        announce again queued jobs that nobody took (their message was lost)."""
         self._last_recover = time.monotonic()
         cutoff = time.time() - self.settings.job_stale_after_s
+        announce: list[str] = []
         with transaction(self.factory) as session:
             stale = session.scalars(
                 select(Video).where(
@@ -96,18 +103,29 @@ class Worker:
                     video.completed_at = now_s()
                 else:
                     video.status, video.worker_id = "queued", None
+                    video.heartbeat_at = time.time()
+                    announce.append(video.id)
                 log.warning("recovered stale job %s (attempt %d)", video.id, video.attempts)
+            forgotten = session.scalars(
+                select(Video).where(
+                    Video.status == "queued",
+                    (Video.heartbeat_at.is_(None))
+                    | (Video.heartbeat_at < time.time() - REANNOUNCE_AFTER_S),
+                )
+            ).all()
+            for video in forgotten:
+                if video.created_at < time.time() - REANNOUNCE_AFTER_S:
+                    video.heartbeat_at = time.time()  # as "last announced"
+                    announce.append(video.id)
+        for video_id in announce:
+            self.queue.enqueue(video_id)
 
-    def claim(self) -> str | None:
+    def claim(self, video_id: str) -> bool:
+        """Take the job if it is still queued (a duplicate or stale message is not)."""
         with transaction(self.factory) as session:
-            candidate = session.scalars(
-                select(Video.id).where(Video.status == "queued").order_by(Video.sequence).limit(1)
-            ).first()
-            if candidate is None:
-                return None
             claimed = session.execute(
                 update(Video)
-                .where(Video.id == candidate, Video.status == "queued")
+                .where(Video.id == video_id, Video.status == "queued")
                 .values(
                     status="in_progress",
                     worker_id=self.worker_id,
@@ -116,7 +134,7 @@ class Worker:
                     progress=0,
                 )
             )
-            return candidate if claimed.rowcount == 1 else None  # type: ignore[attr-defined]
+            return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
 
     # -- one job -----------------------------------------------------------------------------
     def process(self, video_id: str) -> None:
@@ -236,6 +254,8 @@ class Worker:
             row = session.get(Video, video_id)
             if row is not None:
                 row.status, row.worker_id, row.progress = "queued", None, 0
+                row.heartbeat_at = time.time()
+        self.queue.enqueue(video_id)
 
     def _forget(self, video_id: str) -> None:
         self._delete_media(video_id)

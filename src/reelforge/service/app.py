@@ -12,6 +12,7 @@ from starlette.middleware.base import RequestResponseEndpoint
 
 from reelforge import __version__
 from reelforge.db.session import make_engine, session_factory
+from reelforge.jobs.queue import JobQueue
 from reelforge.jobs.worker import Worker
 from reelforge.service import characters, errors, videos
 from reelforge.service.deps import RateLimiter, ServiceState
@@ -25,13 +26,14 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     engine = make_engine(settings)
     factory = session_factory(engine)
     storage = storage_from_settings(settings)
+    queue = JobQueue(settings)
     stop = threading.Event()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         thread = None
         if run_worker:
-            worker = Worker(settings, factory, storage)
+            worker = Worker(settings, factory, storage, queue)
             thread = threading.Thread(
                 target=worker.run, args=(stop,), name="reelforge-worker", daemon=True
             )
@@ -48,7 +50,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         description="OpenAI-compatible Videos API for self-hosted video generation.",
     )
     app.state.reelforge = ServiceState(
-        settings, factory, storage, RateLimiter(settings.rate_limit_per_minute)
+        settings, factory, storage, RateLimiter(settings.rate_limit_per_minute), queue
     )
     max_bytes = settings.max_request_bytes
 

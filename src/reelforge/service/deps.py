@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from reelforge.db.keys import user_for_key
 from reelforge.db.models import User
+from reelforge.jobs.queue import JobQueue
 from reelforge.service.errors import APIError
 from reelforge.settings import Settings
 from reelforge.storage import Storage
@@ -45,6 +46,7 @@ class ServiceState:
     factory: sessionmaker[Session]
     storage: Storage
     limiter: RateLimiter
+    queue: JobQueue
 
 
 def state(request: Request) -> ServiceState:

@@ -20,7 +20,7 @@ from starlette.datastructures import UploadFile
 
 from reelforge.db.models import Video
 from reelforge.jobs.worker import MEDIA, media_key
-from reelforge.service.deps import SessionDep, StateDep, UserDep
+from reelforge.service.deps import ServiceState, SessionDep, StateDep, UserDep
 from reelforge.service.errors import APIError
 from reelforge.types import API_SIZES, MAX_PROMPT_CHARS
 
@@ -158,6 +158,7 @@ async def create_video(
     )
     db.add(video)
     db.commit()  # committed before the response: an accepted request is never lost
+    service.queue.enqueue(video.id)
     _poll_headers(response)
     return video_public(video)
 
@@ -216,7 +217,13 @@ def _video_reference(fields: dict[str, Any]) -> str:
 
 
 def _derived(
-    db: Session, source: Video, prompt: str, kind: str, seconds: str, remixed_from: str | None
+    db: Session,
+    service: ServiceState,
+    source: Video,
+    prompt: str,
+    kind: str,
+    seconds: str,
+    remixed_from: str | None,
 ) -> Video:
     """A new job that starts from `source`'s plan (same seed, so the same motion)."""
     if source.status != "completed" or not source.plan_json:
@@ -245,6 +252,7 @@ def _derived(
     )
     db.add(video)
     db.commit()
+    service.queue.enqueue(video.id)
     return video
 
 
@@ -266,19 +274,19 @@ def _prompt(fields: dict[str, Any]) -> str:
 
 @router.post("/edits")
 async def edit_video(
-    request: Request, response: Response, user: UserDep, db: SessionDep
+    request: Request, response: Response, user: UserDep, db: SessionDep, service: StateDep
 ) -> dict[str, Any]:
     fields = await _fields(request)
     prompt = _prompt(fields)
     source = _owned(db, _video_reference(fields), user.id, param="video")
-    video = _derived(db, source, prompt, "edit", source.seconds, None)
+    video = _derived(db, service, source, prompt, "edit", source.seconds, None)
     _poll_headers(response)
     return video_public(video)
 
 
 @router.post("/extensions")
 async def extend_video(
-    request: Request, response: Response, user: UserDep, db: SessionDep
+    request: Request, response: Response, user: UserDep, db: SessionDep, service: StateDep
 ) -> dict[str, Any]:
     fields = await _fields(request)
     prompt = _prompt(fields)
@@ -302,19 +310,24 @@ async def extend_video(
         )
     # The sim is deterministic: the same plan and seed, run longer, replays the source
     # exactly and then goes on; the prompt's changes apply to the whole clip.
-    video = _derived(db, source, prompt, "extension", str(total), None)
+    video = _derived(db, service, source, prompt, "extension", str(total), None)
     _poll_headers(response)
     return video_public(video)
 
 
 @router.post("/{video_id}/remix")
 async def remix_video(
-    video_id: str, request: Request, response: Response, user: UserDep, db: SessionDep
+    video_id: str,
+    request: Request,
+    response: Response,
+    user: UserDep,
+    db: SessionDep,
+    service: StateDep,
 ) -> dict[str, Any]:
     fields = await _fields(request)
     prompt = _prompt(fields)
     source = _owned(db, video_id, user.id)
-    video = _derived(db, source, prompt, "remix", source.seconds, source.id)
+    video = _derived(db, service, source, prompt, "remix", source.seconds, source.id)
     _poll_headers(response)
     return video_public(video)
 
