@@ -52,15 +52,82 @@ class Server:
     process: subprocess.Popen[str]
 
     def key(self, user: str) -> str:
-        return cli(self.env, "keys", "create", "--user", user)
+        # Users are per server run: a shared PostgreSQL outlives one run of the module.
+        return cli(self.env, "keys", "create", "--user", f"{user}-{self.url.rsplit(':', 1)[1]}")
+
+    def stored(self, key: str) -> bool:
+        """Whether the server's storage (local or S3) holds `key`."""
+        from reelforge.settings import Settings
+        from reelforge.storage import storage_from_settings
+
+        settings = Settings(
+            data_dir=self.data_dir,
+            storage_url=self.env.get("REELFORGE_STORAGE_URL"),
+            s3_endpoint_url=self.env.get("REELFORGE_S3_ENDPOINT_URL"),
+        )
+        return storage_from_settings(settings).exists(key)
 
     def client(self, key: str) -> openai.OpenAI:
         return openai.OpenAI(base_url=self.url, api_key=key, max_retries=0)
 
 
+BACKEND_ENV: dict[str, str] = {}  # set per backend by the `backend` fixture
+
+
+@pytest.fixture(scope="module", params=["local", "postgres+redis", "s3"])
+def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run every test of this module on each deployment: the embedded default; PostgreSQL
+    and Redis (started by bin/test through bin/services); S3 storage (moto's server)."""
+    BACKEND_ENV.clear()
+    if request.param == "postgres+redis":
+        database = os.environ.get("REELFORGE_TEST_DATABASE_URL")
+        redis = os.environ.get("REELFORGE_TEST_REDIS_URL")
+        if not database or not redis:
+            pytest.skip("PostgreSQL/Redis not running: bin/test starts them with bin/services")
+        BACKEND_ENV.update(REELFORGE_DATABASE_URL=database, REELFORGE_QUEUE_URL=redis)
+        yield request.param
+    elif request.param == "s3":
+        import boto3
+        from moto.server import ThreadedMotoServer
+
+        port = free_port()
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+        moto.start()
+        endpoint = f"http://127.0.0.1:{port}"
+        credentials = {
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        ).create_bucket(Bucket="reelforge-test")
+        BACKEND_ENV.update(
+            REELFORGE_STORAGE_URL="s3://reelforge-test/media",
+            REELFORGE_S3_ENDPOINT_URL=endpoint,
+            **credentials,
+        )
+        saved = {name: os.environ.get(name) for name in credentials}
+        os.environ.update(credentials)  # for the tests' own look into the bucket
+        yield request.param
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        moto.stop()
+    else:
+        yield request.param
+    BACKEND_ENV.clear()
+
+
 def start_server(data_dir: Path, *extra: str, **env_vars: str) -> Server:
     port = free_port()
-    env = dict(os.environ, REELFORGE_DATA_DIR=str(data_dir), **env_vars)
+    env = dict(os.environ, REELFORGE_DATA_DIR=str(data_dir), **BACKEND_ENV, **env_vars)
     process = subprocess.Popen(
         [sys.executable, "-m", "reelforge.cli", "serve", "--port", str(port), *extra],
         env=env,
@@ -89,7 +156,7 @@ def stop(process: subprocess.Popen[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[Server]:
     s = start_server(
         tmp_path_factory.mktemp("serve"),
         REELFORGE_RATE_LIMIT_PER_MINUTE="600",
@@ -161,14 +228,13 @@ def test_delete_removes_the_video_and_its_files(server):
     video = client.videos.create_and_poll(
         prompt="a green cube falls", seconds="4", poll_interval_ms=200
     )
-    assert list((server.data_dir / "media" / video.id).iterdir())
+    assert server.stored(f"{video.id}/video.mp4") and server.stored(f"{video.id}/thumbnail.webp")
     deleted = client.videos.delete(video.id)
     assert (deleted.id, deleted.deleted, deleted.object) == (video.id, True, "video.deleted")
     with pytest.raises(openai.NotFoundError):
         client.videos.retrieve(video.id)
-    assert not (server.data_dir / "media" / video.id).exists() or not list(
-        (server.data_dir / "media" / video.id).iterdir()
-    )
+    assert not server.stored(f"{video.id}/video.mp4")
+    assert not server.stored(f"{video.id}/spritesheet.jpg")
 
 
 def test_delete_cancels_a_running_job(server):
@@ -188,7 +254,7 @@ def test_delete_cancels_a_running_job(server):
     )
     assert quick.status == "completed"
     assert time.monotonic() - started < 15
-    assert not (server.data_dir / "media" / video.id / "video.mp4").exists()
+    assert not server.stored(f"{video.id}/video.mp4")
 
 
 def test_users_cannot_see_each_others_videos(server, alice, done):
@@ -300,7 +366,7 @@ def test_too_large_and_unsupported(raw):
     assert error["code"] == "unsupported_parameter"
 
 
-def test_rate_limit_per_key(tmp_path):
+def test_rate_limit_per_key(tmp_path, backend):
     limited = start_server(tmp_path, REELFORGE_RATE_LIMIT_PER_MINUTE="10")
     try:
         headers = {"Authorization": f"Bearer {limited.key('flood')}"}
@@ -316,7 +382,7 @@ def test_rate_limit_per_key(tmp_path):
         stop(limited.process)
 
 
-def test_killed_worker_job_completes_after_restart(tmp_path):
+def test_killed_worker_job_completes_after_restart(tmp_path, backend):
     """SIGKILL the worker mid-job; a new worker picks the job up and finishes it."""
     api = start_server(tmp_path, "--no-worker", REELFORGE_JOB_STALE_AFTER_S="3")
     env = dict(api.env, REELFORGE_JOB_STALE_AFTER_S="3")
@@ -352,7 +418,7 @@ def test_killed_worker_job_completes_after_restart(tmp_path):
         stop(api.process)
 
 
-def test_signed_webhook_on_completion(tmp_path):
+def test_signed_webhook_on_completion(tmp_path, backend):
     import json
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
