@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     # Service: database, media storage, webhooks, API limits.
     database_url: str | None = None  # None: SQLite file in data_dir
     queue_url: str | None = None  # None: Huey on SQLite in data_dir; "redis://host:port/db"
+    queue_name: str = "reelforge"  # deployments sharing one Redis use different names
     storage_url: str | None = None  # None: data_dir/media; "s3://bucket/prefix" for S3
     s3_endpoint_url: str | None = None  # an S3-compatible endpoint (MinIO, moto, ...)
     s3_region: str = "us-east-1"

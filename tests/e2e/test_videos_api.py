@@ -53,7 +53,13 @@ class Server:
 
     def key(self, user: str) -> str:
         # Users are per server run: a shared PostgreSQL outlives one run of the module.
-        return cli(self.env, "keys", "create", "--user", f"{user}-{self.url.rsplit(':', 1)[1]}")
+        return cli(
+            self.env,
+            "keys",
+            "create",
+            "--user",
+            f"{user}-{self.url.rsplit(':', 1)[1].split('/')[0]}",
+        )
 
     def stored(self, key: str) -> bool:
         """Whether the server's storage (local or S3) holds `key`."""
@@ -125,13 +131,32 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
     BACKEND_ENV.clear()
 
 
+def isolated(port: int) -> dict[str, str]:
+    """Each test server gets its own queue and, on PostgreSQL, its own schema: they share
+    one PostgreSQL and one Redis, and must not take each other's jobs."""
+    env = {"REELFORGE_QUEUE_NAME": f"reelforge-{port}"}
+    database = BACKEND_ENV.get("REELFORGE_DATABASE_URL")
+    if database:
+        import psycopg
+
+        schema = f"rf_{port}"
+        plain = database.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(plain, autocommit=True) as connection:
+            connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        env["REELFORGE_DATABASE_URL"] = f"{database}?options=-csearch_path%3D{schema}"
+    return env
+
+
 def start_server(data_dir: Path, *extra: str, **env_vars: str) -> Server:
     port = free_port()
-    env = dict(os.environ, REELFORGE_DATA_DIR=str(data_dir), **BACKEND_ENV, **env_vars)
+    env = {**os.environ, "REELFORGE_DATA_DIR": str(data_dir), **BACKEND_ENV}
+    env.update(isolated(port))  # after BACKEND_ENV: the per-server schema wins
+    env.update(env_vars)
+    log = (data_dir / f"server-{port}.log").open("w")  # never a pipe nobody reads
     process = subprocess.Popen(
         [sys.executable, "-m", "reelforge.cli", "serve", "--port", str(port), *extra],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -144,7 +169,7 @@ def start_server(data_dir: Path, *extra: str, **env_vars: str) -> Server:
         except httpx.HTTPError:
             time.sleep(0.1)
     process.kill()
-    raise RuntimeError(f"server did not start: {process.stdout.read() if process.stdout else ''}")
+    raise RuntimeError(f"server did not start: {(data_dir / f'server-{port}.log').read_text()}")
 
 
 def stop(process: subprocess.Popen[str]) -> None:
@@ -384,16 +409,23 @@ def test_rate_limit_per_key(tmp_path, backend):
 
 def test_killed_worker_job_completes_after_restart(tmp_path, backend):
     """SIGKILL the worker mid-job; a new worker picks the job up and finishes it."""
-    api = start_server(tmp_path, "--no-worker", REELFORGE_JOB_STALE_AFTER_S="3")
+    api = start_server(
+        tmp_path,
+        "--no-worker",
+        REELFORGE_JOB_STALE_AFTER_S="3",
+        REELFORGE_RATE_LIMIT_PER_MINUTE="100000",
+    )
     env = dict(api.env, REELFORGE_JOB_STALE_AFTER_S="3")
+    workers: list[subprocess.Popen[bytes] | None] = [None, None]
     try:
         client = api.client(api.key("crash"))
         video = client.videos.create(prompt="three red balls bounce", seconds="8")
-        worker = subprocess.Popen(
+        worker_log = (tmp_path / "worker.log").open("w")
+        worker = workers[0] = subprocess.Popen(
             [sys.executable, "-m", "reelforge.cli", "worker"],
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=worker_log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
         while client.videos.retrieve(video.id).progress < 10:
@@ -402,11 +434,11 @@ def test_killed_worker_job_completes_after_restart(tmp_path, backend):
         worker.send_signal(signal.SIGKILL)
         worker.wait()
         assert client.videos.retrieve(video.id).status == "in_progress"  # orphaned
-        restarted = subprocess.Popen(
+        restarted = workers[1] = subprocess.Popen(
             [sys.executable, "-m", "reelforge.cli", "worker"],
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=worker_log,
+            stderr=subprocess.STDOUT,
         )
         try:
             final = client.videos.poll(video.id, poll_interval_ms=200)
@@ -415,6 +447,10 @@ def test_killed_worker_job_completes_after_restart(tmp_path, backend):
         assert final.status == "completed"
         assert len(client.videos.download_content(final.id).read()) > 10_000
     finally:
+        for process in workers:  # never leave a worker behind, even when the test fails
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
         stop(api.process)
 
 

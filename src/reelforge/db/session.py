@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from reelforge.db.models import Base
+from reelforge.db.migrations import upgrade
 from reelforge.settings import Settings
 
 
@@ -33,8 +33,9 @@ def make_engine(settings: Settings) -> Engine:
             cursor.close()
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    # The schema is created here; migrations (Alembic) are not written yet.
-    Base.metadata.create_all(engine)
+    # Every entry point starts on the newest schema: `alembic upgrade head`, under a lock
+    # (PostgreSQL advisory lock; SQLite: fcntl lock file next to the database).
+    upgrade(engine)
     return engine
 
 

@@ -25,7 +25,7 @@ class JobQueue:
         self.huey: Huey
         if url and url.startswith(("redis://", "rediss://", "unix://")):
             self.huey = RedisHuey(
-                "reelforge", url=url, results=False, blocking=True, read_timeout=1
+                settings.queue_name, url=url, results=False, blocking=True, read_timeout=1
             )
         elif url:
             raise ConfigError(
@@ -34,7 +34,7 @@ class JobQueue:
         else:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             self.huey = SqliteHuey(
-                "reelforge", filename=str(settings.data_dir / "queue.db"), results=False
+                settings.queue_name, filename=str(settings.data_dir / "queue.db"), results=False
             )
 
         @self.huey.task(name="run_video")
