@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmark_doc import write_section
 from reelforge import pipeline
 from reelforge.eval.metrics import Expected, evaluate_clip
 from reelforge.types import Request
@@ -74,14 +75,7 @@ def main() -> None:
     )
     print(table)
     if not args.no_write:
-        doc = ROOT / "docs" / "BENCHMARKS.md"
-        text = doc.read_text()
-        if MARK_BEGIN in text:
-            head, rest = text.split(MARK_BEGIN, 1)
-            text = head + table + rest.split(MARK_END, 1)[1]
-        else:
-            text = text.rstrip() + "\n\n" + table + "\n"
-        doc.write_text(text)
+        write_section(MARK_BEGIN, MARK_END, table)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmark_doc import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
 PROMPT = (
     "Three red rubber balls and a blue wooden crate fall onto the floor of a kitchen. "
@@ -138,14 +140,7 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     if not args.no_write:
-        doc = ROOT / "docs" / "BENCHMARKS.md"
-        text = doc.read_text() if doc.exists() else "# Benchmarks\n\n"
-        if MARK_BEGIN in text:
-            head, rest = text.split(MARK_BEGIN, 1)
-            text = head + table + rest.split(MARK_END, 1)[1]
-        else:
-            text = text.rstrip() + "\n\n" + table + "\n"
-        doc.write_text(text)
+        write_section(MARK_BEGIN, MARK_END, table)
 
 
 if __name__ == "__main__":

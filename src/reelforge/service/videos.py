@@ -81,18 +81,7 @@ async def _fields(request: Request) -> dict[str, Any]:
 
 
 def _check_create(fields: dict[str, Any]) -> tuple[str, str, str, str]:
-    prompt = fields.get("prompt")
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise APIError(
-            400, "prompt is required and must not be empty", param="prompt", code="invalid_value"
-        )
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise APIError(
-            400,
-            f"prompt must be at most {MAX_PROMPT_CHARS} characters, got {len(prompt)}",
-            param="prompt",
-            code="invalid_value",
-        )
+    prompt = _prompt(fields)
     seconds = str(fields.get("seconds", "4"))
     if seconds not in ALLOWED_SECONDS:
         raise APIError(
@@ -265,7 +254,7 @@ def _prompt(fields: dict[str, Any]) -> str:
     if len(prompt) > MAX_PROMPT_CHARS:
         raise APIError(
             400,
-            f"prompt must be at most {MAX_PROMPT_CHARS} characters",
+            f"prompt must be at most {MAX_PROMPT_CHARS} characters, got {len(prompt)}",
             param="prompt",
             code="invalid_value",
         )
