@@ -47,7 +47,8 @@ from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmark_doc import write_section
+
 MARK_BEGIN, MARK_END = "<!-- api_load:begin -->", "<!-- api_load:end -->"
 PROMPT = "Three red rubber balls bounce on the floor of a gym; a girl says {n}"
 POST_TARGET_MS, GET_TARGET_MS = 50.0, 20.0
@@ -456,14 +457,7 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     if not args.no_write:
-        doc = ROOT / "docs" / "BENCHMARKS.md"
-        text = doc.read_text() if doc.exists() else "# Benchmarks\n\n"
-        if MARK_BEGIN in text:
-            head, rest = text.split(MARK_BEGIN, 1)
-            text = head + table + rest.split(MARK_END, 1)[1]
-        else:
-            text = text.rstrip() + "\n\n" + table + "\n"
-        doc.write_text(text)
+        write_section(MARK_BEGIN, MARK_END, table)
 
 
 if __name__ == "__main__":
