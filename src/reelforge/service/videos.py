@@ -80,9 +80,8 @@ async def _fields(request: Request) -> dict[str, Any]:
     )
 
 
-def _check_create(fields: dict[str, Any]) -> tuple[str, str, str, str]:
-    prompt = _prompt(fields)
-    seconds = str(fields.get("seconds", "4"))
+def _seconds(fields: dict[str, Any], default: str | None) -> str:
+    seconds = str(fields.get("seconds", default if default is not None else ""))
     if seconds not in ALLOWED_SECONDS:
         raise APIError(
             400,
@@ -90,6 +89,12 @@ def _check_create(fields: dict[str, Any]) -> tuple[str, str, str, str]:
             param="seconds",
             code="invalid_value",
         )
+    return seconds
+
+
+def _check_create(fields: dict[str, Any]) -> tuple[str, str, str, str]:
+    prompt = _prompt(fields)
+    seconds = _seconds(fields, default="4")
     size = str(fields.get("size", "720x1280"))
     if size not in API_SIZES:
         raise APIError(
@@ -279,14 +284,7 @@ async def extend_video(
 ) -> dict[str, Any]:
     fields = await _fields(request)
     prompt = _prompt(fields)
-    seconds = str(fields.get("seconds", ""))
-    if seconds not in ALLOWED_SECONDS:
-        raise APIError(
-            400,
-            f"seconds must be one of {', '.join(ALLOWED_SECONDS)}, got {seconds!r}",
-            param="seconds",
-            code="invalid_value",
-        )
+    seconds = _seconds(fields, default=None)  # required for an extension
     source = _owned(db, _video_reference(fields), user.id, param="video")
     total = int(source.seconds) + int(seconds)
     if total > MAX_TOTAL_SECONDS:
