@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -389,6 +390,54 @@ def test_too_large_and_unsupported(raw):
         httpx.post(f"{url}/videos", files=small, headers=headers), 400, "input_reference"
     )
     assert error["code"] == "unsupported_parameter"
+
+
+def test_too_large_chunked_body_without_length(raw):
+    url, headers = raw
+
+    def chunks():
+        for _ in range(40):  # 40 × 64 KiB = 2.5 MiB > the server's 2 MiB limit
+            yield b"x" * 65536
+
+    response = httpx.post(
+        f"{url}/videos",
+        content=chunks(),
+        headers={**headers, "content-type": "application/json"},
+    )
+    assert_error(response, 413)
+
+
+def test_many_concurrent_requests_never_stall_or_fail(server, done):
+    """More requests in flight than the server has threads (40) and pooled connections:
+    once, sync dependencies held connections while waiting for threads and the server
+    stalled for 30 s, then answered 500."""
+    import asyncio
+
+    key = server.key("crowd")
+    headers = {"Authorization": f"Bearer {key}"}
+
+    async def crowd() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        async with httpx.AsyncClient(
+            base_url=server.url, headers=headers, timeout=25, limits=limits
+        ) as client:
+            calls = []
+            for n in range(160):
+                if n % 16 == 0:
+                    calls.append(client.post("/videos", data={"prompt": f"a red ball {n}"}))
+                elif n % 3 == 0:
+                    calls.append(client.get(f"/videos/{done.id}"))  # not crowd's: 404
+                else:
+                    calls.append(client.get("/videos", params={"limit": 5}))
+            return await asyncio.gather(*calls)
+
+    responses = asyncio.run(crowd())
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {200: 110, 404: 50}, statuses  # 10 POSTs, 100 lists, 50 others'
+    created = [r.json()["id"] for r in responses if r.request.method == "POST"]
+    assert len(created) == 10
+    for video_id in created:  # the rows were committed before the answers
+        assert httpx.delete(f"{server.url}/videos/{video_id}", headers=headers).status_code == 200
 
 
 def test_rate_limit_per_key(tmp_path, backend):

@@ -11,6 +11,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from reelforge.db.migrations import upgrade
 from reelforge.settings import Settings
 
+# Connections are only held inside one worker thread (service/deps.py `run_db`), so the
+# server never needs more than its thread pool (40) at once; waiting for one is bounded by
+# running work, and a request that still waits POOL_TIMEOUT_S gets a 503.
+POOL_SIZE, POOL_OVERFLOW, POOL_TIMEOUT_S = 10, 30, 10.0
+
 
 def database_url(settings: Settings) -> str:
     if settings.database_url:
@@ -22,7 +27,13 @@ def database_url(settings: Settings) -> str:
 def make_engine(settings: Settings) -> Engine:
     url = database_url(settings)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+            pool_timeout=POOL_TIMEOUT_S,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection, _record):  # type: ignore[no-untyped-def]
@@ -32,7 +43,13 @@ def make_engine(settings: Settings) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+            pool_timeout=POOL_TIMEOUT_S,
+        )
     # Every entry point starts on the newest schema: `alembic upgrade head`, under a lock
     # (PostgreSQL advisory lock; SQLite: fcntl lock file next to the database).
     upgrade(engine)

@@ -7,8 +7,8 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
-from starlette.middleware.base import RequestResponseEndpoint
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reelforge import __version__
 from reelforge.db.session import make_engine, session_factory
@@ -52,24 +52,63 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     app.state.reelforge = ServiceState(
         settings, factory, storage, RateLimiter(settings.rate_limit_per_minute), queue
     )
-    max_bytes = settings.max_request_bytes
-
-    @app.middleware("http")
-    async def body_limit(request: Request, call_next: RequestResponseEndpoint) -> Response:
-        """413 before reading a body larger than the configured limit."""
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > max_bytes:
-            return errors.envelope(
-                413, f"request body is larger than {max_bytes} bytes", code="request_too_large"
-            )
-        return await call_next(request)
-
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     errors.install(app)
     app.include_router(characters.router)  # before /v1/videos/{video_id}
     app.include_router(videos.router)
 
     @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """413 for a request body over `max_bytes`: at once when Content-Length says so, and
+    while reading a body sent without one (chunked) as soon as it passes the limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_bytes:
+            await self._reject(scope, receive, send)
+            return
+        seen = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _TooLarge:
+            if started:
+                raise
+            await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = errors.envelope(
+            413, f"request body is larger than {self.max_bytes} bytes", code="request_too_large"
+        )
+        await response(scope, receive, send)

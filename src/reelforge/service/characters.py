@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from reelforge.db.models import Character
 from reelforge.errors import MediaError
 from reelforge.media import probe
-from reelforge.service.deps import SessionDep, StateDep, UserDep
+from reelforge.service.deps import StateDep, UserDep, run_db
 from reelforge.service.errors import APIError
 
 router = APIRouter(prefix="/v1/videos/characters", tags=["characters"])
@@ -27,9 +29,7 @@ def character_public(character: Character) -> dict[str, Any]:
 
 
 @router.post("")
-async def create_character(
-    request: Request, user: UserDep, db: SessionDep, service: StateDep
-) -> dict[str, Any]:
+async def create_character(request: Request, user: UserDep, service: StateDep) -> dict[str, Any]:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise APIError(
             400, "send name and video as multipart/form-data", code="unsupported_content_type"
@@ -54,7 +54,7 @@ async def create_character(
             while chunk := await upload.read(1 << 20):
                 out.write(chunk)
         try:
-            info = probe(path)
+            info = await run_in_threadpool(probe, path)
         except MediaError:
             raise APIError(
                 400, "video is not a readable video file", param="video", code="invalid_video"
@@ -66,18 +66,28 @@ async def create_character(
                 param="video",
                 code="invalid_video",
             )
-        service.storage.put_file(key, path, "video/mp4")
+        await run_in_threadpool(service.storage.put_file, key, path, "video/mp4")
     character = Character(id=character_id, user_id=user.id, name=name.strip(), video_key=key)
-    db.add(character)
-    db.commit()
-    return character_public(character)
+
+    def work(db: Session) -> dict[str, Any]:
+        db.add(character)
+        db.commit()
+        return character_public(character)
+
+    return await run_db(service, work)
 
 
 @router.get("/{character_id}")
-def get_character(character_id: str, user: UserDep, db: SessionDep) -> dict[str, Any]:
-    character = db.get(Character, character_id)
-    if character is None or character.user_id != user.id:
-        raise APIError(
-            404, f"no character with id {character_id!r}", param="character_id", code="not_found"
-        )
-    return character_public(character)
+async def get_character(character_id: str, user: UserDep, service: StateDep) -> dict[str, Any]:
+    def work(db: Session) -> dict[str, Any]:
+        character = db.get(Character, character_id)
+        if character is None or character.user_id != user.id:
+            raise APIError(
+                404,
+                f"no character with id {character_id!r}",
+                param="character_id",
+                code="not_found",
+            )
+        return character_public(character)
+
+    return await run_db(service, work)

@@ -1,22 +1,36 @@
-"""Shared dependencies: the service state, database sessions and the caller's user."""
+"""Shared dependencies: the service state, database work and the caller's user.
+
+Database work never spans a thread hop. FastAPI runs sync dependencies and sync routes in
+a pool of 40 threads; a session opened in one hop and used in the next holds a pooled
+connection while it waits for a thread, and under load every thread ends up waiting for a
+connection held by a request that is waiting for a thread (observed: a 30 s stall, then
+500s, at 56 concurrent requests). So routes are async, and each piece of database work is
+one function run by `run_db` in one worker thread, which takes a connection, commits and
+gives it back before it returns. A thread then only ever waits for a connection held by
+another running thread, and waiting is bounded.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
-from reelforge.db.keys import user_for_key
-from reelforge.db.models import User
+from reelforge.db.keys import hash_key
+from reelforge.db.models import ApiKey, User
 from reelforge.jobs.queue import JobQueue
 from reelforge.service.errors import APIError
 from reelforge.settings import Settings
 from reelforge.storage import Storage
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -49,27 +63,49 @@ class ServiceState:
     queue: JobQueue
 
 
-def state(request: Request) -> ServiceState:
-    return request.app.state.reelforge
+@dataclass(frozen=True)
+class Caller:
+    """The user an API key belongs to."""
+
+    id: str
+    name: str
 
 
-def session(request: Request) -> Iterator[Session]:
-    with state(request).factory() as db:
-        yield db
+async def state(request: Request) -> ServiceState:
+    service: ServiceState = request.app.state.reelforge
+    return service
 
 
 StateDep = Annotated[ServiceState, Depends(state)]
-SessionDep = Annotated[Session, Depends(session)]
 
 
-def current_user(request: Request, db: SessionDep, service: StateDep) -> User:
+async def run_db(service: ServiceState, work: Callable[[Session], T]) -> T:
+    """`work(session)` in one worker thread; the session is closed before this returns."""
+    return await run_in_threadpool(_in_session, service.factory, work)
+
+
+def _in_session(factory: sessionmaker[Session], work: Callable[[Session], T]) -> T:
+    with factory() as db:
+        return work(db)
+
+
+def _caller(db: Session, key: str) -> Caller | None:
+    row = db.execute(
+        select(User.id, User.name)
+        .join(ApiKey, ApiKey.user_id == User.id)
+        .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked.is_(False))
+    ).first()
+    return Caller(id=row.id, name=row.name) if row else None
+
+
+async def current_user(request: Request, service: StateDep) -> Caller:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise APIError(
             401, "missing API key: send Authorization: Bearer <key>", code="missing_api_key"
         )
-    user = user_for_key(db, key.strip())
+    user = await run_db(service, lambda db: _caller(db, key.strip()))
     if user is None:
         raise APIError(401, "invalid API key", code="invalid_api_key")
     wait_s = service.limiter.allow(user.id)
@@ -84,4 +120,4 @@ def current_user(request: Request, db: SessionDep, service: StateDep) -> User:
     return user
 
 
-UserDep = Annotated[User, Depends(current_user)]
+UserDep = Annotated[Caller, Depends(current_user)]

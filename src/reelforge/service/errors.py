@@ -8,6 +8,8 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reelforge.errors import ReelforgeError
@@ -89,6 +91,26 @@ def install(app: FastAPI) -> None:
         if error.status_code == 404 and message == "Not Found":
             message = "no such route"
         return envelope(error.status_code, message, headers=getattr(error, "headers", None))
+
+    @app.exception_handler(PoolTimeout)
+    async def _busy(_: Request, error: PoolTimeout) -> JSONResponse:
+        log.warning("database connection pool exhausted: %s", error)
+        return envelope(
+            503,
+            "the server is busy; retry shortly",
+            code="server_busy",
+            headers={"retry-after": "1"},
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _database_down(_: Request, error: OperationalError) -> JSONResponse:
+        log.error("database unavailable: %s", error.orig)
+        return envelope(
+            503,
+            "the database is unavailable; retry shortly",
+            code="database_unavailable",
+            headers={"retry-after": "5"},
+        )
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, error: Exception) -> JSONResponse:

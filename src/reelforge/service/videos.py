@@ -16,11 +16,12 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from reelforge.db.models import Video
 from reelforge.jobs.worker import MEDIA, media_key
-from reelforge.service.deps import ServiceState, SessionDep, StateDep, UserDep
+from reelforge.service.deps import ServiceState, StateDep, UserDep, run_db
 from reelforge.service.errors import APIError
 from reelforge.types import API_SIZES, MAX_PROMPT_CHARS
 
@@ -134,7 +135,7 @@ def engine_for_model(model: str, default_engine: str) -> str:
 
 @router.post("")
 async def create_video(
-    request: Request, response: Response, user: UserDep, db: SessionDep, service: StateDep
+    request: Request, response: Response, user: UserDep, service: StateDep
 ) -> dict[str, Any]:
     prompt, seconds, size, model = _check_create(await _fields(request))
     video = Video(
@@ -150,25 +151,36 @@ async def create_video(
         seed=secrets.randbelow(2**31),
         sequence=time.time_ns(),
     )
-    db.add(video)
-    db.commit()  # committed before the response: an accepted request is never lost
-    service.queue.enqueue(video.id)
     _poll_headers(response)
+    return await run_db(service, lambda db: _submit(db, service, video))
+
+
+def _submit(db: Session, service: ServiceState, video: Video) -> dict[str, Any]:
+    """Commit the job's row, then announce it: an accepted request is never lost (a lost
+    announcement is made again by the worker's scan of queued rows)."""
+    db.add(video)
+    db.commit()
+    service.queue.enqueue(video.id)
     return video_public(video)
 
 
 @router.get("")
-def list_videos(
+async def list_videos(
     response: Response,
     user: UserDep,
-    db: SessionDep,
+    service: StateDep,
     after: str | None = None,
     limit: int = Query(default=20, ge=1, le=100),
     order: Literal["asc", "desc"] = "desc",
 ) -> dict[str, Any]:
-    query = select(Video).where(Video.user_id == user.id)
+    _poll_headers(response)
+    return await run_db(service, lambda db: _page(db, user.id, after, limit, order))
+
+
+def _page(db: Session, user_id: str, after: str | None, limit: int, order: str) -> dict[str, Any]:
+    query = select(Video).where(Video.user_id == user_id)
     if after:
-        cursor = _owned(db, after, user.id, param="after")
+        cursor = _owned(db, after, user_id, param="after")
         query = query.where(
             Video.sequence < cursor.sequence
             if order == "desc"
@@ -177,7 +189,6 @@ def list_videos(
     ordering = Video.sequence.desc() if order == "desc" else Video.sequence.asc()
     rows = db.scalars(query.order_by(ordering).limit(limit + 1)).all()
     page = rows[:limit]
-    _poll_headers(response)
     return {
         "object": "list",
         "data": [video_public(v) for v in page],
@@ -211,8 +222,6 @@ def _video_reference(fields: dict[str, Any]) -> str:
 
 
 def _derived(
-    db: Session,
-    service: ServiceState,
     source: Video,
     prompt: str,
     kind: str,
@@ -244,9 +253,6 @@ def _derived(
         remixed_from_video_id=remixed_from,
         base_plan_json=source.plan_json,
     )
-    db.add(video)
-    db.commit()
-    service.queue.enqueue(video.id)
     return video
 
 
@@ -268,24 +274,38 @@ def _prompt(fields: dict[str, Any]) -> str:
 
 @router.post("/edits")
 async def edit_video(
-    request: Request, response: Response, user: UserDep, db: SessionDep, service: StateDep
+    request: Request, response: Response, user: UserDep, service: StateDep
 ) -> dict[str, Any]:
     fields = await _fields(request)
     prompt = _prompt(fields)
-    source = _owned(db, _video_reference(fields), user.id, param="video")
-    video = _derived(db, service, source, prompt, "edit", source.seconds, None)
+    source_id = _video_reference(fields)
+
+    def work(db: Session) -> dict[str, Any]:
+        source = _owned(db, source_id, user.id, param="video")
+        return _submit(db, service, _derived(source, prompt, "edit", source.seconds, None))
+
     _poll_headers(response)
-    return video_public(video)
+    return await run_db(service, work)
 
 
 @router.post("/extensions")
 async def extend_video(
-    request: Request, response: Response, user: UserDep, db: SessionDep, service: StateDep
+    request: Request, response: Response, user: UserDep, service: StateDep
 ) -> dict[str, Any]:
     fields = await _fields(request)
     prompt = _prompt(fields)
     seconds = _seconds(fields, default=None)  # required for an extension
-    source = _owned(db, _video_reference(fields), user.id, param="video")
+    source_id = _video_reference(fields)
+    _poll_headers(response)
+    return await run_db(
+        service, lambda db: _extend(db, service, user.id, source_id, prompt, seconds)
+    )
+
+
+def _extend(
+    db: Session, service: ServiceState, user_id: str, source_id: str, prompt: str, seconds: str
+) -> dict[str, Any]:
+    source = _owned(db, source_id, user_id, param="video")
     total = int(source.seconds) + int(seconds)
     if total > MAX_TOTAL_SECONDS:
         raise APIError(
@@ -297,9 +317,7 @@ async def extend_video(
         )
     # The sim is deterministic: the same plan and seed, run longer, replays the source
     # exactly and then goes on; the prompt's changes apply to the whole clip.
-    video = _derived(db, service, source, prompt, "extension", str(total), None)
-    _poll_headers(response)
-    return video_public(video)
+    return _submit(db, service, _derived(source, prompt, "extension", str(total), None))
 
 
 @router.post("/{video_id}/remix")
@@ -308,46 +326,50 @@ async def remix_video(
     request: Request,
     response: Response,
     user: UserDep,
-    db: SessionDep,
     service: StateDep,
 ) -> dict[str, Any]:
     fields = await _fields(request)
     prompt = _prompt(fields)
-    source = _owned(db, video_id, user.id)
-    video = _derived(db, service, source, prompt, "remix", source.seconds, source.id)
+
+    def work(db: Session) -> dict[str, Any]:
+        source = _owned(db, video_id, user.id)
+        return _submit(db, service, _derived(source, prompt, "remix", source.seconds, source.id))
+
     _poll_headers(response)
-    return video_public(video)
+    return await run_db(service, work)
 
 
 @router.get("/{video_id}")
-def retrieve_video(
-    video_id: str, response: Response, user: UserDep, db: SessionDep
+async def retrieve_video(
+    video_id: str, response: Response, user: UserDep, service: StateDep
 ) -> dict[str, Any]:
     _poll_headers(response)
-    return video_public(_owned(db, video_id, user.id))
+    return await run_db(service, lambda db: video_public(_owned(db, video_id, user.id)))
 
 
 @router.delete("/{video_id}")
-def delete_video(video_id: str, user: UserDep, db: SessionDep, service: StateDep) -> dict[str, Any]:
-    video = _owned(db, video_id, user.id)
-    running = video.status == "in_progress"
-    db.delete(video)  # a running job's worker sees its row gone at the next step and stops
-    db.commit()
-    if not running:
-        for variant in MEDIA:
-            service.storage.delete(media_key(video_id, variant))
-    return {"id": video_id, "object": "video.deleted", "deleted": True}
+async def delete_video(video_id: str, user: UserDep, service: StateDep) -> dict[str, Any]:
+    def work(db: Session) -> dict[str, Any]:
+        video = _owned(db, video_id, user.id)
+        running = video.status == "in_progress"
+        db.delete(video)  # a running job's worker sees its row gone at the next step and stops
+        db.commit()
+        if not running:
+            for variant in MEDIA:
+                service.storage.delete(media_key(video_id, variant))
+        return {"id": video_id, "object": "video.deleted", "deleted": True}
+
+    return await run_db(service, work)
 
 
 @router.get("/{video_id}/content")
-def download_content(
+async def download_content(
     video_id: str,
     user: UserDep,
-    db: SessionDep,
     service: StateDep,
     variant: Literal["video", "thumbnail", "spritesheet"] = "video",
 ) -> StreamingResponse:
-    video = _owned(db, video_id, user.id)
+    video = await run_db(service, lambda db: _owned(db, video_id, user.id))
     if video.status != "completed":
         raise APIError(
             409,
@@ -355,7 +377,7 @@ def download_content(
             param="video_id",
             code="video_not_ready",
         )
-    handle = service.storage.open(media_key(video_id, variant))
+    handle = await run_in_threadpool(service.storage.open, media_key(video_id, variant))
     return StreamingResponse(_chunks(handle), media_type=MEDIA[variant][1])
 
 
