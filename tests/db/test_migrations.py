@@ -241,7 +241,7 @@ def test_pg_fresh_upgrade_is_the_models_schema(tmp_path: Path, pg_url: str) -> N
         assert types["videos.sequence"] == "bigint"
         assert types["videos.prompt"] == "text"
         assert types["videos.plan_json"] == "text"
-        assert types["videos.cancel_requested"] == "boolean"
+        assert "videos.cancel_requested" not in types  # dropped by 0003
         assert types["api_keys.revoked"] == "boolean"
         assert types["videos.heartbeat_at"] == "double precision"
         assert types["videos.id"] == "character varying"
@@ -316,7 +316,7 @@ def test_pg_keys_and_videos_round_trip(tmp_path: Path, pg_url: str) -> None:
             video = session.get(Video, "video_1")
             assert video is not None
             assert video.sequence == sequence
-            assert video.cancel_requested is False and video.status == "queued"
+            assert video.status == "queued"
             assert len(video.prompt) == 7000
             for row in session.scalars(select(ApiKey).where(ApiKey.key_hash != "")):
                 row.revoked = True

@@ -55,7 +55,6 @@ class Video(Base):
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     worker_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     heartbeat_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     plan_json: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -160,7 +160,7 @@ class Worker:
             last_write[0] = now
             with transaction(self.factory) as session:
                 row = session.get(Video, video_id)
-                if row is None or row.cancel_requested:
+                if row is None:  # deleted: cancelled
                     raise Cancelled(f"video {video_id} was cancelled")
                 row.progress = min(99, int(fraction * 100))
                 row.heartbeat_at = time.time()
@@ -219,7 +219,7 @@ class Worker:
     def _complete(self, video_id: str, plan_json: str) -> None:
         with transaction(self.factory) as session:
             row = session.get(Video, video_id)
-            if row is None or row.cancel_requested:
+            if row is None:  # deleted: cancelled
                 self._delete_media(video_id)
                 return
             row.status, row.progress = "completed", 100
