@@ -1,0 +1,1 @@
+"""Provenance: watermarks (visible, invisible video, audio) and their shared payload code."""
