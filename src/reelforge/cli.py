@@ -119,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--size", default="720x1280")
     ev.add_argument("--keep-clips", action="store_true", help="keep the generated MP4s")
     ev.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    from reelforge.engines.dit.config import add_train_arguments
+
+    add_train_arguments(commands.add_parser("train", help="train the dit engine's codecs"))
     return parser
 
 
@@ -141,6 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _worker(settings)
         if args.command == "keys":
             return _keys(args, settings)
+        if args.command == "train":
+            from reelforge.engines.dit.train import run_from_arguments
+
+            return run_from_arguments(args)
     except ReelforgeError as error:
         print(f"{prefix}: error: {error}", file=sys.stderr)
         return error.exit_code

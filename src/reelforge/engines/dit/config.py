@@ -1,0 +1,236 @@
+"""Typed configs for the dit engine's codecs and their training, with named presets.
+
+One dataclass per model plus one for a training run; `PRESETS[target][name]` is what
+`reelforge train TARGET --config NAME` runs. The defaults of the `cpu` presets reproduce
+the shipped weights in weights/ (see docs/TRAINING.md); `tiny` is for tests; `full` is
+for a GPU machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from reelforge.errors import ConfigError, InvalidRequest
+
+Target = Literal["vae", "audio", "dit"]
+TARGETS: tuple[Target, ...] = ("vae", "audio", "dit")
+
+
+@dataclass(frozen=True)
+class VideoVAEConfig:
+    """Causal 3-D convolutional video VAE.
+
+    Frames (B, 3, T, H, W) with T = 1 + 4k become latents (B, latent_channels, 1 + k,
+    H / 8, W / 8): the first frame on its own, then one latent frame per 4 frames.
+    Time (4) and space (patch_size) are folded into channels first, then one stride-2
+    spatial stage reaches the latent grid.
+    """
+
+    latent_channels: int = 16
+    patch_size: int = 4  # space-to-depth at the input; the latent grid is 2 × this
+    frames_per_latent: int = 4
+    channels: tuple[int, int] = (32, 128)  # at H/patch and at H/(2·patch)
+    encoder_blocks: tuple[int, int] = (1, 2)
+    decoder_blocks: tuple[int, int] = (2, 3)
+    temporal_kernel: int = 3  # causal, in latent frames
+
+    @property
+    def spatial_compression(self) -> int:
+        return 2 * self.patch_size
+
+
+@dataclass(frozen=True)
+class AudioCodecConfig:
+    """STFT-domain audio VAE at 16 kHz: spectral frames (n_fft, hop) → latents at
+    sample_rate / (hop · time_stride) per second → complex spectrum → inverse STFT."""
+
+    sample_rate: int = 16_000
+    n_fft: int = 640
+    hop: int = 160  # 100 spectral frames per second
+    time_stride: int = 2  # 50 latents per second
+    latent_channels: int = 32
+    width: int = 256
+    encoder_blocks: int = 3
+    decoder_blocks: int = 6
+    kernel: int = 7
+
+    @property
+    def latents_per_second(self) -> float:
+        return self.sample_rate / (self.hop * self.time_stride)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run: data, optimisation, logging and checkpoints."""
+
+    steps: int = 1000
+    batch_size: int = 8  # global, across all processes
+    lr: float = 1e-3
+    warmup_steps: int = 100
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    seed: int = 0
+    workers: int = 1  # data worker processes per training process
+    clip_seconds: float = 3.0  # rendered (or read) clips; samples are cut from them
+    reuse_clips: int = 8  # each clip serves this many consecutive steps (rendering is slow)
+    # Video samples: crops of sim clips rendered at one of the native sizes.
+    clip_frames: int = 17  # 1 + 4k
+    crop_px: int = 128  # square spatial crop; 0 = whole frame
+    # Audio samples: mono 16 kHz segments of sim clips.
+    audio_seconds: float = 1.0
+    # Loss weights.
+    kl_weight: float = 1e-6
+    frequency_weight: float = 0.1  # video: L1 of 2-D spectra
+    waveform_weight: float = 0.1  # audio: L1 of samples next to the multi-resolution STFT
+    log_every: int = 10
+    checkpoint_every: int = 250
+    keep_checkpoints: int = 2
+    max_shard_mib: float = 15.0
+    parallel: Literal["ddp", "fsdp"] = "ddp"  # fsdp needs GPUs; ddp runs anywhere
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a `reelforge train` run needs; written to config.json in the run dir."""
+
+    target: Target
+    name: str
+    train: TrainConfig
+    video: VideoVAEConfig = field(default_factory=VideoVAEConfig)
+    audio: AudioCodecConfig = field(default_factory=AudioCodecConfig)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> RunConfig:
+        return RunConfig(
+            target=data["target"],
+            name=data["name"],
+            train=build_dataclass(TrainConfig, data["train"]),
+            video=build_dataclass(VideoVAEConfig, data["video"]),
+            audio=build_dataclass(AudioCodecConfig, data["audio"]),
+        )
+
+
+def build_dataclass(kind: type[Any], values: dict[str, Any]) -> Any:
+    """A dataclass from JSON values (lists become the tuples the fields declare)."""
+    names = {f.name for f in dataclasses.fields(kind)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(f"{kind.__name__} has no field {unknown[0]!r}", param=unknown[0])
+    return kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+# ---------------------------------------------------------------------------------------
+# Presets. tiny: seconds on a laptop core (tests). cpu: what two CPU cores train in about
+# half an hour per codec (the shipped weights). full: a GPU machine.
+
+TINY_VIDEO = VideoVAEConfig(
+    latent_channels=4, patch_size=2, channels=(8, 16), encoder_blocks=(1, 1), decoder_blocks=(1, 1)
+)
+TINY_AUDIO = AudioCodecConfig(
+    n_fft=256, hop=80, latent_channels=8, width=32, encoder_blocks=1, decoder_blocks=1
+)
+TINY_TRAIN = TrainConfig(
+    steps=4,
+    batch_size=2,
+    warmup_steps=1,
+    workers=0,
+    clip_seconds=1.0,
+    reuse_clips=2,
+    clip_frames=5,
+    crop_px=32,
+    audio_seconds=0.5,
+    log_every=1,
+    checkpoint_every=2,
+)
+
+PRESETS: dict[Target, dict[str, RunConfig]] = {
+    "vae": {
+        "tiny": RunConfig("vae", "tiny", TINY_TRAIN, video=TINY_VIDEO),
+        "cpu": RunConfig(
+            "vae",
+            "cpu",
+            TrainConfig(
+                steps=2000,
+                batch_size=4,
+                lr=1e-3,
+                clip_frames=9,
+                crop_px=128,
+                reuse_clips=16,
+                checkpoint_every=200,
+            ),
+        ),
+        "full": RunConfig(
+            "vae",
+            "full",
+            TrainConfig(steps=100_000, batch_size=32, lr=3e-4, workers=8, crop_px=256),
+            video=VideoVAEConfig(channels=(128, 256), encoder_blocks=(2, 3), decoder_blocks=(3, 6)),
+        ),
+    },
+    "audio": {
+        "tiny": RunConfig("audio", "tiny", TINY_TRAIN, audio=TINY_AUDIO),
+        "cpu": RunConfig(
+            "audio",
+            "cpu",
+            TrainConfig(steps=1500, batch_size=8, lr=1e-3, reuse_clips=32, checkpoint_every=200),
+        ),
+        "full": RunConfig(
+            "audio",
+            "full",
+            TrainConfig(steps=100_000, batch_size=64, lr=3e-4, workers=8),
+            audio=AudioCodecConfig(width=512, encoder_blocks=4, decoder_blocks=8),
+        ),
+    },
+    "dit": {},  # the diffusion transformer reuses this stack; it lands with its own issue
+}
+
+
+def preset(target: str, name: str) -> RunConfig:
+    """The named preset; bad names fail with the choices, naming the field."""
+    if target not in TARGETS:
+        raise InvalidRequest(
+            f"target must be one of {', '.join(TARGETS)}, got {target!r}", param="target"
+        )
+    choices = PRESETS[target]  # type: ignore[index]
+    if not choices:
+        raise InvalidRequest(
+            f"target {target!r} has no training presets yet (the diffusion transformer is "
+            "not built); train vae or audio",
+            param="target",
+        )
+    if name not in choices:
+        raise InvalidRequest(
+            f"config must be one of {', '.join(choices)}, got {name!r}", param="config"
+        )
+    return choices[name]
+
+
+def load_run_config(path: Path) -> RunConfig:
+    if not path.is_file():
+        raise ConfigError(f"config {str(path)!r} does not exist", param="config")
+    return RunConfig.from_dict(json.loads(path.read_text()))
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `reelforge train` arguments (here, not in train.py, so the CLI can build its
+    parser without importing torch)."""
+    parser.add_argument("target", help="vae (video VAE), audio (audio codec) or dit")
+    parser.add_argument("--config", default="cpu", help="preset: tiny, cpu or full")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="run directory (default out/train/TARGET-CONFIG)"
+    )
+    parser.add_argument(
+        "--data", type=Path, default=None, help="folder of MP4s with captions.jsonl (default: sim)"
+    )
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    parser.add_argument("--steps", type=int, default=None, help="override the preset's steps")
+    parser.add_argument("--export", type=Path, default=None, help="write bf16 EMA weights here")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per process")

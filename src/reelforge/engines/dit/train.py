@@ -1,0 +1,493 @@
+"""`reelforge train vae|audio --config NAME`: train a codec, one process or many.
+
+    reelforge train vae --config cpu --out runs/vae-cpu
+    torchrun --nproc_per_node 2 -m reelforge.engines.dit.train vae --config cpu --out runs/x
+
+`train()` is a linear main: processes, data, model + EMA, resume, loop, export. Under
+torchrun each process takes its slice of every global batch (DDP averages gradients, so
+W processes follow the trajectory of one with the same global batch; on GPUs
+`parallel="fsdp"` shards parameters with FSDP2 instead). Checkpoints are sharded
+safetensors every `checkpoint_every` steps; `resume=True` continues bit-identically
+because data, posterior noise and learning rate are functions of the step alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from reelforge.engines.dit import checkpoint as ckpt
+from reelforge.engines.dit.audio_codec import AudioCodec
+from reelforge.engines.dit.config import RunConfig, TrainConfig, add_train_arguments, preset
+from reelforge.engines.dit.data import (
+    CODEC_SAMPLE_RATE,
+    AudioSegments,
+    ReusedClips,
+    Sample,
+    SimClipDataset,
+    StepBatches,
+    VideoFolderDataset,
+    VideoWindows,
+)
+from reelforge.engines.dit.layers import Posterior
+from reelforge.engines.dit.losses import frequency_l1, multi_resolution_stft
+from reelforge.engines.dit.video_vae import VideoVAE, frames_to_tensor
+from reelforge.errors import InvalidRequest
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the command line adds to a preset. `steps` overrides the preset's (short
+    runs); shipped weights use the preset as it is."""
+
+    out: Path
+    data: Path | None = None
+    resume: bool = False
+    steps: int | None = None
+    export: Path | None = None
+    threads: int | None = None
+    log: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
+
+
+@dataclass(frozen=True)
+class Processes:
+    rank: int
+    world: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def train(run: RunConfig, options: Options) -> list[float]:
+    """Train `run`; returns the loss of every step this call ran (global batch mean)."""
+    cfg = run.train
+    steps = options.steps if options.steps is not None else cfg.steps
+    if steps < 0:
+        raise InvalidRequest(f"steps must be ≥ 0, got {steps}", param="steps")
+    if options.threads:
+        torch.set_num_threads(options.threads)
+
+    # 1. Processes and the run directory.
+    procs = setup_processes()
+    out = options.out
+    start_step, latest = 0, latest_checkpoint(out)
+    if latest is not None and not options.resume:
+        raise InvalidRequest(
+            f"out {str(out)!r} already holds checkpoints; pass --resume to continue or "
+            "choose another --out",
+            param="out",
+        )
+    if procs.main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(run.to_json() + "\n")
+
+    # 2. Data: each process reads its slice of each global batch, from the start step on.
+    torch.manual_seed(cfg.seed)
+    model = build_model(run).to(procs.device)
+    ema = copy.deepcopy(model).requires_grad_(False)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay
+    )
+
+    # 3. Resume: raw weights, EMA, optimizer and step.
+    if latest is not None:
+        start_step = load_checkpoint(latest, model, ema, optimizer)
+        options.log(f"resumed from {latest} at step {start_step}")
+    batches = make_loader(run, options.data, procs, start_step)
+    wrapped = wrap_parallel(model, cfg, procs)
+
+    # 4. Loop.
+    writer = tensorboard_writer(out) if procs.main else None
+    losses: list[float] = []
+    started, last_log = time.perf_counter(), time.perf_counter()
+    flops_per_step: float | None = None
+    iterator = iter(batches)
+    for step in range(start_step, steps):
+        batch = next(iterator).to(procs.device)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(cfg, step, steps)
+        noise = global_noise(model, batch, cfg.seed, step, procs)
+        with autocast(procs.device):
+            if flops_per_step is None:  # count the first step's FLOPs for throughput logs
+                loss, parts, flops_per_step = counted_step(run, wrapped, batch, noise)
+            else:
+                loss, parts = step_loss(run, wrapped, batch, noise)
+                loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        update_ema(ema, model, min(cfg.ema_decay, (1 + step) / (10 + step)))
+        values = average_over_processes({"loss": loss.detach(), **parts}, procs)
+        losses.append(values["loss"])
+        done = step + 1
+        if done % cfg.log_every == 0 or done == steps:
+            now = time.perf_counter()
+            rate = cfg.log_every / max(now - last_log, 1e-9)
+            last_log = now
+            log_step(
+                options.log,
+                writer,
+                done,
+                steps,
+                values,
+                float(grad_norm),
+                rate,
+                cfg,
+                flops_per_step * procs.world if flops_per_step else None,
+                now - started,
+            )
+        if done % cfg.checkpoint_every == 0 or done == steps:
+            save_checkpoint(out, done, run, model, ema, optimizer, procs)
+
+    # 5. Export the EMA weights in bfloat16 for shipping.
+    if options.export is not None and procs.main:
+        ckpt.save_pretrained(
+            ema,
+            options.export,
+            dtype=torch.bfloat16,
+            max_shard_bytes=int(cfg.max_shard_mib * ckpt.MIB),
+        )
+        options.log(f"exported EMA weights (bfloat16) to {options.export}")
+    if writer is not None:
+        writer.close()
+    if procs.world > 1:
+        dist.barrier()
+    return losses
+
+
+# ---------------------------------------------------------------------------------------
+# 1. Processes
+
+
+def setup_processes() -> Processes:
+    """One process, or the process group torchrun describes (its env:// variables)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    cuda = torch.cuda.is_available()
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if cuda else "gloo")
+    rank = dist.get_rank() if world > 1 else 0
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if cuda:
+        torch.cuda.set_device(local_rank)
+    device = torch.device(f"cuda:{local_rank}" if cuda else "cpu")
+    return Processes(rank, world, device)
+
+
+def wrap_parallel(model: nn.Module, cfg: TrainConfig, procs: Processes) -> nn.Module:
+    if procs.world == 1:
+        return model
+    if cfg.parallel == "fsdp":
+        if procs.device.type != "cuda":
+            raise InvalidRequest("parallel 'fsdp' needs GPUs; use 'ddp'", param="parallel")
+        from torch.distributed.fsdp import fully_shard
+
+        # Not exercised by the CPU test suite; checkpoints gather full state dicts.
+        for module in model.modules():
+            if type(module).__name__ in {"CausalBlock", "ConvNeXtBlock"}:
+                fully_shard(module)
+        fully_shard(model)
+        return model
+    device_ids = [procs.device.index] if procs.device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+
+
+def autocast(device: torch.device) -> torch.autocast:
+    """bfloat16 autocast on GPUs; float32 on the CPU (bf16 convolutions are slow there)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def average_over_processes(values: dict[str, torch.Tensor], procs: Processes) -> dict[str, float]:
+    stacked = torch.stack([v.float() for v in values.values()])
+    if procs.world > 1:
+        dist.all_reduce(stacked)
+        stacked /= procs.world
+    return dict(zip(values, stacked.tolist(), strict=True))
+
+
+# ---------------------------------------------------------------------------------------
+# 2. Data and model
+
+
+def build_model(run: RunConfig) -> nn.Module:
+    if run.target == "vae":
+        return VideoVAE(run.video)
+    if run.target == "audio":
+        return AudioCodec(run.audio)
+    raise InvalidRequest(f"target must be vae or audio, got {run.target!r}", param="target")
+
+
+def make_loader(
+    run: RunConfig, data: Path | None, procs: Processes, start_step: int
+) -> DataLoader[Any]:
+    cfg = run.train
+    clips: Dataset[Sample]
+    if data is None:
+        clips = SimClipDataset(seconds=cfg.clip_seconds, seed=cfg.seed)
+    else:
+        clips = VideoFolderDataset(data, seconds=cfg.clip_seconds)
+    reused = ReusedClips(clips, batch=cfg.batch_size, reuse=cfg.reuse_clips)
+    items: Dataset[torch.Tensor]
+    if run.target == "vae":
+        if (cfg.clip_frames - 1) % run.video.frames_per_latent:
+            raise InvalidRequest(
+                f"clip_frames must be 1 + {run.video.frames_per_latent}k, got {cfg.clip_frames}",
+                param="clip_frames",
+            )
+        items = VideoWindows(reused, frames=cfg.clip_frames, crop_px=cfg.crop_px, seed=cfg.seed)
+    else:
+        items = AudioSegments(
+            reused, samples=round(cfg.audio_seconds * CODEC_SAMPLE_RATE), seed=cfg.seed
+        )
+    sampler = StepBatches(cfg.batch_size, procs.rank, procs.world, start_step, len(clips))  # type: ignore[arg-type]
+    return DataLoader(
+        items,
+        batch_sampler=sampler,
+        num_workers=cfg.workers,
+        worker_init_fn=_one_thread if cfg.workers else None,
+        prefetch_factor=4 if cfg.workers else None,
+    )
+
+
+def _one_thread(_: int) -> None:
+    torch.set_num_threads(1)  # workers render with numpy and skia; leave cores to training
+
+
+def global_noise(
+    model: nn.Module, batch: torch.Tensor, seed: int, step: int, procs: Processes
+) -> torch.Tensor:
+    """This process's slice of one posterior-noise draw for the whole global batch."""
+    shape = model.latent_shape(model_input_shape(model, batch))  # type: ignore[operator]
+    share = shape[0]
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    noise = torch.randn((share * procs.world, *shape[1:]), generator=generator)
+    return noise[procs.rank * share : (procs.rank + 1) * share].to(batch.device)
+
+
+def model_input_shape(model: nn.Module, batch: torch.Tensor) -> tuple[int, ...]:
+    if isinstance(model, VideoVAE):
+        b, t, h, w, _ = batch.shape  # uint8 (B, T, H, W, 3)
+        return (b, 3, t, h, w)
+    return tuple(batch.shape)
+
+
+# ---------------------------------------------------------------------------------------
+# 3. Objective
+
+
+def step_loss(
+    run: RunConfig, model: nn.Module, batch: torch.Tensor, noise: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    cfg = run.train
+    posterior: Posterior
+    if run.target == "vae":
+        target = frames_to_tensor(batch)  # (B, 3, T, H, W) in [-1, 1]
+        reconstruction, posterior = model(target, noise)
+        l1 = F.l1_loss(reconstruction.float(), target)
+        frequency = frequency_l1(reconstruction, target)
+        kl = posterior.kl()
+        loss = l1 + cfg.frequency_weight * frequency + cfg.kl_weight * kl
+        return loss, {"l1": l1.detach(), "frequency": frequency.detach(), "kl": kl.detach()}
+    reconstruction, posterior = model(batch, noise)  # (B, S) at 16 kHz
+    stft = multi_resolution_stft(reconstruction, batch)
+    waveform = F.l1_loss(reconstruction.float(), batch)
+    kl = posterior.kl()
+    loss = stft + cfg.waveform_weight * waveform + cfg.kl_weight * kl
+    return loss, {"stft": stft.detach(), "waveform_l1": waveform.detach(), "kl": kl.detach()}
+
+
+def counted_step(
+    run: RunConfig, model: nn.Module, batch: torch.Tensor, noise: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], float]:
+    """`step_loss` + backward under the FLOP counter (throughput and MFU logging)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        loss, parts = step_loss(run, model, batch, noise)
+        loss.backward()
+    return loss, parts, float(counter.get_total_flops())
+
+
+def learning_rate(cfg: TrainConfig, step: int, steps: int) -> float:
+    """Linear warm-up, then cosine decay to a tenth."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, steps - cfg.warmup_steps)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+@torch.no_grad()
+def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    ema_params = list(ema.parameters())
+    torch._foreach_lerp_(ema_params, [p.detach() for p in model.parameters()], 1.0 - decay)
+
+
+# ---------------------------------------------------------------------------------------
+# 4. Logging
+
+
+def tensorboard_writer(out: Path) -> Any:
+    from tensorboardX import SummaryWriter
+
+    return SummaryWriter(str(out / "tensorboard"))
+
+
+def log_step(
+    log: Callable[[str], None],
+    writer: Any,
+    step: int,
+    steps: int,
+    values: dict[str, float],
+    grad_norm: float,
+    steps_per_s: float,
+    cfg: TrainConfig,
+    flops_per_step: float | None,
+    elapsed_s: float,
+) -> None:
+    parts = " ".join(f"{k} {v:.4f}" for k, v in values.items())
+    flops = f" {flops_per_step * steps_per_s / 1e12:.3f} TFLOP/s" if flops_per_step else ""
+    log(
+        f"step {step}/{steps} {parts} grad_norm {grad_norm:.3f} "
+        f"{steps_per_s * cfg.batch_size:.2f} samples/s{flops} elapsed {elapsed_s / 60:.1f} min"
+    )
+    if writer is not None:
+        for key, value in values.items():
+            writer.add_scalar(f"train/{key}", value, step)
+        writer.add_scalar("train/grad_norm", grad_norm, step)
+        writer.add_scalar("train/samples_per_s", steps_per_s * cfg.batch_size, step)
+        if flops_per_step:
+            writer.add_scalar("train/tflops_per_s", flops_per_step * steps_per_s / 1e12, step)
+        writer.flush()
+
+
+# ---------------------------------------------------------------------------------------
+# 5. Checkpoints
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    found = sorted((out / "checkpoints").glob("step-*")) if out.is_dir() else []
+    found = [p for p in found if (p / "trainer.json").is_file()]
+    return found[-1] if found else None
+
+
+def full_state(
+    module: nn.Module, optimizer: torch.optim.Optimizer | None = None
+) -> tuple[dict[str, torch.Tensor], Any]:
+    """Whole (unsharded) state dicts; under FSDP2 every process must call this."""
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        get_model_state_dict,
+        get_optimizer_state_dict,
+    )
+
+    options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    weights = get_model_state_dict(module, options=options)
+    state = get_optimizer_state_dict(module, optimizer, options=options) if optimizer else None
+    return weights, state
+
+
+def save_checkpoint(
+    out: Path,
+    step: int,
+    run: RunConfig,
+    model: nn.Module,
+    ema: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    procs: Processes,
+) -> None:
+    """checkpoints/step-N: EMA weights (from_pretrained-able), raw weights, optimizer."""
+    raw, optimizer_state = full_state(model, optimizer)
+    ema_weights, _ = full_state(ema)
+    if procs.main:
+        limit = int(run.train.max_shard_mib * ckpt.MIB)
+        final = out / "checkpoints" / f"step-{step:08d}"
+        staging = final.with_name(f".{final.name}.partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        ckpt.save_pretrained(ema, staging, state=ema_weights, max_shard_bytes=limit)
+        ckpt.save_sharded(raw, staging, "raw", limit)
+        skeleton, tensors = ckpt.flatten_state(optimizer_state)
+        ckpt.save_sharded(tensors, staging, "optimizer", limit)
+        (staging / "optimizer.json").write_text(json.dumps(skeleton))
+        (staging / "trainer.json").write_text(json.dumps({"step": step}) + "\n")
+        ckpt.replace_directory(staging, final)
+        for old in sorted((out / "checkpoints").glob("step-*"))[: -run.train.keep_checkpoints]:
+            shutil.rmtree(old)
+    if procs.world > 1:
+        dist.barrier()
+
+
+def load_checkpoint(
+    path: Path, model: nn.Module, ema: nn.Module, optimizer: torch.optim.Optimizer
+) -> int:
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        set_model_state_dict,
+        set_optimizer_state_dict,
+    )
+
+    options = StateDictOptions(full_state_dict=True)
+    set_model_state_dict(model, ckpt.load_sharded(path, "raw"), options=options)
+    set_model_state_dict(ema, ckpt.load_sharded(path, "model"), options=options)
+    skeleton = json.loads((path / "optimizer.json").read_text())
+    state = ckpt.unflatten_state(skeleton, ckpt.load_sharded(path, "optimizer"))
+    set_optimizer_state_dict(model, optimizer, state, options=options)
+    return int(json.loads((path / "trainer.json").read_text())["step"])
+
+
+# ---------------------------------------------------------------------------------------
+# Command line (the same function `reelforge train` calls)
+
+
+def run_from_arguments(args: argparse.Namespace) -> int:
+    run = preset(args.target, args.config)
+    if args.data is not None and not args.data.is_dir():
+        raise InvalidRequest(f"data {str(args.data)!r} is not a directory", param="data")
+    out = args.out or Path("out") / "train" / f"{args.target}-{args.config}"
+    options = Options(
+        out=out,
+        data=args.data,
+        resume=args.resume,
+        steps=args.steps,
+        export=args.export,
+        threads=args.threads,
+    )
+    train(run, options)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """torchrun entry point: python -m reelforge.engines.dit.train TARGET --config NAME."""
+    from reelforge.errors import ReelforgeError
+
+    parser = argparse.ArgumentParser(prog="reelforge.engines.dit.train")
+    add_train_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run_from_arguments(args)
+    except ReelforgeError as error:
+        print(f"train: error: {error}", file=sys.stderr)
+        return error.exit_code
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
