@@ -1,0 +1,144 @@
+"""Train the content classifier on the labelled prompt set and write its weights.
+
+    .venv/bin/python -m reelforge.safety.train            # rewrites data/classifier.npz
+    .venv/bin/python -m reelforge.safety.train --out /tmp/c.npz
+
+Deterministic: fixed data order, zero initial weights, full-batch L-BFGS (scipy) on a
+convex objective, so a rerun reproduces the shipped file up to floating-point rounding.
+The defaults below are the ones that produced the shipped weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import minimize
+
+from reelforge.recaption.embedding import shared_encoder
+from reelforge.safety.classifier import (
+    CLASSES,
+    F32,
+    Featurizer,
+    LinearModel,
+    embed_exemplars,
+    read_exemplars,
+)
+from reelforge.safety.dataset import PROMPTS_PATH, LabelledPrompt, load_prompts
+from reelforge.safety.resources import (
+    CLASSIFIER_PATH,
+    EXEMPLARS_PATH,
+    LEXICON_PATH,
+    file_digest,
+    text_tools,
+)
+
+__all__ = ["TrainConfig", "data_digest", "main", "train"]
+
+F64 = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    l2: float = 3e-3  # weight decay on standardised features, per training example
+    max_iterations: int = 500
+    min_scale: float = 1e-3  # floor for feature standard deviations
+
+
+def data_digest() -> str:
+    """What the weights depend on besides the encoder: prompts, exemplars, lexicon."""
+    return file_digest(PROMPTS_PATH, EXEMPLARS_PATH, LEXICON_PATH)
+
+
+def _fit(x: F64, y: NDArray[np.int64], config: TrainConfig) -> tuple[F64, F64]:
+    """Class-balanced multinomial logistic regression; returns weights (F, C), bias (C,)."""
+    n, f = x.shape
+    c = len(CLASSES)
+    counts = np.bincount(y, minlength=c).astype(np.float64)
+    sample_weight = (n / (c * counts))[y] / n  # (N,), sums to 1 over a balanced set
+    onehot = np.eye(c)[y]  # (N, C)
+
+    def objective(theta: F64) -> tuple[float, F64]:
+        w, b = theta[: f * c].reshape(f, c), theta[f * c :]
+        logits = x @ w + b  # (N, C)
+        logits -= logits.max(axis=1, keepdims=True)
+        log_norm = np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        log_p = logits - log_norm
+        loss = -(sample_weight * (onehot * log_p).sum(axis=1)).sum()
+        loss += 0.5 * config.l2 * float((w * w).sum())
+        residual = (np.exp(log_p) - onehot) * sample_weight[:, None]  # (N, C)
+        grad_w = x.T @ residual + config.l2 * w
+        grad_b = residual.sum(axis=0)
+        return float(loss), np.concatenate([grad_w.ravel(), grad_b])
+
+    result = minimize(
+        objective,
+        np.zeros(f * c + c),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": config.max_iterations},
+    )
+    theta = result.x
+    return theta[: f * c].reshape(f, c), theta[f * c :]
+
+
+def featurize(prompts: list[LabelledPrompt], featurizer: Featurizer) -> F32:
+    return featurizer.features([featurizer.evidence(p.text) for p in prompts])
+
+
+def train(config: TrainConfig = TrainConfig()) -> tuple[LinearModel, Featurizer]:
+    # 1. Text tools, encoder, exemplars.
+    tools = text_tools()
+    encoder = shared_encoder(None)
+    exemplar_embeddings, exemplar_labels = embed_exemplars(
+        read_exemplars(EXEMPLARS_PATH), encoder, tools.normalizer
+    )
+    featurizer = Featurizer(
+        encoder, tools.normalizer, tools.lexicon, exemplar_embeddings, exemplar_labels
+    )
+    # 2. Features of the training split.
+    train_prompts = [p for p in load_prompts() if not p.held_out]
+    x = featurize(train_prompts, featurizer).astype(np.float64)  # (N, F)
+    y = np.array([CLASSES.index(p.label) for p in train_prompts], dtype=np.int64)
+    # 3. Standardise, then fit.
+    mean = x.mean(axis=0)
+    scale = np.maximum(x.std(axis=0), config.min_scale)
+    weights, bias = _fit((x - mean) / scale, y, config)
+    model = LinearModel(
+        weights=weights.astype(np.float32),
+        bias=bias.astype(np.float32),
+        mean=mean.astype(np.float32),
+        scale=scale.astype(np.float32),
+        exemplar_embeddings=exemplar_embeddings,
+        exemplar_labels=exemplar_labels,
+        data_digest=data_digest(),
+    )
+    return model, featurizer
+
+
+def held_out_accuracy(model: LinearModel, featurizer: Featurizer) -> float:
+    prompts = [p for p in load_prompts() if p.held_out]
+    predicted = model.probabilities(featurize(prompts, featurizer)).argmax(axis=1)
+    truth = np.array([CLASSES.index(p.label) for p in prompts])
+    return float((predicted == truth).mean())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Train the safety content classifier.")
+    parser.add_argument("--out", type=Path, default=CLASSIFIER_PATH)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    model, featurizer = train()
+    model.save(args.out)
+    print(
+        f"wrote {args.out} in {time.perf_counter() - started:.1f} s; "
+        f"held-out accuracy {held_out_accuracy(model, featurizer):.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
