@@ -135,3 +135,42 @@ def test_progress_is_reported_in_order_and_reaches_one(tmp_path, settings):
     for stage in ("recaption", "speech", "physics", "render", "audio", "encode", "done"):
         assert stage in stages
     assert len(seen) >= 10  # fine-grained enough for a progress bar
+
+
+def test_input_reference_becomes_the_first_frame(tmp_path, settings):
+    """Image-to-video on sim: the image is the backdrop, so frame 0 is the image plus what
+    plays in front of it; a file that is no image is an error naming input_reference."""
+    from PIL import Image
+
+    from reelforge.media import load_image
+
+    y, x = np.mgrid[0:500, 0:300] / 500
+    picture = np.stack([200 * x + 30, 100 + 90 * np.sin(5 * y), 160 - 100 * x * y], axis=-1)
+    Image.fromarray(picture.astype(np.uint8)).save(tmp_path / "ref.png")
+    request = Request(
+        prompt="a small red ball falls",
+        seconds=1,
+        size="360x640",
+        seed=5,
+        input_reference=tmp_path / "ref.png",
+    )
+    result = pipeline.generate(request, tmp_path / "ref.mp4", settings=settings)
+    expected = load_image((tmp_path / "ref.png").read_bytes(), 360, 640).astype(float)
+    frame = decode_mp4(result.video_path, max_frames=1, with_audio=False).frames[0]
+    psnr = 10 * np.log10(255**2 / np.mean((frame.astype(float) - expected) ** 2))
+    assert psnr >= 25, psnr
+    plain = pipeline.generate(
+        Request(prompt="a small red ball falls", seconds=1, size="360x640", seed=5),
+        tmp_path / "plain.mp4",
+        settings=settings,
+    )
+    plain_frame = decode_mp4(plain.video_path, max_frames=1, with_audio=False).frames[0]
+    assert 10 * np.log10(255**2 / np.mean((plain_frame - expected) ** 2)) < 15
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(InvalidRequest) as info:
+        pipeline.generate(
+            Request(prompt="a ball", seconds=1, input_reference=tmp_path / "notes.png"),
+            tmp_path / "bad.mp4",
+            settings=settings,
+        )
+    assert info.value.param == "input_reference" and not (tmp_path / "bad.mp4").exists()

@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"0..{MAX_SEED}; the same seed gives the same clip",
     )
     gen.add_argument("--engine", default=None, help="engine name (default: sim)")
+    gen.add_argument(
+        "--input-reference",
+        type=Path,
+        default=None,
+        metavar="IMAGE",
+        help="start from this image (PNG, JPEG, WebP), fitted to --size",
+    )
     gen.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     serve = commands.add_parser("serve", help="run the OpenAI-compatible HTTP API")
@@ -177,6 +184,7 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
         fps=args.fps,
         seed=args.seed,
         engine=args.engine or settings.default_engine,
+        input_reference=args.input_reference,
     )
     output = args.output
     if output is None:

@@ -23,9 +23,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from reelforge import __version__
-from reelforge.engines import get_engine
-from reelforge.errors import InvalidRequest
-from reelforge.media import encode_mp4
+from reelforge.engines import References, get_engine
+from reelforge.errors import InvalidRequest, MediaError
+from reelforge.media import encode_mp4, load_image
 from reelforge.recaption import detailed_caption, recaption
 from reelforge.settings import Settings
 from reelforge.types import Clip, Progress, Request, Result, ScenePlan, no_progress
@@ -70,6 +70,20 @@ def generate(
             f"{engine.name}, got {request.seconds:g}",
             param="seconds",
         )
+    references = None
+    if request.input_reference is not None:
+        if not capabilities.image_input:
+            raise InvalidRequest(
+                f"engine {engine.name} cannot start from an image (input_reference)",
+                param="input_reference",
+            )
+        try:
+            first_frame = load_image(
+                request.input_reference.read_bytes(), request.width, request.height
+            )
+        except (OSError, MediaError) as error:
+            raise InvalidRequest(f"input_reference: {error}", param="input_reference") from None
+        references = References(first_frame=first_frame)
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
 
     # 2. Prompt → ScenePlan + detailed caption.
@@ -90,7 +104,7 @@ def generate(
         size=request.size,
         fps=request.fps,
         seed=seed,
-        references=None,
+        references=references,
         progress=lambda stage, f: report(stage, RECAPTION_END + (ENGINE_END - RECAPTION_END) * f),
     )
     timings["engine_s"] = time.perf_counter() - t0
@@ -181,6 +195,7 @@ def _sidecar(
         "engine": engine,
         "seed": seed,
         "requested_seconds": request.seconds,
+        "input_reference": request.input_reference is not None,
         "seconds": clip.duration_s,
         "size": f"{clip.width}x{clip.height}",
         "fps": clip.fps,

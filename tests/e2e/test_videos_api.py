@@ -283,6 +283,20 @@ def test_delete_cancels_a_running_job(server):
     assert not server.stored(f"{video.id}/video.mp4")
 
 
+def test_downloads_from_s3_use_presigned_urls(backend, server, alice, done):
+    """With S3 storage the server answers 307 to a presigned URL (the SDK follows it); the
+    URL works without the API key, which never goes to the storage's host."""
+    if backend != "s3":
+        pytest.skip("presigned URLs are an S3 feature; local storage streams the file")
+    headers = {"Authorization": f"Bearer {alice.api_key}"}
+    response = httpx.get(f"{server.url}/videos/{done.id}/content", headers=headers)
+    assert response.status_code == 307
+    location = response.headers["location"]
+    assert "X-Amz-Signature=" in location and "X-Amz-Expires=3600" in location
+    media = httpx.get(location)
+    assert media.status_code == 200 and media.content[4:8] == b"ftyp"
+
+
 def test_users_cannot_see_each_others_videos(server, alice, done):
     mallory = server.client(server.key("mallory"))
     for call in (
@@ -329,6 +343,89 @@ def test_create_rejects_bad_fields(raw, data, param):
     url, headers = raw
     assert_error(httpx.post(f"{url}/videos", data=data, headers=headers), 400, param)
     assert_error(httpx.post(f"{url}/videos", json=data, headers=headers), 400, param)
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        {"image_url": "https://example.com/cat.png"},  # never fetched
+        {"image_url": "data:image/png;base64,@@not base64@@"},
+        {"file_id": "file_123"},
+        "a string",
+    ],
+)
+def test_create_rejects_bad_input_reference(raw, reference):
+    url, headers = raw
+    body = {"prompt": "a ball", "input_reference": reference}
+    assert_error(httpx.post(f"{url}/videos", json=body, headers=headers), 400, "input_reference")
+
+
+def test_models_map_to_engines(raw):
+    url, headers = raw
+    for model in ("sora-2", "sora-2-2025-10-06", "sora-2-pro-2025-10-06", "sim"):
+        response = httpx.post(
+            f"{url}/videos", json={"prompt": "a ball", "model": model}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["model"] == model
+        httpx.delete(f"{url}/videos/{response.json()['id']}", headers=headers)
+    for model in ("gpt-4o", "sora-3", "sora-2-pro-latest"):
+        response = httpx.post(
+            f"{url}/videos", json={"prompt": "a ball", "model": model}, headers=headers
+        )
+        assert_error(response, 400, "model")
+
+
+def reference_image(width: int, height: int) -> bytes:
+    """A smooth picture (gradients and soft discs) that H.264 keeps well."""
+    y, x = np.mgrid[0:height, 0:width] / max(width, height)
+    picture = np.stack(
+        [
+            180 * x + 40,
+            120 + 80 * np.sin(6 * y),
+            200 - 150 * np.exp(-((x - 0.3) ** 2 + (y - 0.6) ** 2) * 20),
+        ],
+        axis=-1,
+    )
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(picture, 0, 255).astype(np.uint8)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_image_to_video_starts_from_the_reference(server, alice, tmp_path):
+    """input_reference, uploaded as the SDK does and as a JSON data URL: frame 0 shows it."""
+    import base64
+
+    from reelforge.media import load_image
+
+    image = reference_image(900, 1600)  # not the clip's size: fitted like a cover photo
+    expected = load_image(image, 720, 1280).astype(np.float64)
+    uploaded = alice.videos.create_and_poll(
+        prompt="a small red ball falls",
+        seconds="4",
+        input_reference=("ref.png", image, "image/png"),
+        poll_interval_ms=200,
+    )
+    assert uploaded.status == "completed", uploaded.error
+    frame = _frames(alice, uploaded.id, tmp_path, max_frames=1)[0].astype(np.float64)
+    psnr = 10 * np.log10(255**2 / np.mean((frame - expected) ** 2))
+    assert psnr >= 25, psnr
+    data_url = "data:image/png;base64," + base64.b64encode(image).decode()
+    headers = {"Authorization": f"Bearer {alice.api_key}"}
+    response = httpx.post(
+        f"{server.url}/videos",
+        json={"prompt": "a small red ball falls", "input_reference": {"image_url": data_url}},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    as_json = alice.videos.poll(response.json()["id"], poll_interval_ms=200)
+    assert as_json.status == "completed"
+    again = _frames(alice, as_json.id, tmp_path, max_frames=1)[0].astype(np.float64)
+    assert 10 * np.log10(255**2 / np.mean((again - expected) ** 2)) >= 25
+    remix = alice.videos.remix(uploaded.id, prompt="a small blue ball falls")
+    remix = alice.videos.poll(remix.id, poll_interval_ms=200)
+    first = _frames(alice, remix.id, tmp_path, max_frames=1)[0].astype(np.float64)
+    assert 10 * np.log10(255**2 / np.mean((first - expected) ** 2)) >= 25  # kept the backdrop
 
 
 def test_create_accepts_json(raw):
@@ -382,14 +479,14 @@ def test_too_large_and_unsupported(raw):
         "input_reference": ("ref.png", b"\0" * (3 * 1024 * 1024)),
     }
     assert_error(httpx.post(f"{url}/videos", files=big, headers=headers), 413)
-    small: dict[str, Any] = {
+    broken: dict[str, Any] = {
         "prompt": (None, "a ball"),
         "input_reference": ("ref.png", b"\x89PNG...."),
     }
     error = assert_error(
-        httpx.post(f"{url}/videos", files=small, headers=headers), 400, "input_reference"
+        httpx.post(f"{url}/videos", files=broken, headers=headers), 422, "input_reference"
     )
-    assert error["code"] == "unsupported_parameter"
+    assert error["code"] == "invalid_image"
 
 
 def test_too_large_chunked_body_without_length(raw):
@@ -503,12 +600,11 @@ def test_killed_worker_job_completes_after_restart(tmp_path, backend):
         stop(api.process)
 
 
-def test_signed_webhook_on_completion(tmp_path, backend):
-    import json
+@pytest.fixture
+def hook_receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
+    """A local HTTP endpoint that records the webhooks it is sent."""
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
-
-    from reelforge.webhooks import new_secret, verify
 
     received: list[tuple[dict[str, str], bytes]] = []
 
@@ -524,10 +620,87 @@ def test_signed_webhook_on_completion(tmp_path, backend):
 
     receiver = HTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{receiver.server_address[1]}/hook", received
+    receiver.shutdown()
+
+
+def test_failed_job_after_max_attempts_sends_a_signed_video_failed(
+    tmp_path, backend, hook_receiver
+):
+    """With one attempt allowed, a worker SIGKILLed mid-job leaves a job that has failed:
+    the restarted worker marks it so, with a clear error, and says so by webhook."""
+    import json
+
+    from reelforge.webhooks import new_secret, verify
+
+    hook_url, received = hook_receiver
+    secret = new_secret()
+    settings = {
+        "REELFORGE_JOB_STALE_AFTER_S": "3",
+        "REELFORGE_MAX_ATTEMPTS": "1",
+        "REELFORGE_WEBHOOK_URL": hook_url,
+        "REELFORGE_WEBHOOK_SECRET": secret,
+    }
+    api = start_server(tmp_path, "--no-worker", **settings)
+    env = dict(api.env, **settings)
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        client = api.client(api.key("doomed"))
+        video = client.videos.create(prompt="three red balls bounce", seconds="8")
+        log = (tmp_path / "worker.log").open("w")
+        workers.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "reelforge.cli", "worker"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+        deadline = time.monotonic() + 60
+        while client.videos.retrieve(video.id).progress < 10:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        workers[0].send_signal(signal.SIGKILL)
+        workers[0].wait()
+        workers.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "reelforge.cli", "worker"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+        final = client.videos.poll(video.id, poll_interval_ms=200)
+        assert final.status == "failed" and final.error is not None
+        assert final.error.code == "worker_lost" and "attempt 1 of 1" in final.error.message
+        with pytest.raises(openai.ConflictError):
+            client.videos.download_content(video.id)
+        deadline = time.monotonic() + 20
+        while not received:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        headers, body = received[0]
+        assert verify(secret, headers, body)
+        event = json.loads(body)
+        assert (event["type"], event["data"]["id"]) == ("video.failed", video.id)
+    finally:
+        for process in workers:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        stop(api.process)
+
+
+def test_signed_webhook_on_completion(tmp_path, backend, hook_receiver):
+    import json
+
+    from reelforge.webhooks import new_secret, verify
+
+    hook_url, received = hook_receiver
     secret = new_secret()
     hooked = start_server(
         tmp_path,
-        REELFORGE_WEBHOOK_URL=f"http://127.0.0.1:{receiver.server_address[1]}/hook",
+        REELFORGE_WEBHOOK_URL=hook_url,
         REELFORGE_WEBHOOK_SECRET=secret,
     )
     try:
@@ -550,7 +723,6 @@ def test_signed_webhook_on_completion(tmp_path, backend):
         assert not verify(new_secret(), headers, body)
     finally:
         stop(hooked.process)
-        receiver.shutdown()
 
 
 def _frames(client: openai.OpenAI, video_id: str, tmp_path: Path, max_frames: int | None = None):
@@ -652,9 +824,9 @@ def test_characters(server, alice, done, tmp_path):
     assert alice.videos.get_character(created.id).name == "Ada"
     with pytest.raises(openai.NotFoundError):
         server.client(server.key("eve")).videos.get_character(created.id)
-    with pytest.raises(openai.BadRequestError) as info:
+    with pytest.raises(openai.UnprocessableEntityError) as unreadable:  # a file, no video
         alice.videos.create_character(name="Bad", video=("notes.txt", b"not a video"))
-    assert cast(dict, info.value.body)["param"] == "video"
+    assert cast(dict, unreadable.value.body)["param"] == "video"
     with pytest.raises(openai.BadRequestError) as info:
         alice.videos.create_character(name="", video=clip.read_bytes())
     assert cast(dict, info.value.body)["param"] == "name"

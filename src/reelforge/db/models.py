@@ -62,6 +62,9 @@ class Video(Base):
     kind: Mapped[str] = mapped_column(String(16), default="create")
     source_video_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     base_plan_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Image-to-video: the storage key of the uploaded first frame (content-addressed, so
+    # remixes share it).
+    input_reference_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
     sequence: Mapped[int] = mapped_column(BigInteger, index=True, default=0)  # creation, ns
 
 

@@ -11,6 +11,7 @@ at the next progress callback, that is within one rendering step.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -86,6 +87,7 @@ class Worker:
         self._last_recover = time.monotonic()
         cutoff = time.time() - self.settings.job_stale_after_s
         announce: list[str] = []
+        failed: list[str] = []
         with transaction(self.factory) as session:
             stale = session.scalars(
                 select(Video).where(
@@ -98,9 +100,11 @@ class Worker:
                     video.status, video.progress = "failed", video.progress
                     video.error_code = "worker_lost"
                     video.error_message = (
-                        f"the worker stopped during generation {video.attempts} times; giving up"
+                        f"the worker stopped during generation (attempt {video.attempts} of "
+                        f"{self.settings.max_attempts}); giving up"
                     )
                     video.completed_at = now_s()
+                    failed.append(video.id)
                 else:
                     video.status, video.worker_id = "queued", None
                     video.heartbeat_at = time.time()
@@ -119,6 +123,8 @@ class Worker:
                     announce.append(video.id)
         for video_id in announce:
             self.queue.enqueue(video_id)
+        for video_id in failed:
+            self._notify("video.failed", video_id)
 
     def claim(self, video_id: str) -> bool:
         """Take the job if it is still queued (a duplicate or stale message is not)."""
@@ -151,6 +157,7 @@ class Worker:
             )
             attempts = video.attempts
             base_plan = video.base_plan_json
+            reference_key = video.input_reference_key
         last_write = [0.0]
 
         def on_progress(stage: str, fraction: float) -> None:
@@ -167,6 +174,11 @@ class Worker:
 
         with tempfile.TemporaryDirectory(prefix="reelforge-job-") as tmp:
             try:
+                if reference_key is not None:
+                    reference = Path(tmp) / "reference"
+                    with self.storage.open(reference_key) as source:
+                        reference.write_bytes(source.read())
+                    request = dataclasses.replace(request, input_reference=reference)
                 # Remixes, edits and extensions start from their source's plan.
                 plan = (
                     remix_plan(

@@ -1,6 +1,7 @@
 """Media I/O: MP4 encode/decode/probe and still images (thumbnail, spritesheet)."""
 
 from reelforge.media.images import (
+    load_image,
     pick_thumbnail_frame,
     sprite_indices,
     spritesheet_jpg,
@@ -13,6 +14,7 @@ __all__ = [
     "ProbeInfo",
     "decode_mp4",
     "encode_mp4",
+    "load_image",
     "pick_thumbnail_frame",
     "probe",
     "sprite_indices",

@@ -6,7 +6,7 @@ import io
 import math
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from reelforge.errors import MediaError
 
@@ -93,3 +93,34 @@ def pick_thumbnail_frame(frames: np.ndarray) -> int:
     """A representative frame index: one third into the clip (0 for a single frame)."""
     frames = _check_frames(frames)
     return min(frames.shape[0] - 1, frames.shape[0] // 3)
+
+
+MAX_IMAGE_PIXELS = 40_000_000  # decompression-bomb guard: 40 MP is above any real photo
+
+
+def load_image(data: bytes, width: int, height: int) -> np.ndarray:
+    """An uploaded image (PNG, JPEG, WebP, ...) as uint8 (height, width, 3) RGB, fitted to
+    the frame the way a cover photo is: scaled until it covers it, then centre-cropped.
+    EXIF orientation is applied; transparency is flattened onto black. MediaError if it is
+    not a decodable image."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.width * image.height > MAX_IMAGE_PIXELS:
+                raise MediaError(
+                    f"the image is {image.width}x{image.height}; at most "
+                    f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels are accepted"
+                )
+            image.load()
+            oriented = ImageOps.exif_transpose(image)
+            if oriented.mode in ("RGBA", "LA", "P"):
+                flat = Image.new("RGB", oriented.size)
+                flat.paste(oriented.convert("RGBA"), mask=oriented.convert("RGBA").getchannel("A"))
+                oriented = flat
+            fitted = ImageOps.fit(
+                oriented.convert("RGB"), (width, height), Image.Resampling.LANCZOS
+            )
+    except MediaError:
+        raise
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        raise MediaError(f"not a decodable image ({type(error).__name__})") from None
+    return np.asarray(fitted, dtype=np.uint8).copy()

@@ -57,7 +57,7 @@ async def create_character(request: Request, user: UserDep, service: StateDep) -
             info = await run_in_threadpool(probe, path)
         except MediaError:
             raise APIError(
-                400, "video is not a readable video file", param="video", code="invalid_video"
+                422, "video is not a readable video file", param="video", code="invalid_video"
             ) from None
         if info.duration_s > MAX_CHARACTER_SECONDS:
             raise APIError(

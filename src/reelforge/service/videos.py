@@ -7,23 +7,33 @@ never existed, so ids do not leak.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import json
+import re
 import secrets
+import tempfile
 import time
+from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import RedirectResponse, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from reelforge.db.models import Video
+from reelforge.engines import engine_names, get_engine
+from reelforge.errors import MediaError
 from reelforge.jobs.worker import MEDIA, media_key
+from reelforge.media import load_image
 from reelforge.service.deps import ServiceState, StateDep, UserDep, run_db
 from reelforge.service.errors import APIError
-from reelforge.types import API_SIZES, MAX_PROMPT_CHARS
+from reelforge.settings import Settings
+from reelforge.types import API_SIZES, MAX_PROMPT_CHARS, parse_size
 
 router = APIRouter(prefix="/v1/videos", tags=["videos"])
 
@@ -109,42 +119,111 @@ def _check_create(fields: dict[str, Any]) -> tuple[str, str, str, str]:
         raise APIError(
             400, "model must be at most 64 characters", param="model", code="invalid_value"
         )
-    if fields.get("input_reference") not in (None, ""):
-        reference = fields["input_reference"]
-        if not isinstance(reference, UploadFile | dict):
-            raise APIError(
-                400,
-                "input_reference must be an image file or {image_url}",
-                param="input_reference",
-                code="invalid_value",
-            )
-        raise APIError(
-            400,
-            "input_reference (image-to-video) is not supported by the sim "
-            "engine; it comes with the dit engine",
-            param="input_reference",
-            code="unsupported_parameter",
-        )
     return prompt, seconds, size, model
 
 
-def engine_for_model(model: str, default_engine: str) -> str:
-    """sora-2, sora-2-pro and their dated variants map to the configured engine."""
-    return default_engine
+async def _reference_image(fields: dict[str, Any]) -> bytes | None:
+    """The bytes of `input_reference`: an uploaded file (multipart, as the SDK sends it) or
+    {"image_url": "data:image/...;base64,..."} (JSON). Other URLs are not fetched."""
+    reference = fields.get("input_reference")
+    if reference in (None, ""):
+        return None
+    if isinstance(reference, UploadFile):
+        return await reference.read()
+    url = reference.get("image_url") if isinstance(reference, dict) else None
+    if isinstance(url, dict):  # {"image_url": {"url": ...}}, as chat messages spell it
+        url = url.get("url")
+    if not isinstance(url, str):
+        raise APIError(
+            400,
+            'input_reference must be an image file or {"image_url": "data:image/...;base64,..."}',
+            param="input_reference",
+            code="invalid_value",
+        )
+    header, comma, data = url.partition(",")
+    if not (header.startswith("data:image/") and header.endswith(";base64") and comma):
+        raise APIError(
+            400,
+            "input_reference.image_url must be a base64 data URL (data:image/png;base64,...); "
+            "the server does not fetch remote URLs",
+            param="input_reference",
+            code="invalid_value",
+        )
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise APIError(
+            400,
+            "input_reference.image_url is not valid base64",
+            param="input_reference",
+            code="invalid_value",
+        ) from None
+
+
+async def _store_reference(service: ServiceState, image: bytes, size: str, engine: str) -> str:
+    """Check the image decodes, then store it content-addressed; returns its storage key."""
+    if not get_engine(engine, service.settings).capabilities.image_input:
+        raise APIError(
+            400,
+            f"engine {engine} cannot start from an image",
+            param="input_reference",
+            code="unsupported_parameter",
+        )
+    width, height = parse_size(size)
+    try:
+        await run_in_threadpool(load_image, image, width, height)
+    except MediaError as error:
+        raise APIError(
+            422, f"input_reference: {error}", param="input_reference", code="invalid_image"
+        ) from None
+    key = f"references/{hashlib.sha256(image).hexdigest()}"
+    with tempfile.NamedTemporaryFile(prefix="reelforge-reference-") as file:
+        file.write(image)
+        file.flush()
+        await run_in_threadpool(
+            service.storage.put_file, key, Path(file.name), "application/octet-stream"
+        )
+    return key
+
+
+_DATED = re.compile(r"^(sora-2(?:-pro)?)(?:-\d{4}-\d{2}-\d{2})?$")
+
+
+def engine_for_model(model: str, settings: Settings) -> str:
+    """sora-2, sora-2-pro and their dated variants map to their configured engines; an
+    engine's own name is a model too. Anything else is a 400 naming `model`."""
+    if model in engine_names():
+        return model
+    match = _DATED.match(model)
+    if match is None:
+        raise APIError(
+            400,
+            f"model must be sora-2, sora-2-pro (or a dated variant such as "
+            f"sora-2-2025-10-06) or an engine ({', '.join(engine_names())}), got {model!r}",
+            param="model",
+            code="invalid_value",
+        )
+    configured = settings.sora2_pro_engine if match[1] == "sora-2-pro" else settings.sora2_engine
+    return configured or settings.default_engine
 
 
 @router.post("")
 async def create_video(
     request: Request, response: Response, user: UserDep, service: StateDep
 ) -> dict[str, Any]:
-    prompt, seconds, size, model = _check_create(await _fields(request))
+    fields = await _fields(request)
+    prompt, seconds, size, model = _check_create(fields)
+    engine = engine_for_model(model, service.settings)
+    image = await _reference_image(fields)
+    reference_key = await _store_reference(service, image, size, engine) if image else None
     video = Video(
         id=f"video_{secrets.token_hex(12)}",
         user_id=user.id,
         status="queued",
         progress=0,
         model=model,
-        engine=engine_for_model(model, service.settings.default_engine),
+        engine=engine,
+        input_reference_key=reference_key,
         prompt=prompt,
         size=size,
         seconds=seconds,
@@ -252,6 +331,7 @@ def _derived(
         source_video_id=source.id,
         remixed_from_video_id=remixed_from,
         base_plan_json=source.plan_json,
+        input_reference_key=source.input_reference_key,
     )
     return video
 
@@ -352,11 +432,15 @@ async def delete_video(video_id: str, user: UserDep, service: StateDep) -> dict[
     def work(db: Session) -> dict[str, Any]:
         video = _owned(db, video_id, user.id)
         running = video.status == "in_progress"
+        reference = video.input_reference_key
         db.delete(video)  # a running job's worker sees its row gone at the next step and stops
         db.commit()
         if not running:
             for variant in MEDIA:
                 service.storage.delete(media_key(video_id, variant))
+        shared = db.scalar(select(Video.id).where(Video.input_reference_key == reference).limit(1))
+        if reference is not None and shared is None and not running:
+            service.storage.delete(reference)
         return {"id": video_id, "object": "video.deleted", "deleted": True}
 
     return await run_db(service, work)
@@ -368,7 +452,9 @@ async def download_content(
     user: UserDep,
     service: StateDep,
     variant: Literal["video", "thumbnail", "spritesheet"] = "video",
-) -> StreamingResponse:
+) -> Response:
+    """The file, streamed; with S3 storage, a 307 to a presigned URL of it instead (the SDK
+    follows it, without the API key, which never leaves for the storage's host)."""
     video = await run_db(service, lambda db: _owned(db, video_id, user.id))
     if video.status != "completed":
         raise APIError(
@@ -377,7 +463,13 @@ async def download_content(
             param="video_id",
             code="video_not_ready",
         )
-    handle = await run_in_threadpool(service.storage.open, media_key(video_id, variant))
+    key = media_key(video_id, variant)
+    ttl_s = service.settings.s3_presign_ttl_s
+    if ttl_s > 0:
+        url = await run_in_threadpool(service.storage.presigned_url, key, ttl_s)
+        if url is not None:
+            return RedirectResponse(url, status_code=307)
+    handle = await run_in_threadpool(service.storage.open, key)
     return StreamingResponse(_chunks(handle), media_type=MEDIA[variant][1])
 
 

@@ -45,7 +45,7 @@ class SimEngine:
     name = "sim"
     capabilities = Capabilities(
         audio=True,
-        image_input=False,
+        image_input=True,  # the image becomes the scene's backdrop: frame 0 starts from it
         cameos=False,
         max_seconds=20.0,
         sizes=SUPPORTED_SIZES,
@@ -103,7 +103,8 @@ class SimEngine:
 
         # 4. Frames.
         started = time.perf_counter()
-        renderer = Renderer(sim, plan, width, height, mouths, seed)
+        plate = references.first_frame if references is not None else None
+        renderer = Renderer(sim, plan, width, height, mouths, seed, plate=plate)
         frames = renderer.render_all(lambda f: report("render", 0.1 + 0.75 * f))
         timings["render_s"] = time.perf_counter() - started
 

@@ -96,7 +96,10 @@ class Renderer:
         height: int,
         mouth_apertures: dict[str, np.ndarray],
         seed: int,
+        plate: np.ndarray | None = None,
     ):
+        """`plate`: an image (height, width, 3) to use as the backdrop instead of the
+        drawn setting (image-to-video): objects and characters play in front of it."""
         self.sim, self.plan = sim, plan
         self.width, self.height = width, height
         self.px_per_m = min(width, height) / (sim.view_w_m if width <= height else sim.view_h_m)
@@ -109,7 +112,9 @@ class Renderer:
         self.static_camera = plan.camera.motion == "static"
         # A moving camera needs scenery beyond the frame's edges.
         self.bg_margin = 0 if self.static_camera else int(0.25 * max(width, height))
-        self.background = self._render_background()
+        self.background = (
+            self._render_background() if plate is None else self._plate_background(plate)
+        )
         self.background_image = skia.Image.fromarray(self.background)
         self.object_painters = [self._object_painter(b) for b in sim.bodies]
         self.blinks = self._blink_schedule()
@@ -218,6 +223,23 @@ class Renderer:
         )
         canvas.drawRect(skia.Rect(left, top, right, bottom), skia.Paint(Shader=vignette))
         surface.flushAndSubmit()
+        return array
+
+    def _plate_background(self, plate: np.ndarray) -> np.ndarray:
+        """The given image as the backdrop, extended by mirroring where a moving camera
+        sees past its edges."""
+        if plate.shape != (self.height, self.width, 3):
+            raise ValueError(f"plate must be {self.height}x{self.width}x3, got {plate.shape}")
+        m = self.bg_margin
+        rgb = np.pad(plate, ((m, m), (m, m), (0, 0)), mode="symmetric") if m else plate
+        array = np.full((rgb.shape[0], rgb.shape[1], 4), 255, np.uint8)
+        array[..., :3] = rgb
+        if self.sim.ramp is not None:  # the ramp is part of the physics: it must be seen
+            surface = skia.Surface(array)
+            canvas = surface.getCanvas()
+            canvas.translate(m, m)
+            self._draw_ramp(canvas)
+            surface.flushAndSubmit()
         return array
 
     def _draw_wall(
