@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reelforge.errors import ConfigError
@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     max_attempts: int = 3  # a job that fails or whose worker dies this often has failed
     job_stale_after_s: float = 20.0  # a running job without a heartbeat this long is requeued
     video_ttl_s: int = 24 * 3600  # expires_at = completed_at + this
+
+    # Provenance (docs/PROVENANCE.md). None: a development certificate chain and watermark
+    # key made on first run in data_dir/provenance.
+    c2pa_cert_chain: Path | None = None  # PEM, signer first
+    c2pa_private_key: Path | None = None  # PKCS#8 PEM
+    c2pa_trust_anchors: Path | None = None  # extra roots `verify` trusts (PEM)
+    watermark_key: SecretStr | None = None  # 64 hex digits, shared by every generating host
+    visible_watermark: bool = True  # the moving mark with the creator's handle
 
     # MP4 encoding.
     video_crf: int = Field(default=18, ge=0, le=51)
