@@ -133,6 +133,8 @@ class AudioWatermarker:
     def embed(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         """float32 (C, S) audio at 48 kHz → a marked copy of the same shape."""
         audio = _check_audio(audio, sample_rate, "audio")
+        if sample_rate != SAMPLE_RATE:  # the bands and the period are laid out at 48 kHz
+            raise MediaError(f"sample_rate must be {SAMPLE_RATE} to embed, got {sample_rate}")
         if audio.shape[1] < FRAME:  # too short to carry anything
             return audio.copy()
         mix = audio.mean(axis=0)
