@@ -7,6 +7,7 @@ status 2; nothing is left half-written.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import re
 import sys
@@ -87,6 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="IMAGE",
         help="start from this image (PNG, JPEG, WebP), fitted to --size",
     )
+    gen.add_argument(
+        "--creator",
+        default=None,
+        metavar="HANDLE",
+        help="the handle in the visible watermark and the provenance record "
+        "(default: your login name)",
+    )
     gen.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     serve = commands.add_parser("serve", help="run the OpenAI-compatible HTTP API")
@@ -99,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("worker", help="run a job worker (for separate worker processes)")
+
+    verify = commands.add_parser(
+        "verify", help="check a video's C2PA manifest and watermarks, and trace it"
+    )
+    verify.add_argument("file", type=Path, help="the video file (MP4, MOV, WebM, ...)")
+    verify.add_argument("--json", action="store_true", help="print the full report as JSON")
 
     keys = commands.add_parser("keys", help="manage API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
@@ -152,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _worker(settings)
         if args.command == "keys":
             return _keys(args, settings)
+        if args.command == "verify":
+            return _verify(args, settings)
         if args.command == "train":
             from reelforge.engines.dit.train import run_from_arguments
 
@@ -185,6 +201,7 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
         seed=args.seed,
         engine=args.engine or settings.default_engine,
         input_reference=args.input_reference,
+        creator=args.creator or _login_name(),
     )
     output = args.output
     if output is None:
@@ -322,6 +339,51 @@ def _with_progress_bar(request: Request, output: Path, settings: Settings) -> Re
             bar.update(task, completed=fraction, description=stage)
 
         return pipeline.generate(request, output, progress=on_progress, settings=settings)
+
+
+def _login_name() -> str | None:
+    """The user's login name as a handle, or None (the pipeline's default) if unknown."""
+    import getpass
+
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        return None
+    return name if name.isprintable() and " " not in name and 0 < len(name) <= 32 else None
+
+
+def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    """Print what the file's provenance says. Exit 0 whatever it says (the report is the
+    answer); a file that cannot be read is an error (one line, non-zero)."""
+    from reelforge.provenance.verify import verify_file
+
+    report = verify_file(args.file, settings)
+    if args.json:
+        print(json.dumps(report.public(), indent=2))
+        return 0
+    public = report.public()
+    c2pa = public["c2pa"]
+    print(f"{args.file}: {report.summary}")
+    print(f"  C2PA: {c2pa['state']}" + (f" (signer {c2pa['signer']})" if c2pa["signer"] else ""))
+    for problem in c2pa["problems"]:
+        print(f"    {problem}")
+    for kind in ("video", "audio"):
+        found = public["watermark"][kind]
+        if found is None:
+            print(f"  {kind} watermark: no {kind} track")
+        else:
+            state = f"payload {found['payload']}" if found["detected"] else "not found"
+            print(f"  {kind} watermark: {state} (p = {found['p_value']:.2g})")
+    record = public["record"]
+    if record is not None:
+        print(
+            f"  record: video {record['video_id'] or '(local clip)'} by "
+            f"{record['creator'] or 'unknown'}, engine {record['engine']}"
+            + (f", remix of {record['parent_video_id']}" if record["parent_video_id"] else "")
+        )
+    elif report.payload is not None:
+        print(f"  record: payload {report.payload} is not in this installation's registry")
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
 """One function runs the whole chain from a request to files on disk.
 
-    request → recaption → engine.generate → media.encode → MP4 + JSON sidecar
+    request → recaption → engine.generate → provenance.mark → media.encode
+            → provenance.sign (C2PA) → registry → MP4 + JSON sidecar
 
-Safety checks and provenance (policy, watermarks, C2PA) slot in around the engine call
-when they land; the CLI, the job worker and the tests all call `generate` and nothing
-re-implements a step of it.
+Marking draws the visible moving mark (creator's handle) and adds the invisible watermarks
+(a fresh 64-bit payload, in the audio before encoding and in each frame's luma plane
+during it); signing embeds a C2PA manifest whose soft binding is that payload; the
+registry maps the payload back to the clip. The CLI, the job worker and the tests all call
+`generate` and nothing re-implements a step of it.
 
 Outputs are written to temporary files next to their destination and renamed into place
 only when complete, so a failure or an interrupt never leaves a partial file behind.
@@ -13,25 +16,42 @@ only when complete, so a failure or an interrupt never leaves a partial file beh
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import math
 import os
 import secrets
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import numpy as np
 
 from reelforge import __version__
 from reelforge.engines import References, get_engine
 from reelforge.errors import InvalidRequest, MediaError
 from reelforge.media import encode_mp4, load_image
+from reelforge.provenance.audio_watermark import SAMPLE_RATE as AUDIO_MARK_RATE
+from reelforge.provenance.audio_watermark import AudioWatermarker
+from reelforge.provenance.identity import load_identity
+from reelforge.provenance.manifest import ManifestFacts, Parent, payload_hex, sign_mp4
+from reelforge.provenance.registry import (
+    Registry,
+    RegistryEntry,
+    new_payload,
+    registry_from_settings,
+)
+from reelforge.provenance.video_watermark import VideoWatermarker
+from reelforge.provenance.visible import MAX_HANDLE_CHARS, draw_visible_mark
 from reelforge.recaption import detailed_caption, recaption
 from reelforge.settings import Settings
 from reelforge.types import Clip, Progress, Request, Result, ScenePlan, no_progress
 
 # Share of the progress bar each stage takes.
 RECAPTION_END, ENGINE_END = 0.04, 0.82
+DEFAULT_CREATOR = "reelforge-cli"  # the visible mark's handle when the request names none
 
 
 def generate(
@@ -41,9 +61,12 @@ def generate(
     progress: Progress | None = None,
     settings: Settings | None = None,
     plan: ScenePlan | None = None,
+    provenance: Provenance | None = None,
 ) -> Result:
     """Generate `request` into `output_path` (+ a JSON sidecar). With `plan`, recaptioning
-    is skipped and that plan is rendered (remixes, edits, extensions)."""
+    is skipped and that plan is rendered (remixes, edits, extensions). `provenance` says
+    which video this is and where to register its watermark (default: the registry in the
+    configured database)."""
     settings = settings or Settings()
     report = progress or no_progress
     timings: dict[str, float] = {}
@@ -110,23 +133,62 @@ def generate(
     timings["engine_s"] = time.perf_counter() - t0
     timings.update({f"engine.{k}": v for k, v in clip.timings_s.items()})
 
-    # 4. Encode and write, atomically.
+    # 4. Mark (visible + invisible), encode, sign, register: atomically.
+    provenance = provenance or Provenance()
+    t0 = time.perf_counter()
+    identity = load_identity(settings)
+    payload = new_payload()
+    if settings.visible_watermark:
+        draw_visible_mark(clip.frames, _handle(request.creator), fps=clip.fps)
+    audio = _at_rate(clip.audio, clip.sample_rate, AUDIO_MARK_RATE)
+    audio = AudioWatermarker(payload, identity.watermark_key).embed(audio, AUDIO_MARK_RATE)
+    marker = VideoWatermarker(payload, identity.watermark_key, clip.width, clip.height)
+    timings["mark_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     with _atomic(video_path) as video_tmp, _atomic(sidecar_path) as sidecar_tmp:
-        encode_mp4(
-            video_tmp,
-            clip.frames,
-            clip.audio,
-            clip.fps,
-            clip.sample_rate,
-            crf=settings.video_crf,
-            preset=settings.video_preset,
-            audio_bitrate=settings.audio_bitrate,
-            progress=lambda f: report("encode", ENGINE_END + (0.99 - ENGINE_END) * f),
+        unsigned = video_tmp.with_name(video_tmp.name + ".unsigned.mp4")
+        try:
+            encode_mp4(
+                unsigned,
+                clip.frames,
+                audio,
+                clip.fps,
+                AUDIO_MARK_RATE,
+                crf=settings.video_crf,
+                preset=settings.video_preset,
+                audio_bitrate=settings.audio_bitrate,
+                progress=lambda f: report("encode", ENGINE_END + (0.99 - ENGINE_END) * f),
+                luma=marker.embed_luma,
+            )
+            timings["encode_s"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            facts = ManifestFacts(
+                title=video_path.name,
+                payload=payload,
+                duration_s=clip.duration_s,
+                engine=engine.name,
+                video_id=provenance.video_id,
+                parent=provenance.parent,
+            )
+            sign_mp4(unsigned, video_tmp, facts, identity)
+        finally:
+            unsigned.unlink(missing_ok=True)
+        timings["sign_s"] = time.perf_counter() - t0
+        registry = provenance.registry or registry_from_settings(settings)
+        registry.record(
+            RegistryEntry(
+                payload=payload_hex(payload),
+                engine=engine.name,
+                prompt_sha256=hashlib.sha256(request.prompt.encode()).hexdigest(),
+                file_sha256=_sha256(video_tmp),
+                video_id=provenance.video_id,
+                creator=request.creator,
+                parent_video_id=provenance.parent.video_id if provenance.parent else None,
+            )
         )
-        timings["encode_s"] = time.perf_counter() - t0
         timings["total_s"] = time.perf_counter() - started
         sidecar = _sidecar(request, seed, engine.name, plan, caption, clip, timings)
+        sidecar["provenance"] = {"watermark_payload": payload_hex(payload), "c2pa": True}
         sidecar_tmp.write_text(json.dumps(sidecar, indent=2))
     report("done", 1.0)
     return Result(
@@ -139,6 +201,40 @@ def generate(
         sidecar_path=sidecar_path,
         timings_s=timings,
     )
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What provenance needs beyond the request: the video's id and its parent (remixes,
+    edits, extensions) for the C2PA manifest, and the registry to record the payload in."""
+
+    video_id: str | None = None
+    parent: Parent | None = None
+    registry: Registry | None = None
+
+
+def _at_rate(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """(C, S) float32 audio resampled from `rate` to `target` Hz."""
+    if rate == target:
+        return audio
+    from scipy.signal import resample_poly
+
+    gcd = math.gcd(rate, target)
+    return np.asarray(resample_poly(audio, target // gcd, rate // gcd, axis=1), np.float32)
+
+
+def _handle(creator: str | None) -> str:
+    """The creator as the visible mark shows it: no spaces, at most 32 characters."""
+    name = "_".join((creator or "").strip().removeprefix("@").split())[:MAX_HANDLE_CHARS]
+    return name or DEFAULT_CREATOR
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def check_output_path(path: Path) -> Path:

@@ -21,6 +21,7 @@ from reelforge.errors import InvalidRequest
 # Limits of a request. The API (OpenAI's Videos API) accepts these sizes; the CLI also
 # accepts the smaller training sizes that the engines render natively.
 
+MAX_CREATOR_CHARS = 80
 MAX_PROMPT_CHARS = 32_000
 MIN_SECONDS, MAX_SECONDS = 1.0, 20.0
 API_SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024")
@@ -63,6 +64,8 @@ class Request:
     engine: str = "sim"
     # An image the clip starts from (image-to-video): its file, fitted to `size`.
     input_reference: Path | None = None
+    # Who asks: shown in the visible watermark ("@name") and kept in the provenance record.
+    creator: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.prompt, str) or not self.prompt.strip():
@@ -99,6 +102,16 @@ class Request:
             )
         if not self.engine or not isinstance(self.engine, str):
             raise InvalidRequest("engine must be a non-empty name", param="engine")
+        if self.creator is not None and (
+            not isinstance(self.creator, str)
+            or not 0 < len(self.creator.strip()) <= MAX_CREATOR_CHARS
+            or not self.creator.isprintable()
+        ):
+            raise InvalidRequest(
+                f"creator must be 1..{MAX_CREATOR_CHARS} printable characters, "
+                f"got {self.creator!r}",
+                param="creator",
+            )
         if self.input_reference is not None and not Path(self.input_reference).is_file():
             raise InvalidRequest(
                 f"input_reference {str(self.input_reference)!r} is not a file",

@@ -325,3 +325,11 @@ def test_pg_keys_and_videos_round_trip(tmp_path: Path, pg_url: str) -> None:
             assert session.scalars(select(User)).one().name == "ada"
     finally:
         engine.dispose()
+
+
+def test_head_revision_from_file_names_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from reelforge.db.migrations import head_revision
+
+    assert ScriptDirectory.from_config(config()).get_current_head() == head_revision() == HEAD

@@ -78,3 +78,20 @@ class Character(Base):
     name: Mapped[str] = mapped_column(String(80))
     video_key: Mapped[str] = mapped_column(String(200))  # the upload, in storage
     created_at: Mapped[int] = mapped_column(Integer, default=now_s)
+
+
+class Watermark(Base):
+    """The provenance registry: which clip carries which watermark payload, so a copy whose
+    C2PA manifest was stripped can still be traced from the mark alone."""
+
+    __tablename__ = "watermarks"
+
+    payload: Mapped[str] = mapped_column(String(16), primary_key=True)  # 64 bits, hex
+    video_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    creator: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    engine: Mapped[str] = mapped_column(String(32))
+    prompt_sha256: Mapped[str] = mapped_column(String(64))  # the prompt itself is not kept here
+    file_sha256: Mapped[str] = mapped_column(String(64), index=True)  # the signed MP4
+    manifest_label: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    parent_video_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[int] = mapped_column(Integer, default=now_s, index=True)

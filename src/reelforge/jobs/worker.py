@@ -25,14 +25,16 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from reelforge import pipeline
-from reelforge.db.models import Video, now_s
+from reelforge.db.models import User, Video, now_s
 from reelforge.db.session import transaction
 from reelforge.errors import Cancelled, ReelforgeError
 from reelforge.jobs.queue import JobQueue
 from reelforge.media import pick_thumbnail_frame, spritesheet_jpg, thumbnail_webp
+from reelforge.provenance.manifest import Parent
+from reelforge.provenance.registry import DatabaseRegistry
 from reelforge.recaption import remix_plan
 from reelforge.settings import Settings
-from reelforge.storage import Storage
+from reelforge.storage import Storage, StorageNotFound
 from reelforge.types import Request, ScenePlan
 from reelforge.webhooks import deliver, video_event
 
@@ -65,6 +67,7 @@ class Worker:
         self.factory = factory
         self.storage = storage
         self.queue = queue
+        self.registry = DatabaseRegistry(factory)
         self.worker_id = worker_id or f"{os.uname().nodename}-{os.getpid()}-{secrets.token_hex(3)}"
         self._last_recover = 0.0
 
@@ -148,13 +151,17 @@ class Worker:
             video = session.get(Video, video_id)
             if video is None:
                 return
+            owner = session.get(User, video.user_id)
             request = Request(
                 prompt=video.prompt,
                 seconds=float(video.seconds),
                 size=video.size,
                 seed=video.seed,
                 engine=video.engine,
+                creator=owner.name if owner is not None else None,
             )
+            source_id = video.source_video_id if video.kind != "create" else None
+            relation = video.kind
             attempts = video.attempts
             base_plan = video.base_plan_json
             reference_key = video.input_reference_key
@@ -179,6 +186,15 @@ class Worker:
                     with self.storage.open(reference_key) as source:
                         reference.write_bytes(source.read())
                     request = dataclasses.replace(request, input_reference=reference)
+                parent = None
+                if source_id is not None:  # the C2PA parent ingredient, if still stored
+                    parent_path: Path | None = Path(tmp) / "parent.mp4"
+                    try:
+                        with self.storage.open(media_key(source_id, "video")) as source:
+                            Path(tmp, "parent.mp4").write_bytes(source.read())
+                    except StorageNotFound:
+                        parent_path = None
+                    parent = Parent(source_id, relation, parent_path)
                 # Remixes, edits and extensions start from their source's plan.
                 plan = (
                     remix_plan(
@@ -196,6 +212,9 @@ class Worker:
                     progress=on_progress,
                     settings=self.settings,
                     plan=plan,
+                    provenance=pipeline.Provenance(
+                        video_id=video_id, parent=parent, registry=self.registry
+                    ),
                 )
                 files = self._write_media(result, Path(tmp))
                 for variant, path in files.items():

@@ -7,13 +7,23 @@ from reelforge.media.images import (
     spritesheet_jpg,
     thumbnail_webp,
 )
-from reelforge.media.mp4 import Decoded, ProbeInfo, decode_mp4, encode_mp4, probe
+from reelforge.media.mp4 import (
+    Decoded,
+    ProbeInfo,
+    decode_audio,
+    decode_mp4,
+    encode_mp4,
+    iter_luma,
+    probe,
+)
 
 __all__ = [
     "Decoded",
     "ProbeInfo",
+    "decode_audio",
     "decode_mp4",
     "encode_mp4",
+    "iter_luma",
     "load_image",
     "pick_thumbnail_frame",
     "probe",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -57,6 +57,7 @@ def encode_mp4(
     preset: str = "veryfast",
     audio_bitrate: int = 192_000,
     progress: Callable[[float], None] | None = None,
+    luma: Callable[[np.ndarray], None] | None = None,
 ) -> None:
     """Write `frames` and `audio` to `path` as MP4 (H.264 yuv420p + AAC-LC 48 kHz stereo).
 
@@ -65,8 +66,10 @@ def encode_mp4(
     audio is padded with silence or trimmed to exactly T / fps seconds. `progress(fraction)`
     is called at most ~100 times while frames are encoded, the last time with 1.0 once the
     file is complete; an exception it raises (e.g. Cancelled) aborts the encode and
-    propagates. Raises MediaError for unusable input or a failed encode; a partly written
-    file may be left at `path` (the caller owns it).
+    propagates. `luma(y_plane)`, if given, may change each frame's (H, W) uint8 luma plane in
+    place after the RGB → I420 conversion (the invisible watermark goes in there: no extra
+    colour conversion, no copy). Raises MediaError for unusable input or a failed encode; a
+    partly written file may be left at `path` (the caller owns it).
 
     Deterministic: the same input and settings give a byte-identical file on the same
     machine. libx264's thread count (auto: 1.5 × CPU cores) changes the bitstream, so
@@ -107,6 +110,8 @@ def encode_mp4(
         step = max(1, math.ceil(count / MAX_PROGRESS_CALLS))
         for index in range(count):
             yuv = cv2.cvtColor(frames[index], cv2.COLOR_RGB2YUV_I420)
+            if luma is not None:
+                luma(yuv[:height])
             frame = av.VideoFrame.from_numpy_buffer(yuv, format="yuv420p")  # no copy
             frame.pts = index
             frame.time_base = Fraction(1, fps)
@@ -481,3 +486,68 @@ def _audio_to_array(
     if not parts:
         return np.zeros((len(frame.layout.channels), 0), np.float32), resampler
     return np.concatenate(parts, axis=1).astype(np.float32, copy=False), resampler
+
+
+# ---------------------------------------------------------------------------------------
+# Streaming reads (verification of files of any size, without holding every frame)
+
+
+def iter_luma(path: Path, *, max_frames: int | None = None) -> Iterator[np.ndarray]:
+    """The luma (Y) plane of each video frame as uint8 (H, W), in order, one at a time.
+    Raises MediaError for an unreadable, corrupt or truncated file (possibly after some
+    frames were yielded)."""
+    container = _open(path)
+    try:
+        video = container.streams.video[0]
+        video.thread_type = "AUTO"
+        count = 0
+        for packet in container.demux(video):
+            if packet.is_corrupt and packet.size:
+                raise MediaError(f"{path} is not a readable video: it is truncated or corrupt")
+            for frame in packet.decode():
+                if frame.format.name not in ("yuv420p", "yuvj420p", "yuv422p", "yuv444p"):
+                    frame = frame.reformat(format="yuv420p")
+                plane = frame.planes[0]
+                rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+                yield rows[:, : plane.width].copy()
+                count += 1
+                if max_frames is not None and count >= max_frames:
+                    return
+        if count == 0:
+            raise MediaError(f"{path} is not a readable video: no frame could be decoded")
+    except (av.FFmpegError, OSError, ValueError) as error:
+        raise MediaError(f"{path} is not a readable video: {_reason(error)}") from error
+    finally:
+        _close_quietly(container)
+
+
+def decode_audio(path: Path, *, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
+    """The first audio stream as float32 (C, S) and its sample rate; (C=0) if there is none.
+    Sample 0 is the stream's own start (encoder priming removed by the demuxer)."""
+    container = _open(path)
+    try:
+        if not container.streams.audio:
+            return np.zeros((0, 0), np.float32), OUTPUT_SAMPLE_RATE
+        stream = container.streams.audio[0]
+        rate = int(stream.codec_context.sample_rate or OUTPUT_SAMPLE_RATE)
+        limit = math.inf if max_seconds is None else max_seconds * rate
+        chunks: list[np.ndarray] = []
+        total = 0
+        resampler: av.AudioResampler | None = None
+        for packet in container.demux(stream):
+            for frame in packet.decode():
+                chunk, resampler = _audio_to_array(frame, resampler)
+                chunks.append(chunk)
+                total += chunk.shape[1]
+            if total >= limit:
+                break
+    except (av.FFmpegError, OSError, ValueError) as error:
+        raise MediaError(f"{path} is not a readable video: {_reason(error)}") from error
+    finally:
+        _close_quietly(container)
+    if not chunks:
+        return np.zeros((1, 0), np.float32), rate
+    audio = np.concatenate(chunks, axis=1)
+    if max_seconds is not None:
+        audio = audio[:, : round(max_seconds * rate)]
+    return np.ascontiguousarray(audio, dtype=np.float32), rate

@@ -14,7 +14,7 @@ from reelforge import __version__
 from reelforge.db.session import make_engine, session_factory
 from reelforge.jobs.queue import JobQueue
 from reelforge.jobs.worker import Worker
-from reelforge.service import characters, errors, videos
+from reelforge.service import characters, errors, provenance, videos
 from reelforge.service.deps import RateLimiter, ServiceState
 from reelforge.settings import Settings
 from reelforge.storage import storage_from_settings
@@ -54,6 +54,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     errors.install(app)
+    app.include_router(provenance.router)
     app.include_router(characters.router)  # before /v1/videos/{video_id}
     app.include_router(videos.router)
 

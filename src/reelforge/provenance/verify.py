@@ -1,0 +1,158 @@
+"""`reelforge verify FILE` and POST /v1/provenance/verify: what a video file says about
+where it came from.
+
+Three independent readings, then the registry:
+
+1. C2PA: is there a manifest, is its signature valid, do the hashes still match the bytes
+   (any change to the video or audio data breaks them), and is the signer trusted (this
+   installation's root, plus REELFORGE_C2PA_TRUST_ANCHORS)?
+2. The invisible video watermark, read from the luma of up to MAX_SECONDS of frames, with
+   a p-value under "no watermark with this installation's key".
+3. The audio watermark, from up to MAX_SECONDS of the first audio track, likewise.
+
+A payload found at p ≤ 1e-6 (or, failing that, the manifest's soft binding when the
+manifest is valid) is looked up in the registry, which names the video it was made for:
+so a clip re-encoded with its metadata stripped is still traced. Nothing is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reelforge.errors import InvalidRequest
+from reelforge.media import decode_audio, iter_luma, probe
+from reelforge.provenance.audio_watermark import AudioDetection, detect_audio
+from reelforge.provenance.identity import load_identity
+from reelforge.provenance.manifest import ManifestReport, payload_hex, read_manifest
+from reelforge.provenance.registry import Registry, RegistryEntry, registry_from_settings
+from reelforge.provenance.video_watermark import VideoDetection, detect_video
+from reelforge.settings import Settings
+
+MAX_SECONDS = 60.0  # evidence beyond a minute adds nothing a detection needs
+MAX_FILE_BYTES = 4 * 1024**3
+DETECTION_P_VALUE = 1e-6
+
+
+@dataclass
+class Verification:
+    file: str
+    size_bytes: int
+    c2pa: ManifestReport
+    video: VideoDetection | None
+    audio: AudioDetection | None
+    payload: str | None  # the traced payload (hex), from the marks or a valid manifest
+    payload_source: str | None  # "video" | "audio" | "c2pa"
+    record: RegistryEntry | None
+
+    @property
+    def summary(self) -> str:
+        parts = []
+        if self.c2pa.state == "Trusted":
+            parts.append("C2PA manifest valid and signed by a trusted reelforge certificate")
+        elif self.c2pa.state == "Valid":
+            parts.append("C2PA manifest valid (signer not in the trust list)")
+        elif self.c2pa.present:
+            parts.append("C2PA manifest INVALID: the file was changed after signing")
+        else:
+            parts.append("no C2PA manifest")
+        marks = [
+            name
+            for name, found in (("video", self.video), ("audio", self.audio))
+            if found is not None and found.detected
+        ]
+        parts.append(
+            f"watermark found in {' and '.join(marks)}" if marks else "no watermark found"
+        )
+        if self.record is not None:
+            parts.append(f"made by reelforge as {self.record.video_id or 'a local clip'}")
+        return "; ".join(parts)
+
+    def public(self) -> dict[str, Any]:
+        def detection(found: VideoDetection | AudioDetection | None) -> dict[str, Any] | None:
+            if found is None:
+                return None
+            return {
+                "detected": found.detected,
+                "payload": payload_hex(found.payload) if found.detected else None,
+                "p_value": found.p_value,
+                "bit_accuracy": round(found.bit_accuracy, 4),
+            }
+
+        record = None
+        if self.record is not None:
+            record = {
+                "video_id": self.record.video_id,
+                "creator": self.record.creator,
+                "engine": self.record.engine,
+                "created_at": self.record.created_at,
+                "parent_video_id": self.record.parent_video_id,
+                "file_sha256": self.record.file_sha256,
+            }
+        return {
+            "object": "provenance.verification",
+            "file": self.file,
+            "size_bytes": self.size_bytes,
+            "summary": self.summary,
+            "c2pa": self.c2pa.public(),
+            "watermark": {"video": detection(self.video), "audio": detection(self.audio)},
+            "payload": self.payload,
+            "payload_source": self.payload_source,
+            "record": record,
+        }
+
+
+def verify_file(
+    path: Path,
+    settings: Settings,
+    *,
+    registry: Registry | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
+    display_name: str | None = None,
+) -> Verification:
+    """Verify the video at `path`. InvalidRequest (param `file`) for a file too large,
+    MediaError for one that is not a readable video."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidRequest(f"file {str(path)!r} does not exist", param="file")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise InvalidRequest(
+            f"file is {size} bytes; at most {max_bytes} bytes can be verified", param="file"
+        )
+    info = probe(path)  # MediaError: not a video (or no video stream)
+    identity = load_identity(settings)
+    data = path.read_bytes()
+    manifest = read_manifest(data, identity.trust_anchors_pem)
+    del data
+
+    frames_cap = max(1, round(MAX_SECONDS * (info.fps or 30.0)))
+    video = detect_video(iter_luma(path, max_frames=frames_cap), identity.watermark_key)
+    audio = None
+    samples, rate = decode_audio(path, max_seconds=MAX_SECONDS)
+    if samples.size:
+        audio = detect_audio(samples, rate, identity.watermark_key)
+
+    payload, source = None, None
+    for name, found in (("video", video), ("audio", audio)):
+        if found is not None and found.detected and found.p_value <= DETECTION_P_VALUE:
+            payload, source = payload_hex(found.payload), name
+            break
+    if payload is None and manifest.state in ("Valid", "Trusted") and manifest.soft_binding:
+        payload, source = manifest.soft_binding, "c2pa"
+    registry = registry or registry_from_settings(settings)
+    record = registry.lookup(payload) if payload is not None else None
+    return Verification(
+        file=display_name or str(path),
+        size_bytes=size,
+        c2pa=manifest,
+        video=video,
+        audio=audio,
+        payload=payload,
+        payload_source=source,
+        record=record,
+    )
+
+
+__all__ = ["Verification", "verify_file"]
