@@ -9,7 +9,7 @@
 3. Look-alike letters from Cyrillic, Greek and other scripts map onto Latin ones, then
    accents are stripped (NFKD without combining marks) and the text is lower-cased.
 4. Words are split on whitespace; punctuation inside a word either joins its letters
-   ("n.u.d.e", "n-u-d-e", "nu*de") or splits real compounds ("well-known").
+   ("n.u.d.e", "n-u-d-e", "nu*de", "vi-deo") or splits real compounds ("well-known").
 5. Runs of three or more single letters are joined ("n u d e").
 6. A token that is not a known word is repaired: leetspeak ("k1ll", "$ex"), then repeated
    letters ("nuuuude"), then a misspelling of a lexicon term within a small edit distance
@@ -192,8 +192,11 @@ class Normalizer:
         pieces: list[str] = []
         for part in word.split():
             fragments = [f for f in _SEPARATOR_RE.split(part) if f]
+            joined = "".join(fragments)
             if len(fragments) > 1 and all(len(f) == 1 for f in fragments):
-                pieces.append("".join(fragments))  # "n.u.d.e", "u.s."
+                pieces.append(joined)  # "n.u.d.e", "u.s."
+            elif joined in self._known and not all(f in self._known for f in fragments):
+                pieces.append(joined)  # "vi-deo", "behe-aded"
             else:
                 pieces.extend(fragments)  # "well-known", "12-year-old"
         return [Token(p, capitalized and i == 0, False) for i, p in enumerate(pieces)]
@@ -204,7 +207,10 @@ class Normalizer:
 
         def flush() -> None:
             if len(run) >= 3:
-                out.append(Token("".join(t.text for t in run), run[0].capitalized, True))
+                head, body, tail = self._trim_articles(run)
+                out.extend(head)
+                out.append(Token("".join(t.text for t in body), body[0].capitalized, True))
+                out.extend(tail)
             else:
                 out.extend(run)
             run.clear()
@@ -217,6 +223,22 @@ class Normalizer:
                 out.append(token)
         flush()
         return out
+
+    def _trim_articles(self, run: list[Token]) -> tuple[list[Token], list[Token], list[Token]]:
+        """Split "a n u d e" into "a" + "nude": a leading or trailing "a"/"i" in a run of
+        single letters is a word of its own when the rest spells a known word."""
+        for start, end in ((0, len(run)), (1, len(run)), (0, len(run) - 1), (1, len(run) - 1)):
+            body = run[start:end]
+            trimmed_words_only = (start == 0 or run[0].text in "ai") and (
+                end == len(run) or run[-1].text in "ai"
+            )
+            if (
+                trimmed_words_only
+                and len(body) >= 3
+                and "".join(t.text for t in body) in self._known
+            ):
+                return run[:start], body, run[end:]
+        return [], run, []
 
     def _repair(self, token: Token) -> Token:
         word = token.text

@@ -29,8 +29,8 @@ class SqliteFile:
         )
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA synchronous=NORMAL")
-        with self.transaction() as db:
-            db.executescript(schema)
+        with self._lock:  # executescript commits on its own; the schema is idempotent
+            self._connection.executescript(schema)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
