@@ -297,6 +297,43 @@ def test_downloads_from_s3_use_presigned_urls(backend, server, alice, done):
     assert media.status_code == 200 and media.content[4:8] == b"ftyp"
 
 
+def test_verify_traces_a_served_video_and_its_remix(server, alice, done, tmp_path):
+    """POST /v1/provenance/verify: the server's clips are signed and watermarked, and the
+    registry names the video and its creator; a remix's manifest names its parent."""
+    headers = {"Authorization": f"Bearer {alice.api_key}"}
+    content = alice.videos.download_content(done.id).read()
+    response = httpx.post(
+        f"{server.url}/provenance/verify",
+        files={"file": ("clip.mp4", content, "video/mp4")},
+        headers=headers,
+        timeout=120,
+    )
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["c2pa"]["state"] == "Trusted"
+    assert report["watermark"]["video"]["detected"] and report["watermark"]["audio"]["detected"]
+    assert report["record"]["video_id"] == done.id
+    assert report["record"]["creator"].startswith("alice")
+    remix = alice.videos.poll(
+        alice.videos.remix(done.id, prompt="the same, at night").id, poll_interval_ms=200
+    )
+    remixed = httpx.post(
+        f"{server.url}/provenance/verify",
+        files={"file": ("remix.mp4", alice.videos.download_content(remix.id).read())},
+        headers=headers,
+        timeout=120,
+    ).json()
+    assert remixed["c2pa"]["parents"] == [f"{done.id}.mp4"]
+    assert remixed["record"]["parent_video_id"] == done.id
+    bad = httpx.post(
+        f"{server.url}/provenance/verify",
+        files={"file": ("notes.mp4", b"not a video" * 100)},
+        headers=headers,
+    )
+    assert_error(bad, 422, "file")
+    assert_error(httpx.post(f"{server.url}/provenance/verify", headers=headers), 400)
+
+
 def test_users_cannot_see_each_others_videos(server, alice, done):
     mallory = server.client(server.key("mallory"))
     for call in (
