@@ -12,7 +12,7 @@ import pytest
 from reelforge.engines import get_engine
 from reelforge.errors import InvalidRequest, MediaError
 from reelforge.media import decode_mp4, encode_mp4
-from reelforge.provenance.video_watermark import VideoWatermarker, detect_video
+from reelforge.provenance.video_watermark import VideoEvidence, VideoWatermarker, detect_video
 from reelforge.recaption import recaption
 from reelforge.settings import Settings
 from reelforge.types import no_progress
@@ -153,9 +153,12 @@ def test_unmarked_video_gives_no_detection(small: np.ndarray, tmp_path: Path) ->
 
 
 def test_wrong_key_does_not_detect(small_marked_mp4: Path) -> None:
-    decoded = decode_mp4(small_marked_mp4, with_audio=False).frames
-    assert detect_video(decoded, KEY).payload == PAYLOAD
-    found = detect_video(decoded, b"not the key")
+    # One pass over the frames, read with two keys.
+    evidence = VideoEvidence()
+    for frame in decode_mp4(small_marked_mp4, with_audio=False).frames:
+        evidence.add(frame)
+    assert evidence.read(KEY).payload == PAYLOAD
+    found = evidence.read(b"not the key")
     assert not found.detected and found.p_value >= 1e-3, found
 
 

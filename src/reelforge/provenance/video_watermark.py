@@ -258,11 +258,11 @@ def _cyclic_correlation(image: np.ndarray, template: np.ndarray) -> np.ndarray:
     return np.fft.ifft2(np.fft.fft2(image) * np.conj(np.fft.fft2(template))).real
 
 
-class VideoDetector:
-    """Streaming detector: `add` frames (RGB or luma, any count), then `result()`."""
+class VideoEvidence:
+    """What frames say, gathered once for any key: `add` frames (RGB or luma, streaming),
+    then `read(key)` for one key or several (~30 ms per key)."""
 
-    def __init__(self, key: bytes, native_sizes: Sequence[tuple[int, int]] = NATIVE_SIZES):
-        self._reference = _Reference(check_key(key))
+    def __init__(self, native_sizes: Sequence[tuple[int, int]] = NATIVE_SIZES):
         self._native_sizes = tuple(native_sizes)
         self._candidates: list[_Candidate] = []
         self._input_size: tuple[int, int] | None = None
@@ -284,11 +284,13 @@ class VideoDetector:
             candidate.add(luma)
         self.frames_used += 1
 
-    def result(self) -> VideoDetection:
+    def read(self, key: bytes) -> VideoDetection:
+        """Look for the watermark of `key` in the frames added so far."""
         if self.frames_used == 0:
             raise MediaError("frames must hold at least one frame, got 0")
-        readings = [self._read(candidate) for candidate in self._candidates]
-        n_tests = len(readings) * self._reference.size**2
+        reference = _Reference(check_key(key))
+        readings = [self._read(candidate, reference) for candidate in self._candidates]
+        n_tests = len(readings) * reference.size**2
         best = max(readings, key=lambda reading: reading.sync_z)
         p_value = max_normal_p_value(best.sync_z, n_tests)
         return VideoDetection(
@@ -302,8 +304,8 @@ class VideoDetector:
             frames_used=self.frames_used,
         )
 
-    def _read(self, candidate: _Candidate) -> _Reading:
-        ref = self._reference
+    @staticmethod
+    def _read(candidate: _Candidate, ref: _Reference) -> _Reading:
         tile = _fold(candidate.total, ref.size)  # (128, 128)
         # 1. Sync: where does the known pattern sit in the folded tile?
         surface = _cyclic_correlation(tile, ref.sync)  # (128, 128), one value per offset
@@ -375,7 +377,7 @@ def detect_video(
 ) -> VideoDetection:
     """Look for the watermark of `key` in uint8 frames: (T, H, W, 3) RGB or (T, H, W) luma,
     or any iterable of (H, W, 3) / (H, W) frames (decode and detect without holding all)."""
-    detector = VideoDetector(key, native_sizes)
+    evidence = VideoEvidence(native_sizes)
     for frame in frames:
-        detector.add(frame)
-    return detector.result()
+        evidence.add(frame)
+    return evidence.read(key)
