@@ -114,6 +114,41 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("file", type=Path, help="the video file (MP4, MOV, WebM, ...)")
     verify.add_argument("--json", action="store_true", help="print the full report as JSON")
 
+    rights = commands.add_parser(
+        "rights", help="the rights registry: protected names and their licences"
+    )
+    rights_commands = rights.add_subparsers(
+        dest="rights_command", required=True, parser_class=_Parser
+    )
+    register = rights_commands.add_parser(
+        "register", help="protect a name: only its holder and licensees may use it"
+    )
+    register.add_argument("--holder", required=True, help="the holder's user name")
+    register.add_argument("--name", required=True, help='e.g. "Captain Comet"')
+    register.add_argument("--kind", required=True, help="character, brand, work, artist or name")
+    register.add_argument("--alias", action="append", default=[], help="another spelling")
+    register.add_argument(
+        "--cased", action="store_true", help="match only when written with capitals"
+    )
+    licence = rights_commands.add_parser("license", help="let a user use a registered name")
+    licence.add_argument("--holder", required=True)
+    licence.add_argument("--name", required=True)
+    licence.add_argument("--to", required=True, help="the licensee's user name")
+
+    cameo = commands.add_parser("cameo", help="public figures' consent through their cameos")
+    cameo_commands = cameo.add_subparsers(dest="cameo_command", required=True, parser_class=_Parser)
+    figure = cameo_commands.add_parser(
+        "verify-figure", help="record that a user is a listed public figure (operator)"
+    )
+    figure.add_argument("--user", required=True)
+    figure.add_argument("--figure", required=True, help='the listed name, e.g. "Serena Williams"')
+    allow = cameo_commands.add_parser("allow", help="let someone use a user's cameos")
+    allow.add_argument("--user", required=True, help="the cameos' owner")
+    allow.add_argument("--to", required=True, help='a user name, or "everyone"')
+    revoke = cameo_commands.add_parser("revoke", help="withdraw a permission")
+    revoke.add_argument("--user", required=True)
+    revoke.add_argument("--to", required=True)
+
     keys = commands.add_parser("keys", help="manage API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
     create = key_commands.add_parser("create", help="create an API key for a user")
@@ -168,6 +203,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _keys(args, settings)
         if args.command == "verify":
             return _verify(args, settings)
+        if args.command == "rights":
+            return _rights(args, settings)
+        if args.command == "cameo":
+            return _cameo(args, settings)
         if args.command == "train":
             from reelforge.engines.dit.train import run_from_arguments
 
@@ -383,6 +422,58 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
         )
     elif report.payload is not None:
         print(f"  record: payload {report.payload} is not in this installation's registry")
+    return 0
+
+
+def _rights(args: argparse.Namespace, settings: Settings) -> int:
+    from reelforge.db.policy import DatabaseRightsRegistry
+    from reelforge.db.session import shared_factory
+
+    registry = DatabaseRightsRegistry(shared_factory(settings))
+    if args.rights_command == "register":
+        entry = registry.register(
+            args.holder, args.name, kind=args.kind, aliases=args.alias, cased=args.cased
+        )
+        print(f"registered {entry.kind} {entry.name!r} for {entry.holder}")
+    else:
+        registry.grant_licence(args.holder, args.to, args.name)
+        print(f"{args.to} may now use {args.name!r}")
+    return 0
+
+
+def _cameo(args: argparse.Namespace, settings: Settings) -> int:
+    from reelforge.db.policy import EVERYONE, DatabaseConsent
+    from reelforge.db.session import shared_factory
+    from reelforge.safety.figures import read_public_figures
+    from reelforge.safety.resources import FIGURES_PATH
+
+    consent = DatabaseConsent(shared_factory(settings))
+    if args.cameo_command == "verify-figure":
+        wanted = args.figure.strip().casefold()
+        figures = read_public_figures(FIGURES_PATH)
+        match = next(
+            (
+                f
+                for f in figures
+                if wanted in (f["key"], f["name"].casefold())
+                or wanted in (a.casefold() for a in f.get("aliases", []))
+            ),
+            None,
+        )
+        if match is None:
+            raise InvalidRequestError(
+                f"figure {args.figure!r} is not in the public figures list", param="figure"
+            )
+        consent.verify_figure(args.user, match["key"])
+        print(f"{args.user} is verified as {match['name']} ({match['key']})")
+        return 0
+    grantee = EVERYONE if args.to.strip().casefold() == "everyone" else args.to.strip()
+    if args.cameo_command == "allow":
+        consent.allow(args.user, grantee)
+        print(f"{args.to} may now use {args.user}'s cameos")
+    else:
+        consent.revoke(args.user, grantee)
+        print(f"{args.to} may no longer use {args.user}'s cameos")
     return 0
 
 

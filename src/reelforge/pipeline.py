@@ -1,6 +1,7 @@
 """One function runs the whole chain from a request to files on disk.
 
-    request → recaption → engine.generate → provenance.mark → media.encode
+    request → recaption → policy (prompt + planned speech) → engine.generate
+            → policy (final plan + transcript) → provenance.mark → media.encode
             → provenance.sign (C2PA) → registry → MP4 + JSON sidecar
 
 Marking draws the visible moving mark (creator's handle) and adds the invisible watermarks
@@ -30,6 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from reelforge import __version__
+from reelforge.db.policy import policy_engine
+from reelforge.db.session import shared_factory
 from reelforge.engines import References, get_engine
 from reelforge.errors import InvalidRequest, MediaError
 from reelforge.media import encode_mp4, load_image
@@ -46,6 +49,7 @@ from reelforge.provenance.registry import (
 from reelforge.provenance.video_watermark import VideoWatermarker
 from reelforge.provenance.visible import MAX_HANDLE_CHARS, draw_visible_mark
 from reelforge.recaption import detailed_caption, recaption
+from reelforge.safety import PolicyEngine, raise_for_decision
 from reelforge.settings import Settings
 from reelforge.types import Clip, Progress, Request, Result, ScenePlan, no_progress
 
@@ -62,11 +66,13 @@ def generate(
     settings: Settings | None = None,
     plan: ScenePlan | None = None,
     provenance: Provenance | None = None,
+    policy: PolicyEngine | None = None,
 ) -> Result:
     """Generate `request` into `output_path` (+ a JSON sidecar). With `plan`, recaptioning
     is skipped and that plan is rendered (remixes, edits, extensions). `provenance` says
     which video this is and where to register its watermark (default: the registry in the
-    configured database)."""
+    configured database). `policy` checks the request and the clip (default: the
+    deployment's policy engine, with its stores in the configured database)."""
     settings = settings or Settings()
     report = progress or no_progress
     timings: dict[str, float] = {}
@@ -119,6 +125,14 @@ def generate(
     timings["recaption_s"] = time.perf_counter() - t0
     report("recaption", RECAPTION_END)
 
+    # 2b. The content policy, on the request: the prompt and the speech planned for it.
+    t0 = time.perf_counter()
+    policy = policy or policy_engine(settings, shared_factory(settings))
+    requester = request.creator or DEFAULT_CREATOR
+    planned = [line.text for character in plan.characters for line in character.lines]
+    raise_for_decision(policy.check_request(request.prompt, requester=requester, speech=planned))
+    timings["policy_s"] = time.perf_counter() - t0
+
     # 3. ScenePlan → Clip.
     t0 = time.perf_counter()
     clip = engine.generate(
@@ -131,6 +145,12 @@ def generate(
         progress=lambda stage, f: report(stage, RECAPTION_END + (ENGINE_END - RECAPTION_END) * f),
     )
     timings["engine_s"] = time.perf_counter() - t0
+
+    # 3b. The content policy, on the clip: the final plan and what is actually said.
+    t0 = time.perf_counter()
+    transcript = [segment.text for segment in clip.speech]
+    raise_for_decision(policy.check_clip(caption, transcript, requester=requester))
+    timings["policy_s"] += time.perf_counter() - t0
     timings.update({f"engine.{k}": v for k, v in clip.timings_s.items()})
 
     # 4. Mark (visible + invisible), encode, sign, register: atomically.

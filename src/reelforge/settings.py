@@ -56,6 +56,16 @@ class Settings(BaseSettings):
     job_stale_after_s: float = 20.0  # a running job without a heartbeat this long is requeued
     video_ttl_s: int = 24 * 3600  # expires_at = completed_at + this
 
+    # Content policy (docs/POLICY.md): the classifier's blocking threshold on
+    # P(any harmful category), and an optional OpenAI-compatible moderation endpoint
+    # consulted as well; when it fails, fail closed (503) or carry on with local checks.
+    policy_harmful_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    moderation_url: str | None = None  # e.g. http://localhost:9000/v1
+    moderation_api_key: str | None = Field(default=None, repr=False)
+    moderation_model: str | None = None
+    moderation_timeout_s: float = Field(default=5.0, gt=0)
+    moderation_fail_closed: bool = True
+
     # Provenance (docs/PROVENANCE.md). None: a development certificate chain and watermark
     # key made on first run in data_dir/provenance.
     c2pa_cert_chain: Path | None = None  # PEM, signer first

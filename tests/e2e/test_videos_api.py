@@ -334,6 +334,18 @@ def test_verify_traces_a_served_video_and_its_remix(server, alice, done, tmp_pat
     assert_error(httpx.post(f"{server.url}/provenance/verify", headers=headers), 400)
 
 
+def test_a_prompt_against_the_policy_fails_its_job_with_the_reason(alice):
+    """Like OpenAI's API, the job is accepted and then fails with a policy error (the
+    policy runs in the worker, on the prompt, the planned speech and the final clip)."""
+    video = alice.videos.create(prompt="a graphic video of a man being beheaded")
+    final = alice.videos.poll(video.id, poll_interval_ms=200)
+    assert final.status == "failed" and final.error is not None
+    assert final.error.code == "content_policy_violation"
+    assert "not allowed" in final.error.message
+    with pytest.raises(openai.ConflictError):
+        alice.videos.download_content(video.id)
+
+
 def test_users_cannot_see_each_others_videos(server, alice, done):
     mallory = server.client(server.key("mallory"))
     for call in (

@@ -22,6 +22,9 @@ class User(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     created_at: Mapped[int] = mapped_column(Integer, default=now_s)
+    # The public figure this user was verified to be (a key of the public figures list);
+    # only they can consent to others using their likeness, through their cameos.
+    figure_key: Mapped[str | None] = mapped_column(String(80), nullable=True, unique=True)
 
 
 class ApiKey(Base):
@@ -95,3 +98,55 @@ class Watermark(Base):
     manifest_label: Mapped[str | None] = mapped_column(String(120), nullable=True)
     parent_video_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[int] = mapped_column(Integer, default=now_s, index=True)
+
+
+class CameoGrant(Base):
+    """Who may use a user's cameos: a user name, or "*" for everyone."""
+
+    __tablename__ = "cameo_grants"
+
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    grantee: Mapped[str] = mapped_column(String(80), primary_key=True)
+    created_at: Mapped[int] = mapped_column(Integer, default=now_s)
+
+
+class RightsEntryRow(Base):
+    """A protected name (character, brand, work, musician) registered by its holder."""
+
+    __tablename__ = "rights_entries"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # normalised name
+    holder: Mapped[str] = mapped_column(String(80), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    aliases: Mapped[str] = mapped_column(Text, default="")  # one per line
+    cased: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(Integer, default=now_s)
+
+
+class RightsLicence(Base):
+    __tablename__ = "rights_licences"
+
+    key: Mapped[str] = mapped_column(ForeignKey("rights_entries.key"), primary_key=True)
+    licensee: Mapped[str] = mapped_column(String(80), primary_key=True)
+    created_at: Mapped[int] = mapped_column(Integer, default=now_s)
+
+
+class PolicyAudit(Base):
+    """Every policy decision: who, what, when, outcome (append-only)."""
+
+    __tablename__ = "policy_audit"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    decided_at: Mapped[float] = mapped_column(Float, index=True)  # Unix time, UTC
+    requester: Mapped[str] = mapped_column(String(80), index=True)
+    stage: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    allowed: Mapped[bool] = mapped_column(Boolean, index=True)
+    category: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    policy_version: Mapped[str] = mapped_column(String(40))
+    details_json: Mapped[str] = mapped_column(Text, default="{}")  # scores and findings

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from reelforge import pipeline
 from reelforge.db.models import User, Video, now_s
+from reelforge.db.policy import policy_engine
 from reelforge.db.session import transaction
 from reelforge.errors import Cancelled, ReelforgeError
 from reelforge.jobs.queue import JobQueue
@@ -68,6 +69,7 @@ class Worker:
         self.storage = storage
         self.queue = queue
         self.registry = DatabaseRegistry(factory)
+        self.policy = policy_engine(settings, factory)  # loads its models on first use
         self.worker_id = worker_id or f"{os.uname().nodename}-{os.getpid()}-{secrets.token_hex(3)}"
         self._last_recover = 0.0
 
@@ -215,6 +217,7 @@ class Worker:
                     provenance=pipeline.Provenance(
                         video_id=video_id, parent=parent, registry=self.registry
                     ),
+                    policy=self.policy,
                 )
                 files = self._write_media(result, Path(tmp))
                 for variant, path in files.items():
@@ -222,8 +225,12 @@ class Worker:
             except Cancelled:
                 self._forget(video_id)
                 return
-            except ReelforgeError as error:  # the request cannot be done: no retry
-                self._fail(video_id, error.code or "generation_failed", str(error))
+            except ReelforgeError as error:
+                if error.status >= 500 and attempts < self.settings.max_attempts:
+                    log.warning("job %s: %s; retrying", video_id, error)  # e.g. moderation down
+                    self._requeue(video_id)
+                else:  # the request cannot be done (policy, bad input): no retry
+                    self._fail(video_id, error.code or "generation_failed", str(error))
                 return
             except Exception as error:
                 log.exception("job %s failed (attempt %d)", video_id, attempts)

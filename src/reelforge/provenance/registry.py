@@ -83,6 +83,6 @@ class DatabaseRegistry:
 
 def registry_from_settings(settings: Settings) -> DatabaseRegistry:
     """The registry in the configured database (migrated to the newest schema)."""
-    from reelforge.db.session import make_engine, session_factory
+    from reelforge.db.session import shared_factory
 
-    return DatabaseRegistry(session_factory(make_engine(settings)))
+    return DatabaseRegistry(shared_factory(settings))
