@@ -96,6 +96,8 @@ class AudioDecoder(nn.Module):
 
 
 class AudioCodec(nn.Module):
+    window: torch.Tensor  # Hann window of n_fft samples (a buffer, not saved)
+
     def __init__(self, config: AudioCodecConfig):
         super().__init__()
         self.config = config
@@ -126,7 +128,8 @@ class AudioCodec(nn.Module):
         return spectrum[:, :, :-1]
 
     def istft(self, spectrum: torch.Tensor, samples: int) -> torch.Tensor:
-        """complex (B, F, N) → (B, samples); a silent frame stands in for the dropped one."""
+        """complex (B, F, N) → (B, samples). A silent frame stands in for the dropped one,
+        so the last n_fft / 2 samples (20 ms) fade out."""
         spectrum = F.pad(spectrum, (0, 1))
         return torch.istft(
             spectrum,

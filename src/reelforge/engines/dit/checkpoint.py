@@ -156,7 +156,7 @@ def save_pretrained(
     weights = state if state is not None else model.state_dict()
     if dtype is not None:
         weights = {k: v.to(dtype) if v.is_floating_point() else v for k, v in weights.items()}
-    config = model.config  # type: ignore[attr-defined]
+    config: Any = model.config  # nn.Module's __getattr__ would type it Tensor | Module
     directory.mkdir(parents=True, exist_ok=True)
     for old in directory.glob("model-*.safetensors"):
         old.unlink()

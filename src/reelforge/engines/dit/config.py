@@ -133,7 +133,7 @@ def build_dataclass(kind: type[Any], values: dict[str, Any]) -> Any:
 # half an hour per codec (the shipped weights). full: a GPU machine.
 
 TINY_VIDEO = VideoVAEConfig(
-    latent_channels=4, patch_size=2, channels=(8, 16), encoder_blocks=(1, 1), decoder_blocks=(1, 1)
+    latent_channels=4, patch_size=4, channels=(8, 16), encoder_blocks=(1, 1), decoder_blocks=(1, 1)
 )
 TINY_AUDIO = AudioCodecConfig(
     n_fft=256, hop=80, latent_channels=8, width=32, encoder_blocks=1, decoder_blocks=1
@@ -159,7 +159,7 @@ PRESETS: dict[Target, dict[str, RunConfig]] = {
             "vae",
             "cpu",
             TrainConfig(
-                steps=2000,
+                steps=2500,
                 batch_size=4,
                 lr=1e-3,
                 clip_frames=9,
@@ -180,7 +180,7 @@ PRESETS: dict[Target, dict[str, RunConfig]] = {
         "cpu": RunConfig(
             "audio",
             "cpu",
-            TrainConfig(steps=1500, batch_size=8, lr=1e-3, reuse_clips=32, checkpoint_every=200),
+            TrainConfig(steps=2000, batch_size=8, lr=1e-3, reuse_clips=32, checkpoint_every=200),
         ),
         "full": RunConfig(
             "audio",
@@ -199,7 +199,7 @@ def preset(target: str, name: str) -> RunConfig:
         raise InvalidRequest(
             f"target must be one of {', '.join(TARGETS)}, got {target!r}", param="target"
         )
-    choices = PRESETS[target]  # type: ignore[index]
+    choices = PRESETS[target]
     if not choices:
         raise InvalidRequest(
             f"target {target!r} has no training presets yet (the diffusion transformer is "

@@ -31,7 +31,7 @@ from scipy import signal
 from torch.utils.data import Dataset, Sampler
 
 from reelforge.errors import ConfigError, InvalidRequest
-from reelforge.types import ScenePlan
+from reelforge.types import Clip, ScenePlan
 
 CODEC_SAMPLE_RATE = 16_000
 NATIVE_SIZES = ("256x448", "448x256")  # 9:16 and its landscape twin
@@ -142,6 +142,11 @@ class SimClipDataset(Dataset[Sample]):
         return self.length
 
     def __getitem__(self, index: int) -> Sample:
+        clip, caption, plan = self.render(index)
+        return Sample(clip.frames, to_codec_audio(clip.audio, clip.sample_rate), caption, plan)
+
+    def render(self, index: int) -> tuple[Clip, str, ScenePlan]:
+        """Sample i as the engine returns it, with its ground truth (speech, contacts)."""
         from reelforge.engines.sim import SimEngine
         from reelforge.recaption import recaption
         from reelforge.settings import Settings
@@ -156,7 +161,7 @@ class SimClipDataset(Dataset[Sample]):
             fps=self.fps,
             seed=int(rng.integers(2**31)),
         )
-        return Sample(clip.frames, to_codec_audio(clip.audio, clip.sample_rate), caption, plan)
+        return clip, caption, plan
 
 
 # ---------------------------------------------------------------------------------------

@@ -256,7 +256,7 @@ def make_loader(
         items = AudioSegments(
             reused, samples=round(cfg.audio_seconds * CODEC_SAMPLE_RATE), seed=cfg.seed
         )
-    sampler = StepBatches(cfg.batch_size, procs.rank, procs.world, start_step, len(clips))  # type: ignore[arg-type]
+    sampler = StepBatches(cfg.batch_size, procs.rank, procs.world, start_step, len(reused))
     return DataLoader(
         items,
         batch_sampler=sampler,
@@ -335,7 +335,7 @@ def learning_rate(cfg: TrainConfig, step: int, steps: int) -> float:
 
 @torch.no_grad()
 def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    ema_params = list(ema.parameters())
+    ema_params: list[torch.Tensor] = list(ema.parameters())
     torch._foreach_lerp_(ema_params, [p.detach() for p in model.parameters()], 1.0 - decay)
 
 
@@ -389,7 +389,7 @@ def latest_checkpoint(out: Path) -> Path | None:
 
 def full_state(
     module: nn.Module, optimizer: torch.optim.Optimizer | None = None
-) -> tuple[dict[str, torch.Tensor], Any]:
+) -> tuple[dict[str, Any], Any]:
     """Whole (unsharded) state dicts; under FSDP2 every process must call this."""
     from torch.distributed.checkpoint.state_dict import (
         StateDictOptions,
@@ -443,8 +443,10 @@ def load_checkpoint(
     )
 
     options = StateDictOptions(full_state_dict=True)
-    set_model_state_dict(model, ckpt.load_sharded(path, "raw"), options=options)
-    set_model_state_dict(ema, ckpt.load_sharded(path, "model"), options=options)
+    raw: dict[str, Any] = dict(ckpt.load_sharded(path, "raw"))
+    averaged: dict[str, Any] = dict(ckpt.load_sharded(path, "model"))
+    set_model_state_dict(model, raw, options=options)
+    set_model_state_dict(ema, averaged, options=options)
     skeleton = json.loads((path / "optimizer.json").read_text())
     state = ckpt.unflatten_state(skeleton, ckpt.load_sharded(path, "optimizer"))
     set_optimizer_state_dict(model, optimizer, state, options=options)

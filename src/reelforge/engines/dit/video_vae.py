@@ -64,7 +64,8 @@ class CausalBlock(nn.Module):
         self.temporal = nn.Conv3d(channels, channels, (temporal_kernel, 1, 1))
         self.pad_frames = temporal_kernel - 1
         nn.init.zeros_(self.temporal.weight)  # each block starts as the identity
-        nn.init.zeros_(self.temporal.bias)
+        if self.temporal.bias is not None:
+            nn.init.zeros_(self.temporal.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, N, h, w)
         h = self.spatial(F.silu(self.norm1(x)))
