@@ -52,23 +52,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-# Tolerances: the all-reduce sums the two halves in another order than one process does,
-# and Adam divides by the root of tiny second moments, so rounding noise in near-zero
-# gradients grows into visible differences within a few steps. The audio codec has more
-# such parameters (the phase head), so it gets a looser bound.
-@pytest.mark.parametrize("target, rtol", [("vae", 1e-4), ("audio", 1e-2)])
-def test_two_processes_follow_one_process_with_the_same_global_batch(tmp_path, target, rtol):
-    run = preset(target, "tiny")
+def test_two_processes_follow_one_process_with_the_same_global_batch(tmp_path):
+    run = preset("vae", "tiny")
     single = train(run, quiet(tmp_path / "one"))
     mp.spawn(_ddp_process, args=(2, free_port(), run, tmp_path / "two"), nprocs=2, join=True)
     double = json.loads((tmp_path / "two" / "losses.json").read_text())
     assert len(double) == len(single) == run.train.steps
-    torch.testing.assert_close(torch.tensor(double), torch.tensor(single), rtol=rtol, atol=1e-5)
+    # Not bit-equal: the all-reduce adds the two halves' gradients in another order.
+    torch.testing.assert_close(torch.tensor(double), torch.tensor(single), rtol=1e-4, atol=1e-5)
     one, two = final_weights(tmp_path / "one"), final_weights(tmp_path / "two")
     for name in one:
-        # Adam moves a weight by at most about lr per step, whichever way rounding tips it.
-        bound = 2 * run.train.lr * run.train.steps
-        torch.testing.assert_close(two[name], one[name], rtol=0, atol=bound)
+        torch.testing.assert_close(two[name], one[name], rtol=1e-3, atol=1e-5)
 
 
 def test_save_and_resume_continue_bit_identically(tmp_path):
