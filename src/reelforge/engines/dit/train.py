@@ -99,22 +99,28 @@ def train(run: RunConfig, options: Options) -> list[float]:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(run.to_json() + "\n")
 
-    # 2. Data: each process reads its slice of each global batch, from the start step on.
+    # 2. Model and EMA; on resume, their weights (whole tensors, before any sharding).
     torch.manual_seed(cfg.seed)
     model = build_model(run).to(procs.device)
     ema = copy.deepcopy(model).requires_grad_(False)
+    if latest is not None:
+        start_step = load_weights(latest, model, ema)
+    wrapped = wrap_parallel(model, cfg, procs)
+    if cfg.parallel == "fsdp" and procs.world > 1:
+        wrap_parallel(ema, cfg, procs)  # the same sharding, so EMA updates stay local
+
+    # 3. Optimizer, created on the (possibly sharded) parameters; on resume, its state.
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay
     )
-
-    # 3. Resume: raw weights, EMA, optimizer and step.
     if latest is not None:
-        start_step = load_checkpoint(latest, model, ema, optimizer)
+        load_optimizer(latest, model, optimizer)
         options.log(f"resumed from {latest} at step {start_step}")
-    batches = make_loader(run, options.data, procs, start_step)
-    wrapped = wrap_parallel(model, cfg, procs)
 
-    # 4. Loop.
+    # 4. Data: each process reads its slice of each global batch, from the start step on.
+    batches = make_loader(run, options.data, procs, start_step)
+
+    # 5. Loop.
     writer = tensorboard_writer(out) if procs.main else None
     losses: list[float] = []
     started, last_log = time.perf_counter(), time.perf_counter()
@@ -157,7 +163,7 @@ def train(run: RunConfig, options: Options) -> list[float]:
         if done % cfg.checkpoint_every == 0 or done == steps:
             save_checkpoint(out, done, run, model, ema, optimizer, procs)
 
-    # 5. Export the EMA weights in bfloat16 for shipping.
+    # 6. Export the EMA weights in bfloat16 for shipping.
     if options.export is not None and procs.main:
         ckpt.save_pretrained(
             ema,
@@ -433,24 +439,23 @@ def save_checkpoint(
         dist.barrier()
 
 
-def load_checkpoint(
-    path: Path, model: nn.Module, ema: nn.Module, optimizer: torch.optim.Optimizer
-) -> int:
+def load_weights(path: Path, model: nn.Module, ema: nn.Module) -> int:
+    """Raw and EMA weights of checkpoint `path` into unsharded models; returns its step."""
+    model.load_state_dict(ckpt.load_sharded(path, "raw"))
+    ema.load_state_dict(ckpt.load_sharded(path, "model"))
+    return int(json.loads((path / "trainer.json").read_text())["step"])
+
+
+def load_optimizer(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
     from torch.distributed.checkpoint.state_dict import (
         StateDictOptions,
-        set_model_state_dict,
         set_optimizer_state_dict,
     )
 
-    options = StateDictOptions(full_state_dict=True)
-    raw: dict[str, Any] = dict(ckpt.load_sharded(path, "raw"))
-    averaged: dict[str, Any] = dict(ckpt.load_sharded(path, "model"))
-    set_model_state_dict(model, raw, options=options)
-    set_model_state_dict(ema, averaged, options=options)
     skeleton = json.loads((path / "optimizer.json").read_text())
     state = ckpt.unflatten_state(skeleton, ckpt.load_sharded(path, "optimizer"))
+    options = StateDictOptions(full_state_dict=True)
     set_optimizer_state_dict(model, optimizer, state, options=options)
-    return int(json.loads((path / "trainer.json").read_text())["step"])
 
 
 # ---------------------------------------------------------------------------------------
