@@ -10,7 +10,10 @@ Peer, measured in the same run on the same prompts: a keyword blocklist, every l
 term (strong and weak) matched as a whole word in the lower-cased raw text, without
 normalisation or classifier; what a plain word filter does.
 
-    .venv/bin/python benchmarks/policy.py [--no-write]
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/policy.py [--no-write]
+
+One BLAS thread is what the numbers in docs/BENCHMARKS.md were measured with: on a small
+shared machine, multi-threaded BLAS on a one-sentence batch mostly waits for busy cores.
 """
 
 from __future__ import annotations
@@ -98,6 +101,7 @@ def main() -> None:
     held_out: list[LabelledPrompt] = [p for p in load_prompts() if p.held_out]
     harmful = [p for p in held_out if p.label != BENIGN]
     boundary = [p for p in held_out if p.boundary]
+    hand_written = [p for p in boundary if "/h" in p.group]  # the rest come from templates
 
     # 2. Classify every held-out prompt, timing each check.
     truth = [p.label for p in held_out]
@@ -130,6 +134,10 @@ def main() -> None:
     peer_accuracy = sum(t == o for t, o in zip(truth, theirs, strict=True)) / len(truth)
     over_refusal = blocked_share([by_text[p.text] for p in boundary])
     peer_over_refusal = blocked_share([peer_by_text[p.text] for p in boundary])
+    hand_over_refusal = blocked_share([by_text[p.text] for p in hand_written])
+    peer_hand_over_refusal = blocked_share([peer_by_text[p.text] for p in hand_written])
+    over_refused_groups = {p.group for p in boundary if by_text[p.text] != BENIGN}
+    boundary_groups = {p.group for p in boundary}
     clean_recall = blocked_share([by_text[p.text] for p in harmful])
     peer_clean_recall = blocked_share([peer_by_text[p.text] for p in harmful])
     all_obfuscated = statistics.mean(v[0] for v in obfuscated.values())
@@ -147,7 +155,9 @@ def main() -> None:
         f"{len(held_out) - len(harmful)} benign of which {len(boundary)} near-boundary), held "
         "out by template so no test prompt shares one with training. Peer in the same run: a "
         "keyword blocklist (every lexicon term, whole words, raw lower-cased text). "
-        f"{os.cpu_count()}-core CPU shared with other jobs.",
+        f"{os.cpu_count()}-core CPU shared with other jobs (load average "
+        f"{os.getloadavg()[0]:.1f} at the end), OPENBLAS_NUM_THREADS="
+        f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}.",
         "",
         "| category | precision | recall | peer precision | peer recall |",
         "|---|---|---|---|---|",
@@ -165,6 +175,10 @@ def main() -> None:
         f"{peer_clean_recall:.3f} |",
         f"| **over-refusal, near-boundary benign** (goal ≤ 0.05) | **{over_refusal:.3f}** | "
         f"{peer_over_refusal:.3f} |",
+        f"| of which hand-written ({len(hand_written)} prompts) | {hand_over_refusal:.3f} | "
+        f"{peer_hand_over_refusal:.3f} |",
+        f"| near-boundary groups (templates or hand-written prompts) with any over-refusal | "
+        f"{len(over_refused_groups)} of {len(boundary_groups)} | — |",
     ]
     for kind, (mine, peer_share) in obfuscated.items():
         lines.append(f"| harmful blocked, obfuscated: {kind} | {mine:.3f} | {peer_share:.3f} |")

@@ -193,22 +193,28 @@ def test_raise_for_decision(engine: PolicyEngine) -> None:
 
 def test_thresholds_come_from_config() -> None:
     audit = InMemoryAuditLog()
-    everything = dict.fromkeys(CONTENT_CATEGORIES, 0.01)
-    strict = PolicyEngine(
-        PolicyConfig(harmful_threshold=0.01, category_thresholds=everything), audit=audit
-    )
+    text = "a barber shaving a customer with a straight razor"
     lenient = PolicyEngine(
-        PolicyConfig(harmful_threshold=1.0, category_thresholds=dict.fromkeys(everything, 1.0)),
+        PolicyConfig(
+            harmful_threshold=1.0, category_thresholds=dict.fromkeys(CONTENT_CATEGORIES, 1.0)
+        ),
         audit=audit,
     )
-    text = "a barber shaving a customer with a straight razor"
-    assert strict.policy_version != lenient.policy_version
     lenient_decision = lenient.check_request(text, requester="c")
+    assert lenient_decision.allowed
+    top = max(lenient_decision.scores.values())  # softmax: always above zero
+    strict = PolicyEngine(
+        PolicyConfig(
+            harmful_threshold=1.0,
+            category_thresholds=dict.fromkeys(CONTENT_CATEGORIES, top / 2),
+        ),
+        audit=audit,
+    )
     strict_decision = strict.check_request(text, requester="c")
-    assert lenient_decision.allowed and not strict_decision.allowed
+    assert not strict_decision.allowed
+    assert strict.policy_version != lenient.policy_version
     # Same classifier, same scores; only the line moved.
     assert strict_decision.scores == lenient_decision.scores
-    assert max(strict_decision.scores.values()) > 0.01
 
 
 def test_bad_config_is_a_clear_error() -> None:

@@ -82,6 +82,16 @@ _NUMBER_WITH_UNIT = re.compile(
     r"|l|v|w|mph|kph|min|sec|x\d+)"
 )
 _TRIPLES = re.compile(r"(.)\1{2,}")
+# Regular inflections: suffix, then (letters to cut, letters to add) giving candidate stems.
+_INFLECTIONS: tuple[tuple[str, tuple[tuple[int, str], ...]], ...] = (
+    ("ies", ((3, "y"),)),  # "puppies"
+    ("es", ((2, ""),)),  # "boxes"
+    ("s", ((1, ""),)),  # "kites"
+    ("ed", ((2, ""), (1, ""), (3, ""))),  # "jumped", "baked", "stopped"
+    ("ing", ((3, ""), (3, "e"), (4, ""))),  # "jumping", "baking", "running"
+    ("ly", ((2, ""),)),  # "quickly"
+    ("er", ((2, ""), (1, ""))),  # "faster", "braver"
+)
 
 
 @dataclass(frozen=True)
@@ -150,7 +160,8 @@ class Normalizer:
 
     def __init__(self, known_words: Iterable[str], terms: Iterable[str]) -> None:
         self._terms = frozenset(t for t in terms if t.isalpha())
-        self._known = frozenset(known_words) | self._terms
+        self._vocabulary = frozenset(known_words)
+        self._known = self._vocabulary | self._terms
         # Misspelling candidates grouped by first letter: typos rarely hit the first one,
         # and the grouping keeps the edit-distance loop short.
         self._by_initial: dict[str, list[str]] = {}
@@ -159,7 +170,20 @@ class Normalizer:
                 self._by_initial.setdefault(term[0], []).append(term)
 
     def is_known(self, word: str) -> bool:
-        return word in self._known
+        """A known word, or a regular inflection of one ("kites", "baked", "running"):
+        the encoder's vocabulary often lacks the inflected form, and "correcting" it
+        would turn "kites" into a slur one letter away."""
+        if word in self._known:
+            return True
+        stems = [
+            stem
+            for suffix, cuts in _INFLECTIONS
+            if word.endswith(suffix)
+            for cut, add in cuts
+            for stem in [word[:-cut] + add]
+        ]
+        # Stems must be vocabulary words: "beheadding" is a misspelling, not "behead" + "ing".
+        return any(len(stem) >= 3 and stem in self._vocabulary for stem in stems)
 
     def normalize(self, text: str) -> NormalizedText:
         folded = fold_characters(text)
@@ -242,7 +266,7 @@ class Normalizer:
 
     def _repair(self, token: Token) -> Token:
         word = token.text
-        if word in self._known or word.isdigit() or _NUMBER_WITH_UNIT.fullmatch(word):
+        if self.is_known(word) or word.isdigit() or _NUMBER_WITH_UNIT.fullmatch(word):
             return token
         candidates = self._leet_candidates(word)
         for candidate in candidates:
