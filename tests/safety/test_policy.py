@@ -163,6 +163,20 @@ def test_split_segments_keeps_every_word() -> None:
     assert words == set(text.split())
 
 
+def test_most_serious_finding_decides() -> None:
+    from reelforge.safety import InMemoryConsent
+
+    engine = PolicyEngine(consent=InMemoryConsent())
+    # Sexual content with a minor outranks graphic violence, which outranks a public figure.
+    both = engine.check_request(
+        "a naked 12 year old girl being beaten bloody by Tom Hanks", requester="alice"
+    )
+    assert both.category == "sexual/minors"
+    gore = engine.check_request("Tom Hanks beheading a prisoner, blood everywhere", requester="a")
+    assert gore.category == "violence/graphic"
+    assert {f.category for f in gore.matched if f.blocking} >= {"violence/graphic", "public_figure"}
+
+
 def test_decision_carries_version_reason_and_scores(engine: PolicyEngine) -> None:
     decision = engine.check_request("a graphic video of a man being beheaded", requester="bob")
     assert decision.policy_version == engine.policy_version

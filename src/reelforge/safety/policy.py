@@ -212,7 +212,7 @@ class PolicyEngine:
             findings += self._moderation_findings(sources, scores)
         # 4-5. Public figures, music imitation, protected names.
         for (source, _), item in zip(segments, evidence, strict=True):
-            findings += self._figure_findings(source, item, requester)
+            findings += self._figure_findings(loaded.figures, source, item, requester)
             findings += self._rights_findings(source, item, requester)
         # 6. Decide and audit.
         decision = self._decide(findings, sources, scores, loaded.version, requester, stage)
@@ -269,9 +269,11 @@ class PolicyEngine:
             scores[f"moderation:{name}"] = score
         return [Finding("moderation", c, "flagged", "all", True) for c in result.flagged]
 
-    def _figure_findings(self, source: str, item: TextEvidence, requester: str) -> list[Finding]:
+    def _figure_findings(
+        self, figures: FigureIndex, source: str, item: TextEvidence, requester: str
+    ) -> list[Finding]:
         findings = []
-        for mention in self._load().figures.mentions(item.text):
+        for mention in figures.mentions(item.text):
             figure = mention.figure
             consented = self.consent is not None and self.consent.allows(figure.key, requester)
             if mention.imitation:
@@ -369,8 +371,9 @@ class PolicyEngine:
 
 
 # Lower sorts first: sexual content with minors, then the other content categories by
-# confidence (a strong term counts as certain), then lookups, then an unavailable checker.
-_LOOKUP_ORDER = {PUBLIC_FIGURE: 1, MUSIC_IMITATION: 2, RIGHTS: 3, MODERATION_UNAVAILABLE: 4}
+# confidence (a strong term or the external endpoint counts as certain), then lookups,
+# then an unavailable external checker.
+_LOOKUP_ORDER = {PUBLIC_FIGURE: 2, MUSIC_IMITATION: 3, RIGHTS: 4, MODERATION_UNAVAILABLE: 5}
 
 
 def _severity(finding: Finding, scores: dict[str, float]) -> tuple[int, float]:
@@ -378,7 +381,7 @@ def _severity(finding: Finding, scores: dict[str, float]) -> tuple[int, float]:
         return (0, 0.0)
     if finding.category in CONTENT_CATEGORIES:
         certainty = 1.0 if finding.kind in ("lexicon", "moderation") else scores[finding.category]
-        return (0, -certainty)
+        return (1, -certainty)
     return (_LOOKUP_ORDER[finding.category], 0.0)
 
 
