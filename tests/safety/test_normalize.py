@@ -30,6 +30,7 @@ from reelforge.safety.resources import TextTools
         ("nakid woman", "naked woman"),  # misspelling of a lexicon term
         ("beheadding", "beheading"),
         ("behe-aded man", "beheaded man"),
+        ("a sui cide note", "a suicide note"),  # fragments of a lexicon term
     ],
 )
 def test_obfuscations_are_undone(tools: TextTools, written: str, read: str) -> None:

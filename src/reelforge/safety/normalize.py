@@ -1,7 +1,7 @@
 """Undo the tricks people use to slip words past a filter, before anything is matched.
 
 `Normalizer.normalize(text)` turns "Ｎ.Ｕ.Ｄ.Ｅ", "n u d e", "nu\u200bde", "nцde" (Cyrillic
-ц), "n00d3", "nuuuude" and "nudde" into the token "nude", in this order:
+ц), "nud3", "nuuuude" and "nudde" into the token "nude", in this order:
 
 1. NFKC folds full-width and mathematical letters ("𝐧𝐮𝐝𝐞") onto plain ones.
 2. Invisible format characters (zero-width space/joiner, soft hyphen, BOM, bidi marks:
@@ -13,10 +13,11 @@
 5. Runs of three or more single letters are joined ("n u d e").
 6. A token that is not a known word is repaired: leetspeak ("k1ll", "$ex"), then repeated
    letters ("nuuuude"), then a misspelling of a lexicon term within a small edit distance
-   ("nakid" → "naked"). Known words (the sentence encoder's whole-word vocabulary plus
-   the lexicon) are never changed, so "nudge", "3d" or "h2o" stay as written.
+   ("nakid" → "naked"). Known words (the sentence encoder's whole-word vocabulary, their
+   regular inflections, and the lexicon) are never changed, so "nudge", "kites", "3d" or
+   "h2o" stay as written.
 7. Two or three adjacent fragments whose concatenation is a lexicon term are joined
-   ("na ked"), but only when one of them is not a word on its own, so "be heading home"
+   ("sui cide"), but only when one of them is not a word on its own, so "be heading home"
    stays benign.
 
 The clean text (tokens joined by spaces) is what the lexicon, the name lists and the
@@ -113,10 +114,6 @@ class NormalizedText:
     @property
     def words(self) -> tuple[str, ...]:
         return tuple(t.text for t in self.tokens)
-
-    @property
-    def repaired_count(self) -> int:
-        return sum(t.repaired for t in self.tokens)
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:
