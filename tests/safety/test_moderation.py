@@ -108,6 +108,7 @@ def test_flagged_by_the_endpoint_is_blocked(moderator_url: str) -> None:
 
     fine = engine.check_request("a cat in a field", requester="alice")
     assert fine.allowed and fine.scores["moderation:violence/graphic"] == 0.0
+    engine.close()
 
 
 def test_url_ending_in_v1_is_accepted(moderator_url: str) -> None:

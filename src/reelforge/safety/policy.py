@@ -155,7 +155,9 @@ class PolicyEngine:
         self.registry = registry
         self.consent = consent
         self.audit: AuditLog = audit if audit is not None else InMemoryAuditLog()
+        self._owns_moderation = False
         if moderation is None and self.config.moderation_url:
+            self._owns_moderation = True
             moderation = ModerationClient(
                 self.config.moderation_url,
                 api_key=self.config.moderation_api_key,
@@ -183,6 +185,11 @@ class PolicyEngine:
     @property
     def policy_version(self) -> str:
         return self._load().version
+
+    def close(self) -> None:
+        """Close the moderation client this engine created (not one it was given)."""
+        if self._owns_moderation and self.moderation is not None:
+            self.moderation.close()
 
     def warm_up(self) -> None:
         """Load data, weights and the encoder now rather than on the first check."""
