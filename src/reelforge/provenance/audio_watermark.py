@@ -23,11 +23,12 @@ pattern repeats every 2 s, so any excerpt of 2 s or more holds every chip.
 Detection mirrors the video detector, along time instead of space:
 
     1. mix → band energies per frame, at 4 sub-hop offsets → log → minus the average of
-       the frames 2..4 away on either side (the host's envelope) → drop onsets (|r| ≥ 1)
+       the frames 2..4 away on either side (the host's envelope) → drop onsets (|r| ≥ 1.5)
        and silent chips
     2. fold modulo the period → one averaged period
     3. cyclic correlation with the sync pattern finds where the excerpt starts in the
-       period; the peak's z-score against every other start gives the p-value
+       period; the score is normalised by its spread over random keys (the signs are
+       ±1 at random unless the key marked this audio), which gives the p-value
     4. despread the message chips → 210 soft bits → Viterbi → payload
 """
 
@@ -64,10 +65,9 @@ SYNC_CHIPS = PERIOD_CHIPS * BANDS - CODED_BITS * CHIPS_PER_BIT  # 432
 STRENGTH = 0.2  # α: relative magnitude change per chip below the loudness cap
 LEVEL_PERCENTILE = 60.0  # the cap: chips louder than this percentile of their band
 WHITEN_FRAMES = 4  # predict a frame's log energy from frames 2..4 away on either side
-ONSET = 1.0  # |log-energy residual| at which a chip is an onset or decay, not a mark
+ONSET = 1.5  # |log-energy residual| at which a chip is an onset or decay, not a mark
 SILENCE = 1e-6  # band energy (full scale ≈ 1e5) below which a chip says nothing
 OFFSETS = 4  # sub-hop STFT offsets the detector tries (128 samples apart)
-PEAK_HALF_WIDTH = 3  # frames around the sync peak left out of its null statistics
 DETECTION_P_VALUE = 1e-6
 
 _LAST_BIN = FIRST_BIN + BANDS * BINS_PER_BAND
@@ -81,7 +81,7 @@ class AudioDetection:
     detected: bool
     payload: int  # the decoded payload (meaningless when not detected)
     p_value: float  # of the sync peak, under "no watermark with this key"
-    sync_z: float  # z-score of the sync peak against all other starts
+    sync_z: float  # sync score / its standard deviation over random keys
     bit_accuracy: float  # coded bits agreeing with the decoded codeword (~0.75 by chance)
     start_s: float  # where in the 2 s period the audio starts
     seconds: float  # audio length examined
@@ -236,20 +236,22 @@ class _Reading:
 
 def _read(folded: np.ndarray, layout: _Layout) -> _Reading:
     """Find the sync in one folded period, then decode the payload there."""
-    # 1. surface[s] = Σ_t,b folded[(t + s) % P, b] · sync[t, b], for every start s.
-    sync = np.where(layout.owner < 0, layout.signs, 0.0)
-    spectrum = np.fft.fft(folded, axis=0) * np.conj(np.fft.fft(sync, axis=0))
-    surface = np.fft.ifft(spectrum.sum(axis=1)).real  # (PERIOD_FRAMES,)
-    start = int(np.argmax(surface))
-    # 2. The null: every other start, leaving out the peak's neighbours (chips span two
-    # frames and frames overlap, so starts a frame or two away still see the mark).
-    lag = np.arange(PERIOD_FRAMES) - start
-    distance = np.abs((lag + PERIOD_FRAMES // 2) % PERIOD_FRAMES - PERIOD_FRAMES // 2)
-    null = surface[distance > PEAK_HALF_WIDTH]
-    spread = float(null.std())
-    if spread <= 0.0:  # silence: no evidence either way
+    # 1. Per chip: the sum of its two frames, for a chip starting at every frame.
+    pairs = folded + np.roll(folded, -1, axis=0)  # (PERIOD_FRAMES, BANDS)
+    # The sync chips' signs at their first frame. (PERIOD_FRAMES, BANDS)
+    first = np.zeros((PERIOD_FRAMES, BANDS))
+    first[::CHIP_FRAMES] = np.where(layout.owner < 0, layout.signs, 0.0)[::CHIP_FRAMES]
+    # 2. For each start s: score[s] = Σ_chips sign · pair, and its variance over keys.
+    # Without the mark the signs are independent of the audio: ±1 at random, so
+    # score / √(Σ pair²) has mean 0, variance 1 and (by Hoeffding) Gaussian-or-lighter
+    # tails, whatever the audio. No spread has to be estimated from the data.
+    score = _cyclic_correlation(pairs, first)
+    variance = _cyclic_correlation(pairs**2, np.abs(first))
+    z = np.where(variance > 0, score / np.sqrt(np.maximum(variance, 1e-30)), 0.0)
+    start = int(np.argmax(z))
+    sync_z = float(z[start])
+    if variance[start] <= 0:  # silence: no evidence either way
         return _Reading(0.0, 0, 0.5, 0)
-    sync_z = float((surface[start] - null.mean()) / spread)
     # 3. Despread the message chips at that start → soft bits → payload.
     despread = np.roll(folded, -start, axis=0) * layout.signs
     message = layout.owner >= 0
@@ -257,6 +259,12 @@ def _read(folded: np.ndarray, layout: _Layout) -> _Reading:
     payload = viterbi_decode(soft)
     accuracy = float(np.mean(np.sign(soft) == encode_payload(payload)))
     return _Reading(sync_z, payload, accuracy, start)
+
+
+def _cyclic_correlation(values: np.ndarray, pattern: np.ndarray) -> np.ndarray:
+    """c[s] = Σ_t,b values[(t + s) % P, b] · pattern[t, b], for every start s."""
+    spectrum = np.fft.fft(values, axis=0) * np.conj(np.fft.fft(pattern, axis=0))
+    return np.asarray(np.fft.ifft(spectrum.sum(axis=1)).real)
 
 
 def detect_audio(audio: np.ndarray, sample_rate: int, key: bytes) -> AudioDetection:
