@@ -801,7 +801,9 @@ def test_remix_keeps_the_scene_and_changes_what_is_asked(alice, done, tmp_path):
         )
         for frames in (before, after)
     ]
-    assert len(balls[0]) == 2  # the same two balls, in the same places: the same motion
+    # The same two balls in the same places: the same motion. (The visible mark, drawn at
+    # the same place in both, can split a ball it passes over into two detections.)
+    assert len(balls[0]) >= 2 and len(balls[0]) == len(balls[1])
     for (x0, y0), (x1, y1) in zip(*balls, strict=True):
         assert abs(x0 - x1) <= 2 and abs(y0 - y1) <= 2
 
@@ -829,9 +831,23 @@ def test_edit_and_extension(alice, done, tmp_path):
     original = _frames(alice, done.id, tmp_path)
     longer = _frames(alice, extended.id, tmp_path)
     assert longer.shape[0] == 2 * original.shape[0]
-    # Deterministic: the extension replays the source, then continues.
-    diff = np.abs(longer[:72].astype(int) - original[:72].astype(int)).mean()
-    assert diff < 1.5
+    # Deterministic: the extension replays the source, then continues. The two files carry
+    # different invisible watermarks (±2 levels each), so compare at the watermark's scale:
+    # a replay differs by the marks and coding noise only (PSNR well above 30 dB), and its
+    # balls are where the source's are.
+    from reelforge.eval.objects import detect
+
+    error = np.mean((longer[:72].astype(float) - original[:72].astype(float)) ** 2)
+    assert 10 * np.log10(255**2 / error) > 34
+    for index in (12, 36, 60):
+        positions = [
+            sorted((round(d.x), round(d.y)) for d in detect(frames[index][::2, ::2]))
+            for frames in (original, longer)
+        ]
+        assert positions[0] == positions[1] or all(
+            abs(a[0] - b[0]) <= 2 and abs(a[1] - b[1]) <= 2
+            for a, b in zip(*positions, strict=True)
+        )
 
 
 def test_edit_and_extension_errors(server, alice, done):
