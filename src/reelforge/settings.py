@@ -66,8 +66,8 @@ class Settings(BaseSettings):
     moderation_timeout_s: float = Field(default=5.0, gt=0)
     moderation_fail_closed: bool = True
 
-    # Provenance (docs/PROVENANCE.md). None: a development certificate chain and watermark
-    # key made on first run in data_dir/provenance.
+    # Provenance (README "Provenance", docs/WATERMARK.md). None: a development
+    # certificate chain and watermark key made on first run in data_dir/provenance.
     c2pa_cert_chain: Path | None = None  # PEM, signer first
     c2pa_private_key: Path | None = None  # PKCS#8 PEM
     c2pa_trust_anchors: Path | None = None  # extra roots `verify` trusts (PEM)
