@@ -28,7 +28,9 @@ class Generated:
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(data_dir=tmp_path_factory.mktemp("data"))
+    # As `reelforge eval` makes them: without the visible mark, which would otherwise cross
+    # the objects the judge tests track (provenance tests use their own settings).
+    return Settings(data_dir=tmp_path_factory.mktemp("data"), visible_watermark=False)
 
 
 def _generate(tmp: Path, settings: Settings, prompt: str, **kwargs) -> Generated:

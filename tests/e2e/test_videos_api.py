@@ -801,11 +801,11 @@ def test_remix_keeps_the_scene_and_changes_what_is_asked(alice, done, tmp_path):
         )
         for frames in (before, after)
     ]
-    # The same two balls in the same places: the same motion. (The visible mark, drawn at
-    # the same place in both, can split a ball it passes over into two detections.)
-    assert len(balls[0]) >= 2 and len(balls[0]) == len(balls[1])
-    for (x0, y0), (x1, y1) in zip(*balls, strict=True):
-        assert abs(x0 - x1) <= 2 and abs(y0 - y1) <= 2
+    # The same balls in the same places: the same motion. (Night lighting can add a
+    # spurious detection, so every ball of the source is looked for in the remix.)
+    assert len(balls[0]) >= 2
+    for x0, y0 in balls[0]:
+        assert any(abs(x0 - x1) <= 2 and abs(y0 - y1) <= 2 for x1, y1 in balls[1])
 
 
 def test_edit_and_extension(alice, done, tmp_path):
@@ -832,22 +832,16 @@ def test_edit_and_extension(alice, done, tmp_path):
     longer = _frames(alice, extended.id, tmp_path)
     assert longer.shape[0] == 2 * original.shape[0]
     # Deterministic: the extension replays the source, then continues. The two files carry
-    # different invisible watermarks (±2 levels each), so compare at the watermark's scale:
-    # a replay differs by the marks and coding noise only (PSNR well above 30 dB), and its
-    # balls are where the source's are.
-    from reelforge.eval.objects import detect
+    # different invisible watermarks (±2 levels each), so compare at that scale: a replay
+    # differs by the marks and coding noise only (measured: every frame above 40 dB); the
+    # same clip 3 frames out of step scores 26-27 dB, and the edit (a beach) far less.
+    def psnr(a: np.ndarray, b: np.ndarray) -> float:
+        error = np.mean((a.astype(float) - b.astype(float)) ** 2)
+        return float(10 * np.log10(255**2 / max(error, 1e-9)))
 
-    error = np.mean((longer[:72].astype(float) - original[:72].astype(float)) ** 2)
-    assert 10 * np.log10(255**2 / error) > 34
-    for index in (12, 36, 60):
-        positions = [
-            sorted((round(d.x), round(d.y)) for d in detect(frames[index][::2, ::2]))
-            for frames in (original, longer)
-        ]
-        assert positions[0] == positions[1] or all(
-            abs(a[0] - b[0]) <= 2 and abs(a[1] - b[1]) <= 2
-            for a, b in zip(*positions, strict=True)
-        )
+    assert min(psnr(longer[i], original[i]) for i in range(72)) > 32
+    beach = _frames(alice, edited.id, tmp_path, 24)
+    assert psnr(beach[12], original[12]) < 25
 
 
 def test_edit_and_extension_errors(server, alice, done):

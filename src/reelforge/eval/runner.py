@@ -45,7 +45,11 @@ def run_suite(
     settings: Settings,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> dict[str, Any]:
-    """Generate and evaluate each prompt; return (and write) the report."""
+    """Generate and evaluate each prompt; return (and write) the report. Clips are made
+    without the visible watermark: the judge measures the engine, and a mark drifting over
+    an object would be measured as the engine's fault (the invisible marks and the C2PA
+    signature are still there)."""
+    settings = settings.model_copy(update={"visible_watermark": False})
     clips_dir = out_dir / "clips"
     clips_dir.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
