@@ -81,7 +81,9 @@ def test_visual_contacts_agree_with_the_log(bounce):
     truth = np.array([c.time_s for c in bounce.result.clip.contacts])
     seen = np.array([c.time_s for c in observe(bounce.reading).contacts])
     errors = np.array([np.min(np.abs(seen - t)) for t in truth])
-    assert np.mean(errors <= 1 / 24) >= 0.9
+    # 15 or 16 of the 16 contacts on an unmarked clip; the invisible watermark (a fresh
+    # random pattern in every file) sometimes costs one more: measured 14-16 over payloads.
+    assert np.mean(errors <= 1 / 24) >= 0.85
     assert np.median(errors) <= 0.005
     false = [t for t in seen if np.min(np.abs(truth - t)) > 1 / 24]
     assert len(false) <= 2  # real micro-bounces below the sim's audible cut-off
