@@ -203,3 +203,21 @@ def test_load_suite_missing_file(tmp_path):
     with pytest.raises(InvalidRequest) as info:
         load_suite(tmp_path / "nope.jsonl")
     assert info.value.param == "suite"
+
+
+def test_a_prompt_the_policy_refuses_is_reported_and_the_run_goes_on(tmp_path, settings):
+    from reelforge.eval.runner import EvalOptions, run_suite
+    from reelforge.eval.suite import SuitePrompt
+
+    def prompt(id_: str, text: str) -> SuitePrompt:
+        return SuitePrompt(id_, text, ("objects",), (), 0, (), None)
+
+    prompts = [
+        prompt("ok-1", "a red ball bounces on a wooden floor"),
+        prompt("bad-1", "a graphic video of a man being beheaded"),
+    ]
+    options = EvalOptions(engine="sim", seconds=1.0, size="256x448")
+    report = run_suite(prompts, options, tmp_path / "report", settings)
+    assert [row["id"] for row in report["clips"]] == ["ok-1"]
+    assert [entry["id"] for entry in report["blocked"]] == ["bad-1"]
+    assert "refused by the content policy" in (tmp_path / "report" / "summary.md").read_text()

@@ -17,6 +17,7 @@ import numpy as np
 from reelforge import pipeline
 from reelforge.eval.metrics import ClipMetrics, Expected, evaluate_clip
 from reelforge.eval.suite import SuitePrompt
+from reelforge.safety import ContentPolicyViolation
 from reelforge.settings import Settings
 from reelforge.types import Request
 
@@ -53,6 +54,7 @@ def run_suite(
     clips_dir = out_dir / "clips"
     clips_dir.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
+    blocked: list[dict[str, str]] = []  # prompts the content policy refused
     started = time.perf_counter()
     for index, prompt in enumerate(prompts):
         if progress:
@@ -67,7 +69,11 @@ def run_suite(
             engine=options.engine,
         )
         t0 = time.perf_counter()
-        pipeline.generate(request, path, settings=settings)
+        try:
+            pipeline.generate(request, path, settings=settings)
+        except ContentPolicyViolation as error:  # reported, not measured; the run goes on
+            blocked.append({"id": prompt.id, "prompt": prompt.prompt, "reason": str(error)})
+            continue
         generate_s = time.perf_counter() - t0
         metrics = evaluate_clip(path, expected_of(prompt))
         rows.append(
@@ -93,6 +99,7 @@ def run_suite(
         "wall_s": time.perf_counter() - started,
         "summary": summarize(rows, options.fps),
         "clips": rows,
+        "blocked": blocked,
     }
     (out_dir / "report.json").write_text(json.dumps(report, indent=1, default=_json_default))
     plots = write_plots(rows, out_dir)
@@ -227,7 +234,12 @@ def markdown_summary(report: dict[str, Any], plots: list[str]) -> str:
         f"# Evaluation: engine `{report['engine']}`",
         "",
         f"{report['prompts']} prompts, {report['seconds']:g} s at {report['size']}, "
-        f"{report['fps']} fps; {report['wall_s']:.0f} s in all.",
+        f"{report['fps']} fps; {report['wall_s']:.0f} s in all."
+        + (
+            f" {len(report['blocked'])} refused by the content policy (in report.json)."
+            if report.get("blocked")
+            else ""
+        ),
         "",
         "| metric | value |",
         "|---|---|",
