@@ -93,7 +93,9 @@ def test_objects_faces_and_gravity_agree_with_the_plan(objects, dialogue):
     metrics = evaluate_reading(objects.reading, OBJECTS_EXPECTED)
     assert metrics.faithfulness["score"] == 1.0, metrics.faithfulness
     px_per_m = 720 / 3.2
-    assert metrics.physics["gravity_px_s2"] == pytest.approx(9.81 * px_per_m, rel=0.03)
+    # Unmarked, the fit gives 2237 px/s² (1.3 % off); the invisible watermark moves the
+    # detected centroids a little, payload by payload: measured 2227-2284 (up to 3.4 %).
+    assert metrics.physics["gravity_px_s2"] == pytest.approx(9.81 * px_per_m, rel=0.04)
     assert metrics.physics["flight_residual_px"] < 2.0
     assert metrics.physics["energy_gain_fraction"] == 0.0
     faces = find_faces(dialogue.reading.frames)
