@@ -12,6 +12,7 @@ docs/BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import subprocess
@@ -107,11 +108,9 @@ def provenance_overhead(out_dir: Path, repeats: int) -> dict[str, float]:
     signing. Medians of `repeats` rounds."""
     from reelforge.engines.sim import SimEngine
     from reelforge.media import encode_mp4
-    from reelforge.provenance.audio_watermark import AudioWatermarker
     from reelforge.provenance.identity import load_identity
     from reelforge.provenance.manifest import ManifestFacts, sign_mp4
-    from reelforge.provenance.video_watermark import VideoWatermarker
-    from reelforge.provenance.visible import draw_visible_mark
+    from reelforge.provenance.mark import mark_clip
     from reelforge.recaption import recaption
     from reelforge.settings import Settings
 
@@ -121,20 +120,19 @@ def provenance_overhead(out_dir: Path, repeats: int) -> dict[str, float]:
     clip = SimEngine(settings).generate(plan, seconds=SECONDS, size="720x1280", fps=24, seed=7)
     times: dict[str, list[float]] = {"plain": [], "hooked": [], "mark": [], "sign": []}
     for round_ in range(repeats):
-        frames = clip.frames.copy()
+        fresh = dataclasses.replace(clip, frames=clip.frames.copy())
         t0 = time.perf_counter()
-        draw_visible_mark(frames, "bench", fps=24)
-        audio = AudioWatermarker(round_ + 1, identity.watermark_key).embed(clip.audio, 48_000)
-        marker = VideoWatermarker(round_ + 1, identity.watermark_key, 720, 1280)
+        marks = mark_clip(fresh, round_ + 1, identity.watermark_key, "bench")
         times["mark"].append(time.perf_counter() - t0)
         for hooked in (False, True):
             t0 = time.perf_counter()
             encode_mp4(
                 out_dir / "o.mp4",
-                frames,
-                audio,
+                fresh.frames,
+                marks.audio,
                 24,
-                luma=marker.embed_luma if hooked else None,
+                marks.sample_rate,
+                luma=marks.video.embed_luma if hooked else None,
             )
             times["hooked" if hooked else "plain"].append(time.perf_counter() - t0)
         facts = ManifestFacts("o.mp4", round_ + 1, SECONDS, "sim")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import os
 import secrets
 import tempfile
@@ -28,26 +27,21 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-
 from reelforge import __version__
-from reelforge.db.policy import policy_engine
-from reelforge.db.session import shared_factory
+from reelforge.db.policy import shared_policy_engine
 from reelforge.engines import References, get_engine
 from reelforge.errors import InvalidRequest, MediaError
 from reelforge.media import encode_mp4, load_image
-from reelforge.provenance.audio_watermark import SAMPLE_RATE as AUDIO_MARK_RATE
-from reelforge.provenance.audio_watermark import AudioWatermarker
 from reelforge.provenance.identity import load_identity
 from reelforge.provenance.manifest import ManifestFacts, Parent, payload_hex, sign_mp4
+from reelforge.provenance.mark import mark_clip
 from reelforge.provenance.registry import (
     Registry,
     RegistryEntry,
     new_payload,
     registry_from_settings,
 )
-from reelforge.provenance.video_watermark import VideoWatermarker
-from reelforge.provenance.visible import MAX_HANDLE_CHARS, draw_visible_mark
+from reelforge.provenance.visible import MAX_HANDLE_CHARS
 from reelforge.recaption import detailed_caption, recaption
 from reelforge.safety import PolicyEngine, raise_for_decision
 from reelforge.settings import Settings
@@ -127,7 +121,7 @@ def generate(
 
     # 2b. The content policy, on the request: the prompt and the speech planned for it.
     t0 = time.perf_counter()
-    policy = policy or policy_engine(settings, shared_factory(settings))
+    policy = policy or shared_policy_engine(settings)
     requester = request.creator or DEFAULT_CREATOR
     planned = [line.text for character in plan.characters for line in character.lines]
     raise_for_decision(policy.check_request(request.prompt, requester=requester, speech=planned))
@@ -158,11 +152,8 @@ def generate(
     t0 = time.perf_counter()
     identity = load_identity(settings)
     payload = new_payload()
-    if settings.visible_watermark:
-        draw_visible_mark(clip.frames, _handle(request.creator), fps=clip.fps)
-    audio = _at_rate(clip.audio, clip.sample_rate, AUDIO_MARK_RATE)
-    audio = AudioWatermarker(payload, identity.watermark_key).embed(audio, AUDIO_MARK_RATE)
-    marker = VideoWatermarker(payload, identity.watermark_key, clip.width, clip.height)
+    handle = _handle(request.creator) if settings.visible_watermark else None
+    marks = mark_clip(clip, payload, identity.watermark_key, handle)
     timings["mark_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     with _atomic(video_path) as video_tmp, _atomic(sidecar_path) as sidecar_tmp:
@@ -171,14 +162,14 @@ def generate(
             encode_mp4(
                 unsigned,
                 clip.frames,
-                audio,
+                marks.audio,
                 clip.fps,
-                AUDIO_MARK_RATE,
+                marks.sample_rate,
                 crf=settings.video_crf,
                 preset=settings.video_preset,
                 audio_bitrate=settings.audio_bitrate,
                 progress=lambda f: report("encode", ENGINE_END + (0.99 - ENGINE_END) * f),
-                luma=marker.embed_luma,
+                luma=marks.video.embed_luma,
             )
             timings["encode_s"] = time.perf_counter() - t0
             t0 = time.perf_counter()
@@ -231,16 +222,6 @@ class Provenance:
     video_id: str | None = None
     parent: Parent | None = None
     registry: Registry | None = None
-
-
-def _at_rate(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
-    """(C, S) float32 audio resampled from `rate` to `target` Hz."""
-    if rate == target:
-        return audio
-    from scipy.signal import resample_poly
-
-    gcd = math.gcd(rate, target)
-    return np.asarray(resample_poly(audio, target // gcd, rate // gcd, axis=1), np.float32)
 
 
 def _handle(creator: str | None) -> str:

@@ -3,6 +3,7 @@ official `openai` SDK, and by raw HTTP for every error case."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
@@ -602,51 +603,56 @@ def test_rate_limit_per_key(tmp_path, backend):
         stop(limited.process)
 
 
-def test_killed_worker_job_completes_after_restart(tmp_path, backend):
-    """SIGKILL the worker mid-job; a new worker picks the job up and finishes it."""
+@contextlib.contextmanager
+def crashed_job(tmp_path: Path, **settings: str) -> Iterator[tuple[openai.OpenAI, str]]:
+    """A job whose worker was SIGKILLed mid-generation, with a fresh worker started after
+    it: (client, video id). The server runs no worker; stale jobs are noticed after 3 s."""
+    settings = {"REELFORGE_JOB_STALE_AFTER_S": "3", **settings}
     api = start_server(
-        tmp_path,
-        "--no-worker",
-        REELFORGE_JOB_STALE_AFTER_S="3",
-        REELFORGE_RATE_LIMIT_PER_MINUTE="100000",
+        tmp_path, "--no-worker", REELFORGE_RATE_LIMIT_PER_MINUTE="100000", **settings
     )
-    env = dict(api.env, REELFORGE_JOB_STALE_AFTER_S="3")
-    workers: list[subprocess.Popen[bytes] | None] = [None, None]
+    env = dict(api.env, **settings)
+    log = (tmp_path / "worker.log").open("w")
+    workers: list[subprocess.Popen[bytes]] = []
+
+    def start_worker() -> subprocess.Popen[bytes]:
+        workers.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "reelforge.cli", "worker"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+        return workers[-1]
+
     try:
         client = api.client(api.key("crash"))
         video = client.videos.create(prompt="three red balls bounce", seconds="8")
-        worker_log = (tmp_path / "worker.log").open("w")
-        worker = workers[0] = subprocess.Popen(
-            [sys.executable, "-m", "reelforge.cli", "worker"],
-            env=env,
-            stdout=worker_log,
-            stderr=subprocess.STDOUT,
-        )
+        first = start_worker()
         deadline = time.monotonic() + 60
         while client.videos.retrieve(video.id).progress < 10:
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
+        first.send_signal(signal.SIGKILL)
+        first.wait()
         assert client.videos.retrieve(video.id).status == "in_progress"  # orphaned
-        restarted = workers[1] = subprocess.Popen(
-            [sys.executable, "-m", "reelforge.cli", "worker"],
-            env=env,
-            stdout=worker_log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            final = client.videos.poll(video.id, poll_interval_ms=200)
-        finally:
-            stop(restarted)  # type: ignore[arg-type]
-        assert final.status == "completed"
-        assert len(client.videos.download_content(final.id).read()) > 10_000
+        start_worker()
+        yield client, video.id
     finally:
         for process in workers:  # never leave a worker behind, even when the test fails
-            if process is not None and process.poll() is None:
+            if process.poll() is None:
                 process.kill()
                 process.wait()
         stop(api.process)
+
+
+def test_killed_worker_job_completes_after_restart(tmp_path, backend):
+    """SIGKILL the worker mid-job; a new worker picks the job up and finishes it."""
+    with crashed_job(tmp_path) as (client, video_id):
+        final = client.videos.poll(video_id, poll_interval_ms=200)
+        assert final.status == "completed"
+        assert len(client.videos.download_content(final.id).read()) > 10_000
 
 
 @pytest.fixture
@@ -685,45 +691,16 @@ def test_failed_job_after_max_attempts_sends_a_signed_video_failed(
     hook_url, received = hook_receiver
     secret = new_secret()
     settings = {
-        "REELFORGE_JOB_STALE_AFTER_S": "3",
         "REELFORGE_MAX_ATTEMPTS": "1",
         "REELFORGE_WEBHOOK_URL": hook_url,
         "REELFORGE_WEBHOOK_SECRET": secret,
     }
-    api = start_server(tmp_path, "--no-worker", **settings)
-    env = dict(api.env, **settings)
-    workers: list[subprocess.Popen[bytes]] = []
-    try:
-        client = api.client(api.key("doomed"))
-        video = client.videos.create(prompt="three red balls bounce", seconds="8")
-        log = (tmp_path / "worker.log").open("w")
-        workers.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "reelforge.cli", "worker"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        )
-        deadline = time.monotonic() + 60
-        while client.videos.retrieve(video.id).progress < 10:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        workers[0].send_signal(signal.SIGKILL)
-        workers[0].wait()
-        workers.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "reelforge.cli", "worker"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        )
-        final = client.videos.poll(video.id, poll_interval_ms=200)
+    with crashed_job(tmp_path, **settings) as (client, video_id):
+        final = client.videos.poll(video_id, poll_interval_ms=200)
         assert final.status == "failed" and final.error is not None
         assert final.error.code == "worker_lost" and "attempt 1 of 1" in final.error.message
         with pytest.raises(openai.ConflictError):
-            client.videos.download_content(video.id)
+            client.videos.download_content(video_id)
         deadline = time.monotonic() + 20
         while not received:
             assert time.monotonic() < deadline
@@ -731,13 +708,7 @@ def test_failed_job_after_max_attempts_sends_a_signed_video_failed(
         headers, body = received[0]
         assert verify(secret, headers, body)
         event = json.loads(body)
-        assert (event["type"], event["data"]["id"]) == ("video.failed", video.id)
-    finally:
-        for process in workers:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-        stop(api.process)
+        assert (event["type"], event["data"]["id"]) == ("video.failed", video_id)
 
 
 def test_signed_webhook_on_completion(tmp_path, backend, hook_receiver):
@@ -831,6 +802,7 @@ def test_edit_and_extension(alice, done, tmp_path):
     original = _frames(alice, done.id, tmp_path)
     longer = _frames(alice, extended.id, tmp_path)
     assert longer.shape[0] == 2 * original.shape[0]
+
     # Deterministic: the extension replays the source, then continues. The two files carry
     # different invisible watermarks (±2 levels each), so compare at that scale: a replay
     # differs by the marks and coding noise only (measured: every frame above 40 dB); the

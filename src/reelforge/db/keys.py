@@ -35,7 +35,9 @@ def create_key(session: Session, user_name: str) -> str:
 
 
 def user_for_key(session: Session, key: str) -> User | None:
-    row = session.scalars(
-        select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked.is_(False))
+    """The user an unrevoked key belongs to (one query), or None."""
+    return session.scalars(
+        select(User)
+        .join(ApiKey, ApiKey.user_id == User.id)
+        .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked.is_(False))
     ).first()
-    return session.get(User, row.user_id) if row else None

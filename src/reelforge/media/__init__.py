@@ -15,6 +15,7 @@ from reelforge.media.mp4 import (
     encode_mp4,
     iter_luma,
     probe,
+    resample,
 )
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "load_image",
     "pick_thumbnail_frame",
     "probe",
+    "resample",
     "sprite_indices",
     "spritesheet_jpg",
     "thumbnail_webp",

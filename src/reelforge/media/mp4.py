@@ -178,13 +178,8 @@ def _prepare_audio(audio: np.ndarray, sample_rate: int, count: int, fps: int) ->
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
         raise MediaError(f"sample_rate must be a positive integer, got {sample_rate!r}")
     audio = np.nan_to_num(audio.astype(np.float32, copy=False), nan=0.0, posinf=1.0, neginf=-1.0)
-    if sample_rate != OUTPUT_SAMPLE_RATE and audio.shape[1] > 0:
-        from scipy.signal import resample_poly
-
-        gcd = math.gcd(sample_rate, OUTPUT_SAMPLE_RATE)
-        audio = resample_poly(audio, OUTPUT_SAMPLE_RATE // gcd, sample_rate // gcd, axis=1).astype(
-            np.float32
-        )
+    if audio.shape[1] > 0:
+        audio = resample(audio, sample_rate, OUTPUT_SAMPLE_RATE)
     if audio.shape[0] == 1:
         audio = np.repeat(audio, 2, axis=0)
     # Exactly T / fps seconds: for the supported rates this is a whole number of samples.
@@ -194,6 +189,16 @@ def _prepare_audio(audio: np.ndarray, sample_rate: int, count: int, fps: int) ->
     out[:, :keep] = audio[:, :keep]
     np.clip(out, -1.0, 1.0, out=out)
     return out
+
+
+def resample(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """(C, S) audio from `rate` to `target` Hz (polyphase), float32; unchanged if equal."""
+    if rate == target:
+        return audio
+    from scipy.signal import resample_poly
+
+    gcd = math.gcd(rate, target)
+    return np.asarray(resample_poly(audio, target // gcd, rate // gcd, axis=1), np.float32)
 
 
 def _close_quietly(container: Any) -> None:

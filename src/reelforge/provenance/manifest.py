@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from reelforge import __version__
 from reelforge.errors import MediaError
@@ -33,7 +33,9 @@ GENERATION_LABEL = "org.reelforge.generation"
 MP4 = "video/mp4"
 
 # No network from the SDK: no OCSP responder or timestamp authority is ever contacted.
-_OFFLINE = {"verify": {"ocsp_fetch": False, "remote_manifest_fetch": False}}
+_OFFLINE: dict[str, dict[str, Any]] = {
+    "verify": {"ocsp_fetch": False, "remote_manifest_fetch": False}
+}
 
 
 @dataclass(frozen=True)
@@ -183,32 +185,23 @@ class ManifestReport:
     problems: list[str] = field(default_factory=list)  # failure codes and explanations
 
     def public(self) -> dict[str, Any]:
-        return {
-            "present": self.present,
-            "state": self.state,
-            "trusted": self.trusted,
-            "signer": self.signer,
-            "actions": self.actions,
-            "digital_source_type": self.digital_source_type,
-            "soft_binding": self.soft_binding,
-            "generation": self.generation,
-            "parents": self.parents,
-            "problems": self.problems,
-        }
+        return asdict(self)
 
 
-def read_manifest(data: bytes, trust_anchors_pem: bytes = b"") -> ManifestReport:
-    """Validate the manifest embedded in MP4 `data`: signature, hard binding, and trust
-    (against `trust_anchors_pem`)."""
+def read_manifest(data: bytes | BinaryIO, trust_anchors_pem: bytes = b"") -> ManifestReport:
+    """Validate the manifest embedded in an MP4 (its bytes, or a readable binary stream,
+    so a large file is never held in memory): signature, hard binding, and trust (against
+    `trust_anchors_pem`)."""
     import c2pa
 
-    config: dict[str, Any] = json.loads(json.dumps(_OFFLINE))
+    config: dict[str, Any] = {"verify": dict(_OFFLINE["verify"])}
     if trust_anchors_pem:
         config["verify"]["verify_trust"] = True
         config["trust"] = {"trust_anchors": trust_anchors_pem.decode()}
     try:
         context = c2pa.Context(c2pa.Settings.from_dict(config))
-        with c2pa.Reader(MP4, io.BytesIO(data), context=context) as reader:
+        stream = io.BytesIO(data) if isinstance(data, bytes) else data
+        with c2pa.Reader(MP4, stream, context=context) as reader:
             state = str(reader.get_validation_state() or "Invalid")
             store = json.loads(reader.json())
     except c2pa.C2paError as error:

@@ -4,8 +4,6 @@ user who uploaded it. Consent rules (who may use it) come with the social featur
 from __future__ import annotations
 
 import secrets
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,7 +14,7 @@ from starlette.datastructures import UploadFile
 from reelforge.db.models import Character
 from reelforge.errors import MediaError
 from reelforge.media import probe
-from reelforge.service.deps import StateDep, UserDep, run_db
+from reelforge.service.deps import StateDep, UserDep, run_db, upload_on_disk
 from reelforge.service.errors import APIError
 
 router = APIRouter(prefix="/v1/videos/characters", tags=["characters"])
@@ -48,11 +46,7 @@ async def create_character(request: Request, user: UserDep, service: StateDep) -
         )
     character_id = f"char_{secrets.token_hex(12)}"
     key = f"characters/{character_id}/source.mp4"
-    with tempfile.TemporaryDirectory(prefix="reelforge-upload-") as tmp:
-        path = Path(tmp) / "upload"
-        with path.open("wb") as out:
-            while chunk := await upload.read(1 << 20):
-                out.write(chunk)
+    async with upload_on_disk(upload) as path:
         try:
             info = await run_in_threadpool(probe, path)
         except MediaError:

@@ -12,19 +12,21 @@ another running thread, and waiting is bounded.
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
-from reelforge.db.keys import hash_key
-from reelforge.db.models import ApiKey, User
+from reelforge.db.keys import user_for_key
 from reelforge.jobs.queue import JobQueue
 from reelforge.service.errors import APIError
 from reelforge.settings import Settings
@@ -90,12 +92,8 @@ def _in_session(factory: sessionmaker[Session], work: Callable[[Session], T]) ->
 
 
 def _caller(db: Session, key: str) -> Caller | None:
-    row = db.execute(
-        select(User.id, User.name)
-        .join(ApiKey, ApiKey.user_id == User.id)
-        .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked.is_(False))
-    ).first()
-    return Caller(id=row.id, name=row.name) if row else None
+    user = user_for_key(db, key)
+    return Caller(id=user.id, name=user.name) if user else None
 
 
 async def current_user(request: Request, service: StateDep) -> Caller:
@@ -121,3 +119,14 @@ async def current_user(request: Request, service: StateDep) -> Caller:
 
 
 UserDep = Annotated[Caller, Depends(current_user)]
+
+
+@contextlib.asynccontextmanager
+async def upload_on_disk(upload: UploadFile) -> AsyncIterator[Path]:
+    """The uploaded file as a path (for PyAV, c2pa, storage), removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="reelforge-upload-") as tmp:
+        path = Path(tmp) / "upload"
+        with path.open("wb") as out:
+            while chunk := await upload.read(1 << 20):
+                out.write(chunk)
+        yield path

@@ -3,7 +3,6 @@ manifest, video and audio watermarks, the registry record). Nothing is stored.""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from starlette.datastructures import UploadFile
 from reelforge.errors import MediaError
 from reelforge.provenance.registry import DatabaseRegistry
 from reelforge.provenance.verify import verify_file
-from reelforge.service.deps import StateDep, UserDep
+from reelforge.service.deps import StateDep, UserDep, upload_on_disk
 from reelforge.service.errors import APIError
 
 router = APIRouter(prefix="/v1/provenance", tags=["provenance"])
@@ -31,11 +30,7 @@ async def verify(request: Request, user: UserDep, service: StateDep) -> dict[str
     if not isinstance(upload, UploadFile):
         raise APIError(400, "file is required: the video to verify", param="file")
     name = Path(upload.filename or "upload").name
-    with tempfile.TemporaryDirectory(prefix="reelforge-verify-") as tmp:
-        path = Path(tmp) / "upload"
-        with path.open("wb") as out:
-            while chunk := await upload.read(1 << 20):
-                out.write(chunk)
+    async with upload_on_disk(upload) as path:
         try:
             report = await run_in_threadpool(
                 verify_file,
