@@ -174,11 +174,17 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seconds", type=_number("seconds", float), default=4.0)
     ev.add_argument("--size", default="720x1280")
     ev.add_argument("--keep-clips", action="store_true", help="keep the generated MP4s")
+    ev.add_argument(
+        "--cameos",
+        action="store_true",
+        help="give each prompt with a character a cameo (a random character's portrait and "
+        "voice) and report how often the clip shows that character",
+    )
     ev.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     from reelforge.engines.dit.config import add_train_arguments
 
-    add_train_arguments(commands.add_parser("train", help="train the dit engine's codecs"))
+    add_train_arguments(commands.add_parser("train", help="train the dit engine (codecs or transformer)"))
     return parser
 
 
@@ -333,7 +339,11 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     if out.exists() and not out.is_dir():
         raise InvalidRequest(f"out {str(out)!r} exists and is not a directory", param="out")
     options = EvalOptions(
-        engine=engine, seconds=args.seconds, size=args.size, keep_clips=args.keep_clips
+        engine=engine,
+        seconds=args.seconds,
+        size=args.size,
+        keep_clips=args.keep_clips,
+        cameos=args.cameos,
     )
     if args.quiet:
         report = run_suite(prompts, options, out, settings)
@@ -350,9 +360,14 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 
             report = run_suite(prompts, options, out, settings, on_progress)
     summary = report["summary"]
+    cameo = (
+        f"; cameo identity {summary['cameo_identity']:.3f} of {summary['cameo_clips']} clips"
+        if summary["cameo_identity"] is not None
+        else ""
+    )
     print(
         f"evaluated {len(prompts)} prompts with {engine}: faithfulness "
-        f"{summary['faithfulness']:.3f}; report in {out}",
+        f"{summary['faithfulness']:.3f}{cameo}; report in {out}",
         file=sys.stderr,
     )
     print(out / "summary.md")

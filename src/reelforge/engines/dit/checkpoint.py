@@ -21,7 +21,13 @@ from safetensors.torch import save_file
 from torch import nn
 
 from reelforge.engines.dit.audio_codec import AudioCodec
-from reelforge.engines.dit.config import AudioCodecConfig, VideoVAEConfig, build_dataclass
+from reelforge.engines.dit.config import (
+    AudioCodecConfig,
+    DiTConfig,
+    VideoVAEConfig,
+    build_dataclass,
+)
+from reelforge.engines.dit.model import JointDiT
 from reelforge.engines.dit.video_vae import VideoVAE
 from reelforge.errors import ConfigError
 
@@ -32,6 +38,7 @@ _HEADER_BYTES_PER_TENSOR = 160  # generous: safetensors' JSON header entry per t
 MODEL_KINDS: dict[str, tuple[type[nn.Module], type[Any]]] = {
     "video_vae": (VideoVAE, VideoVAEConfig),
     "audio_codec": (AudioCodec, AudioCodecConfig),
+    "dit": (JointDiT, DiTConfig),
 }
 
 

@@ -61,7 +61,7 @@ class CodecPair:
         missing = (-(len(frames) - 1)) % step
         if missing:
             frames = np.concatenate([frames, np.repeat(frames[-1:], missing, axis=0)])
-        x = frames_to_tensor(torch.from_numpy(np.ascontiguousarray(frames))[None])
+        x = frames_to_tensor(torch.from_numpy(np.require(frames, requirements=["C", "W"]))[None])
         return self.video.encode(x.to(self.dtype)).mean[0].float()
 
     @torch.no_grad()

@@ -65,6 +65,58 @@ class AudioCodecConfig:
 
 
 @dataclass(frozen=True)
+class DiTConfig:
+    """Joint audio-video diffusion transformer (model.py).
+
+    One stream of tokens — text, video patches, audio patches and cameo references —
+    through `depth` blocks of joint self-attention. Video latents (video_channels, N, h, w)
+    are cut into (1, p, p) patches, audio latents (audio_channels, M) into runs of
+    `audio_patch`. Rotary positions: the first `time_pairs` frequency pairs of each head
+    carry the token's time in seconds (video and audio alike), the rest its (y, x)
+    patch position.
+    """
+
+    width: int = 256
+    depth: int = 8
+    heads: int = 4
+    mlp_ratio: float = 4.0
+    video_channels: int = 16
+    video_patch: int = 4  # spatial patch over the latent grid (time patch is 1)
+    frames_per_latent: int = 4
+    audio_channels: int = 32
+    audio_patch: int = 2
+    audio_latents_per_second: float = 50.0
+    text_dim: int = 384  # all-MiniLM-L6-v2 token states
+    max_text_tokens: int = 48
+    time_pairs: int = 16  # rotary frequency pairs for time (the rest split over y and x)
+    time_min_hz: float = 0.05  # rotary frequencies for time, in cycles per second
+    time_max_hz: float = 12.5  # half the audio token rate: sharper than any latent
+    space_theta: float = 100.0
+    reference_time_s: float = -1.0  # cameo reference tokens sit before the clip starts
+
+    @property
+    def head_dim(self) -> int:
+        return self.width // self.heads
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """Rectified flow: x_t = (1 - t) x_0 + t ε, the model predicts ε - x_0."""
+
+    logit_mean: float = 0.0
+    logit_std: float = 1.0
+    shift_base_tokens: int = 1024  # shift = sqrt(tokens / base): more tokens, noisier t
+    max_shift: float = 3.0
+    caption_dropout: float = 0.1  # classifier-free guidance: some captions are dropped
+    first_frame_rate: float = 0.25  # image-to-video: the first latent frame given clean
+    reference_rate: float = 0.5  # cameo references attached to clips with a character
+    audio_weight: float = 1.0
+    steps: int = 16
+    video_guidance: float = 4.0
+    audio_guidance: float = 3.0
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """One training run: data, optimisation, logging and checkpoints."""
 
@@ -93,6 +145,10 @@ class TrainConfig:
     keep_checkpoints: int = 2
     max_shard_mib: float = 15.0
     parallel: Literal["ddp", "fsdp"] = "ddp"  # fsdp needs GPUs; ddp runs anywhere
+    # dit: the latent cache holds `latent_clips` clips of clip_seconds; a step trains on
+    # the first window_seconds of each.
+    latent_clips: int = 0
+    window_seconds: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -104,6 +160,8 @@ class RunConfig:
     train: TrainConfig
     video: VideoVAEConfig = field(default_factory=VideoVAEConfig)
     audio: AudioCodecConfig = field(default_factory=AudioCodecConfig)
+    dit: DiTConfig = field(default_factory=DiTConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
@@ -116,6 +174,8 @@ class RunConfig:
             train=build_dataclass(TrainConfig, data["train"]),
             video=build_dataclass(VideoVAEConfig, data["video"]),
             audio=build_dataclass(AudioCodecConfig, data["audio"]),
+            dit=build_dataclass(DiTConfig, data.get("dit", {})),
+            flow=build_dataclass(FlowConfig, data.get("flow", {})),
         )
 
 
@@ -137,6 +197,17 @@ TINY_VIDEO = VideoVAEConfig(
 )
 TINY_AUDIO = AudioCodecConfig(
     n_fft=256, hop=80, latent_channels=8, width=32, encoder_blocks=1, decoder_blocks=1
+)
+TINY_DIT = DiTConfig(
+    width=32,
+    depth=2,
+    heads=2,
+    video_channels=4,
+    video_patch=2,
+    audio_channels=8,
+    max_text_tokens=8,
+    time_pairs=4,
+    audio_latents_per_second=100.0,
 )
 TINY_TRAIN = TrainConfig(
     steps=4,
@@ -189,7 +260,52 @@ PRESETS: dict[Target, dict[str, RunConfig]] = {
             audio=AudioCodecConfig(width=512, encoder_blocks=4, decoder_blocks=8),
         ),
     },
-    "dit": {},  # the diffusion transformer reuses this stack; it lands with its own issue
+    "dit": {
+        "tiny": RunConfig(
+            "dit",
+            "tiny",
+            dataclasses.replace(
+                TINY_TRAIN, clip_seconds=0.5, window_seconds=0.3, latent_clips=4, batch_size=2
+            ),
+            video=TINY_VIDEO,
+            audio=TINY_AUDIO,
+            dit=TINY_DIT,
+        ),
+        "cpu": RunConfig(
+            "dit",
+            "cpu",
+            TrainConfig(
+                steps=600,
+                batch_size=4,
+                lr=5e-4,
+                warmup_steps=50,
+                ema_decay=0.995,
+                clip_seconds=4.0,
+                window_seconds=2.0,
+                latent_clips=2000,
+                log_every=5,
+                checkpoint_every=50,
+            ),
+            dit=DiTConfig(width=256, depth=6, heads=4),
+        ),
+        "full": RunConfig(
+            "dit",
+            "full",
+            TrainConfig(
+                steps=200_000,
+                batch_size=64,
+                lr=2e-4,
+                warmup_steps=1000,
+                ema_decay=0.9999,
+                workers=8,
+                clip_seconds=10.0,
+                window_seconds=10.0,
+                latent_clips=200_000,
+                checkpoint_every=2000,
+            ),
+            dit=DiTConfig(width=1024, depth=24, heads=16, video_patch=2, time_pairs=16),
+        ),
+    },
 }
 
 
@@ -200,12 +316,6 @@ def preset(target: str, name: str) -> RunConfig:
             f"target must be one of {', '.join(TARGETS)}, got {target!r}", param="target"
         )
     choices = PRESETS[target]
-    if not choices:
-        raise InvalidRequest(
-            f"target {target!r} has no training presets yet (the diffusion transformer is "
-            "not built); train vae or audio",
-            param="target",
-        )
     if name not in choices:
         raise InvalidRequest(
             f"config must be one of {', '.join(choices)}, got {name!r}", param="config"
@@ -234,3 +344,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=None, help="override the preset's steps")
     parser.add_argument("--export", type=Path, default=None, help="write bf16 EMA weights here")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per process")
+    parser.add_argument(
+        "--latents",
+        type=Path,
+        default=None,
+        help="dit: latent cache directory (default out/latents/CONFIG-SECONDS s; filled first)",
+    )

@@ -376,8 +376,11 @@ def cache_latents(
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for index in indices:
-        sample = clips[index]
         path = out_dir / f"{index:08d}.safetensors"
+        if path.is_file():  # an interrupted run continues where it stopped
+            written.append(path)
+            continue
+        sample = clips[index]
         metadata = {
             "caption": sample.caption,
             "plan": sample.plan.model_dump_json() if sample.plan is not None else "",
@@ -386,7 +389,9 @@ def cache_latents(
             "video": encode_video(sample.frames).contiguous(),
             "audio": encode_audio(sample.audio).contiguous(),
         }
-        save_file(tensors, str(path), metadata=metadata)
+        partial = path.with_suffix(".partial")
+        save_file(tensors, str(partial), metadata=metadata)
+        partial.replace(path)
         written.append(path)
     return written
 
@@ -418,3 +423,114 @@ class LatentCache(Dataset[dict[str, Any]]):
             "caption": metadata.get("caption", ""),
             "plan": ScenePlan.model_validate_json(plan) if plan else None,
         }
+
+
+def text_conditioning(
+    encoder: Any, caption: str, max_tokens: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """MiniLM token states (max_tokens, 384), zero-padded, and the mask of real tokens."""
+    hidden, _ = encoder.token_states(caption)
+    count = min(len(hidden), max_tokens)
+    states = torch.zeros(max_tokens, hidden.shape[1])
+    states[:count] = torch.from_numpy(hidden[:count])
+    mask = torch.zeros(max_tokens, dtype=torch.bool)
+    mask[:count] = True
+    return states, mask
+
+
+REFERENCE_IMAGE_PX = 128  # cameo appearance images: 128 × 128 → a 16 × 16 latent
+REFERENCE_VOICE_S = 2.0
+
+
+class LatentWindows(Dataset[dict[str, Any]]):
+    """What a diffusion training step consumes, from a latent cache: the clip's first
+    `video_latents` latent frames and the audio latents of the same seconds, the caption's
+    MiniLM token states, and the cameo references where `references_dir` holds them
+    (`cache_references`); clips without get zeros and has_refs False."""
+
+    def __init__(
+        self,
+        cache: LatentCache,
+        *,
+        video_latents: int,
+        audio_latents: int,
+        max_text_tokens: int,
+        references_dir: Path | None = None,
+        voice_latents: int = round(REFERENCE_VOICE_S * 50),
+    ):
+        self.voice_latents = voice_latents
+        self.cache, self.video_latents, self.audio_latents = cache, video_latents, audio_latents
+        self.max_text_tokens, self.references_dir = max_text_tokens, references_dir
+        self._encoder: Any = None
+
+    def __len__(self) -> int:
+        return len(self.cache)
+
+    def text_states(self, caption: str) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._encoder is None:
+            from reelforge.recaption.embedding import shared_encoder
+
+            self._encoder = shared_encoder()
+        return text_conditioning(self._encoder, caption, self.max_text_tokens)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        item = self.cache[index]
+        video, audio = item["video"], item["audio"]
+        if video.shape[1] < self.video_latents or audio.shape[1] < self.audio_latents:
+            raise ConfigError(
+                f"cached clip {self.cache.paths[index].name} is shorter than the training "
+                f"window ({video.shape[1]} < {self.video_latents} latent frames)",
+                param="latents",
+            )
+        text, text_mask = self.text_states(item["caption"])
+        sample = {
+            "video": video[:, : self.video_latents].float(),
+            "audio": audio[:, : self.audio_latents].float(),
+            "text": text,
+            "text_mask": text_mask,
+            "ref_image": torch.zeros(
+                video.shape[0], 1, REFERENCE_IMAGE_PX // 8, REFERENCE_IMAGE_PX // 8
+            ),
+            "ref_voice": torch.zeros(audio.shape[0], self.voice_latents),
+            "has_refs": torch.tensor(False),
+        }
+        path = self.references_dir / self.cache.paths[index].name if self.references_dir else None
+        if path is not None and path.is_file():
+            refs = load_file(str(path))
+            sample.update(
+                ref_image=refs["image"], ref_voice=refs["voice"], has_refs=torch.tensor(True)
+            )
+        return sample
+
+
+def cache_references(
+    cache: LatentCache, out_dir: Path, encode_video: Any, encode_audio: Any
+) -> int:
+    """For every cached clip whose plan has a character, the first character's cameo
+    reference (appearance image, voice sample; see references.py) through the codecs,
+    stored as out_dir/<same name>.safetensors with `image` (z, 1, 16, 16) and `voice`
+    (z', 100). Returns how many clips have references."""
+    from reelforge.engines.dit.references import character_reference
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for index, path in enumerate(cache.paths):
+        target = out_dir / path.name
+        if target.is_file():
+            count += 1
+            continue
+        plan = cache[index]["plan"]
+        if plan is None or not plan.characters:
+            continue
+        reference = character_reference(
+            plan.characters[0], size=REFERENCE_IMAGE_PX, seconds=REFERENCE_VOICE_S
+        )
+        tensors = {
+            "image": encode_video(reference.image[None]).contiguous(),
+            "voice": encode_audio(reference.voice).contiguous(),
+        }
+        partial = target.with_suffix(".partial")
+        save_file(tensors, str(partial))
+        partial.replace(target)
+        count += 1
+    return count

@@ -1,0 +1,207 @@
+"""The `dit` engine: text (and optionally a first frame and cameo references) → latents
+by the joint transformer's Euler sampler → frames and sound through the shipped codecs.
+
+The transformer works at its native size, 256x448 (9:16) or 448x256; other sizes of the
+same orientation are decoded at native size and scaled (bicubic). Its time axis is in
+seconds, so any fps the codecs accept works; the shipped weights were trained at 24.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from functools import cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from reelforge.engines import Capabilities, References
+from reelforge.engines.dit.checkpoint import from_pretrained
+from reelforge.engines.dit.codecs import WEIGHTS_DIR, CodecPair
+from reelforge.engines.dit.config import FlowConfig
+from reelforge.engines.dit.data import REFERENCE_IMAGE_PX, text_conditioning
+from reelforge.engines.dit.flow import Conditioning, Guidance, sample
+from reelforge.engines.dit.model import JointDiT
+from reelforge.errors import ConfigError, InvalidRequest
+from reelforge.settings import Settings
+from reelforge.types import (
+    API_SIZES,
+    AUDIO_SAMPLE_RATE,
+    TRAINING_SIZES,
+    Clip,
+    Progress,
+    ScenePlan,
+    parse_size,
+)
+
+CODEC_RATE = 16_000
+
+
+@cache
+def _load(weights: Path, video_vae: Path, audio_codec: Path) -> tuple[JointDiT, CodecPair]:
+    """One loaded model and codec pair per process (per weights directory)."""
+    model = from_pretrained(weights)
+    if not isinstance(model, JointDiT):
+        raise ConfigError(f"{str(weights)!r} holds no dit transformer", param="dit_weights")
+    return model.eval().requires_grad_(False), CodecPair.from_pretrained(video_vae, audio_codec)
+
+
+def codec_dirs(weights: Path) -> tuple[Path, Path]:
+    """The codecs a transformer was trained on: video-vae/ and audio-codec/ inside its
+    directory when it brings its own, else the shipped ones."""
+    return tuple(  # type: ignore[return-value]
+        weights / name if (weights / name).is_dir() else WEIGHTS_DIR / name
+        for name in ("video-vae", "audio-codec")
+    )
+
+
+def native_size(width: int, height: int) -> tuple[int, int]:
+    return (256, 448) if height >= width else (448, 256)
+
+
+class DitEngine:
+    name = "dit"
+    capabilities = Capabilities(
+        audio=True,
+        image_input=True,
+        cameos=True,
+        max_seconds=12.0,
+        sizes=API_SIZES + TRAINING_SIZES,
+        fps=(12, 15, 24, 25, 30),
+    )
+
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or Settings()
+        self.weights = Path(self.settings.dit_weights or WEIGHTS_DIR / "dit")
+        self.steps = self.settings.dit_steps
+        self.flow = FlowConfig()
+        self.guidance = Guidance(self.settings.dit_video_guidance, self.settings.dit_audio_guidance)
+
+    def generate(
+        self,
+        plan: ScenePlan,
+        *,
+        seconds: float,
+        size: str,
+        fps: int,
+        seed: int,
+        references: References | None = None,
+        progress: Progress | None = None,
+    ) -> Clip:
+        from reelforge.recaption.caption import detailed_caption
+        from reelforge.recaption.embedding import shared_encoder
+
+        report = progress or (lambda stage, fraction: None)
+        if not 0 < seconds <= self.capabilities.max_seconds:
+            raise InvalidRequest(
+                f"seconds must be in (0, {self.capabilities.max_seconds:g}] for the dit "
+                f"engine, got {seconds:g}",
+                param="seconds",
+            )
+        width, height = parse_size(size)
+        native_w, native_h = native_size(width, height)
+        report("load", 0.0)
+        model, codecs = _load(self.weights, *codec_dirs(self.weights))
+        cfg = model.config
+
+        # 1. Shapes: latent frames for the clip's frames, audio latents for its seconds.
+        frames = max(1, round(seconds * fps))
+        latent_frames = 1 + math.ceil((frames - 1) / cfg.frames_per_latent)
+        audio_latents = math.ceil(frames / fps * cfg.audio_latents_per_second)
+        video_shape = (cfg.video_channels, latent_frames, native_h // 8, native_w // 8)
+
+        # 2. Conditioning: the caption's token states, a first frame, cameo references.
+        report("text", 0.02)
+        text, text_mask = text_conditioning(
+            shared_encoder(), detailed_caption(plan), cfg.max_text_tokens
+        )
+        cond = Conditioning(text[None], text_mask[None], fps=float(fps))
+        refs = references or References()
+        if refs.first_frame is not None:
+            image = fit(refs.first_frame, native_w, native_h)
+            latent = codecs.encode_video(image[None])[None]  # (1, C, 1, h, w)
+            cond.first_frame = model.normalize(latent, torch.zeros(1, cfg.audio_channels, 1))[0]
+        if refs.cameo_images or refs.cameo_voices:
+            cond.ref_image, cond.ref_voice = self._references(model, codecs, refs)
+        started = time.perf_counter()
+
+        # 3. Denoise.
+        def stepped(step: int, steps: int) -> None:
+            report("denoise", 0.05 + 0.85 * step / steps)
+
+        generator = torch.Generator().manual_seed(seed)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=not torch.cuda.is_available()):
+            video, audio = sample(
+                model,
+                cond,
+                video_shape=video_shape,
+                audio_shape=(cfg.audio_channels, audio_latents),
+                steps=self.steps,
+                flow=self.flow,
+                guidance=self.guidance,
+                generator=generator,
+                progress=stepped,
+            )
+        video, audio = model.denormalize(video.float(), audio.float())
+        denoise_s = time.perf_counter() - started
+
+        # 4. Decode, scale to the requested size, and bring the sound to the clip's rate.
+        report("decode", 0.9)
+        pixels = codecs.decode_video(video[0], frames=frames)
+        if (native_w, native_h) != (width, height):
+            pixels = np.stack(
+                [cv2.resize(f, (width, height), interpolation=cv2.INTER_CUBIC) for f in pixels]
+            )
+        samples = round(frames / fps * CODEC_RATE)
+        sound = codecs.decode_audio(audio[0], samples)
+        from reelforge.media import resample
+
+        sound = resample(sound[None], CODEC_RATE, AUDIO_SAMPLE_RATE)
+        report("decode", 1.0)
+        return Clip(
+            frames=np.ascontiguousarray(pixels),
+            audio=sound.astype(np.float32),
+            fps=fps,
+            timings_s={"denoise_s": denoise_s, "total_s": time.perf_counter() - started},
+        )
+
+    @staticmethod
+    def _references(
+        model: JointDiT, codecs: CodecPair, refs: References
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The first cameo's appearance image and voice, as the model's clean tokens."""
+        cfg = model.config
+        image = voice = None
+        if refs.cameo_images:
+            square = fit(refs.cameo_images[0], REFERENCE_IMAGE_PX, REFERENCE_IMAGE_PX)
+            latent = codecs.encode_video(square[None])[None]
+            image = model.normalize(latent, torch.zeros(1, cfg.audio_channels, 1))[0]
+        if refs.cameo_voices:
+            seconds = 2.0
+            samples = np.zeros(round(seconds * CODEC_RATE), np.float32)
+            given = np.asarray(refs.cameo_voices[0], np.float32)[: samples.size]
+            samples[: given.size] = given
+            latent = codecs.encode_audio(samples)[None]
+            zero_video = torch.zeros(1, cfg.video_channels, 1, 1, 1)
+            voice = model.normalize(zero_video, latent)[1]
+        return image, voice
+
+
+def fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """uint8 (H, W, 3) scaled to cover (width, height), then centre-cropped."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise InvalidRequest(
+            f"reference images must be uint8 (H, W, 3), got {image.dtype} {image.shape}",
+            param="input_reference",
+        )
+    h, w = image.shape[:2]
+    scale = max(width / w, height / h)
+    resized = cv2.resize(
+        image,
+        (max(width, round(w * scale)), max(height, round(h * scale))),
+        interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC,
+    )
+    top, left = (resized.shape[0] - height) // 2, (resized.shape[1] - width) // 2
+    return np.ascontiguousarray(resized[top : top + height, left : left + width])

@@ -1,0 +1,322 @@
+"""The joint audio-video transformer on the tiny preset: shapes, shared temporal phase,
+the exact Euler update, guidance, determinism, cancellation, image-to-video, training
+(DDP and resume) and the engine."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from reelforge.engines import References, get_engine
+from reelforge.engines.dit import checkpoint as ckpt
+from reelforge.engines.dit.audio_codec import AudioCodec
+from reelforge.engines.dit.config import TINY_DIT, DiTConfig, FlowConfig, preset
+from reelforge.engines.dit.flow import Conditioning, Guidance, sample, sampling_schedule
+from reelforge.engines.dit.model import JointDiT, video_times
+from reelforge.engines.dit.train import train
+from reelforge.engines.dit.video_vae import VideoVAE
+from reelforge.errors import Cancelled
+from reelforge.settings import Settings
+
+from .test_train import final_weights, free_port, quiet
+
+torch.set_num_threads(1)
+VIDEO = (4, 3, 8, 6)  # tiny latents: (C, N, h, w)
+AUDIO_SHAPE = (8, 9)  # (C, M): odd, so the last audio patch is padded
+
+
+def tiny_model(seed: int = 0) -> JointDiT:
+    torch.manual_seed(seed)
+    model = JointDiT(TINY_DIT).eval()
+    for p in model.parameters():  # adaLN-Zero starts as the identity: wake it up
+        p.data.add_(0.05 * torch.randn_like(p))
+    return model
+
+
+def text(batch: int = 1, tokens: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(7)
+    states = torch.randn(batch, TINY_DIT.max_text_tokens, 384, generator=g)
+    mask = torch.zeros(batch, TINY_DIT.max_text_tokens, dtype=torch.bool)
+    mask[:, :tokens] = True
+    return states, mask
+
+
+def test_outputs_have_the_shapes_of_the_inputs_with_references_and_a_first_frame():
+    model = tiny_model()
+    states, mask = text(2)
+    video, audio = torch.randn(2, *VIDEO), torch.randn(2, *AUDIO_SHAPE)
+    v, a = model(
+        video,
+        audio,
+        torch.rand(2),
+        states,
+        mask,
+        first_frame=torch.randn(2, 4, 1, 8, 6),
+        first_frame_mask=torch.tensor([True, False]),
+        ref_image=torch.randn(2, 4, 1, 4, 4),
+        ref_voice=torch.randn(2, 8, 6),
+        ref_mask=torch.tensor([False, True]),
+    )
+    assert v.shape == video.shape and a.shape == audio.shape
+    assert torch.isfinite(v).all() and torch.isfinite(a).all()
+
+
+def test_a_sound_and_the_frame_of_the_same_instant_share_their_temporal_phase():
+    cfg = DiTConfig(depth=1)  # the shipped rates: 50 audio latents per second, patches of 2
+    model = JointDiT(cfg)
+    # At 25 fps latent frame 1 (frames 1-4) is centred on 0.1 s, as is audio patch 2
+    # (codec latents 4 and 5, 0.08-0.12 s); latent frame 2 and audio patch 6 on 0.26 s.
+    layout = model.layout(3, (3, 8, 8), 10, fps=25.0)
+    v_times = video_times(3, 25.0, cfg.frames_per_latent)
+    a_times = (torch.arange(10) * 2 + 1) / cfg.audio_latents_per_second
+    pairs = cfg.time_pairs
+    video_angles = layout.angles[layout.video][:, :pairs].reshape(3, 4, pairs)
+    audio_angles = layout.angles[layout.audio][:, :pairs]
+    assert (video_angles == video_angles[:, :1]).all()  # one time per latent frame
+    matches = 0
+    for i, tv in enumerate(v_times.tolist()):
+        for j, ta in enumerate(a_times.tolist()):
+            same = torch.allclose(video_angles[i, 0], audio_angles[j], atol=1e-5)
+            assert same == (abs(tv - ta) < 1e-6)
+            matches += same
+    assert matches == 2
+    # Text has no position; audio no spatial one; video both.
+    assert (layout.angles[layout.text] == 0).all()
+    assert (layout.angles[layout.audio][:, pairs:] == 0).all()
+    assert layout.angles[layout.video][:, pairs:].abs().sum() > 0
+
+
+class ConstantModel(torch.nn.Module):
+    """v = a constant for the caption, another for the empty caption."""
+
+    def __init__(self, cond: float, uncond: float):
+        super().__init__()
+        self.video_in = torch.nn.Linear(1, 1)  # the sampler reads the device from it
+        self.cond, self.uncond, self.calls = cond, uncond, 0
+        self.config = TINY_DIT
+
+    def token_count(self, video_shape, audio_latents):
+        return JointDiT.token_count(self, video_shape, audio_latents)  # type: ignore[arg-type]
+
+    def forward(self, video, audio, t, text, text_mask, **kwargs):
+        self.calls += 1
+        has_text = text_mask.any(dim=1).float()
+        value = has_text * self.cond + (1 - has_text) * self.uncond
+        return (
+            value.view(-1, 1, 1, 1, 1).expand_as(video).clone(),
+            (2 * value).view(-1, 1, 1).expand_as(audio).clone(),
+        )
+
+
+NO_GUIDANCE = Guidance(1.0, 1.0)
+
+
+def run_sampler(model, steps=4, guidance=NO_GUIDANCE, seed=0, **kwargs):
+    states, mask = text()
+    return sample(
+        model,
+        Conditioning(states, mask, **kwargs.pop("cond", {})),
+        video_shape=VIDEO,
+        audio_shape=AUDIO_SHAPE,
+        steps=steps,
+        flow=FlowConfig(),
+        guidance=guidance,
+        generator=torch.Generator().manual_seed(seed),
+        **kwargs,
+    )
+
+
+def test_the_euler_update_is_exactly_x_plus_dt_times_v():
+    model = ConstantModel(cond=0.5, uncond=0.0)
+    video, audio = run_sampler(model, steps=5, seed=3)
+    # The two draws share one generator in the sampler: video first, then audio.
+    g = torch.Generator().manual_seed(3)
+    noise_v = torch.randn((1, *VIDEO), generator=g)
+    noise_a = torch.randn((1, *AUDIO_SHAPE), generator=g)
+    schedule = sampling_schedule(5, 0, FlowConfig()).tolist()
+    expect_v, expect_a = noise_v.clone(), noise_a.clone()
+    for t, t_next in itertools.pairwise(schedule):
+        expect_v = expect_v + (t_next - t) * 0.5
+        expect_a = expect_a + (t_next - t) * 1.0
+    assert torch.equal(video, expect_v) and torch.equal(audio, expect_a)
+    assert schedule[0] == 1.0 and schedule[-1] == 0.0 and model.calls == 5
+
+
+def test_guidance_mixes_caption_and_empty_caption_with_separate_scales():
+    model = ConstantModel(cond=1.0, uncond=0.25)
+    plain_v, plain_a = run_sampler(ConstantModel(0.0, 0.0), steps=1)
+    video, audio = run_sampler(model, steps=1, guidance=Guidance(video=3.0, audio=5.0))
+    # One step from t = 1 to 0: x = noise - v; v = uncond + scale·(cond - uncond).
+    assert torch.allclose(plain_v - video, torch.full_like(video, 0.25 + 3.0 * 0.75))
+    assert torch.allclose(plain_a - audio, torch.full_like(audio, 2 * (0.25 + 5.0 * 0.75)))
+    assert model.calls == 1  # caption and empty caption in one batched call
+
+
+def test_the_same_seed_gives_the_same_clip_and_another_seed_another():
+    model = tiny_model()
+    a = run_sampler(model, seed=11, guidance=Guidance(2.0, 2.0))
+    b = run_sampler(model, seed=11, guidance=Guidance(2.0, 2.0))
+    c = run_sampler(model, seed=12, guidance=Guidance(2.0, 2.0))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert not torch.equal(a[0], c[0])
+
+
+def test_cancellation_is_honoured_within_one_step():
+    model = ConstantModel(1.0, 0.0)
+    asked = []
+
+    def cancelled() -> bool:
+        asked.append(model.calls)
+        return model.calls == 2
+
+    with pytest.raises(Cancelled, match="step 3 of 8"):
+        run_sampler(model, steps=8, cancelled=cancelled)
+    assert model.calls == 2 and asked == [0, 1, 2]
+
+
+def test_image_to_video_keeps_the_given_first_latent_frame_exactly():
+    model = tiny_model()
+    first = torch.randn(1, 4, 1, 8, 6)
+    video, _ = run_sampler(model, guidance=Guidance(2.0, 2.0), cond={"first_frame": first})
+    assert torch.equal(video[:, :, :1], first)
+    free, _ = run_sampler(model, guidance=Guidance(2.0, 2.0))
+    assert not torch.equal(free[:, :, :1], first)
+    # The given frame steers the rest of the clip: later frames differ from a free run.
+    assert not torch.allclose(video[:, :, 1:], free[:, :, 1:])
+
+
+def test_text_padding_is_ignored():
+    model = tiny_model()
+    states, mask = text(tokens=3)
+    video, audio, t = torch.randn(1, *VIDEO), torch.randn(1, *AUDIO_SHAPE), torch.rand(1)
+    base = model(video, audio, t, states, mask)
+    states[:, 3:] = torch.randn_like(states[:, 3:])  # only padding changes
+    again = model(video, audio, t, states, mask)
+    torch.testing.assert_close(base[0], again[0])
+
+
+# ---------------------------------------------------------------------------------------
+# Training on the tiny preset
+
+
+@pytest.fixture(scope="module")
+def latents(tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("latents")
+    run = preset("dit", "tiny")
+    train(run, quiet(tmp_path_factory.mktemp("warm"), steps=0, latents=directory))
+    return directory
+
+
+def test_dit_training_runs_and_the_loss_is_finite(latents, tmp_path):
+    run = preset("dit", "tiny")
+    losses = train(run, quiet(tmp_path / "run", latents=latents, export=tmp_path / "export"))
+    assert len(losses) == run.train.steps and all(np.isfinite(losses))
+    model = ckpt.from_pretrained(tmp_path / "export")
+    assert isinstance(model, JointDiT)
+    assert isinstance(model.video_std, torch.Tensor)
+    assert not torch.equal(model.video_std, torch.ones_like(model.video_std))  # from data
+    assert len(list((latents / "references").glob("*.safetensors"))) >= 1
+
+
+def test_dit_save_and_resume_continue_bit_identically(latents, tmp_path):
+    run = preset("dit", "tiny")
+    continuous = train(run, quiet(tmp_path / "a", steps=4, latents=latents))
+    first = train(run, quiet(tmp_path / "b", steps=2, latents=latents))
+    second = train(run, quiet(tmp_path / "b", steps=4, resume=True, latents=latents))
+    assert first + second == continuous
+    a, b = final_weights(tmp_path / "a"), final_weights(tmp_path / "b")
+    assert all(torch.equal(a[name], b[name]) for name in a)
+
+
+def _ddp_dit(rank: int, world: int, port: int, run, out: Path, latents: Path) -> None:
+    import os
+
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(world),
+    )
+    torch.set_num_threads(1)
+    losses = train(run, quiet(out, latents=latents))
+    if rank == 0:
+        (out / "losses.json").write_text(json.dumps(losses))
+    torch.distributed.destroy_process_group()
+
+
+def test_dit_two_processes_follow_one_process(latents, tmp_path):
+    run = preset("dit", "tiny")
+    single = train(run, quiet(tmp_path / "one", latents=latents))
+    mp.spawn(_ddp_dit, args=(2, free_port(), run, tmp_path / "two", latents), nprocs=2)
+    double = json.loads((tmp_path / "two" / "losses.json").read_text())
+    # bf16 autocast on the CPU: the halves' products round differently from the whole.
+    torch.testing.assert_close(torch.tensor(double), torch.tensor(single), rtol=2e-2, atol=1e-3)
+
+
+# ---------------------------------------------------------------------------------------
+# The engine
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("dit-weights")
+    run = preset("dit", "tiny")
+    ckpt.save_pretrained(tiny_model(), directory)
+    torch.manual_seed(0)
+    ckpt.save_pretrained(VideoVAE(run.video), directory / "video-vae")
+    ckpt.save_pretrained(AudioCodec(run.audio), directory / "audio-codec")
+    return directory
+
+
+def test_the_engine_makes_a_clip_of_the_requested_size_with_references(tiny_weights):
+    from reelforge.recaption import recaption
+
+    settings = Settings(dit_weights=tiny_weights, dit_steps=2)
+    engine = get_engine("dit", settings)
+    plan, _ = recaption('A red ball bounces. A woman says "hello".', 1, settings)
+    stages: list[float] = []
+    rng = np.random.default_rng(0)
+    references = References(
+        first_frame=rng.integers(0, 255, (1280, 720, 3), dtype=np.uint8),
+        cameo_images=(rng.integers(0, 255, (200, 160, 3), dtype=np.uint8),),
+        cameo_voices=(rng.standard_normal(16_000).astype(np.float32) * 0.1,),
+    )
+    clip = engine.generate(
+        plan,
+        seconds=1.0,
+        size="720x1280",
+        fps=24,
+        seed=5,
+        references=references,
+        progress=lambda stage, fraction: stages.append(fraction),
+    )
+    assert clip.frames.shape == (24, 1280, 720, 3) and clip.frames.dtype == np.uint8
+    assert clip.audio.shape == (1, 48_000) and clip.audio.dtype == np.float32
+    assert stages == sorted(stages) and stages[-1] == 1.0
+
+
+def test_a_cancelled_job_stops_the_engine_within_one_step(tiny_weights):
+    from reelforge.recaption import recaption
+
+    settings = Settings(dit_weights=tiny_weights, dit_steps=6)
+    engine = get_engine("dit", settings)
+    plan, _ = recaption("A blue box slides.", 1, settings)
+    seen: list[str] = []
+
+    def progress(stage: str, fraction: float) -> None:
+        seen.append(stage)
+        if seen.count("denoise") == 2:
+            raise Cancelled("video was cancelled")
+
+    with pytest.raises(Cancelled):
+        engine.generate(
+            plan, seconds=1.0, size="256x448", fps=24, seed=1, references=None, progress=progress
+        )
+    assert seen.count("denoise") == 2 and "decode" not in seen
