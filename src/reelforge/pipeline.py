@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reelforge import __version__
 from reelforge.db.policy import shared_policy_engine
@@ -47,6 +48,9 @@ from reelforge.safety import PolicyEngine, raise_for_decision
 from reelforge.settings import Settings
 from reelforge.types import Clip, Progress, Request, Result, ScenePlan, no_progress
 
+if TYPE_CHECKING:  # the sim renderer and speech behind it are not needed to pass one on
+    from reelforge.engines.dit.references import CameoReference
+
 # Share of the progress bar each stage takes.
 RECAPTION_END, ENGINE_END = 0.04, 0.82
 DEFAULT_CREATOR = "reelforge-cli"  # the visible mark's handle when the request names none
@@ -61,12 +65,16 @@ def generate(
     plan: ScenePlan | None = None,
     provenance: Provenance | None = None,
     policy: PolicyEngine | None = None,
+    cameos: tuple[CameoReference, ...] = (),
 ) -> Result:
     """Generate `request` into `output_path` (+ a JSON sidecar). With `plan`, recaptioning
     is skipped and that plan is rendered (remixes, edits, extensions). `provenance` says
     which video this is and where to register its watermark (default: the registry in the
     configured database). `policy` checks the request and the clip (default: the
-    deployment's policy engine, with its stores in the configured database)."""
+    deployment's policy engine, with its stores in the configured database). `cameos`
+    are characters (appearance image + voice sample) the clip's characters must look and
+    sound like, in the plan's order; only engines whose capabilities include cameos take
+    them."""
     settings = settings or Settings()
     report = progress or no_progress
     timings: dict[str, float] = {}
@@ -93,7 +101,7 @@ def generate(
             f"{engine.name}, got {request.seconds:g}",
             param="seconds",
         )
-    references = None
+    first_frame = None
     if request.input_reference is not None:
         if not capabilities.image_input:
             raise InvalidRequest(
@@ -106,7 +114,15 @@ def generate(
             )
         except (OSError, MediaError) as error:
             raise InvalidRequest(f"input_reference: {error}", param="input_reference") from None
-        references = References(first_frame=first_frame)
+    if cameos and not capabilities.cameos:
+        raise InvalidRequest(f"engine {engine.name} cannot take cameos", param="cameos")
+    references = None
+    if first_frame is not None or cameos:
+        references = References(
+            first_frame=first_frame,
+            cameo_images=tuple(cameo.image for cameo in cameos),
+            cameo_voices=tuple(cameo.voice for cameo in cameos),
+        )
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
 
     # 2. Prompt → ScenePlan + detailed caption.
@@ -200,6 +216,8 @@ def generate(
         timings["total_s"] = time.perf_counter() - started
         sidecar = _sidecar(request, seed, engine.name, plan, caption, clip, timings)
         sidecar["provenance"] = {"watermark_payload": payload_hex(payload), "c2pa": True}
+        if cameos:
+            sidecar["cameos"] = len(cameos)
         sidecar_tmp.write_text(json.dumps(sidecar, indent=2))
     report("done", 1.0)
     return Result(

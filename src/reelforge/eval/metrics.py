@@ -17,6 +17,7 @@ import numpy as np
 
 from reelforge.eval.characters import Face, find_faces, mouth_apertures
 from reelforge.eval.contacts import VisualContact, find_contacts, flight_fit, gravity_estimate
+from reelforge.eval.identity import identity_score
 from reelforge.eval.objects import Track, detect, track
 from reelforge.eval.onsets import onset_times
 from reelforge.eval.reader import Reading, read_clip
@@ -44,6 +45,7 @@ class ClipMetrics:
     physics: dict[str, Any] = field(default_factory=dict)
     temporal: dict[str, Any] = field(default_factory=dict)
     audio: dict[str, Any] = field(default_factory=dict)
+    cameo: dict[str, Any] = field(default_factory=dict)  # empty unless a cameo was given
     detections: dict[str, Any] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
 
@@ -99,16 +101,22 @@ def observe(reading: Reading) -> Observed:
     )
 
 
-def evaluate_clip(path: Path, expected: Expected | None = None) -> ClipMetrics:
+def evaluate_clip(
+    path: Path, expected: Expected | None = None, cameo: np.ndarray | None = None
+) -> ClipMetrics:
+    """`cameo`: the appearance image (uint8 (h, w, 3)) of a character the clip was asked
+    to show; its identity check fills `cameo`."""
     started = time.perf_counter()
     reading = read_clip(path)
     read_s = time.perf_counter() - started
-    metrics = evaluate_reading(reading, expected)
+    metrics = evaluate_reading(reading, expected, cameo)
     metrics.timings_s = {"read_s": read_s, "total_s": time.perf_counter() - started}
     return metrics
 
 
-def evaluate_reading(reading: Reading, expected: Expected | None = None) -> ClipMetrics:
+def evaluate_reading(
+    reading: Reading, expected: Expected | None = None, cameo: np.ndarray | None = None
+) -> ClipMetrics:
     started = time.perf_counter()
     observed = observe(reading)
     metrics = ClipMetrics()
@@ -118,6 +126,7 @@ def evaluate_reading(reading: Reading, expected: Expected | None = None) -> Clip
     metrics.physics = physics(observed)
     metrics.temporal = temporal(reading)
     metrics.audio = audio_sanity(reading)
+    metrics.cameo = cameo_identity(reading, cameo) if cameo is not None else {}
     metrics.detections = {
         "faces": len(observed.faces),
         "objects": [{"color": c, "kind": k, "count": n} for (c, k), n in observed.counts.items()],
@@ -323,6 +332,25 @@ def audio_sanity(reading: Reading) -> dict[str, Any]:
         "clipping_fraction": float((np.abs(audio) >= 0.999).mean()),
         "silence_ratio": float((rms < 10 ** (-60 / 20)).mean()),
         "rms_dbfs": float(20 * np.log10(np.sqrt((mono**2).mean()) + 1e-12)),
+    }
+
+
+# -- 7. Cameo identity ----------------------------------------------------------------------------
+
+
+def cameo_identity(reading: Reading, reference: np.ndarray) -> dict[str, Any]:
+    """Whether a character of the clip looks like the one in `reference` (eval/identity.py):
+    its skin, hair and shirt colours within a CIELAB distance, allowing for a change of
+    light."""
+    match = identity_score(reading.frames, reference)
+    closest = match.matches[0] if match.matches else None
+    return {
+        "found": match.found,
+        "score": match.score,
+        "distance": match.distance,
+        "characters": len(match.matches),
+        "delta_e": closest.delta_e if closest else None,
+        "reason": match.reason or None,
     }
 
 

@@ -1,5 +1,9 @@
 """`reelforge eval`: generate every prompt of a suite with an engine, measure each clip,
-and write a JSON report and a Markdown summary with plots of the error distributions."""
+and write a JSON report and a Markdown summary with plots of the error distributions.
+
+With cameos, every prompt with a character is generated with a cameo reference of a
+random character (`random_character(np.random.default_rng(index))`) and its clip is
+checked for that character's look (eval/identity.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from reelforge import pipeline
+from reelforge.engines import get_engine
+from reelforge.engines.dit.references import CameoReference, character_reference, random_character
 from reelforge.eval.metrics import ClipMetrics, Expected, evaluate_clip
 from reelforge.eval.suite import SuitePrompt
 from reelforge.safety import ContentPolicyViolation
@@ -29,6 +35,7 @@ class EvalOptions:
     size: str = "720x1280"
     fps: int = 24
     keep_clips: bool = False
+    cameos: bool = False  # give prompts with characters a cameo and check its identity
 
 
 def expected_of(prompt: SuitePrompt) -> Expected:
@@ -55,6 +62,7 @@ def run_suite(
     clips_dir.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     blocked: list[dict[str, str]] = []  # prompts the content policy refused
+    takes_cameos = options.cameos and get_engine(options.engine, settings).capabilities.cameos
     started = time.perf_counter()
     for index, prompt in enumerate(prompts):
         if progress:
@@ -68,14 +76,20 @@ def run_suite(
             seed=index,
             engine=options.engine,
         )
+        cameo = _cameo_for(index) if options.cameos and prompt.characters >= 1 else None
         t0 = time.perf_counter()
         try:
-            pipeline.generate(request, path, settings=settings)
+            # An engine that cannot take cameos makes the clip without one; its clip is
+            # still checked, and is expected not to show the cameo's character.
+            cameos = (cameo,) if cameo is not None and takes_cameos else ()
+            pipeline.generate(request, path, settings=settings, cameos=cameos)
         except ContentPolicyViolation as error:  # reported, not measured; the run goes on
             blocked.append({"id": prompt.id, "prompt": prompt.prompt, "reason": str(error)})
             continue
         generate_s = time.perf_counter() - t0
-        metrics = evaluate_clip(path, expected_of(prompt))
+        metrics = evaluate_clip(
+            path, expected_of(prompt), cameo.image if cameo is not None else None
+        )
         rows.append(
             {
                 "id": prompt.id,
@@ -96,6 +110,8 @@ def run_suite(
         "size": options.size,
         "fps": options.fps,
         "prompts": len(prompts),
+        "cameos": options.cameos,
+        "engine_takes_cameos": takes_cameos if options.cameos else None,
         "wall_s": time.perf_counter() - started,
         "summary": summarize(rows, options.fps),
         "clips": rows,
@@ -105,6 +121,11 @@ def run_suite(
     plots = write_plots(rows, out_dir)
     (out_dir / "summary.md").write_text(markdown_summary(report, plots))
     return report
+
+
+def _cameo_for(index: int) -> CameoReference:
+    """The cameo of suite prompt `index`: a random character, the same on every run."""
+    return character_reference(random_character(np.random.default_rng(index)))
 
 
 def summarize(rows: list[dict[str, Any]], fps: float) -> dict[str, Any]:
@@ -147,6 +168,8 @@ def summarize(rows: list[dict[str, Any]], fps: float) -> dict[str, Any]:
     def median(xs: list[float]) -> float | None:
         return statistics.median(xs) if xs else None
 
+    cameo_found = [float(row["cameo"]["found"]) for row in rows if row.get("cameo")]
+
     return {
         "faithfulness": mean(values("faithfulness", "score")),
         "av_sync_median_abs_ms": median([abs(e) for e in errors]),
@@ -167,6 +190,8 @@ def summarize(rows: list[dict[str, Any]], fps: float) -> dict[str, Any]:
         "frozen_fraction": mean(values("temporal", "frozen_fraction")),
         "clipping_fraction": max(values("audio", "clipping_fraction"), default=None),
         "silence_ratio": mean(values("audio", "silence_ratio")),
+        "cameo_identity": mean(cameo_found),  # share of cameo clips showing the character
+        "cameo_clips": len(cameo_found),
         "eval_s_per_clip": mean([row["timings_s"]["total_s"] for row in rows]),
         "generate_s_per_clip": mean([row["generate_s"] for row in rows]),
     }
@@ -258,9 +283,19 @@ def markdown_summary(report: dict[str, Any], plots: list[str]) -> str:
         f"| temporal: frozen frames | {fmt(s['frozen_fraction'])} |",
         f"| audio: worst clipping fraction | {fmt(s['clipping_fraction'], '.5f')} |",
         f"| audio: silence ratio | {fmt(s['silence_ratio'])} |",
-        f"| evaluation time per clip | {fmt(s['eval_s_per_clip'], '.2f')} s |",
-        "",
     ]
+    if report.get("cameos"):
+        lines.append(
+            "| cameo identity: clips showing the cameo's character | "
+            f"{fmt(s['cameo_identity'])} of {s['cameo_clips']} |"
+        )
+    lines += [f"| evaluation time per clip | {fmt(s['eval_s_per_clip'], '.2f')} s |", ""]
+    if report.get("cameos") and not report.get("engine_takes_cameos"):
+        lines += [
+            f"Engine `{report['engine']}` cannot take cameos: its cameo clips were made "
+            "without them, so they are not expected to show the cameo's character.",
+            "",
+        ]
     lines += [f"![{name}]({name}.png)" for name in plots]
     return "\n".join(lines) + "\n"
 
