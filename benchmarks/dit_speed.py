@@ -373,18 +373,6 @@ def engine_settings(scratch: Path) -> tuple[Settings, str]:
     return Settings(dit_weights=scratch), "random init of the cpu preset (weights/dit not shipped)"
 
 
-def engine_split(wall_s: float, timings: dict[str, float]) -> dict[str, float]:
-    """The engine times denoising (`denoise_s`) and denoising + decoding (`total_s`); the
-    rest of the wall time is encoding the caption and preparing the conditioning."""
-    if "denoise_s" not in timings or "total_s" not in timings:
-        return dict(timings)
-    return {
-        "text_s": wall_s - timings["total_s"],
-        "denoise_s": timings["denoise_s"],
-        "decode_s": timings["total_s"] - timings["denoise_s"],
-    }
-
-
 def measure_engine(
     settings: Settings, seconds: float, size: str, fps: int, runs: int
 ) -> dict[str, Any]:
@@ -410,7 +398,7 @@ def measure_engine(
             progress=no_progress,
         )
         wall = time.perf_counter() - started
-        return wall, engine_split(wall, clip.timings_s), clip.frame_count
+        return wall, dict(clip.timings_s), clip.frame_count
 
     started = time.perf_counter()
     generate(1.0, 0)

@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"0..{MAX_SEED}; the same seed gives the same clip",
     )
-    gen.add_argument("--engine", default=None, help="engine name (default: sim)")
+    gen.add_argument("--engine", default=None, help="sim (default) or dit")
     gen.add_argument(
         "--input-reference",
         type=Path,
@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--user", required=True, help="user name (created if new)")
 
     ev = commands.add_parser("eval", help="generate a prompt suite with an engine and measure it")
-    ev.add_argument("--engine", default=None, help="engine name (default: sim)")
+    ev.add_argument("--engine", default=None, help="sim (default) or dit")
     ev.add_argument(
         "--suite",
         type=Path,
@@ -184,7 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from reelforge.engines.dit.config import add_train_arguments
 
-    add_train_arguments(commands.add_parser("train", help="train the dit engine (codecs or transformer)"))
+    add_train_arguments(
+        commands.add_parser("train", help="train the dit engine (codecs or transformer)")
+    )
     return parser
 
 

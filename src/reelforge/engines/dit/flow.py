@@ -69,6 +69,21 @@ class Conditioning:
             "ref_mask": self.ref_mask,
         }
 
+    def to(self, device: torch.device) -> Conditioning:
+        def move(x: torch.Tensor | None) -> torch.Tensor | None:
+            return None if x is None else x.to(device)
+
+        return Conditioning(
+            move(self.text),  # type: ignore[arg-type]
+            move(self.text_mask),  # type: ignore[arg-type]
+            self.fps,
+            move(self.first_frame),
+            move(self.first_frame_mask),
+            move(self.ref_image),
+            move(self.ref_voice),
+            move(self.ref_mask),
+        )
+
     def repeat(self, times: int) -> Conditioning:
         def rep(x: torch.Tensor | None) -> torch.Tensor | None:
             return None if x is None else x.repeat(times, *([1] * (x.dim() - 1)))

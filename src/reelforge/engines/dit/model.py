@@ -202,7 +202,8 @@ class Block(nn.Module):
 def timestep_embedding(t: torch.Tensor, dim: int = 256, period: float = 10_000.0) -> torch.Tensor:
     """Sinusoidal features of t ∈ [0, 1] (scaled by 1000, as in DiT)."""
     half = dim // 2
-    freqs = torch.exp(-math.log(period) * torch.arange(half, dtype=torch.float32) / half)
+    steps = torch.arange(half, dtype=torch.float32, device=t.device)
+    freqs = torch.exp(-math.log(period) * steps / half)
     angles = 1000.0 * t.float()[:, None] * freqs[None]
     return torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)
 
