@@ -45,7 +45,8 @@ def main() -> None:
 
     settings = Settings().model_copy(update={"visible_watermark": False})
     rng = np.random.default_rng(HELD_OUT_SEED)
-    given, unconditioned = [], []
+    given: list[float] = []
+    unconditioned: list[float] = []
     with tempfile.TemporaryDirectory() as scratch:
         for scene in range(args.scenes):
             prompt = random_prompt(rng)
