@@ -24,7 +24,7 @@ from reelforge.engines.dit.video_vae import VideoVAE
 from reelforge.errors import Cancelled
 from reelforge.settings import Settings
 
-from .test_train import final_weights, free_port, quiet
+from .test_train import _ddp_process, final_weights, free_port, quiet
 
 torch.set_num_threads(1)
 VIDEO = (4, 3, 8, 6)  # tiny latents: (C, N, h, w)
@@ -234,27 +234,10 @@ def test_dit_save_and_resume_continue_bit_identically(latents, tmp_path):
     assert all(torch.equal(a[name], b[name]) for name in a)
 
 
-def _ddp_dit(rank: int, world: int, port: int, run, out: Path, latents: Path) -> None:
-    import os
-
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-        RANK=str(rank),
-        LOCAL_RANK=str(rank),
-        WORLD_SIZE=str(world),
-    )
-    torch.set_num_threads(1)
-    losses = train(run, quiet(out, latents=latents))
-    if rank == 0:
-        (out / "losses.json").write_text(json.dumps(losses))
-    torch.distributed.destroy_process_group()
-
-
 def test_dit_two_processes_follow_one_process(latents, tmp_path):
     run = preset("dit", "tiny")
     single = train(run, quiet(tmp_path / "one", latents=latents))
-    mp.spawn(_ddp_dit, args=(2, free_port(), run, tmp_path / "two", latents), nprocs=2)
+    mp.spawn(_ddp_process, args=(2, free_port(), run, tmp_path / "two", latents), nprocs=2)
     double = json.loads((tmp_path / "two" / "losses.json").read_text())
     # bf16 autocast on the CPU: the halves' products round differently from the whole.
     torch.testing.assert_close(torch.tensor(double), torch.tensor(single), rtol=2e-2, atol=1e-3)

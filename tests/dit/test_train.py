@@ -31,7 +31,9 @@ def final_weights(out: Path, prefix: str = "raw") -> dict[str, torch.Tensor]:
     return load_sharded(last, prefix)
 
 
-def _ddp_process(rank: int, world: int, port: int, run: RunConfig, out: Path) -> None:
+def _ddp_process(
+    rank: int, world: int, port: int, run: RunConfig, out: Path, latents: Path | None = None
+) -> None:
     os.environ.update(
         MASTER_ADDR="127.0.0.1",
         MASTER_PORT=str(port),
@@ -40,7 +42,7 @@ def _ddp_process(rank: int, world: int, port: int, run: RunConfig, out: Path) ->
         WORLD_SIZE=str(world),
     )
     torch.set_num_threads(1)
-    losses = train(run, quiet(out))
+    losses = train(run, quiet(out, latents=latents))
     if rank == 0:
         (out / "losses.json").write_text(json.dumps(losses))
     torch.distributed.destroy_process_group()

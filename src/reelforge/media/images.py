@@ -98,6 +98,22 @@ def pick_thumbnail_frame(frames: np.ndarray) -> int:
 MAX_IMAGE_PIXELS = 40_000_000  # decompression-bomb guard: 40 MP is above any real photo
 
 
+def cover_fit(frame: np.ndarray, width: int, height: int) -> np.ndarray:
+    """uint8 (H, W, 3) scaled until it covers (width, height), then centre-cropped (the
+    array twin of `load_image`'s fit)."""
+    import cv2
+
+    h, w = frame.shape[:2]
+    scale = max(width / w, height / h)
+    resized = cv2.resize(
+        frame,
+        (max(width, round(w * scale)), max(height, round(h * scale))),
+        interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC,
+    )
+    top, left = (resized.shape[0] - height) // 2, (resized.shape[1] - width) // 2
+    return np.ascontiguousarray(resized[top : top + height, left : left + width])
+
+
 def load_image(data: bytes, width: int, height: int) -> np.ndarray:
     """An uploaded image (PNG, JPEG, WebP, ...) as uint8 (height, width, 3) RGB, fitted to
     the frame the way a cover photo is: scaled until it covers it, then centre-cropped.

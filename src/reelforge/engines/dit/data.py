@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
@@ -222,6 +221,7 @@ class VideoFolderDataset(Dataset[Sample]):
 
     def __getitem__(self, index: int) -> Sample:
         from reelforge.media import decode_mp4
+        from reelforge.media.images import cover_fit
 
         path, caption = self.items[index]
         count = max(1, round(self.seconds * self.fps))
@@ -231,7 +231,7 @@ class VideoFolderDataset(Dataset[Sample]):
             (np.arange(count) * decoded.fps / self.fps).round().astype(int),
             len(decoded.frames) - 1,
         )
-        frames = np.stack([self._fit(decoded.frames[i]) for i in source])
+        frames = np.stack([cover_fit(decoded.frames[i], self.width, self.height) for i in source])
         # 2. Audio: mono 16 kHz, cut or padded to the clip's length.
         samples = round(count / self.fps * CODEC_SAMPLE_RATE)
         audio = np.zeros(samples, np.float32)
@@ -239,19 +239,6 @@ class VideoFolderDataset(Dataset[Sample]):
             mono = to_codec_audio(decoded.audio, decoded.sample_rate)[:samples]
             audio[: mono.size] = mono
         return Sample(frames, audio, caption, None)
-
-    def _fit(self, frame: np.ndarray) -> np.ndarray:
-        """Scale to cover (width, height), then centre-crop."""
-        h, w = frame.shape[:2]
-        scale = max(self.width / w, self.height / h)
-        resized = cv2.resize(
-            frame,
-            (max(self.width, round(w * scale)), max(self.height, round(h * scale))),
-            interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
-        )
-        top = (resized.shape[0] - self.height) // 2
-        left = (resized.shape[1] - self.width) // 2
-        return np.ascontiguousarray(resized[top : top + self.height, left : left + self.width])
 
 
 # ---------------------------------------------------------------------------------------

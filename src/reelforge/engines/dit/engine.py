@@ -21,22 +21,28 @@ from reelforge.engines import Capabilities, References
 from reelforge.engines.dit.checkpoint import from_pretrained
 from reelforge.engines.dit.codecs import WEIGHTS_DIR, CodecPair
 from reelforge.engines.dit.config import FlowConfig
-from reelforge.engines.dit.data import REFERENCE_IMAGE_PX, text_conditioning
+from reelforge.engines.dit.data import (
+    CODEC_SAMPLE_RATE,
+    REFERENCE_IMAGE_PX,
+    REFERENCE_VOICE_S,
+    text_conditioning,
+)
 from reelforge.engines.dit.flow import Conditioning, Guidance, sample
 from reelforge.engines.dit.model import JointDiT
 from reelforge.errors import ConfigError, InvalidRequest
+from reelforge.media import resample
+from reelforge.media.images import cover_fit
 from reelforge.settings import Settings
 from reelforge.types import (
     API_SIZES,
     AUDIO_SAMPLE_RATE,
+    SUPPORTED_FPS,
     TRAINING_SIZES,
     Clip,
     Progress,
     ScenePlan,
     parse_size,
 )
-
-CODEC_RATE = 16_000
 
 
 @cache
@@ -71,7 +77,7 @@ class DitEngine:
         cameos=True,
         max_seconds=12.0,
         sizes=API_SIZES + TRAINING_SIZES,
-        fps=(12, 15, 24, 25, 30),
+        fps=SUPPORTED_FPS,
     )
 
     def __init__(self, settings: Settings | None = None):
@@ -123,9 +129,9 @@ class DitEngine:
         cond = Conditioning(text[None], text_mask[None], fps=float(fps))
         refs = references or References()
         if refs.first_frame is not None:
-            image = fit(refs.first_frame, native_w, native_h)
+            image = reference_image(refs.first_frame, native_w, native_h)
             latent = codecs.encode_video(image[None])[None]  # (1, C, 1, h, w)
-            cond.first_frame = model.normalize(latent, torch.zeros(1, cfg.audio_channels, 1))[0]
+            cond.first_frame = model.normalize_video(latent)
         if refs.cameo_images or refs.cameo_voices:
             cond.ref_image, cond.ref_voice = self._references(model, codecs, refs)
         device = model.video_in.weight.device
@@ -162,11 +168,9 @@ class DitEngine:
             pixels = np.stack(
                 [cv2.resize(f, (width, height), interpolation=cv2.INTER_CUBIC) for f in pixels]
             )
-        samples = round(frames / fps * CODEC_RATE)
+        samples = round(frames / fps * CODEC_SAMPLE_RATE)
         sound = codecs.decode_audio(audio[0], samples)
-        from reelforge.media import resample
-
-        sound = resample(sound[None], CODEC_RATE, AUDIO_SAMPLE_RATE)
+        sound = resample(sound[None], CODEC_SAMPLE_RATE, AUDIO_SAMPLE_RATE)
         report("decode", 1.0)
         return Clip(
             frames=np.ascontiguousarray(pixels),
@@ -184,36 +188,23 @@ class DitEngine:
         model: JointDiT, codecs: CodecPair, refs: References
     ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """The first cameo's appearance image and voice, as the model's clean tokens."""
-        cfg = model.config
         image = voice = None
         if refs.cameo_images:
-            square = fit(refs.cameo_images[0], REFERENCE_IMAGE_PX, REFERENCE_IMAGE_PX)
-            latent = codecs.encode_video(square[None])[None]
-            image = model.normalize(latent, torch.zeros(1, cfg.audio_channels, 1))[0]
+            square = reference_image(refs.cameo_images[0], REFERENCE_IMAGE_PX, REFERENCE_IMAGE_PX)
+            image = model.normalize_video(codecs.encode_video(square[None])[None])
         if refs.cameo_voices:
-            seconds = 2.0
-            samples = np.zeros(round(seconds * CODEC_RATE), np.float32)
+            samples = np.zeros(round(REFERENCE_VOICE_S * CODEC_SAMPLE_RATE), np.float32)
             given = np.asarray(refs.cameo_voices[0], np.float32)[: samples.size]
             samples[: given.size] = given
-            latent = codecs.encode_audio(samples)[None]
-            zero_video = torch.zeros(1, cfg.video_channels, 1, 1, 1)
-            voice = model.normalize(zero_video, latent)[1]
+            voice = model.normalize_audio(codecs.encode_audio(samples)[None])
         return image, voice
 
 
-def fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    """uint8 (H, W, 3) scaled to cover (width, height), then centre-cropped."""
+def reference_image(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A first frame or cameo image, checked, fitted to (width, height) like a cover."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise InvalidRequest(
             f"reference images must be uint8 (H, W, 3), got {image.dtype} {image.shape}",
             param="input_reference",
         )
-    h, w = image.shape[:2]
-    scale = max(width / w, height / h)
-    resized = cv2.resize(
-        image,
-        (max(width, round(w * scale)), max(height, round(h * scale))),
-        interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC,
-    )
-    top, left = (resized.shape[0] - height) // 2, (resized.shape[1] - width) // 2
-    return np.ascontiguousarray(resized[top : top + height, left : left + width])
+    return cover_fit(image, width, height)

@@ -10,6 +10,7 @@ separate for video and for audio.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,35 +70,26 @@ class Conditioning:
             "ref_mask": self.ref_mask,
         }
 
-    def to(self, device: torch.device) -> Conditioning:
-        def move(x: torch.Tensor | None) -> torch.Tensor | None:
-            return None if x is None else x.to(device)
+    def _map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Conditioning:
+        """The same conditioning with `fn` applied to every tensor."""
+        changed = {
+            f.name: fn(value)
+            for f in dataclasses.fields(self)
+            if isinstance(value := getattr(self, f.name), torch.Tensor)
+        }
+        return dataclasses.replace(self, **changed)  # type: ignore[arg-type]
 
-        return Conditioning(
-            move(self.text),  # type: ignore[arg-type]
-            move(self.text_mask),  # type: ignore[arg-type]
-            self.fps,
-            move(self.first_frame),
-            move(self.first_frame_mask),
-            move(self.ref_image),
-            move(self.ref_voice),
-            move(self.ref_mask),
-        )
+    def to(self, device: torch.device) -> Conditioning:
+        return self._map(lambda x: x.to(device))
 
     def repeat(self, times: int) -> Conditioning:
-        def rep(x: torch.Tensor | None) -> torch.Tensor | None:
-            return None if x is None else x.repeat(times, *([1] * (x.dim() - 1)))
+        return self._map(lambda x: x.repeat(times, *([1] * (x.dim() - 1))))
 
-        return Conditioning(
-            rep(self.text),  # type: ignore[arg-type]
-            rep(self.text_mask),  # type: ignore[arg-type]
-            self.fps,
-            rep(self.first_frame),
-            rep(self.first_frame_mask),
-            rep(self.ref_image),
-            rep(self.ref_voice),
-            rep(self.ref_mask),
-        )
+    def given_first_frame(self, batch: int, device: torch.device) -> torch.Tensor:
+        """(B,) bool: which clips have their first frame given (all, without a mask)."""
+        if self.first_frame_mask is None:
+            return torch.ones(batch, dtype=torch.bool, device=device)
+        return self.first_frame_mask.to(device)
 
 
 # ---------------------------------------------------------------------------------------
@@ -172,11 +164,7 @@ def flow_loss(
     err_v = (pred_v.float() - (noise_v - video)).pow(2)
     if cond.first_frame is not None:
         keep = torch.ones_like(err_v)
-        given = (
-            torch.ones(b, dtype=torch.bool, device=video.device)
-            if cond.first_frame_mask is None
-            else cond.first_frame_mask
-        )
+        given = cond.given_first_frame(b, video.device)
         keep[:, :, :1] = (~given).float().view(b, 1, 1, 1, 1)
         loss_v = (err_v * keep).sum() / keep.sum().clamp(min=1)
     else:
@@ -237,8 +225,7 @@ def sample(
     schedule = sampling_schedule(steps, tokens, flow).tolist()
     batch_cond = cond
     if guidance.active:  # one forward for the caption and the empty caption together
-        batch_cond = cond.repeat(2)
-        batch_cond.text_mask = batch_cond.text_mask.clone()
+        batch_cond = cond.repeat(2)  # new tensors: the second half's captions masked out
         batch_cond.text_mask[b:] = False
     for i in range(steps):
         if cancelled is not None and cancelled():
@@ -261,11 +248,7 @@ def sample(
         x_v = euler_step(x_v, v_v, t, t_next)
         x_a = euler_step(x_a, v_a, t, t_next)
         if cond.first_frame is not None:  # the given frame stays exactly as given
-            given = (
-                torch.ones(b, dtype=torch.bool, device=device)
-                if cond.first_frame_mask is None
-                else cond.first_frame_mask.to(device)
-            )
+            given = cond.given_first_frame(b, device)
             x_v[:, :, :1] = torch.where(
                 given.view(b, 1, 1, 1, 1), cond.first_frame.to(device), x_v[:, :, :1]
             )

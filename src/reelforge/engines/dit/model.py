@@ -264,11 +264,14 @@ class JointDiT(nn.Module):
 
     # -- latent statistics ---------------------------------------------------------------
 
-    def normalize(self, video: torch.Tensor, audio: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Codec latents (B, C, N, h, w), (B, C', M) → the unit-variance space."""
-        v = (video - self.video_mean.view(1, -1, 1, 1, 1)) / self.video_std.view(1, -1, 1, 1, 1)
-        a = (audio - self.audio_mean.view(1, -1, 1)) / self.audio_std.view(1, -1, 1)
-        return v, a
+    def normalize_video(self, video: torch.Tensor) -> torch.Tensor:
+        """Codec latents (B, C, N, h, w) → the unit-variance space."""
+        shape = (1, -1, 1, 1, 1)
+        return (video - self.video_mean.view(shape)) / self.video_std.view(shape)
+
+    def normalize_audio(self, audio: torch.Tensor) -> torch.Tensor:
+        """Codec latents (B, C', M) → the unit-variance space."""
+        return (audio - self.audio_mean.view(1, -1, 1)) / self.audio_std.view(1, -1, 1)
 
     def denormalize(self, video: torch.Tensor, audio: torch.Tensor) -> tuple[torch.Tensor, ...]:
         v = video * self.video_std.view(1, -1, 1, 1, 1) + self.video_mean.view(1, -1, 1, 1, 1)

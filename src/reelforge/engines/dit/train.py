@@ -265,19 +265,18 @@ def prepare_latents(run: RunConfig, options: Options, procs: Processes) -> Path:
     from reelforge.engines.dit.data import LatentCache, cache_latents, cache_references
 
     cfg, directory = run.train, latents_directory(run, options)
-    have = len(list(directory.glob("*.safetensors"))) if directory.is_dir() else 0
-    if procs.main and have < cfg.latent_clips:
-        options.log(f"caching latents of {cfg.latent_clips - have} clips in {directory}")
-        codecs = codecs_for(run)
-        clips: Dataset[Sample] = (
-            SimClipDataset(seconds=cfg.clip_seconds, sizes=("256x448",), seed=cfg.seed)
-            if options.data is None
-            else VideoFolderDataset(options.data, seconds=cfg.clip_seconds)
-        )
-        count = cfg.latent_clips if options.data is None else len(clips)  # type: ignore[arg-type]
-        cache_latents(clips, range(count), directory, codecs.encode_video, codecs.encode_audio)
     if procs.main:
-        codecs = codecs_for(run)
+        codecs = codecs_for(run)  # loaded once for clips and references
+        have = len(list(directory.glob("*.safetensors"))) if directory.is_dir() else 0
+        if have < cfg.latent_clips:
+            options.log(f"caching latents of {cfg.latent_clips - have} clips in {directory}")
+            clips: Dataset[Sample] = (
+                SimClipDataset(seconds=cfg.clip_seconds, sizes=("256x448",), seed=cfg.seed)
+                if options.data is None
+                else VideoFolderDataset(options.data, seconds=cfg.clip_seconds)
+            )
+            count = cfg.latent_clips if options.data is None else len(clips)  # type: ignore[arg-type]
+            cache_latents(clips, range(count), directory, codecs.encode_video, codecs.encode_audio)
         cache_references(
             LatentCache(directory),
             directory / "references",
@@ -431,8 +430,9 @@ def dit_loss(
     from reelforge.engines.dit.flow import Conditioning, flow_loss
 
     inner: JointDiT = getattr(model, "module", model)  # type: ignore[arg-type]
-    video, audio = inner.normalize(batch["video"], batch["audio"])
-    ref_image, ref_voice = inner.normalize(batch["ref_image"], batch["ref_voice"])
+    video, audio = inner.normalize_video(batch["video"]), inner.normalize_audio(batch["audio"])
+    ref_image = inner.normalize_video(batch["ref_image"])
+    ref_voice = inner.normalize_audio(batch["ref_voice"])
     device = video.device
     cond = Conditioning(
         text=batch["text"],
@@ -602,7 +602,7 @@ def run_from_arguments(args: argparse.Namespace) -> int:
         steps=args.steps,
         export=args.export,
         threads=args.threads,
-        latents=getattr(args, "latents", None),
+        latents=args.latents,
     )
     train(run, options)
     return 0
