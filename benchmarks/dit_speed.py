@@ -498,6 +498,15 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "threads": torch.get_num_threads(),
         "cpu_cores": os.cpu_count(),
         "load_average_start": os.getloadavg()[0],
+    }
+    if not args.cpu:  # a GPU machine's run: its CPU is not the one the targets name
+        if not torch.cuda.is_available():
+            sys.exit("--no-cpu measures the GPU, and there is no CUDA device")
+        with tempfile.TemporaryDirectory() as scratch:
+            settings, results["engine_weights"] = engine_settings(Path(scratch))
+            results["cuda"] = benchmark_cuda(args, settings)
+        return results
+    results |= {
         "cpu": {
             "training": measure_throughput(
                 run,
@@ -613,10 +622,10 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
     lines += throughput_rows(train, "CPU fp32", "(target ≥ 1.0)")
     lines += throughput_rows(cpu["sampling_step"], "CPU bf16")
     lines += engine_rows(cpu["engine"], "CPU", "(target ≤ 60 s for 4 s)")
-    cuda = results["cuda"]
-    if "skipped" in cuda:
-        lines.append(f"| GPU | skipped: {cuda['skipped']} | | |")
-    else:
+    for cuda in results["cuda"].get("runs", [results["cuda"]]):
+        if "skipped" in cuda:
+            lines.append(f"| GPU | skipped: {cuda['skipped']} | | |")
+            continue
         where = f"{cuda['device_name']} bf16, preset `{cuda['config']}`"
         lines += throughput_rows(cuda["training"], where)
         lines += throughput_rows(cuda["sampling_step"], where)
@@ -719,14 +728,32 @@ def main() -> None:
     parser.add_argument("--cuda-iterations", type=int, default=10)
     parser.add_argument("--cuda-runs", type=int, default=3, help="timed denoising loops")
     parser.add_argument("--no-write", action="store_true", help="leave docs/BENCHMARKS.md alone")
+    parser.add_argument(
+        "--no-cpu", dest="cpu", action="store_false", help="GPU measures only (a GPU machine)"
+    )
+    parser.add_argument(
+        "--from-json",
+        nargs="+",
+        type=Path,
+        metavar="JSON",
+        help="measure nothing: the table from a CPU run's JSON and --no-cpu runs' JSONs",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    results = benchmark(args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    if args.from_json:
+        results = json.loads(args.from_json[0].read_text())
+        gpu_runs = [json.loads(path.read_text())["cuda"] for path in args.from_json[1:]]
+        results["cuda"] = gpu_runs[0] if len(gpu_runs) == 1 else {"runs": gpu_runs}
+    else:
+        results = benchmark(args)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+    if not args.cpu:
+        print(json.dumps(results["cuda"], indent=2))
+        return
     table = report(results, args)
     print(table)
-    if args.config != "cpu":
+    if args.config != "cpu" or not args.cpu:
         print(f"preset {args.config}: docs/BENCHMARKS.md left alone", file=sys.stderr)
     elif not args.no_write:
         write_section(MARK_BEGIN, MARK_END, table)

@@ -4,6 +4,7 @@ the exact Euler update, guidance, determinism, cancellation, image-to-video, tra
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
+from safetensors.torch import load_file
 
 from reelforge.engines import References, get_engine
 from reelforge.engines.dit import checkpoint as ckpt
@@ -227,11 +229,25 @@ def test_dit_training_runs_and_the_loss_is_finite(latents, tmp_path):
 def test_dit_save_and_resume_continue_bit_identically(latents, tmp_path):
     run = preset("dit", "tiny")
     continuous = train(run, quiet(tmp_path / "a", steps=4, latents=latents))
-    first = train(run, quiet(tmp_path / "b", steps=2, latents=latents))
+    first = train(run, quiet(tmp_path / "b", steps=4, stop_at=2, latents=latents))
     second = train(run, quiet(tmp_path / "b", steps=4, resume=True, latents=latents))
     assert first + second == continuous
     a, b = final_weights(tmp_path / "a"), final_weights(tmp_path / "b")
     assert all(torch.equal(a[name], b[name]) for name in a)
+
+
+def test_latent_caching_in_several_processes_writes_what_one_process_writes(latents, tmp_path):
+    run = preset("dit", "tiny")
+    run = dataclasses.replace(run, train=dataclasses.replace(run.train, cache_workers=2))
+    train(run, quiet(tmp_path / "run", steps=0, latents=tmp_path / "latents"))
+    names = sorted(p.relative_to(latents) for p in latents.rglob("*.safetensors"))
+    assert names == sorted(
+        p.relative_to(tmp_path / "latents") for p in (tmp_path / "latents").rglob("*.safetensors")
+    )
+    for name in names:
+        one, several = load_file(latents / name), load_file(tmp_path / "latents" / name)
+        assert one.keys() == several.keys()
+        assert all(torch.equal(one[key], several[key]) for key in one)
 
 
 def test_dit_two_processes_follow_one_process(latents, tmp_path):

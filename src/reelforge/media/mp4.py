@@ -29,6 +29,7 @@ import numpy as np
 from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc
 
 from reelforge.errors import MediaError
+from reelforge.media.resampling import resample
 
 OUTPUT_SAMPLE_RATE = 48_000
 AAC_FRAME_SAMPLES = 1024
@@ -189,16 +190,6 @@ def _prepare_audio(audio: np.ndarray, sample_rate: int, count: int, fps: int) ->
     out[:, :keep] = audio[:, :keep]
     np.clip(out, -1.0, 1.0, out=out)
     return out
-
-
-def resample(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
-    """(C, S) audio from `rate` to `target` Hz (polyphase), float32; unchanged if equal."""
-    if rate == target:
-        return audio
-    from scipy.signal import resample_poly
-
-    gcd = math.gcd(rate, target)
-    return np.asarray(resample_poly(audio, target // gcd, rate // gcd, axis=1), np.float32)
 
 
 def _close_quietly(container: Any) -> None:

@@ -45,6 +45,16 @@ class CodecPair:
             )
         return cls(video.to(dtype), audio, dtype)  # the audio codec is cheap: float32
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.video.parameters()).device
+
+    def to(self, device: torch.device | str) -> CodecPair:
+        """Both codecs on `device`; inputs may stay on the CPU, outputs come back there."""
+        self.video.to(device)
+        self.audio.to(device)
+        return self
+
     @torch.no_grad()
     def encode_video(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 (T, H, W, 3) → latents (z, 1 + ceil((T - 1) / 4), H/8, W/8), float32.
@@ -61,14 +71,17 @@ class CodecPair:
         missing = (-(len(frames) - 1)) % step
         if missing:
             frames = np.concatenate([frames, np.repeat(frames[-1:], missing, axis=0)])
-        x = frames_to_tensor(torch.from_numpy(np.require(frames, requirements=["C", "W"]))[None])
-        return self.video.encode(x.to(self.dtype)).mean[0].float()
+        x = torch.from_numpy(np.require(frames, requirements=["C", "W"]))[None].to(self.device)
+        x = frames_to_tensor(x)
+        return self.video.encode(x.to(self.dtype)).mean[0].float().cpu()
 
     @torch.no_grad()
     def decode_video(self, latents: torch.Tensor, frames: int | None = None) -> np.ndarray:
         """latents (z, N, h, w) → uint8 (T, 8h, 8w, 3), T = 1 + 4(N - 1) or `frames`."""
-        x = self.video.decode(latents[None].to(self.dtype), chunk_latents=DECODE_CHUNK_LATENTS)
-        out = tensor_to_frames(x.float())[0].numpy()
+        x = self.video.decode(
+            latents[None].to(self.device, self.dtype), chunk_latents=DECODE_CHUNK_LATENTS
+        )
+        out = tensor_to_frames(x.float())[0].cpu().numpy()
         return out if frames is None else out[:frames]
 
     @torch.no_grad()
@@ -78,11 +91,11 @@ class CodecPair:
             raise InvalidRequest(
                 f"audio must be mono (S,), got shape {samples.shape}", param="audio"
             )
-        waveform = torch.from_numpy(samples.astype(np.float32))[None]
-        return self.audio.encode(waveform).mean[0]
+        waveform = torch.from_numpy(samples.astype(np.float32))[None].to(self.device)
+        return self.audio.encode(waveform).mean[0].cpu()
 
     @torch.no_grad()
     def decode_audio(self, latents: torch.Tensor, samples: int | None = None) -> np.ndarray:
         """latents (z, M) → float32 (S,) at 16 kHz, S = 320·M or `samples`."""
-        waveform = self.audio.decode(latents[None].float(), samples)[0]
-        return waveform.clamp(-1.0, 1.0).numpy()
+        waveform = self.audio.decode(latents[None].to(self.device).float(), samples)[0]
+        return waveform.clamp(-1.0, 1.0).cpu().numpy()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -397,12 +397,8 @@ class LatentCache(Dataset[dict[str, Any]]):
         return len(self.paths)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        from safetensors import safe_open
-
-        path = self.paths[index]
-        with safe_open(str(path), "pt") as handle:
-            metadata = handle.metadata() or {}
-        tensors = load_file(str(path))
+        metadata = self.metadata(index)
+        tensors = load_file(str(self.paths[index]))
         plan = metadata.get("plan", "")
         return {
             "video": tensors["video"],
@@ -410,6 +406,13 @@ class LatentCache(Dataset[dict[str, Any]]):
             "caption": metadata.get("caption", ""),
             "plan": ScenePlan.model_validate_json(plan) if plan else None,
         }
+
+    def metadata(self, index: int) -> dict[str, str]:
+        """Caption and plan JSON of clip `index`, without reading its tensors."""
+        from safetensors import safe_open
+
+        with safe_open(str(self.paths[index]), "pt") as handle:
+            return handle.metadata() or {}
 
 
 def text_conditioning(
@@ -449,6 +452,8 @@ class LatentWindows(Dataset[dict[str, Any]]):
         self.cache, self.video_latents, self.audio_latents = cache, video_latents, audio_latents
         self.max_text_tokens, self.references_dir = max_text_tokens, references_dir
         self._encoder: Any = None
+        # caption → token states: each worker encodes a caption once (~20 ms), not per epoch
+        self._text: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def __len__(self) -> int:
         return len(self.cache)
@@ -458,7 +463,9 @@ class LatentWindows(Dataset[dict[str, Any]]):
             from reelforge.recaption.embedding import shared_encoder
 
             self._encoder = shared_encoder()
-        return text_conditioning(self._encoder, caption, self.max_text_tokens)
+        if caption not in self._text:
+            self._text[caption] = text_conditioning(self._encoder, caption, self.max_text_tokens)
+        return self._text[caption]
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         item = self.cache[index]
@@ -491,22 +498,28 @@ class LatentWindows(Dataset[dict[str, Any]]):
 
 
 def cache_references(
-    cache: LatentCache, out_dir: Path, encode_video: Any, encode_audio: Any
+    cache: LatentCache,
+    out_dir: Path,
+    encode_video: Any,
+    encode_audio: Any,
+    indices: Sequence[int] | None = None,
 ) -> int:
-    """For every cached clip whose plan has a character, the first character's cameo
-    reference (appearance image, voice sample; see references.py) through the codecs,
-    stored as out_dir/<same name>.safetensors with `image` (z, 1, 16, 16) and `voice`
-    (z', 100). Returns how many clips have references."""
+    """For every cached clip (of `indices`, default all) whose plan has a character, the
+    first character's cameo reference (appearance image, voice sample; see references.py)
+    through the codecs, stored as out_dir/<same name>.safetensors with `image`
+    (z, 1, 16, 16) and `voice` (z', 100). Returns how many clips have references."""
     from reelforge.engines.dit.references import character_reference
 
     out_dir.mkdir(parents=True, exist_ok=True)
     count = 0
-    for index, path in enumerate(cache.paths):
+    for index in range(len(cache)) if indices is None else indices:
+        path = cache.paths[index]
         target = out_dir / path.name
         if target.is_file():
             count += 1
             continue
-        plan = cache[index]["plan"]
+        plan_json = cache.metadata(index).get("plan", "")
+        plan = ScenePlan.model_validate_json(plan_json) if plan_json else None
         if plan is None or not plan.characters:
             continue
         reference = character_reference(

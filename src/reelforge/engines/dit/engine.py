@@ -51,9 +51,11 @@ def _load(weights: Path, video_vae: Path, audio_codec: Path) -> tuple[JointDiT, 
     model = from_pretrained(weights)
     if not isinstance(model, JointDiT):
         raise ConfigError(f"{str(weights)!r} holds no dit transformer", param="dit_weights")
-    if torch.cuda.is_available():  # the transformer on the GPU in bf16; codecs stay on the CPU
+    codecs = CodecPair.from_pretrained(video_vae, audio_codec)
+    if torch.cuda.is_available():  # the transformer (bf16) and the codecs on the GPU
         model = model.to("cuda", torch.bfloat16)
-    return model.eval().requires_grad_(False), CodecPair.from_pretrained(video_vae, audio_codec)
+        codecs.to("cuda")
+    return model.eval().requires_grad_(False), codecs
 
 
 def codec_dirs(weights: Path) -> tuple[Path, Path]:
@@ -128,13 +130,13 @@ class DitEngine:
         )
         cond = Conditioning(text[None], text_mask[None], fps=float(fps))
         refs = references or References()
+        device = model.video_in.weight.device
         if refs.first_frame is not None:
             image = reference_image(refs.first_frame, native_w, native_h)
             latent = codecs.encode_video(image[None])[None]  # (1, C, 1, h, w)
-            cond.first_frame = model.normalize_video(latent)
+            cond.first_frame = model.normalize_video(latent.to(device))
         if refs.cameo_images or refs.cameo_voices:
             cond.ref_image, cond.ref_voice = self._references(model, codecs, refs)
-        device = model.video_in.weight.device
         cond = cond.to(device)
         text_s = time.perf_counter() - started
         started = time.perf_counter()
@@ -162,7 +164,6 @@ class DitEngine:
         # 4. Decode, scale to the requested size, and bring the sound to the clip's rate.
         report("decode", 0.9)
         decode_started = time.perf_counter()
-        video, audio = video.cpu(), audio.cpu()
         pixels = codecs.decode_video(video[0], frames=frames)
         if (native_w, native_h) != (width, height):
             pixels = np.stack(
@@ -189,14 +190,15 @@ class DitEngine:
     ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """The first cameo's appearance image and voice, as the model's clean tokens."""
         image = voice = None
+        device = model.video_in.weight.device
         if refs.cameo_images:
             square = reference_image(refs.cameo_images[0], REFERENCE_IMAGE_PX, REFERENCE_IMAGE_PX)
-            image = model.normalize_video(codecs.encode_video(square[None])[None])
+            image = model.normalize_video(codecs.encode_video(square[None])[None].to(device))
         if refs.cameo_voices:
             samples = np.zeros(round(REFERENCE_VOICE_S * CODEC_SAMPLE_RATE), np.float32)
             given = np.asarray(refs.cameo_voices[0], np.float32)[: samples.size]
             samples[: given.size] = given
-            voice = model.normalize_audio(codecs.encode_audio(samples)[None])
+            voice = model.normalize_audio(codecs.encode_audio(samples)[None].to(device))
         return image, voice
 
 

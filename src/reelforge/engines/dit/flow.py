@@ -35,7 +35,8 @@ def shift_time(t: torch.Tensor, shift: float) -> torch.Tensor:
 def training_timesteps(
     batch: int, tokens: int, cfg: FlowConfig, generator: torch.Generator
 ) -> torch.Tensor:
-    u = torch.sigmoid(cfg.logit_mean + cfg.logit_std * torch.randn(batch, generator=generator))
+    normal = torch.randn(batch, generator=generator, device=generator.device)
+    u = torch.sigmoid(cfg.logit_mean + cfg.logit_std * normal)
     return shift_time(u, shift_for(tokens, cfg))
 
 
@@ -129,10 +130,11 @@ def draw(
     cfg: FlowConfig,
     generator: torch.Generator,
 ) -> Draws:
+    device = generator.device  # a CUDA generator draws on the GPU: no host-side noise
     t = training_timesteps(batch, tokens, cfg, generator)
-    noise_v = torch.randn((batch, *video_shape), generator=generator)
-    noise_a = torch.randn((batch, *audio_shape), generator=generator)
-    coins = torch.rand((3, batch), generator=generator)
+    noise_v = torch.randn((batch, *video_shape), generator=generator, device=device)
+    noise_a = torch.randn((batch, *audio_shape), generator=generator, device=device)
+    coins = torch.rand((3, batch), generator=generator, device=device)
     return Draws(
         t,
         noise_v,

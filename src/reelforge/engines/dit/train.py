@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import math
 import os
@@ -61,6 +62,7 @@ class Options:
     data: Path | None = None
     resume: bool = False
     steps: int | None = None
+    stop_at: int | None = None  # end this call after that step (a lease's stage)
     export: Path | None = None
     threads: int | None = None
     latents: Path | None = None  # dit: the latent cache (filled first if short)
@@ -84,6 +86,9 @@ def train(run: RunConfig, options: Options) -> list[float]:
     steps = options.steps if options.steps is not None else cfg.steps
     if steps < 0:
         raise InvalidRequest(f"steps must be ≥ 0, got {steps}", param="steps")
+    stop = steps if options.stop_at is None else options.stop_at
+    if options.stop_at is not None and not 0 < stop <= steps:
+        raise InvalidRequest(f"stop_at must be in [1, {steps}], got {stop}", param="stop_at")
     if options.threads:
         torch.set_num_threads(options.threads)
 
@@ -132,7 +137,7 @@ def train(run: RunConfig, options: Options) -> list[float]:
     started, last_log = time.perf_counter(), time.perf_counter()
     flops_per_step: float | None = None
     iterator = iter(batches)
-    for step in range(start_step, steps):
+    for step in range(start_step, stop):
         batch = to_device(next(iterator), procs.device)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg, step, steps)
@@ -150,7 +155,7 @@ def train(run: RunConfig, options: Options) -> list[float]:
         values = average_over_processes({"loss": loss.detach(), **parts}, procs)
         losses.append(values["loss"])
         done = step + 1
-        if done % cfg.log_every == 0 or done == steps:
+        if done % cfg.log_every == 0 or done == stop:
             now = time.perf_counter()
             rate = cfg.log_every / max(now - last_log, 1e-9)
             last_log = now
@@ -166,7 +171,7 @@ def train(run: RunConfig, options: Options) -> list[float]:
                 flops_per_step * procs.world if flops_per_step else None,
                 now - started,
             )
-        if done % cfg.checkpoint_every == 0 or done == steps:
+        if done % cfg.checkpoint_every == 0 or done == stop:
             save_checkpoint(out, done, run, model, ema, optimizer, procs)
 
     # 6. Export the EMA weights in bfloat16 for shipping.
@@ -261,33 +266,67 @@ def latents_directory(run: RunConfig, options: Options) -> Path:
 def prepare_latents(run: RunConfig, options: Options, procs: Processes) -> Path:
     """dit: make sure the latent cache holds `latent_clips` clips (sim clips at 256x448
     through the shipped codecs, or the --data folder) and their cameo references; the
-    main process fills what is missing, the others wait."""
-    from reelforge.engines.dit.data import LatentCache, cache_latents, cache_references
-
+    main process fills what is missing (with `cache_workers` processes), the others wait."""
     cfg, directory = run.train, latents_directory(run, options)
     if procs.main:
-        codecs = codecs_for(run)  # loaded once for clips and references
         have = len(list(directory.glob("*.safetensors"))) if directory.is_dir() else 0
-        if have < cfg.latent_clips:
-            options.log(f"caching latents of {cfg.latent_clips - have} clips in {directory}")
-            clips: Dataset[Sample] = (
-                SimClipDataset(seconds=cfg.clip_seconds, sizes=("256x448",), seed=cfg.seed)
-                if options.data is None
-                else VideoFolderDataset(options.data, seconds=cfg.clip_seconds)
-            )
-            count = cfg.latent_clips if options.data is None else len(clips)  # type: ignore[arg-type]
-            cache_latents(clips, range(count), directory, codecs.encode_video, codecs.encode_audio)
-        cache_references(
-            LatentCache(directory),
-            directory / "references",
-            codecs.encode_video,
-            codecs.encode_audio,
-        )
+        count = cfg.latent_clips if options.data is None else None
+        if count is None or have < count:
+            options.log(f"caching latents in {directory} ({have} there)")
+        if cfg.cache_workers <= 1:
+            _fill_cache(run, options.data, directory, count, 0, 1)
+        else:
+            import multiprocessing
+
+            context = multiprocessing.get_context("spawn")  # CUDA cannot be forked
+            with context.Pool(cfg.cache_workers) as pool:
+                jobs = [
+                    (run, options.data, directory, count, part, cfg.cache_workers)
+                    for part in range(cfg.cache_workers)
+                ]
+                pool.starmap(_fill_cache, jobs)
+                pool.starmap(_fill_references, [(run, directory, *job[4:]) for job in jobs])
+        if cfg.cache_workers <= 1:
+            _fill_references(run, directory, 0, 1)
     if procs.world > 1:
         dist.barrier()
     return directory
 
 
+def _fill_cache(
+    run: RunConfig, data: Path | None, directory: Path, count: int | None, part: int, parts: int
+) -> None:
+    """Clips part, part + parts, ... of the cache (all of them for parts = 1)."""
+    from reelforge.engines.dit.data import cache_latents
+
+    torch.set_num_threads(1 if parts > 1 else torch.get_num_threads())
+    clips: Dataset[Sample] = (
+        SimClipDataset(seconds=run.train.clip_seconds, sizes=("256x448",), seed=run.train.seed)
+        if data is None
+        else VideoFolderDataset(data, seconds=run.train.clip_seconds)
+    )
+    total = count if count is not None else len(clips)  # type: ignore[arg-type]
+    codecs = codecs_for(run)
+    cache_latents(
+        clips, range(part, total, parts), directory, codecs.encode_video, codecs.encode_audio
+    )
+
+
+def _fill_references(run: RunConfig, directory: Path, part: int, parts: int) -> None:
+    from reelforge.engines.dit.data import LatentCache, cache_references
+
+    torch.set_num_threads(1 if parts > 1 else torch.get_num_threads())
+    cache, codecs = LatentCache(directory), codecs_for(run)
+    cache_references(
+        cache,
+        directory / "references",
+        codecs.encode_video,
+        codecs.encode_audio,
+        indices=range(part, len(cache), parts),
+    )
+
+
+@functools.cache  # once per process, for clips and references alike
 def codecs_for(run: RunConfig) -> Any:
     """The shipped codecs; the tiny preset (tests) uses fresh tiny ones of the same seed."""
     from reelforge.engines.dit.codecs import CodecPair
@@ -295,7 +334,8 @@ def codecs_for(run: RunConfig) -> Any:
     if run.name == "tiny":
         torch.manual_seed(0)
         return CodecPair(VideoVAE(run.video), AudioCodec(run.audio), torch.float32)
-    return CodecPair.from_pretrained()
+    codecs = CodecPair.from_pretrained()
+    return codecs.to("cuda") if torch.cuda.is_available() else codecs
 
 
 @torch.no_grad()
@@ -373,8 +413,11 @@ def _one_thread(_: int) -> None:
 def global_noise(model: nn.Module, batch: Any, run: RunConfig, step: int, procs: Processes) -> Any:
     """This process's slice of one draw for the whole global batch: posterior noise for
     the codecs, timesteps, noise and coin flips for the diffusion transformer."""
-    generator = torch.Generator().manual_seed(run.train.seed * 1_000_003 + step)
+    seed = run.train.seed * 1_000_003 + step
+    generator = torch.Generator().manual_seed(seed)
     if run.target == "dit":
+        if procs.device.type == "cuda":  # ~25 M normals a step: draw them where they are used
+            generator = torch.Generator(procs.device).manual_seed(seed)
         from reelforge.engines.dit.flow import draw
 
         share = batch["video"].shape[0]
@@ -600,6 +643,7 @@ def run_from_arguments(args: argparse.Namespace) -> int:
         data=args.data,
         resume=args.resume,
         steps=args.steps,
+        stop_at=args.stop_at,
         export=args.export,
         threads=args.threads,
         latents=args.latents,
