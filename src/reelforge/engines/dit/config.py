@@ -305,7 +305,7 @@ PRESETS: dict[Target, dict[str, RunConfig]] = {
                 window_seconds=2.0,
                 latent_clips=4000,
                 cache_workers=14,
-                log_every=100,
+                log_every=25,
                 checkpoint_every=500,
             ),
             dit=DiTConfig(width=320, depth=8, heads=5),
@@ -370,6 +370,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="stop (with a checkpoint) after this step, keeping the schedule of --steps; "
         "--resume continues",
+    )
+    parser.add_argument(
+        "--max-minutes", type=float, default=None, help="stop like --stop-at after this long"
     )
     parser.add_argument("--export", type=Path, default=None, help="write bf16 EMA weights here")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per process")

@@ -63,6 +63,7 @@ class Options:
     resume: bool = False
     steps: int | None = None
     stop_at: int | None = None  # end this call after that step (a lease's stage)
+    max_minutes: float | None = None  # or after this long (the log says at which step)
     export: Path | None = None
     threads: int | None = None
     latents: Path | None = None  # dit: the latent cache (filled first if short)
@@ -171,8 +172,16 @@ def train(run: RunConfig, options: Options) -> list[float]:
                 flops_per_step * procs.world if flops_per_step else None,
                 now - started,
             )
+        if (
+            options.max_minutes is not None
+            and time.perf_counter() - started > 60 * options.max_minutes
+        ):
+            options.log(f"stopping after step {done}: --max-minutes {options.max_minutes:g}")
+            stop = done
         if done % cfg.checkpoint_every == 0 or done == stop:
             save_checkpoint(out, done, run, model, ema, optimizer, procs)
+        if done == stop:
+            break
 
     # 6. Export the EMA weights in bfloat16 for shipping.
     if options.export is not None and procs.main:
@@ -521,7 +530,12 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
 
 
 def tensorboard_writer(out: Path) -> Any:
-    from tensorboardX import SummaryWriter
+    """tensorboardX's writer, or PyTorch's where only tensorboard is installed (a GPU
+    image); the two write the same event files."""
+    try:
+        from tensorboardX import SummaryWriter
+    except ImportError:
+        from torch.utils.tensorboard import SummaryWriter
 
     return SummaryWriter(str(out / "tensorboard"))
 
@@ -644,6 +658,7 @@ def run_from_arguments(args: argparse.Namespace) -> int:
         resume=args.resume,
         steps=args.steps,
         stop_at=args.stop_at,
+        max_minutes=args.max_minutes,
         export=args.export,
         threads=args.threads,
         latents=args.latents,
