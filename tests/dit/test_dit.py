@@ -236,6 +236,16 @@ def test_dit_save_and_resume_continue_bit_identically(latents, tmp_path):
     assert all(torch.equal(a[name], b[name]) for name in a)
 
 
+def test_max_minutes_stops_after_the_step_it_runs_out_with_a_checkpoint(latents, tmp_path):
+    run = preset("dit", "tiny")
+    lines: list[str] = []
+    options = quiet(tmp_path / "run", steps=4, max_minutes=0.0, latents=latents)
+    losses = train(run, dataclasses.replace(options, log=lines.append))
+    assert len(losses) == 1
+    assert [p.name for p in (tmp_path / "run" / "checkpoints").glob("step-*")] == ["step-00000001"]
+    assert any("stopping after step 1" in line for line in lines)
+
+
 def test_latent_caching_in_several_processes_writes_what_one_process_writes(latents, tmp_path):
     run = preset("dit", "tiny")
     run = dataclasses.replace(run, train=dataclasses.replace(run.train, cache_workers=2))
