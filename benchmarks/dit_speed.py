@@ -505,6 +505,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as scratch:
             settings, results["engine_weights"] = engine_settings(Path(scratch))
             results["cuda"] = benchmark_cuda(args, settings)
+            results["cuda"]["engine_weights"] = results["engine_weights"]
         return results
     results |= {
         "cpu": {
@@ -558,6 +559,8 @@ def benchmark_cuda(args: argparse.Namespace, settings: Settings) -> dict[str, An
     timing = {"iterations": args.cuda_iterations, "warmup": 3, "device": cuda, "autocast": bf16}
     result: dict[str, Any] = {
         "device_name": torch.cuda.get_device_name(cuda),
+        "iterations": args.cuda_iterations,
+        "runs": args.cuda_runs,
         "config": args.cuda_config,
         "dit": asdict(run.dit),
         "training": attempt(measure_throughput, run, train, backward=True, **timing),
@@ -622,11 +625,16 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
     lines += throughput_rows(train, "CPU fp32", "(target ≥ 1.0)")
     lines += throughput_rows(cpu["sampling_step"], "CPU bf16")
     lines += engine_rows(cpu["engine"], "CPU", "(target ≤ 60 s for 4 s)")
-    for cuda in results["cuda"].get("runs", [results["cuda"]]):
+    for cuda in results["cuda"].get("gpu_runs", [results["cuda"]]):
         if "skipped" in cuda:
             lines.append(f"| GPU | skipped: {cuda['skipped']} | | |")
             continue
         where = f"{cuda['device_name']} bf16, preset `{cuda['config']}`"
+        lines.append(
+            f"| GPU rows: `bin/device-stage bench --cuda-config {cuda['config']} "
+            f"--cuda-iterations {cuda['iterations']} --cuda-runs {cuda['runs']}`; random init "
+            f"(the engine: {cuda['engine_weights']}) | | | |"
+        )
         lines += throughput_rows(cuda["training"], where)
         lines += throughput_rows(cuda["sampling_step"], where)
         for key in ("4s", "10s"):
@@ -743,7 +751,7 @@ def main() -> None:
     if args.from_json:
         results = json.loads(args.from_json[0].read_text())
         gpu_runs = [json.loads(path.read_text())["cuda"] for path in args.from_json[1:]]
-        results["cuda"] = gpu_runs[0] if len(gpu_runs) == 1 else {"runs": gpu_runs}
+        results["cuda"] = gpu_runs[0] if len(gpu_runs) == 1 else {"gpu_runs": gpu_runs}
     else:
         results = benchmark(args)
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -308,7 +308,8 @@ def _fill_cache(
     """Clips part, part + parts, ... of the cache (all of them for parts = 1)."""
     from reelforge.engines.dit.data import cache_latents
 
-    torch.set_num_threads(1 if parts > 1 else torch.get_num_threads())
+    if parts > 1:
+        _one_thread()
     clips: Dataset[Sample] = (
         SimClipDataset(seconds=run.train.clip_seconds, sizes=("256x448",), seed=run.train.seed)
         if data is None
@@ -324,7 +325,8 @@ def _fill_cache(
 def _fill_references(run: RunConfig, directory: Path, part: int, parts: int) -> None:
     from reelforge.engines.dit.data import LatentCache, cache_references
 
-    torch.set_num_threads(1 if parts > 1 else torch.get_num_threads())
+    if parts > 1:
+        _one_thread()
     cache, codecs = LatentCache(directory), codecs_for(run)
     cache_references(
         cache,
@@ -415,8 +417,14 @@ def make_loader(
     )
 
 
-def _one_thread(_: int) -> None:
-    torch.set_num_threads(1)  # workers render with numpy and skia; leave cores to training
+def _one_thread(_: int = 0) -> None:
+    """Data and caching workers: one torch thread and one BLAS thread (the dit loader runs
+    MiniLM in numpy: 12 workers with a BLAS thread per core stalled a 16-core GPU machine's
+    first run), leaving the cores to training and to each other."""
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(1)
+    threadpool_limits(1)
 
 
 def global_noise(model: nn.Module, batch: Any, run: RunConfig, step: int, procs: Processes) -> Any:
