@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -247,17 +249,27 @@ def test_max_minutes_stops_after_the_step_it_runs_out_with_a_checkpoint(latents,
 
 
 def test_latent_caching_in_several_processes_writes_what_one_process_writes(latents, tmp_path):
-    run = preset("dit", "tiny")
-    run = dataclasses.replace(run, train=dataclasses.replace(run.train, cache_workers=2))
-    train(run, quiet(tmp_path / "run", steps=0, latents=tmp_path / "latents"))
-    names = sorted(p.relative_to(latents) for p in latents.rglob("*.safetensors"))
-    assert names == sorted(
-        p.relative_to(tmp_path / "latents") for p in (tmp_path / "latents").rglob("*.safetensors")
+    # In a process of its own: a spawn pool inside pytest's process left it in a state in
+    # which a later test's sim clips came out differently (tests/eval/test_identity.py,
+    # only after the PostgreSQL e2e tests too; not understood, see docs/TRAINING.md).
+    code = (
+        "import dataclasses, sys\n"
+        "from pathlib import Path\n"
+        "from reelforge.engines.dit.config import preset\n"
+        "from reelforge.engines.dit.train import Options, train\n"
+        "run = preset('dit', 'tiny')\n"
+        "run = dataclasses.replace(run, train=dataclasses.replace(run.train, cache_workers=2))\n"
+        "out = Path(sys.argv[1])\n"
+        "train(run, Options(out=out / 'run', steps=0, latents=out / 'latents', log=print))\n"
     )
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, timeout=600)
+    several = tmp_path / "latents"
+    names = sorted(p.relative_to(latents) for p in latents.rglob("*.safetensors"))
+    assert names == sorted(p.relative_to(several) for p in several.rglob("*.safetensors"))
     for name in names:
-        one, several = load_file(latents / name), load_file(tmp_path / "latents" / name)
-        assert one.keys() == several.keys()
-        assert all(torch.equal(one[key], several[key]) for key in one)
+        one, other = load_file(latents / name), load_file(several / name)
+        assert one.keys() == other.keys()
+        assert all(torch.equal(one[key], other[key]) for key in one)
 
 
 def test_dit_two_processes_follow_one_process(latents, tmp_path):
