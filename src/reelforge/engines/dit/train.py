@@ -282,21 +282,19 @@ def prepare_latents(run: RunConfig, options: Options, procs: Processes) -> Path:
         count = cfg.latent_clips if options.data is None else None
         if count is None or have < count:
             options.log(f"caching latents in {directory} ({have} there)")
-        if cfg.cache_workers <= 1:
-            _fill_cache(run, options.data, directory, count, 0, 1)
+        parts = range(max(1, cfg.cache_workers))
+        clips = [(run, options.data, directory, count, part, len(parts)) for part in parts]
+        references = [(run, directory, part, len(parts)) for part in parts]
+        if len(parts) == 1:
+            _fill_cache(*clips[0])
+            _fill_references(*references[0])
         else:
             import multiprocessing
 
             context = multiprocessing.get_context("spawn")  # CUDA cannot be forked
-            with context.Pool(cfg.cache_workers) as pool:
-                jobs = [
-                    (run, options.data, directory, count, part, cfg.cache_workers)
-                    for part in range(cfg.cache_workers)
-                ]
-                pool.starmap(_fill_cache, jobs)
-                pool.starmap(_fill_references, [(run, directory, *job[4:]) for job in jobs])
-        if cfg.cache_workers <= 1:
-            _fill_references(run, directory, 0, 1)
+            with context.Pool(len(parts)) as pool:
+                pool.starmap(_fill_cache, clips)
+                pool.starmap(_fill_references, references)  # over the whole cache
     if procs.world > 1:
         dist.barrier()
     return directory
