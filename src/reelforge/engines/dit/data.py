@@ -428,6 +428,8 @@ def text_conditioning(
     return states, mask
 
 
+# Captions whose token states a LatentWindows keeps (74 KB each: 600 MB per data worker).
+TEXT_MEMO_CAPTIONS = 8192
 REFERENCE_IMAGE_PX = 128  # cameo appearance images: 128 × 128 → a 16 × 16 latent
 REFERENCE_VOICE_S = 2.0
 
@@ -463,9 +465,12 @@ class LatentWindows(Dataset[dict[str, Any]]):
             from reelforge.recaption.embedding import shared_encoder
 
             self._encoder = shared_encoder()
-        if caption not in self._text:
-            self._text[caption] = text_conditioning(self._encoder, caption, self.max_text_tokens)
-        return self._text[caption]
+        if caption in self._text:
+            return self._text[caption]
+        states = text_conditioning(self._encoder, caption, self.max_text_tokens)
+        if len(self._text) < TEXT_MEMO_CAPTIONS:
+            self._text[caption] = states
+        return states
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         item = self.cache[index]
