@@ -295,7 +295,7 @@ PRESETS: dict[Target, dict[str, RunConfig]] = {
             "dit",
             "h200",
             TrainConfig(
-                steps=12_000,
+                steps=5000,
                 batch_size=64,
                 lr=5e-4,
                 warmup_steps=300,
