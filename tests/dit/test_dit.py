@@ -238,6 +238,19 @@ def test_dit_save_and_resume_continue_bit_identically(latents, tmp_path):
     assert all(torch.equal(a[name], b[name]) for name in a)
 
 
+def test_a_filled_cache_is_not_scanned_again(latents, tmp_path, monkeypatch):
+    from reelforge.engines.dit import train as train_module
+
+    assert (latents / train_module.FILLED).is_file()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a filled cache was filled again")
+
+    monkeypatch.setattr(train_module, "_fill_cache", refuse)
+    monkeypatch.setattr(train_module, "_fill_references", refuse)
+    train(preset("dit", "tiny"), quiet(tmp_path / "run", steps=0, latents=latents))
+
+
 def test_max_minutes_stops_after_the_step_it_runs_out_with_a_checkpoint(latents, tmp_path):
     run = preset("dit", "tiny")
     lines: list[str] = []
