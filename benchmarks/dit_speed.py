@@ -485,13 +485,11 @@ def measure_gpu_denoising(
 
 
 def benchmark(args: argparse.Namespace) -> dict[str, Any]:
-    """Everything the JSON holds; CUDA parts only where a GPU is present."""
+    """Everything the JSON holds; CUDA parts only where a GPU is present. `--no-cpu` (a
+    GPU machine, whose CPU is not the one the targets name) measures the GPU alone."""
+    if not args.cpu and not torch.cuda.is_available():
+        sys.exit("--no-cpu measures the GPU, and there is no CUDA device")
     run = PRESETS["dit"][args.config]
-    cpu = torch.device("cpu")
-    train = clip_workload(
-        run, args.train_seconds or run.train.window_seconds, args.size, args.fps, args.batch
-    )
-    step = clip_workload(run, args.step_seconds, args.size, args.fps, batch=2)
     results: dict[str, Any] = {
         "config": args.config,
         "dit": asdict(run.dit),
@@ -499,49 +497,15 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "cpu_cores": os.cpu_count(),
         "load_average_start": os.getloadavg()[0],
     }
-    if not args.cpu:  # a GPU machine's run: its CPU is not the one the targets name
-        if not torch.cuda.is_available():
-            sys.exit("--no-cpu measures the GPU, and there is no CUDA device")
-        with tempfile.TemporaryDirectory() as scratch:
-            settings, results["engine_weights"] = engine_settings(Path(scratch))
-            results["cuda"] = benchmark_cuda(args, settings)
-            results["cuda"]["engine_weights"] = results["engine_weights"]
-        return results
-    results |= {
-        "cpu": {
-            "training": measure_throughput(
-                run,
-                train,
-                backward=True,
-                iterations=args.iterations,
-                warmup=args.warmup,
-                device=cpu,
-            ),
-            # The engine samples in bf16 autocast on a CPU; so does this comparison.
-            "sampling_step": measure_throughput(
-                run,
-                step,
-                backward=False,
-                iterations=args.iterations,
-                warmup=args.warmup,
-                device=cpu,
-                autocast=torch.bfloat16,
-            ),
-        },
-    }
     with tempfile.TemporaryDirectory() as scratch:
         settings, weights = engine_settings(Path(scratch))
         results["engine_weights"] = weights
-        if args.sampling:
-            results["cpu"]["engine"] = measure_engine(
-                settings, args.sampling_seconds, args.size, args.fps, args.runs
-            )
-        else:
-            results["cpu"]["engine"] = {"skipped": "--no-sampling"}
+        if args.cpu:
+            results["cpu"] = benchmark_cpu(args, run, settings)
         if not args.cuda:
             results["cuda"] = {"skipped": "--no-cuda"}
         elif torch.cuda.is_available():
-            results["cuda"] = benchmark_cuda(args, settings)
+            results["cuda"] = benchmark_cuda(args, settings, weights)
         else:
             results["cuda"] = {
                 "skipped": "no CUDA device: no bf16 GPU training, MFU or 10 s real-time factor"
@@ -550,7 +514,24 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
-def benchmark_cuda(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+def benchmark_cpu(args: argparse.Namespace, run: RunConfig, settings: Settings) -> dict[str, Any]:
+    seconds = args.train_seconds or run.train.window_seconds
+    train = clip_workload(run, seconds, args.size, args.fps, args.batch)
+    step = clip_workload(run, args.step_seconds, args.size, args.fps, batch=2)
+    timing = {"iterations": args.iterations, "warmup": args.warmup, "device": torch.device("cpu")}
+    return {
+        "training": measure_throughput(run, train, backward=True, **timing),
+        # The engine samples in bf16 autocast on a CPU; so does this comparison.
+        "sampling_step": measure_throughput(
+            run, step, backward=False, autocast=torch.bfloat16, **timing
+        ),
+        "engine": measure_engine(settings, args.sampling_seconds, args.size, args.fps, args.runs)
+        if args.sampling
+        else {"skipped": "--no-sampling"},
+    }
+
+
+def benchmark_cuda(args: argparse.Namespace, settings: Settings, weights: str) -> dict[str, Any]:
     run = PRESETS["dit"][args.cuda_config]
     cuda, bf16 = torch.device("cuda"), torch.bfloat16
     seconds = run.train.window_seconds
@@ -562,6 +543,7 @@ def benchmark_cuda(args: argparse.Namespace, settings: Settings) -> dict[str, An
         "iterations": args.cuda_iterations,
         "runs": args.cuda_runs,
         "config": args.cuda_config,
+        "engine_weights": weights,
         "dit": asdict(run.dit),
         "training": attempt(measure_throughput, run, train, backward=True, **timing),
         "sampling_step": attempt(measure_throughput, run, step, backward=False, **timing),
