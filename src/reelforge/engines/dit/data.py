@@ -397,22 +397,33 @@ class LatentCache(Dataset[dict[str, Any]]):
         return len(self.paths)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        metadata = self.metadata(index)
-        tensors = load_file(str(self.paths[index]))
-        plan = metadata.get("plan", "")
+        tensors, metadata = self.read(index)
         return {
             "video": tensors["video"],
             "audio": tensors["audio"],
             "caption": metadata.get("caption", ""),
-            "plan": ScenePlan.model_validate_json(plan) if plan else None,
+            "plan": _parse_plan(metadata),
         }
 
-    def metadata(self, index: int) -> dict[str, str]:
-        """Caption and plan JSON of clip `index`, without reading its tensors."""
+    def read(self, index: int) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+        """Clip `index`'s tensors and metadata (caption, plan JSON), in one open."""
         from safetensors import safe_open
 
         with safe_open(str(self.paths[index]), "pt") as handle:
-            return handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 (a safe_open, not a dict)
+            return tensors, handle.metadata() or {}
+
+    def plan(self, index: int) -> ScenePlan | None:
+        """Clip `index`'s plan, without reading its tensors."""
+        from safetensors import safe_open
+
+        with safe_open(str(self.paths[index]), "pt") as handle:
+            return _parse_plan(handle.metadata() or {})
+
+
+def _parse_plan(metadata: dict[str, str]) -> ScenePlan | None:
+    plan = metadata.get("plan", "")
+    return ScenePlan.model_validate_json(plan) if plan else None
 
 
 def text_conditioning(
@@ -473,15 +484,15 @@ class LatentWindows(Dataset[dict[str, Any]]):
         return states
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        item = self.cache[index]
-        video, audio = item["video"], item["audio"]
+        tensors, metadata = self.cache.read(index)  # the plan stays unparsed: not needed
+        video, audio = tensors["video"], tensors["audio"]
         if video.shape[1] < self.video_latents or audio.shape[1] < self.audio_latents:
             raise ConfigError(
                 f"cached clip {self.cache.paths[index].name} is shorter than the training "
                 f"window ({video.shape[1]} < {self.video_latents} latent frames)",
                 param="latents",
             )
-        text, text_mask = self.text_states(item["caption"])
+        text, text_mask = self.text_states(metadata.get("caption", ""))
         sample = {
             "video": video[:, : self.video_latents].float(),
             "audio": audio[:, : self.audio_latents].float(),
@@ -523,8 +534,7 @@ def cache_references(
         if target.is_file():
             count += 1
             continue
-        plan_json = cache.metadata(index).get("plan", "")
-        plan = ScenePlan.model_validate_json(plan_json) if plan_json else None
+        plan = cache.plan(index)
         if plan is None or not plan.characters:
             continue
         reference = character_reference(
