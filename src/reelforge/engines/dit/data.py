@@ -105,6 +105,16 @@ def random_prompt(rng: np.random.Generator) -> str:
     return (prompt + pick(_CAMERA) + " " + pick(_SOUNDS)).strip()
 
 
+def random_scene(rng: np.random.Generator, settings: Any) -> tuple[str, ScenePlan, str]:
+    """A random prompt, and its plan and detailed caption from the recaptioner (`settings`
+    a Settings): what a sim training sample draws first from its generator."""
+    from reelforge.recaption import recaption
+
+    prompt = random_prompt(rng)
+    plan, caption = recaption(prompt, int(rng.integers(2**31)), settings)
+    return prompt, plan, caption
+
+
 class SimClipDataset(Dataset[Sample]):
     """Sim clips of `seconds` at `fps`, sizes alternating over `sizes`; sample i of `seed`
     is always the same clip."""
@@ -147,12 +157,11 @@ class SimClipDataset(Dataset[Sample]):
     def render(self, index: int) -> tuple[Clip, str, ScenePlan]:
         """Sample i as the engine returns it, with its ground truth (speech, contacts)."""
         from reelforge.engines.sim import SimEngine
-        from reelforge.recaption import recaption
         from reelforge.settings import Settings
 
         rng = np.random.default_rng([self.seed, index])
         settings = Settings()
-        plan, caption = recaption(random_prompt(rng), int(rng.integers(2**31)), settings)
+        _, plan, caption = random_scene(rng, settings)
         clip = SimEngine(settings).generate(
             plan,
             seconds=self.seconds,
