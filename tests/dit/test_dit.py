@@ -21,8 +21,16 @@ from reelforge.engines import References, get_engine
 from reelforge.engines.dit import checkpoint as ckpt
 from reelforge.engines.dit.audio_codec import AudioCodec
 from reelforge.engines.dit.config import TINY_DIT, DiTConfig, FlowConfig, preset
-from reelforge.engines.dit.flow import Conditioning, Guidance, sample, sampling_schedule
-from reelforge.engines.dit.model import JointDiT, video_times
+from reelforge.engines.dit.flow import (
+    Conditioning,
+    Guidance,
+    sample,
+    sampling_schedule,
+    shift_for,
+    shift_time,
+    training_timesteps,
+)
+from reelforge.engines.dit.model import JointDiT, frame_features, skip_scale, video_times
 from reelforge.engines.dit.train import train
 from reelforge.engines.dit.video_vae import VideoVAE
 from reelforge.errors import Cancelled
@@ -96,6 +104,43 @@ def test_a_sound_and_the_frame_of_the_same_instant_share_their_temporal_phase():
     assert layout.angles[layout.video][:, pairs:].abs().sum() > 0
 
 
+def test_video_tokens_know_their_place_in_the_frame():
+    # Rotary positions are relative; the frame features are absolute fractions of the
+    # frame, the same for every frame and for portrait and landscape grids alike.
+    features = frame_features(6, 6, 4)
+    assert torch.unique(features, dim=0).shape[0] == 36  # every patch its own place
+    assert torch.allclose(frame_features(2, 2, 4)[0], features[1 * 6 + 1])  # (0.25, 0.25)
+    top, bottom = features[:6], features[-6:]
+    assert not torch.allclose(top, bottom)
+    assert torch.allclose(top[:, :8], top[:1, :8])  # one y for a row, x varies along it
+    model = JointDiT(dataclasses.replace(TINY_DIT, frame_frequencies=4))
+    per_token = model.frame_position(3, 2, frames=2, device=torch.device("cpu"))
+    assert isinstance(per_token, torch.Tensor) and per_token.shape == (12, TINY_DIT.width)
+    assert torch.equal(per_token[:6], per_token[6:])  # tokens are frame-major
+    # A checkpoint trained without them (frame_frequencies 0) has no such weights.
+    assert JointDiT(dataclasses.replace(TINY_DIT, frame_frequencies=0)).frame_in is None
+
+
+def test_an_untrained_model_is_the_best_linear_denoiser():
+    # On the noisy half c(t) is the least-squares slope of v = ε − x₀ on x_t for unit
+    # Gaussians; below t = ½ (where that slope is negative) it is 0.
+    g = torch.Generator().manual_seed(0)
+    x0, noise = torch.randn(200_000, generator=g), torch.randn(200_000, generator=g)
+    for t in (0.0, 0.25, 0.5, 0.8, 1.0):
+        xt = (1 - t) * x0 + t * noise
+        slope = float((xt * (noise - x0)).mean() / xt.pow(2).mean())
+        assert abs(float(skip_scale(torch.tensor(t))) - max(0.0, slope)) < 0.02
+    # Zero-initialised heads: the velocity is exactly c(t)·x_t; at t = 1 that is the
+    # input, so the clean estimate x_t − v starts at the mean, not at the noise.
+    model = JointDiT(dataclasses.replace(TINY_DIT, velocity_skip=True))
+    states, mask = text()
+    video, audio = torch.randn(1, *VIDEO), torch.randn(1, *AUDIO_SHAPE)
+    for t in (0.3, 1.0):
+        v, a = model(video, audio, torch.tensor([t]), states, mask)
+        c = float(skip_scale(torch.tensor(t)))
+        assert torch.allclose(v, c * video, atol=1e-6) and torch.allclose(a, c * audio, atol=1e-6)
+
+
 class ConstantModel(torch.nn.Module):
     """v = a constant for the caption, another for the empty caption."""
 
@@ -150,6 +195,21 @@ def test_the_euler_update_is_exactly_x_plus_dt_times_v():
         expect_a = expect_a + (t_next - t) * 1.0
     assert torch.equal(video, expect_v) and torch.equal(audio, expect_a)
     assert schedule[0] == 1.0 and schedule[-1] == 0.0 and model.calls == 5
+
+
+def test_a_share_of_training_timesteps_lands_near_pure_noise():
+    def draws(rate: float) -> torch.Tensor:
+        flow = FlowConfig(high_noise_rate=rate)
+        return training_timesteps(20_000, 1506, flow, torch.Generator().manual_seed(0))
+
+    plain, tail = draws(0.0), draws(0.1)
+    near = lambda t: float((t > 0.9).float().mean())  # noqa: E731
+    assert near(plain) < 0.03  # the shifted logit-normal alone seldom comes near t = 1
+    assert 0.1 < near(tail) < 0.14 and float(tail.max()) <= 1.0
+    # Without the option the draws are those of runs made before it (bit for bit).
+    g = torch.Generator().manual_seed(0)
+    u = torch.sigmoid(torch.randn(20_000, generator=g))
+    assert torch.equal(plain, shift_time(u, shift_for(1506, FlowConfig())))
 
 
 def test_guidance_mixes_caption_and_empty_caption_with_separate_scales():

@@ -3,9 +3,11 @@
 x_t = (1 − t)·x₀ + t·ε joins data (t = 0) to noise (t = 1) on a straight line; the model
 learns the velocity ε − x₀. Training draws t from a logit-normal shifted towards noise by
 `shift = sqrt(tokens / base)` (more tokens carry more redundancy, so a given t destroys
-less; SD3's resolution shift). Sampling walks the same shifted schedule from t = 1 to 0
-with Euler steps x ← x + (t_next − t)·v, with classifier-free guidance whose scale is
-separate for video and for audio.
+less; SD3's resolution shift), and a share `high_noise_rate` of them from U(0.9, 1): the
+logit-normal seldom comes near t = 1, where sampling starts and the scene is laid out.
+Sampling walks the same shifted schedule from t = 1 to 0 with Euler steps
+x ← x + (t_next − t)·v, with classifier-free guidance whose scale is separate for video
+and for audio.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from reelforge.engines.dit.config import FlowConfig
 from reelforge.engines.dit.model import JointDiT
 from reelforge.errors import Cancelled
 
+HIGH_NOISE_BAND = 0.1  # FlowConfig.high_noise_rate draws t from U(1 − this, 1)
+
 
 def shift_for(tokens: int, cfg: FlowConfig) -> float:
     return min(cfg.max_shift, max(1.0, math.sqrt(tokens / cfg.shift_base_tokens)))
@@ -35,9 +39,14 @@ def shift_time(t: torch.Tensor, shift: float) -> torch.Tensor:
 def training_timesteps(
     batch: int, tokens: int, cfg: FlowConfig, generator: torch.Generator
 ) -> torch.Tensor:
-    normal = torch.randn(batch, generator=generator, device=generator.device)
+    device = generator.device
+    normal = torch.randn(batch, generator=generator, device=device)
     u = torch.sigmoid(cfg.logit_mean + cfg.logit_std * normal)
-    return shift_time(u, shift_for(tokens, cfg))
+    t = shift_time(u, shift_for(tokens, cfg))
+    if cfg.high_noise_rate > 0:  # drawn only then: runs without keep their exact draws
+        coins, high = torch.rand((2, batch), generator=generator, device=device)
+        t = torch.where(coins < cfg.high_noise_rate, 1 - HIGH_NOISE_BAND * high, t)
+    return t
 
 
 def sampling_schedule(steps: int, tokens: int, cfg: FlowConfig) -> torch.Tensor:

@@ -10,7 +10,10 @@ Reading order:
    pairs of every head turn with the token's *time in seconds* — the same function for
    video and audio, so a sound and the frame it belongs to share their temporal phase and
    attention sees their offset in seconds, whatever the two latent rates are. The other
-   pairs carry the patch's (y, x); audio and text leave them at zero.
+   pairs carry the patch's (y, x); audio and text leave them at zero. Rotary positions
+   are relative, so video tokens also get an embedding of their absolute place in the
+   frame (`frame_features`): from pure noise that is all that tells the top from the
+   bottom.
 3. Blocks. Joint self-attention over every token (text, video, audio, references), then
    an MLP; QK-norm; `scaled_dot_product_attention`. Timestep conditioning is adaLN-Zero in
    its adaLN-single form (PixArt-α): one MLP turns the timestep embedding into shift,
@@ -18,7 +21,9 @@ Reading order:
    token kind its own, and everything that writes to the residual starts at zero.
    Clean tokens (a given first frame, references) are modulated with t = 0.
 4. Heads. Per kind a final modulated norm and a zero-initialised projection back to
-   patches: the model predicts the rectified-flow velocity ε − x₀ for video and audio.
+   patches: the model predicts the rectified-flow velocity ε − x₀ for video and audio,
+   on top of the best linear guess c(t)·x_t (`skip_scale`), so an untrained model is
+   already the linear denoiser and training learns what that misses.
 
 Why one stream with joint attention rather than LTX-2's two streams with cross-modal
 attention: at the sizes this project ships and trains, one attention call over all
@@ -127,6 +132,26 @@ def rotary_angles(
     )
 
 
+def frame_features(rows: int, cols: int, frequencies: int) -> torch.Tensor:
+    """(rows · cols, 4 · frequencies): sin and cos of π·k·u, k = 1 … frequencies, where u
+    is the patch centre's place along y, then along x, as a fraction of the frame.
+
+    Rotary positions are relative. From pure noise every video token looks alike, so
+    without these a token cannot tell whether it belongs at the top of the frame (sky) or
+    at the bottom (floor): the best a model can then predict at t = 1 is one colour
+    everywhere. Fractions, not indices, so portrait and landscape grids agree."""
+    k = torch.arange(1, frequencies + 1, dtype=torch.float32)
+    parts = []
+    for count in (rows, cols):
+        u = (torch.arange(count, dtype=torch.float32) + 0.5) / count
+        angles = math.pi * u[:, None] * k[None, :]
+        parts.append(torch.cat([angles.sin(), angles.cos()], dim=1))
+    y, x = parts
+    return torch.cat(
+        [y[:, None].expand(-1, cols, -1), x[None].expand(rows, -1, -1)], dim=2
+    ).reshape(rows * cols, -1)
+
+
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Rotate (…, N, D) by angles whose cos/sin are (N, D/2): pair i is (x_i, x_{i+D/2})."""
     half = x.shape[-1] // 2
@@ -208,6 +233,18 @@ def timestep_embedding(t: torch.Tensor, dim: int = 256, period: float = 10_000.0
     return torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)
 
 
+def skip_scale(t: torch.Tensor) -> torch.Tensor:
+    """The share of the input a model with `velocity_skip` adds to its velocity.
+
+    For independent unit Gaussians x₀ and ε, E[ε − x₀ | x_t] = c(t)·x_t with
+    c = (2t − 1) / ((1 − t)² + t²): 1 at t = 1, where the input is the noise and
+    v = x_t − x₀, 0 at t = ½ (EDM's c_skip, for the velocity). Below t = ½ the formula
+    turns negative and would subtract the input; there real latents are nothing like
+    Gaussian noise and 150-step A/B runs denoised worse with it (docs/DIT.md), so the
+    skip is used only on the noisy half: c = max(0, ·)."""
+    return ((2 * t - 1) / ((1 - t) ** 2 + t**2)).clamp(min=0)
+
+
 # ---------------------------------------------------------------------------------------
 # 4. The model
 
@@ -233,6 +270,9 @@ class JointDiT(nn.Module):
         self.video_in = nn.Linear(video_in, d)
         self.audio_in = nn.Linear(audio_in, d)
         self.kind_embedding = nn.Embedding(KINDS, d)
+        self.frame_in = (
+            nn.Linear(4 * cfg.frame_frequencies, d, bias=False) if cfg.frame_frequencies else None
+        )
         self.time_in, self.time_hidden = nn.Linear(256, d), nn.Linear(d, d)
         self.time_projection = nn.Linear(d, 6 * d)  # adaLN-single: shift, scale, gate × 2
         self.kind_modulation = nn.Parameter(torch.zeros(KINDS, 6, d))
@@ -254,7 +294,8 @@ class JointDiT(nn.Module):
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
         nn.init.normal_(self.kind_embedding.weight, std=0.02)
         nn.init.normal_(self.time_in.weight, std=0.02)
         nn.init.normal_(self.time_hidden.weight, std=0.02)
@@ -375,7 +416,7 @@ class JointDiT(nn.Module):
         audio_tokens = patchify_audio(audio, cfg.audio_patch)
         pieces = [
             self.text_in(text.to(dtype)),
-            self.video_in(video_tokens.to(dtype)),
+            self.video_in(video_tokens.to(dtype)) + self.frame_position(h // p, w // p, n, device),
             self.audio_in(audio_tokens.to(dtype)),
         ]
         kinds = [
@@ -398,7 +439,10 @@ class JointDiT(nn.Module):
         if ref_image is not None:
             image_tokens = patchify_video(ref_image, p)
             ref_image_shape = (ref_image.shape[-2], ref_image.shape[-1])
-            pieces.append(self.video_in(image_tokens.to(dtype)))
+            rows, cols = ref_image.shape[-2] // p, ref_image.shape[-1] // p
+            pieces.append(
+                self.video_in(image_tokens.to(dtype)) + self.frame_position(rows, cols, 1, device)
+            )
             kinds.append(torch.full(image_tokens.shape[:2], VIDEO_CLEAN, device=device))
             valid.append(has_refs[:, None].expand(-1, image_tokens.shape[1]))
         voice_count = 0
@@ -446,7 +490,21 @@ class JointDiT(nn.Module):
         v_audio = unpatchify_audio(
             self.audio_out(x[:, layout.audio]).float(), cfg.audio_channels, m, cfg.audio_patch
         )
+        if cfg.velocity_skip:
+            c = skip_scale(t.float().to(device))
+            v_video = v_video + c.view(b, 1, 1, 1, 1) * video.float()
+            v_audio = v_audio + c.view(b, 1, 1) * audio.float()
         return v_video, v_audio
+
+    def frame_position(
+        self, rows: int, cols: int, frames: int, device: torch.device
+    ) -> torch.Tensor | float:
+        """The embedding of each video token's place in its frame, (frames · rows · cols,
+        d) in token order; 0 for a model without (`frame_frequencies` = 0)."""
+        if self.frame_in is None:
+            return 0.0
+        features = frame_features(rows, cols, self.config.frame_frequencies).to(device)
+        return self.frame_in(features.to(self.frame_in.weight.dtype)).repeat(frames, 1)
 
     def token_count(self, video_shape: tuple[int, int, int], audio_latents: int) -> int:
         """Video and audio tokens for latents (N, h, w) and M audio latents."""

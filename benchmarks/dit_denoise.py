@@ -1,0 +1,198 @@
+"""Held-out denoising: how close is a dit checkpoint's one-step clean estimate?
+
+For clips no checkpoint trained on (sim seed 0, clips 4,000 onwards: training caches use
+the first 500 or 4,000), each clip's first 2 s of video latents are noised to
+x_t = (1 − t)·x₀ + t·ε and the model's estimate x̂₀ = x_t − t·v̂ (with the caption, no
+guidance) is compared with x₀: mean squared error in the model's normalised latent space,
+video and audio separately. Peers in the same run:
+
+- the noisy input itself (x̂₀ = x_t);
+- zero (the per-channel mean of the training data);
+- the per-position mean of the training cache: the best caption-blind guess for each
+  latent pixel. At t = 1 (pure noise) a model that has learnt where things sit in a
+  frame should beat it, and one that only predicts zero cannot.
+
+The held-out clips are cached through the shipped codecs on first use.
+
+    .venv/bin/python benchmarks/dit_denoise.py weights/dit [NAME=DIR ...] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from benchmark_doc import write_section
+from reelforge.engines.dit.checkpoint import from_pretrained
+from reelforge.engines.dit.data import LatentCache, SimClipDataset, cache_latents
+from reelforge.engines.dit.data import text_conditioning as caption_states
+from reelforge.engines.dit.model import JointDiT
+from reelforge.errors import ReelforgeError
+
+MARK_BEGIN, MARK_END = "<!-- dit_denoise:begin -->", "<!-- dit_denoise:end -->"
+HELD_OUT_FIRST = 4000  # sim seed 0: the cpu preset caches clips 0-499, h200 0-3,999
+TIMES = (0.3, 0.6, 0.9, 1.0)
+WINDOW_S = 2.0  # what training sees of each clip
+
+
+def load(path: str) -> JointDiT:
+    model = from_pretrained(path)
+    if not isinstance(model, JointDiT):
+        raise SystemExit(f"dit_denoise: {path} holds a {type(model).__name__}, not a dit model")
+    return model.eval()
+
+
+def held_out_cache(directory: Path, clips: int) -> LatentCache:
+    """Sim clips HELD_OUT_FIRST … + clips (4 s, 256x448), encoded by the shipped codecs."""
+    from reelforge.engines.dit.codecs import CodecPair
+
+    indices = range(HELD_OUT_FIRST, HELD_OUT_FIRST + clips)
+    missing = [i for i in indices if not (directory / f"{i:08d}.safetensors").is_file()]
+    if missing:
+        print(f"caching {len(missing)} held-out clips in {directory}", flush=True)
+        codecs = CodecPair.from_pretrained()
+        dataset = SimClipDataset(seconds=4.0, sizes=("256x448",), seed=0)
+        cache_latents(dataset, indices, directory, codecs.encode_video, codecs.encode_audio)
+    cache = LatentCache(directory)
+    cache.paths = [directory / f"{i:08d}.safetensors" for i in indices]
+    return cache
+
+
+def window(model: JointDiT, cache: LatentCache, index: int) -> dict[str, torch.Tensor]:
+    """Clip `index`'s first WINDOW_S seconds, normalised, with its caption's token states."""
+    from reelforge.recaption.embedding import shared_encoder
+
+    cfg = model.config
+    tensors, metadata = cache.read(index)
+    video_latents = 1 + round(WINDOW_S * 24 / cfg.frames_per_latent)
+    audio_latents = round(WINDOW_S * cfg.audio_latents_per_second)
+    video = tensors["video"].float()[None, :, :video_latents]
+    audio = tensors["audio"].float()[None, :, :audio_latents]
+    text, mask = caption_states(shared_encoder(), metadata.get("caption", ""), cfg.max_text_tokens)
+    return {
+        "video": model.normalize_video(video),
+        "audio": model.normalize_audio(audio),
+        "text": text[None],
+        "text_mask": mask[None],
+    }
+
+
+def position_mean(model: JointDiT, directory: Path, clips: int) -> torch.Tensor | None:
+    """Mean normalised video latent at each (channel, frame, y, x) over training clips."""
+    if not directory.is_dir():
+        return None
+    cache = LatentCache(directory)
+    total, count = None, 0
+    for index in range(min(clips, len(cache))):
+        video = window(model, cache, index)["video"]
+        total = video if total is None else total + video
+        count += 1
+    return None if total is None else total / count
+
+
+@torch.no_grad()
+def errors(model: JointDiT, clips: list[dict[str, torch.Tensor]]) -> dict[str, list[float]]:
+    """MSE of x̂₀ per t, video then audio."""
+    out: dict[str, list[float]] = {}
+    for t in TIMES:
+        video_err, audio_err = [], []
+        for index, clip in enumerate(clips):
+            generator = torch.Generator().manual_seed(index)
+            x0v, x0a = clip["video"], clip["audio"]
+            ev = torch.randn(x0v.shape, generator=generator)
+            ea = torch.randn(x0a.shape, generator=generator)
+            xv, xa = (1 - t) * x0v + t * ev, (1 - t) * x0a + t * ea
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                vv, va = model(xv, xa, torch.tensor([t]), clip["text"], clip["text_mask"])
+            video_err.append(float(((xv - t * vv.float() - x0v) ** 2).mean()))
+            audio_err.append(float(((xa - t * va.float() - x0a) ** 2).mean()))
+        out[f"{t:g}"] = [sum(video_err) / len(clips), sum(audio_err) / len(clips)]
+    return out
+
+
+def baselines(
+    clips: list[dict[str, torch.Tensor]], mean: torch.Tensor | None
+) -> dict[str, dict[str, list[float]]]:
+    rows: dict[str, dict[str, list[float]]] = {"noisy input": {}, "zero": {}}
+    if mean is not None:
+        rows["per-position mean"] = {}
+    for t in TIMES:
+        noisy_v, noisy_a, zero_v, zero_a, pos_v = [], [], [], [], []
+        for index, clip in enumerate(clips):
+            generator = torch.Generator().manual_seed(index)
+            x0v, x0a = clip["video"], clip["audio"]
+            ev = torch.randn(x0v.shape, generator=generator)
+            ea = torch.randn(x0a.shape, generator=generator)
+            noisy_v.append(float((t * (ev - x0v)).pow(2).mean()))
+            noisy_a.append(float((t * (ea - x0a)).pow(2).mean()))
+            zero_v.append(float(x0v.pow(2).mean()))
+            zero_a.append(float(x0a.pow(2).mean()))
+            if mean is not None:
+                pos_v.append(float((mean - x0v).pow(2).mean()))
+        n = len(clips)
+        rows["noisy input"][f"{t:g}"] = [sum(noisy_v) / n, sum(noisy_a) / n]
+        rows["zero"][f"{t:g}"] = [sum(zero_v) / n, sum(zero_a) / n]
+        if mean is not None:
+            rows["per-position mean"][f"{t:g}"] = [sum(pos_v) / n, float("nan")]
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("weights", nargs="+", help="checkpoint directories, as DIR or NAME=DIR")
+    parser.add_argument("--held-out", type=Path, default=Path("out/latents/heldout"))
+    parser.add_argument("--clips", type=int, default=12)
+    parser.add_argument(
+        "--train-latents",
+        type=Path,
+        default=Path("out/latents/sim-4s-256x448"),
+        help="training cache for the per-position mean (skipped if missing)",
+    )
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    parser.add_argument("--no-write", action="store_true", help="leave docs/BENCHMARKS.md alone")
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+
+    named = [w.split("=", 1) if "=" in w else [w, w] for w in args.weights]
+    models = {name: load(path) for name, path in named}
+    first = next(iter(models.values()))
+    cache = held_out_cache(args.held_out, args.clips)
+    # Every checkpoint normalises with its own statistics; baselines use the first's.
+    rows = baselines(
+        [window(first, cache, i) for i in range(len(cache))],
+        position_mean(first, args.train_latents, 500),
+    )
+    for name, model in models.items():
+        rows[name] = errors(model, [window(model, cache, i) for i in range(len(cache))])
+        print(f"{name}: {rows[name]}", flush=True)
+
+    header = " | ".join(f"t = {t:g}" for t in TIMES)
+    lines = [
+        f"{args.clips} held-out sim clips (seed 0 from clip {HELD_OUT_FIRST}, first 2 s), mean "
+        "squared error of the one-step clean estimate in normalised latents, video (audio):",
+        "",
+        f"| estimate | {header} |",
+        "|---|" + "---|" * len(TIMES),
+    ]
+    for name, by_t in rows.items():
+        cells = []
+        for t in TIMES:
+            video, audio = by_t[f"{t:g}"]
+            cells.append(f"{video:.3f}" + ("" if audio != audio else f" ({audio:.3f})"))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    print("\n".join(lines))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    if not args.no_write:
+        section = "\n".join([MARK_BEGIN, "### dit held-out denoising", "", *lines, "", MARK_END])
+        write_section(MARK_BEGIN, MARK_END, section)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except ReelforgeError as error:  # a bad path: one line, naming it
+        raise SystemExit(f"dit_denoise: {error}") from None
