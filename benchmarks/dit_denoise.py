@@ -170,9 +170,11 @@ def main() -> None:
         print(f"{name}: {rows[name]}", flush=True)
 
     header = " | ".join(f"t = {t:g}" for t in TIMES)
+    shown = " ".join(f"'{w}'" if " " in w else w for w in args.weights)
     lines = [
-        f"{args.clips} held-out sim clips (seed 0 from clip {HELD_OUT_FIRST}, first 2 s), mean "
-        "squared error of the one-step clean estimate in normalised latents, video (audio):",
+        f"`benchmarks/dit_denoise.py {shown}`: {args.clips} held-out sim clips (seed 0 from "
+        f"clip {HELD_OUT_FIRST}, first 2 s), mean squared error of the one-step clean "
+        "estimate x_t − t·v̂ (caption, no guidance) in normalised latents, video (audio).",
         "",
         f"| estimate | {header} |",
         "|---|" + "---|" * len(TIMES),
