@@ -27,6 +27,7 @@ import torch
 
 from benchmark_doc import write_section
 from reelforge.engines.dit.checkpoint import from_pretrained
+from reelforge.engines.dit.config import DiTConfig
 from reelforge.engines.dit.data import LatentCache, SimClipDataset, cache_latents
 from reelforge.engines.dit.data import text_conditioning as caption_states
 from reelforge.engines.dit.model import JointDiT
@@ -61,23 +62,37 @@ def held_out_cache(directory: Path, clips: int) -> LatentCache:
     return cache
 
 
-def window(model: JointDiT, cache: LatentCache, index: int) -> dict[str, torch.Tensor]:
-    """Clip `index`'s first WINDOW_S seconds, normalised, with its caption's token states."""
-    from reelforge.recaption.embedding import shared_encoder
-
-    cfg = model.config
+def window(
+    cache: LatentCache, index: int, cfg: DiTConfig
+) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """Clip `index`'s first WINDOW_S seconds as cached: video and audio latents (batch of
+    one), and its caption."""
     tensors, metadata = cache.read(index)
     video_latents = 1 + round(WINDOW_S * 24 / cfg.frames_per_latent)
     audio_latents = round(WINDOW_S * cfg.audio_latents_per_second)
     video = tensors["video"].float()[None, :, :video_latents]
     audio = tensors["audio"].float()[None, :, :audio_latents]
-    text, mask = caption_states(shared_encoder(), metadata.get("caption", ""), cfg.max_text_tokens)
-    return {
-        "video": model.normalize_video(video),
-        "audio": model.normalize_audio(audio),
-        "text": text[None],
-        "text_mask": mask[None],
-    }
+    return video, audio, metadata.get("caption", "")
+
+
+def model_inputs(
+    model: JointDiT, windows: list[tuple[torch.Tensor, torch.Tensor, str]]
+) -> list[dict[str, torch.Tensor]]:
+    """The windows in `model`'s normalised latent space, with their captions' token states."""
+    from reelforge.recaption.embedding import shared_encoder
+
+    clips = []
+    for video, audio, caption in windows:
+        text, mask = caption_states(shared_encoder(), caption, model.config.max_text_tokens)
+        clips.append(
+            {
+                "video": model.normalize_video(video),
+                "audio": model.normalize_audio(audio),
+                "text": text[None],
+                "text_mask": mask[None],
+            }
+        )
+    return clips
 
 
 def position_mean(model: JointDiT, directory: Path, clips: int) -> torch.Tensor | None:
@@ -85,12 +100,22 @@ def position_mean(model: JointDiT, directory: Path, clips: int) -> torch.Tensor 
     if not directory.is_dir():
         return None
     cache = LatentCache(directory)
-    total, count = None, 0
-    for index in range(min(clips, len(cache))):
-        video = window(model, cache, index)["video"]
-        total = video if total is None else total + video
-        count += 1
-    return None if total is None else total / count
+    count = min(clips, len(cache))
+    videos = (model.normalize_video(window(cache, i, model.config)[0]) for i in range(count))
+    return sum(videos, torch.zeros(())) / count if count else None
+
+
+def noise(index: int, clip: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Clip `index`'s noise, video then audio: the same for every t and every model."""
+    generator = torch.Generator().manual_seed(index)
+    return (
+        torch.randn(clip["video"].shape, generator=generator),
+        torch.randn(clip["audio"].shape, generator=generator),
+    )
+
+
+def mean_square(x: torch.Tensor) -> float:
+    return float(x.pow(2).mean())
 
 
 @torch.no_grad()
@@ -100,15 +125,13 @@ def errors(model: JointDiT, clips: list[dict[str, torch.Tensor]]) -> dict[str, l
     for t in TIMES:
         video_err, audio_err = [], []
         for index, clip in enumerate(clips):
-            generator = torch.Generator().manual_seed(index)
+            ev, ea = noise(index, clip)
             x0v, x0a = clip["video"], clip["audio"]
-            ev = torch.randn(x0v.shape, generator=generator)
-            ea = torch.randn(x0a.shape, generator=generator)
             xv, xa = (1 - t) * x0v + t * ev, (1 - t) * x0a + t * ea
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 vv, va = model(xv, xa, torch.tensor([t]), clip["text"], clip["text_mask"])
-            video_err.append(float(((xv - t * vv.float() - x0v) ** 2).mean()))
-            audio_err.append(float(((xa - t * va.float() - x0a) ** 2).mean()))
+            video_err.append(mean_square(xv - t * vv.float() - x0v))
+            audio_err.append(mean_square(xa - t * va.float() - x0a))
         out[f"{t:g}"] = [sum(video_err) / len(clips), sum(audio_err) / len(clips)]
     return out
 
@@ -116,27 +139,24 @@ def errors(model: JointDiT, clips: list[dict[str, torch.Tensor]]) -> dict[str, l
 def baselines(
     clips: list[dict[str, torch.Tensor]], mean: torch.Tensor | None
 ) -> dict[str, dict[str, list[float]]]:
-    rows: dict[str, dict[str, list[float]]] = {"noisy input": {}, "zero": {}}
+    """The peers' errors per t: the noisy input, zero and (given the training clips' mean)
+    the per-position mean; the last two do not depend on t."""
+    n = len(clips)
+    zero = [sum(mean_square(c[kind]) for c in clips) / n for kind in ("video", "audio")]
+    rows: dict[str, dict[str, list[float]]] = {
+        "noisy input": {},
+        "zero": {f"{t:g}": zero for t in TIMES},
+    }
     if mean is not None:
-        rows["per-position mean"] = {}
+        spread = sum(mean_square(mean - c["video"]) for c in clips) / n
+        rows["per-position mean"] = {f"{t:g}": [spread, float("nan")] for t in TIMES}
     for t in TIMES:
-        noisy_v, noisy_a, zero_v, zero_a, pos_v = [], [], [], [], []
+        noisy_v, noisy_a = [], []
         for index, clip in enumerate(clips):
-            generator = torch.Generator().manual_seed(index)
-            x0v, x0a = clip["video"], clip["audio"]
-            ev = torch.randn(x0v.shape, generator=generator)
-            ea = torch.randn(x0a.shape, generator=generator)
-            noisy_v.append(float((t * (ev - x0v)).pow(2).mean()))
-            noisy_a.append(float((t * (ea - x0a)).pow(2).mean()))
-            zero_v.append(float(x0v.pow(2).mean()))
-            zero_a.append(float(x0a.pow(2).mean()))
-            if mean is not None:
-                pos_v.append(float((mean - x0v).pow(2).mean()))
-        n = len(clips)
+            ev, ea = noise(index, clip)
+            noisy_v.append(mean_square(t * (ev - clip["video"])))
+            noisy_a.append(mean_square(t * (ea - clip["audio"])))
         rows["noisy input"][f"{t:g}"] = [sum(noisy_v) / n, sum(noisy_a) / n]
-        rows["zero"][f"{t:g}"] = [sum(zero_v) / n, sum(zero_a) / n]
-        if mean is not None:
-            rows["per-position mean"][f"{t:g}"] = [sum(pos_v) / n, float("nan")]
     return rows
 
 
@@ -154,19 +174,16 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     parser.add_argument("--no-write", action="store_true", help="leave docs/BENCHMARKS.md alone")
     args = parser.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
 
     named = [w.split("=", 1) if "=" in w else [w, w] for w in args.weights]
     models = {name: load(path) for name, path in named}
     first = next(iter(models.values()))
     cache = held_out_cache(args.held_out, args.clips)
+    windows = [window(cache, i, first.config) for i in range(len(cache))]
     # Every checkpoint normalises with its own statistics; baselines use the first's.
-    rows = baselines(
-        [window(first, cache, i) for i in range(len(cache))],
-        position_mean(first, args.train_latents, 500),
-    )
+    rows = baselines(model_inputs(first, windows), position_mean(first, args.train_latents, 500))
     for name, model in models.items():
-        rows[name] = errors(model, [window(model, cache, i) for i in range(len(cache))])
+        rows[name] = errors(model, model_inputs(model, windows))
         print(f"{name}: {rows[name]}", flush=True)
 
     header = " | ".join(f"t = {t:g}" for t in TIMES)

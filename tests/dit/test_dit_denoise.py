@@ -3,24 +3,17 @@ velocity scores what the noisy input scores, and the peers are what they say."""
 
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 import torch
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from . import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        return importlib.import_module("dit_denoise")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    return benchmark_module("dit_denoise")
 
 
 def clips(count: int = 3) -> list[dict[str, torch.Tensor]]:

@@ -4,12 +4,10 @@ Nothing here depends on how fast anything is."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -17,16 +15,12 @@ import torch
 
 from reelforge.engines.dit.config import PRESETS
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from . import BENCHMARKS, benchmark_module
 
 
 @pytest.fixture(scope="module")
 def dit_speed() -> ModuleType:
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        return importlib.import_module("dit_speed")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    return benchmark_module("dit_speed")
 
 
 def test_the_peer_gets_our_token_counts_and_gives_them_back(dit_speed):

@@ -114,7 +114,7 @@ class FlowConfig:
     logit_mean: float = 0.0
     logit_std: float = 1.0
     # This share of training timesteps is drawn from U(0.9, 1) instead: under the
-    # logit-normal alone about 3 % land there, yet sampling starts at t = 1 and its first
+    # logit-normal alone about 2 % land there, yet sampling starts at t = 1 and its first
     # steps lay out the scene. 0 keeps the draws of runs made before it existed.
     high_noise_rate: float = 0.0
     shift_base_tokens: int = 1024  # shift = sqrt(tokens / base): more tokens, noisier t

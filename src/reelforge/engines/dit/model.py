@@ -141,15 +141,16 @@ def frame_features(rows: int, cols: int, frequencies: int) -> torch.Tensor:
     at the bottom (floor): the best a model can then predict at t = 1 is one colour
     everywhere. Fractions, not indices, so portrait and landscape grids agree."""
     k = torch.arange(1, frequencies + 1, dtype=torch.float32)
-    parts = []
-    for count in (rows, cols):
-        u = (torch.arange(count, dtype=torch.float32) + 0.5) / count
-        angles = math.pi * u[:, None] * k[None, :]
-        parts.append(torch.cat([angles.sin(), angles.cos()], dim=1))
-    y, x = parts
-    return torch.cat(
-        [y[:, None].expand(-1, cols, -1), x[None].expand(rows, -1, -1)], dim=2
-    ).reshape(rows * cols, -1)
+
+    def fourier(u: torch.Tensor) -> torch.Tensor:
+        angles = math.pi * u.flatten()[:, None] * k[None, :]
+        return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+    def centres(count: int) -> torch.Tensor:
+        return (torch.arange(count, dtype=torch.float32) + 0.5) / count
+
+    y, x = torch.meshgrid(centres(rows), centres(cols), indexing="ij")  # row-major, as tokens
+    return torch.cat([fourier(y), fourier(x)], dim=1)
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -416,7 +417,7 @@ class JointDiT(nn.Module):
         audio_tokens = patchify_audio(audio, cfg.audio_patch)
         pieces = [
             self.text_in(text.to(dtype)),
-            self.video_in(video_tokens.to(dtype)) + self.frame_position(h // p, w // p, n, device),
+            self.embed_video(video_tokens, h // p, w // p),
             self.audio_in(audio_tokens.to(dtype)),
         ]
         kinds = [
@@ -439,9 +440,8 @@ class JointDiT(nn.Module):
         if ref_image is not None:
             image_tokens = patchify_video(ref_image, p)
             ref_image_shape = (ref_image.shape[-2], ref_image.shape[-1])
-            rows, cols = ref_image.shape[-2] // p, ref_image.shape[-1] // p
             pieces.append(
-                self.video_in(image_tokens.to(dtype)) + self.frame_position(rows, cols, 1, device)
+                self.embed_video(image_tokens, ref_image.shape[-2] // p, ref_image.shape[-1] // p)
             )
             kinds.append(torch.full(image_tokens.shape[:2], VIDEO_CLEAN, device=device))
             valid.append(has_refs[:, None].expand(-1, image_tokens.shape[1]))
@@ -496,13 +496,20 @@ class JointDiT(nn.Module):
             v_audio = v_audio + c.view(b, 1, 1) * audio.float()
         return v_video, v_audio
 
+    def embed_video(self, tokens: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+        """Video patches (B, frames · rows · cols, C·p·p), frame-major → (B, …, d): the
+        input projection, plus each patch's place in its frame where the model has it."""
+        x = self.video_in(tokens.to(self.video_in.weight.dtype))
+        if self.frame_in is None:
+            return x
+        return x + self.frame_position(rows, cols, tokens.shape[1] // (rows * cols), x.device)
+
     def frame_position(
         self, rows: int, cols: int, frames: int, device: torch.device
-    ) -> torch.Tensor | float:
+    ) -> torch.Tensor:
         """The embedding of each video token's place in its frame, (frames · rows · cols,
-        d) in token order; 0 for a model without (`frame_frequencies` = 0)."""
-        if self.frame_in is None:
-            return 0.0
+        d) in token order (a model with `frame_frequencies`)."""
+        assert self.frame_in is not None, "frame_frequencies is 0: no frame embedding"
         features = frame_features(rows, cols, self.config.frame_frequencies).to(device)
         return self.frame_in(features.to(self.frame_in.weight.dtype)).repeat(frames, 1)
 
