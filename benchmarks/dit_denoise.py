@@ -12,6 +12,11 @@ video and audio separately. Peers in the same run:
   latent pixel. At t = 1 (pure noise) a model that has learnt where things sit in a
   frame should beat it, and one that only predicts zero cannot.
 
+A second table measures the tiles of early checkpoints: the patch-border ratio of x̂₀,
+the mean |difference| between neighbouring latent pixels that lie in different patches
+(tokens) over the same for neighbours inside one patch. The clean latents' own ratio is
+the reference: a model whose patches meet at hard edges scores above it.
+
 The held-out clips are cached through the shipped codecs on first use.
 
     .venv/bin/python benchmarks/dit_denoise.py weights/dit [NAME=DIR ...] [--no-write]
@@ -118,21 +123,39 @@ def mean_square(x: torch.Tensor) -> float:
     return float(x.pow(2).mean())
 
 
+def border_ratio(video: torch.Tensor, patch: int) -> float:
+    """Mean |Δ| between horizontally or vertically neighbouring latent pixels of (B, C,
+    N, h, w) that straddle a patch border, over the same for pairs inside a patch."""
+    across, inside = [], []
+    for dim in (-1, -2):
+        size = video.shape[dim]
+        steps = (video.narrow(dim, 1, size - 1) - video.narrow(dim, 0, size - 1)).abs()
+        border = (torch.arange(size - 1) % patch) == patch - 1  # pair (i, i + 1) crosses
+        across.append(steps.movedim(dim, 0)[border].flatten())
+        inside.append(steps.movedim(dim, 0)[~border].flatten())
+    return float(torch.cat(across).mean() / torch.cat(inside).mean())
+
+
 @torch.no_grad()
-def errors(model: JointDiT, clips: list[dict[str, torch.Tensor]]) -> dict[str, list[float]]:
-    """MSE of x̂₀ per t, video then audio."""
+def errors(
+    model: JointDiT, clips: list[dict[str, torch.Tensor]], patch: int
+) -> dict[str, list[float]]:
+    """Per t: the MSE of x̂₀ for video and for audio, and the patch-border ratio of the
+    video x̂₀ (`patch`: the model's video patch), each averaged over the clips."""
     out: dict[str, list[float]] = {}
     for t in TIMES:
-        video_err, audio_err = [], []
+        video_err, audio_err, borders = [], [], []
         for index, clip in enumerate(clips):
             ev, ea = noise(index, clip)
             x0v, x0a = clip["video"], clip["audio"]
             xv, xa = (1 - t) * x0v + t * ev, (1 - t) * x0a + t * ea
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 vv, va = model(xv, xa, torch.tensor([t]), clip["text"], clip["text_mask"])
-            video_err.append(mean_square(xv - t * vv.float() - x0v))
+            estimate = xv - t * vv.float()
+            video_err.append(mean_square(estimate - x0v))
             audio_err.append(mean_square(xa - t * va.float() - x0a))
-        out[f"{t:g}"] = [sum(video_err) / len(clips), sum(audio_err) / len(clips)]
+            borders.append(border_ratio(estimate, patch))
+        out[f"{t:g}"] = [sum(values) / len(clips) for values in (video_err, audio_err, borders)]
     return out
 
 
@@ -182,8 +205,11 @@ def main() -> None:
     windows = [window(cache, i, first.config) for i in range(len(cache))]
     # Every checkpoint normalises with its own statistics; baselines use the first's.
     rows = baselines(model_inputs(first, windows), position_mean(first, args.train_latents, 500))
+    patch = first.config.video_patch
+    clean = model_inputs(first, windows)
+    data_border = sum(border_ratio(c["video"], patch) for c in clean) / len(clean)
     for name, model in models.items():
-        rows[name] = errors(model, model_inputs(model, windows))
+        rows[name] = errors(model, model_inputs(model, windows), model.config.video_patch)
         print(f"{name}: {rows[name]}", flush=True)
 
     header = " | ".join(f"t = {t:g}" for t in TIMES)
@@ -199,12 +225,25 @@ def main() -> None:
     for name, by_t in rows.items():
         cells = []
         for t in TIMES:
-            video, audio = by_t[f"{t:g}"]
+            video, audio = by_t[f"{t:g}"][:2]
             cells.append(f"{video:.3f}" + ("" if audio != audio else f" ({audio:.3f})"))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        f"Patch-border ratio of x̂₀ (neighbouring latent pixels in different {patch} × "
+        f"{patch} patches against neighbours inside one); the clean latents' own is "
+        f"{data_border:.3f}.",
+        "",
+        f"| checkpoint | {header} |",
+        "|---|" + "---|" * len(TIMES),
+    ]
+    for name in models:
+        cells = [f"{rows[name][f'{t:g}'][2]:.3f}" for t in TIMES]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     print("\n".join(lines))
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+        numbers = {"clean latents' patch-border ratio": data_border, **rows}
+        args.json.write_text(json.dumps(numbers, indent=2) + "\n")
     if not args.no_write:
         section = "\n".join([MARK_BEGIN, "### dit held-out denoising", "", *lines, "", MARK_END])
         write_section(MARK_BEGIN, MARK_END, section)

@@ -33,7 +33,7 @@ from reelforge.engines.dit.flow import (
 from reelforge.engines.dit.model import JointDiT, frame_features, skip_scale, video_times
 from reelforge.engines.dit.train import train
 from reelforge.engines.dit.video_vae import VideoVAE
-from reelforge.errors import Cancelled
+from reelforge.errors import Cancelled, InvalidRequest
 from reelforge.settings import Settings
 
 from .test_train import _ddp_process, final_weights, free_port, quiet
@@ -139,6 +139,37 @@ def test_an_untrained_model_is_the_best_linear_denoiser():
         v, a = model(video, audio, torch.tensor([t]), states, mask)
         c = float(skip_scale(torch.tensor(t)))
         assert torch.allclose(v, c * video, atol=1e-6) and torch.allclose(a, c * audio, atol=1e-6)
+
+
+def test_the_conv_head_starts_at_zero_and_reaches_across_patch_borders():
+    plain = tiny_model()
+    headed = JointDiT(dataclasses.replace(TINY_DIT, conv_head=3)).eval()
+    missing = headed.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert sorted(missing) == ["video_conv.weight", "video_features.bias", "video_features.weight"]
+    states, mask = text()
+    video, audio = torch.randn(1, *VIDEO), torch.randn(1, *AUDIO_SHAPE)
+    t = torch.tensor([0.6])
+    with torch.no_grad():  # zero-initialised: the same function as without it
+        base = plain(video, audio, t, states, mask)[0]
+        torch.testing.assert_close(headed(video, audio, t, states, mask)[0], base)
+    # Only token 0 (frame 0, the top-left 2 × 2 patch) emits features: the convolution
+    # writes its patch and, across the border, the adjacent ring of its neighbours.
+    assert headed.video_conv is not None and headed.video_features is not None
+    headed.video_conv.weight.data.normal_()
+
+    def one_token(module, inputs, output):
+        kept = torch.zeros_like(output)
+        kept[:, 0] = 1.0
+        return kept
+
+    hook = headed.video_features.register_forward_hook(one_token)
+    with torch.no_grad():
+        changed = (headed(video, audio, t, states, mask)[0] - base).abs().sum(dim=1)[0]
+    hook.remove()
+    p = TINY_DIT.video_patch
+    assert changed[0, : p + 1, : p + 1].min() > 0  # the patch and one pixel beyond it
+    assert changed[0, p + 1 :].max() == 0 and changed[0, :, p + 1 :].max() == 0
+    assert changed[1:].max() == 0  # frames are convolved one by one
 
 
 class ConstantModel(torch.nn.Module):
@@ -286,6 +317,28 @@ def test_dit_training_runs_and_the_loss_is_finite(latents, tmp_path):
     assert isinstance(model.video_std, torch.Tensor)
     assert not torch.equal(model.video_std, torch.ones_like(model.video_std))  # from data
     assert len(list((latents / "references").glob("*.safetensors"))) >= 1
+
+
+def test_a_new_head_trains_on_top_of_frozen_initial_weights(latents, tmp_path):
+    run = preset("dit", "tiny")
+    train(run, quiet(tmp_path / "base", latents=latents, export=tmp_path / "base-export"))
+    initial = ckpt.load_sharded(tmp_path / "base-export")
+    headed = dataclasses.replace(
+        run,
+        dit=dataclasses.replace(run.dit, conv_head=2),
+        train=dataclasses.replace(run.train, trainable=("video_features", "video_conv")),
+    )
+    options = quiet(tmp_path / "head", latents=latents, init=tmp_path / "base-export")
+    assert all(np.isfinite(train(headed, options)))
+    after = final_weights(tmp_path / "head")
+    for name, value in initial.items():  # frozen, latent statistics included
+        torch.testing.assert_close(after[name], value.float(), rtol=0, atol=0)
+    assert after["video_conv.weight"].abs().max() > 0  # the head left zero
+    # Weights of another shape are refused, naming the option.
+    wider = dataclasses.replace(run, dit=dataclasses.replace(run.dit, width=48))
+    with pytest.raises(InvalidRequest, match="init") as error:
+        train(wider, quiet(tmp_path / "wider", latents=latents, init=tmp_path / "base-export"))
+    assert error.value.param == "init"
 
 
 def test_dit_save_and_resume_continue_bit_identically(latents, tmp_path):

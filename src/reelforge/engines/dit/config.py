@@ -101,6 +101,13 @@ class DiTConfig:
     # linear guess for unit-variance latents on the noisy half (model.skip_scale): at
     # t = 1 the input is the noise itself, and the network need not learn to copy it.
     velocity_skip: bool = False
+    # A spatial video head next to the per-token projection: each token also emits this
+    # many feature channels per latent pixel, laid out on the latent grid, and a 3 × 3
+    # convolution over that map adds to the velocity, so a token's output can follow its
+    # neighbours' across the patch border (U-ViT's final convolution, on features). It
+    # starts at zero. 0: per-token projections alone, whose outputs meet at hard edges
+    # every `video_patch` latents (the 32 px tiles of the first checkpoints).
+    conv_head: int = 0
 
     @property
     def head_dim(self) -> int:
@@ -162,6 +169,9 @@ class TrainConfig:
     latent_clips: int = 0
     window_seconds: float = 2.0
     cache_workers: int = 1  # processes filling the latent cache (codecs on the GPU if any)
+    # Train only the parameters whose names start with one of these (a new head on top of
+    # a trained model started with --init); empty: all of them.
+    trainable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -241,6 +251,9 @@ TINY_TRAIN = TrainConfig(
 # The dit presets' flow: a tenth of the timesteps near pure noise (FlowConfig).
 DIT_FLOW = FlowConfig(high_noise_rate=0.1)
 
+CPU_DIT = DiTConfig(width=256, depth=6, heads=4, frame_frequencies=8, velocity_skip=True)
+CPU_DIT_HEAD = dataclasses.replace(CPU_DIT, conv_head=32)
+
 PRESETS: dict[Target, dict[str, RunConfig]] = {
     "vae": {
         "tiny": RunConfig("vae", "tiny", TINY_TRAIN, video=TINY_VIDEO),
@@ -304,7 +317,28 @@ PRESETS: dict[Target, dict[str, RunConfig]] = {
                 log_every=5,
                 checkpoint_every=50,
             ),
-            dit=DiTConfig(width=256, depth=6, heads=4, frame_frequencies=8, velocity_skip=True),
+            dit=CPU_DIT,
+            flow=DIT_FLOW,
+        ),
+        # A spatial video head (DiTConfig.conv_head) trained on top of the cpu preset's
+        # weights, which stay frozen: `--init` a cpu run's export (docs/DIT.md).
+        "cpu-head": RunConfig(
+            "dit",
+            "cpu-head",
+            TrainConfig(
+                steps=300,
+                batch_size=4,
+                lr=1e-3,
+                warmup_steps=10,
+                ema_decay=0.99,
+                clip_seconds=4.0,
+                window_seconds=2.0,
+                latent_clips=500,
+                log_every=5,
+                checkpoint_every=50,
+                trainable=("video_features", "video_conv"),
+            ),
+            dit=CPU_DIT_HEAD,
             flow=DIT_FLOW,
         ),
         # The shipped size, trained on one H200 (docs/DIT.md): 11 M parameters, 22 MB in
@@ -383,7 +417,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """The `reelforge train` arguments (here, not in train.py, so the CLI can build its
     parser without importing torch)."""
     parser.add_argument("target", help="vae (video VAE), audio (audio codec) or dit")
-    parser.add_argument("--config", default="cpu", help="preset: tiny, cpu, h200 (dit) or full")
+    parser.add_argument(
+        "--config", default="cpu", help="preset: tiny, cpu, cpu-head (dit), h200 (dit) or full"
+    )
     parser.add_argument(
         "--out", type=Path, default=None, help="run directory (default out/train/TARGET-CONFIG)"
     )
@@ -391,6 +427,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "--data", type=Path, default=None, help="folder of MP4s with captions.jsonl (default: sim)"
     )
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    parser.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="start from these weights (a saved model directory such as weights/dit); "
+        "modules they lack keep their zero-output initialisation",
+    )
     parser.add_argument("--steps", type=int, default=None, help="override the preset's steps")
     parser.add_argument(
         "--stop-at",

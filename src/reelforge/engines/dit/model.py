@@ -21,9 +21,11 @@ Reading order:
    token kind its own, and everything that writes to the residual starts at zero.
    Clean tokens (a given first frame, references) are modulated with t = 0.
 4. Heads. Per kind a final modulated norm and a zero-initialised projection back to
-   patches: the model predicts the rectified-flow velocity ε − x₀ for video and audio,
-   on top of the best linear guess c(t)·x_t (`skip_scale`), so an untrained model is
-   already the linear denoiser and training learns what that misses.
+   patches (for video optionally also a feature map on the latent grid through a 3 × 3
+   convolution, `conv_head`, so outputs can cross patch borders): the model predicts the
+   rectified-flow velocity ε − x₀ for video and audio, on top of the best linear guess
+   c(t)·x_t (`skip_scale`), so an untrained model is already the linear denoiser and
+   training learns what that misses.
 
 Why one stream with joint attention rather than LTX-2's two streams with cross-modal
 attention: at the sizes this project ships and trains, one attention call over all
@@ -282,6 +284,10 @@ class JointDiT(nn.Module):
         self.final_projection = nn.Linear(d, 2 * d)
         self.final_kind_modulation = nn.Parameter(torch.zeros(KINDS, 2, d))
         self.video_out = nn.Linear(d, video_in)
+        self.video_features, self.video_conv = None, None
+        if cfg.conv_head:
+            self.video_features = nn.Linear(d, cfg.conv_head * cfg.video_patch**2)
+            self.video_conv = nn.Conv2d(cfg.conv_head, cfg.video_channels, 3, padding=1, bias=False)
         self.audio_out = nn.Linear(d, audio_in)
         # Latent statistics (set from the training data; shipped with the weights): the
         # transformer sees unit-variance latents.
@@ -303,6 +309,8 @@ class JointDiT(nn.Module):
         # adaLN-Zero: every gate, the final modulation and the output heads start at zero.
         for zero in (self.time_projection, self.final_projection, self.video_out, self.audio_out):
             nn.init.zeros_(zero.weight)
+        if self.video_conv is not None:
+            nn.init.zeros_(self.video_conv.weight)
 
     # -- latent statistics ---------------------------------------------------------------
 
@@ -487,6 +495,12 @@ class JointDiT(nn.Module):
         )
         x = modulate(self.final_norm(x), final[:, :, 0], final[:, :, 1])
         v_video = unpatchify_video(self.video_out(x[:, layout.video]).float(), (cv, n, h, w), p)
+        if self.video_features is not None and self.video_conv is not None:
+            channels = self.config.conv_head
+            grid = unpatchify_video(self.video_features(x[:, layout.video]), (channels, n, h, w), p)
+            frames = grid.transpose(1, 2).reshape(b * n, channels, h, w)
+            conv = self.video_conv(F.silu(frames)).float()
+            v_video = v_video + conv.view(b, n, cv, h, w).transpose(1, 2)
         v_audio = unpatchify_audio(
             self.audio_out(x[:, layout.audio]).float(), cfg.audio_channels, m, cfg.audio_patch
         )

@@ -50,7 +50,7 @@ from reelforge.engines.dit.layers import Posterior
 from reelforge.engines.dit.losses import frequency_l1, multi_resolution_stft
 from reelforge.engines.dit.model import JointDiT
 from reelforge.engines.dit.video_vae import VideoVAE, frames_to_tensor
-from reelforge.errors import InvalidRequest
+from reelforge.errors import ConfigError, InvalidRequest
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,7 @@ class Options:
     export: Path | None = None
     threads: int | None = None
     latents: Path | None = None  # dit: the latent cache (filled first if short)
+    init: Path | None = None  # start from these saved weights instead of a fresh model
     log: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
 
 
@@ -110,11 +111,14 @@ def train(run: RunConfig, options: Options) -> list[float]:
     # 2. Model and EMA; on resume, their weights (whole tensors, before any sharding).
     torch.manual_seed(cfg.seed)
     model = build_model(run).to(procs.device)
+    if options.init is not None and latest is None:
+        initialise_from(model, options.init, options.log)
     if run.target == "dit":
         latents_dir = prepare_latents(run, options, procs)
-        if latest is None:
+        if latest is None and options.init is None:  # initial weights bring their own
             set_latent_statistics(model, latents_dir)
     ema = copy.deepcopy(model).requires_grad_(False)
+    trained = trainable_parameters(model, cfg.trainable)
     if latest is not None:
         start_step = load_weights(latest, model, ema)
     wrapped = wrap_parallel(model, cfg, procs)
@@ -123,7 +127,7 @@ def train(run: RunConfig, options: Options) -> list[float]:
 
     # 3. Optimizer, created on the (possibly sharded) parameters; on resume, its state.
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay
+        trained, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay
     )
     if latest is not None:
         load_optimizer(latest, model, optimizer)
@@ -260,6 +264,44 @@ def build_model(run: RunConfig) -> nn.Module:
     if run.target == "audio":
         return AudioCodec(run.audio)
     return JointDiT(run.dit)
+
+
+def initialise_from(model: nn.Module, directory: Path, log: Callable[[str], None]) -> None:
+    """Weights of a saved model (`save_pretrained`) into `model`, which may have modules
+    the saved one lacks (they keep their initialisation, which starts at zero output);
+    anything else that does not match is an error naming the path."""
+    if not (directory / "config.json").is_file():
+        raise InvalidRequest(
+            f"init {str(directory)!r} is not a saved model directory (no config.json)",
+            param="init",
+        )
+    weights = ckpt.load_sharded(directory)
+    own = model.state_dict()
+    wrong = [k for k, v in weights.items() if k not in own or own[k].shape != v.shape]
+    if wrong:
+        raise InvalidRequest(
+            f"init {str(directory)!r} does not fit the preset's model: {wrong[0]!r}",
+            param="init",
+        )
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in weights.items()}, strict=False)
+    new = sorted({k.split(".")[0] for k in own if k not in weights})
+    log(f"initialised from {directory}" + (f"; new: {', '.join(new)}" if new else ""))
+
+
+def trainable_parameters(model: nn.Module, prefixes: tuple[str, ...]) -> list[nn.Parameter]:
+    """The parameters a run trains (all, or those named by `prefixes`); the rest are
+    frozen, so the backward pass stops where nothing trainable is left."""
+    if not prefixes:
+        return list(model.parameters())
+    trained = []
+    for name, parameter in model.named_parameters():
+        keep = name.startswith(prefixes)
+        parameter.requires_grad_(keep)
+        if keep:
+            trained.append(parameter)
+    if not trained:
+        raise ConfigError(f"trainable {prefixes!r} names no parameter", param="trainable")
+    return trained
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
@@ -681,6 +723,7 @@ def run_from_arguments(args: argparse.Namespace) -> int:
         export=args.export,
         threads=args.threads,
         latents=args.latents,
+        init=args.init,
     )
     train(run, options)
     return 0
