@@ -334,11 +334,12 @@ def test_a_new_head_trains_on_top_of_frozen_initial_weights(latents, tmp_path):
     for name, value in initial.items():  # frozen, latent statistics included
         torch.testing.assert_close(after[name], value.float(), rtol=0, atol=0)
     assert after["video_conv.weight"].abs().max() > 0  # the head left zero
-    # Weights of another shape are refused, naming the option.
-    wider = dataclasses.replace(run, dit=dataclasses.replace(run.dit, width=48))
-    with pytest.raises(InvalidRequest, match="init") as error:
-        train(wider, quiet(tmp_path / "wider", latents=latents, init=tmp_path / "base-export"))
-    assert error.value.param == "init"
+    # Weights of another shape, or of the same shapes for another model, are refused.
+    for field, value in (("width", 48), ("heads", 1)):
+        other = dataclasses.replace(run, dit=dataclasses.replace(run.dit, **{field: value}))
+        with pytest.raises(InvalidRequest, match=f"init .*{field}") as error:
+            train(other, quiet(tmp_path / field, latents=latents, init=tmp_path / "base-export"))
+        assert error.value.param == "init"
 
 
 def test_dit_save_and_resume_continue_bit_identically(latents, tmp_path):

@@ -360,7 +360,9 @@ PRESETS: dict[Target, dict[str, RunConfig]] = {
                 log_every=25,
                 checkpoint_every=500,
             ),
-            dit=DiTConfig(width=320, depth=8, heads=5, frame_frequencies=8, velocity_skip=True),
+            dit=DiTConfig(
+                width=320, depth=8, heads=5, frame_frequencies=8, velocity_skip=True, conv_head=32
+            ),
             flow=DIT_FLOW,
         ),
         "full": RunConfig(
@@ -386,6 +388,7 @@ PRESETS: dict[Target, dict[str, RunConfig]] = {
                 time_pairs=16,
                 frame_frequencies=8,
                 velocity_skip=True,
+                conv_head=32,
             ),
             flow=DIT_FLOW,
         ),

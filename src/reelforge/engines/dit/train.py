@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import functools
 import json
 import math
@@ -275,9 +276,12 @@ def initialise_from(model: nn.Module, directory: Path, log: Callable[[str], None
             f"init {str(directory)!r} is not a saved model directory (no config.json)",
             param="init",
         )
+    saved = json.loads((directory / "config.json").read_text()).get("config", {})
+    mine = dataclasses.asdict(model.config)  # type: ignore[call-overload]
+    differ = [k for k in sorted(mine) if k in saved and saved[k] != mine[k] and k != "conv_head"]
     weights = ckpt.load_sharded(directory)
     own = model.state_dict()
-    wrong = [k for k, v in weights.items() if k not in own or own[k].shape != v.shape]
+    wrong = differ + [k for k, v in weights.items() if k not in own or own[k].shape != v.shape]
     if wrong:
         raise InvalidRequest(
             f"init {str(directory)!r} does not fit the preset's model: {wrong[0]!r}",
