@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from reelforge import pipeline
 from reelforge.media import Decoded, decode_mp4
@@ -26,11 +27,20 @@ class Generated:
         return self.result.video_path
 
 
+FIXED_WATERMARK_KEY = SecretStr("5eed" * 16)  # 32 bytes
+
+
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     # As `reelforge eval` makes them: without the visible mark, which would otherwise cross
-    # the objects the judge tests track (provenance tests use their own settings).
-    return Settings(data_dir=tmp_path_factory.mktemp("data"), visible_watermark=False)
+    # the objects the judge tests track (provenance tests use their own settings). The
+    # invisible mark's pattern follows the key (random per data folder unless set) and
+    # the payload; the judge's tests fix both, so a clip is the same on every run.
+    return Settings(
+        data_dir=tmp_path_factory.mktemp("data"),
+        visible_watermark=False,
+        watermark_key=FIXED_WATERMARK_KEY,
+    )
 
 
 def _generate(tmp: Path, settings: Settings, prompt: str, **kwargs) -> Generated:
