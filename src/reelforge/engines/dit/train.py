@@ -267,6 +267,11 @@ def build_model(run: RunConfig) -> nn.Module:
     return JointDiT(run.dit)
 
 
+# Config fields whose modules start at zero output: weights saved without them give the
+# same function in a model with them, so --init may add them.
+ADDS = ("conv_head",)
+
+
 def initialise_from(model: nn.Module, directory: Path, log: Callable[[str], None]) -> None:
     """Weights of a saved model (`save_pretrained`) into `model`, which may have modules
     the saved one lacks (they keep their initialisation, which starts at zero output);
@@ -278,7 +283,7 @@ def initialise_from(model: nn.Module, directory: Path, log: Callable[[str], None
         )
     saved = json.loads((directory / "config.json").read_text()).get("config", {})
     mine = dataclasses.asdict(model.config)  # type: ignore[call-overload]
-    differ = [k for k in sorted(mine) if k in saved and saved[k] != mine[k] and k != "conv_head"]
+    differ = [k for k in sorted(mine) if k in saved and saved[k] != mine[k] and k not in ADDS]
     weights = ckpt.load_sharded(directory)
     own = model.state_dict()
     wrong = differ + [k for k, v in weights.items() if k not in own or own[k].shape != v.shape]
