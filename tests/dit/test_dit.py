@@ -331,12 +331,16 @@ def test_a_new_head_trains_on_top_of_frozen_initial_weights(latents, tmp_path):
     options = quiet(tmp_path / "head", latents=latents, init=tmp_path / "base-export")
     assert all(np.isfinite(train(headed, options)))
     after = final_weights(tmp_path / "head")
-    for name, value in initial.items():  # frozen, latent statistics included
-        torch.testing.assert_close(after[name], value.float(), rtol=0, atol=0)
+    for name, tensor in initial.items():  # frozen, latent statistics included
+        torch.testing.assert_close(after[name], tensor.float(), rtol=0, atol=0)
     assert after["video_conv.weight"].abs().max() > 0  # the head left zero
     # Weights of another shape, or of the same shapes for another model, are refused.
-    for field, value in (("width", 48), ("heads", 1)):
-        other = dataclasses.replace(run, dit=dataclasses.replace(run.dit, **{field: value}))
+    wider, fewer_heads = (
+        dataclasses.replace(run.dit, width=48),
+        dataclasses.replace(run.dit, heads=1),
+    )
+    for field, config in (("width", wider), ("heads", fewer_heads)):
+        other = dataclasses.replace(run, dit=config)
         with pytest.raises(InvalidRequest, match=f"init .*{field}") as error:
             train(other, quiet(tmp_path / field, latents=latents, init=tmp_path / "base-export"))
         assert error.value.param == "init"
