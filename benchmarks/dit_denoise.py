@@ -204,9 +204,9 @@ def main() -> None:
     cache = held_out_cache(args.held_out, args.clips)
     windows = [window(cache, i, first.config) for i in range(len(cache))]
     # Every checkpoint normalises with its own statistics; baselines use the first's.
-    rows = baselines(model_inputs(first, windows), position_mean(first, args.train_latents, 500))
-    patch = first.config.video_patch
     clean = model_inputs(first, windows)
+    rows = baselines(clean, position_mean(first, args.train_latents, 500))
+    patch = first.config.video_patch
     data_border = sum(border_ratio(c["video"], patch) for c in clean) / len(clean)
     for name, model in models.items():
         rows[name] = errors(model, model_inputs(model, windows), model.config.video_patch)
