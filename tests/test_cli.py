@@ -171,11 +171,18 @@ def test_eval_writes_report_summary_and_plots(tmp_path):
         "360x640",
         "--out",
         str(out),
-        "-q",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(out / "summary.md")
+    # stderr is a pipe, not a terminal: one progress line a prompt, then the summary line.
+    lines = result.stderr.splitlines()
+    assert [line.split(" (")[0] for line in lines[:3]] == [
+        "eval 0/2 single-001",
+        "eval 1/2 single-002",
+        "eval 2/2 done",
+    ], result.stderr
+    assert "min left" in lines[1] and lines[3].startswith("evaluated 2 prompts with sim")
     import json
 
     report = json.loads((out / "report.json").read_text())

@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -349,6 +350,8 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     )
     if args.quiet:
         report = run_suite(prompts, options, out, settings)
+    elif not sys.stderr.isatty():  # a log file: one line a prompt, with the time left
+        report = run_suite(prompts, options, out, settings, _progress_lines())
     else:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -374,6 +377,23 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     )
     print(out / "summary.md")
     return 0
+
+
+def _progress_lines() -> Callable[[int, int, str], None]:
+    """An eval progress callback that writes one plain line per prompt to stderr: done and
+    total, the prompt now starting, the time taken and an estimate of the time left."""
+    started = time.monotonic()
+
+    def on_progress(done: int, total: int, current: str) -> None:
+        elapsed = time.monotonic() - started
+        left = f", about {elapsed / done * (total - done) / 60:.0f} min left" if done else ""
+        print(
+            f"eval {done}/{total} {current} ({elapsed / 60:.1f} min{left})",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return on_progress
 
 
 def _with_progress_bar(request: Request, output: Path, settings: Settings) -> Result:
