@@ -181,6 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="give each prompt with a character a cameo (a random character's portrait and "
         "voice) and report how often the clip shows that character",
     )
+    ev.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run in --out: only the prompts it did not finish",
+    )
     ev.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     from reelforge.engines.dit.config import add_train_arguments
@@ -349,9 +354,9 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         cameos=args.cameos,
     )
     if args.quiet:
-        report = run_suite(prompts, options, out, settings)
+        report = run_suite(prompts, options, out, settings, resume=args.resume)
     elif not sys.stderr.isatty():  # a log file: one line a prompt, with the time left
-        report = run_suite(prompts, options, out, settings, _progress_lines())
+        report = run_suite(prompts, options, out, settings, _progress_lines(), args.resume)
     else:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -363,7 +368,7 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
             def on_progress(done: int, total: int, current: str) -> None:
                 bar.update(task, completed=done, description=current)
 
-            report = run_suite(prompts, options, out, settings, on_progress)
+            report = run_suite(prompts, options, out, settings, on_progress, args.resume)
     summary = report["summary"]
     cameo = (
         f"; cameo identity {summary['cameo_identity']:.3f} of {summary['cameo_clips']} clips"
@@ -381,14 +386,24 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 
 def _progress_lines() -> Callable[[int, int, str], None]:
     """An eval progress callback that writes one plain line per prompt to stderr: done and
-    total, the prompt now starting, the time taken and an estimate of the time left."""
-    started = time.monotonic()
+    total, the prompt now starting, the time taken and an estimate of the time left (from
+    the prompts measured in this run; those a resumed run skips take no time)."""
+    started = last = time.monotonic()
+    durations: list[float] = []
 
     def on_progress(done: int, total: int, current: str) -> None:
-        elapsed = time.monotonic() - started
-        left = f", about {elapsed / done * (total - done) / 60:.0f} min left" if done else ""
+        nonlocal last
+        now = time.monotonic()
+        if done and now - last > 0.05:
+            durations.append(now - last)
+        last = now
+        left = (
+            f", about {sum(durations) / len(durations) * (total - done) / 60:.0f} min left"
+            if durations
+            else ""
+        )
         print(
-            f"eval {done}/{total} {current} ({elapsed / 60:.1f} min{left})",
+            f"eval {done}/{total} {current} ({(now - started) / 60:.1f} min{left})",
             file=sys.stderr,
             flush=True,
         )

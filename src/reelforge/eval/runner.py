@@ -3,12 +3,18 @@ and write a JSON report and a Markdown summary with plots of the error distribut
 
 With cameos, every prompt with a character is generated with a cameo reference of a
 random character (`random_character(np.random.default_rng(index))`) and its clip is
-checked for that character's look (eval/identity.py)."""
+checked for that character's look (eval/identity.py).
+
+Each prompt is appended to `rows.jsonl` in the output directory as soon as it is
+measured, so an interrupted run loses at most the prompt it was on: `resume=True` reads
+that file back and generates only the prompts not in it (a prompt's seed is its index,
+so the clips are the ones an uninterrupted run makes)."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -21,6 +27,7 @@ import numpy as np
 from reelforge import pipeline
 from reelforge.engines import get_engine
 from reelforge.engines.dit.references import CameoReference, character_reference, random_character
+from reelforge.errors import InvalidRequest
 from reelforge.eval.metrics import ClipMetrics, Expected, evaluate_clip
 from reelforge.eval.suite import SuitePrompt
 from reelforge.safety import ContentPolicyViolation
@@ -52,6 +59,7 @@ def run_suite(
     out_dir: Path,
     settings: Settings,
     progress: Callable[[int, int, str], None] | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Generate and evaluate each prompt; return (and write) the report. Clips are made
     without the visible watermark: the judge measures the engine, and a mark drifting over
@@ -60,13 +68,26 @@ def run_suite(
     settings = settings.model_copy(update={"visible_watermark": False})
     clips_dir = out_dir / "clips"
     clips_dir.mkdir(parents=True, exist_ok=True)
+    settings_of_run = {
+        "engine": options.engine,
+        "seconds": options.seconds,
+        "size": options.size,
+        "fps": options.fps,
+        "cameos": options.cameos,
+    }
+    done = _done_before(out_dir / ROWS, settings_of_run, prompts, resume)
+    log = RowLog(out_dir / ROWS, settings_of_run, [p.id for p in prompts], list(done.values()))
     rows: list[dict[str, Any]] = []
     blocked: list[dict[str, str]] = []  # prompts the content policy refused
     takes_cameos = options.cameos and get_engine(options.engine, settings).capabilities.cameos
-    started = time.perf_counter()
     for index, prompt in enumerate(prompts):
         if progress:
             progress(index, len(prompts), prompt.id)
+        if prompt.id in done:  # measured by an earlier run of this one
+            entry = done[prompt.id]
+            (rows if "row" in entry else blocked).append(entry.get("row") or entry["blocked"])
+            continue
+        started = time.perf_counter()
         path = clips_dir / f"{prompt.id}.mp4"
         request = Request(
             prompt=prompt.prompt,
@@ -85,6 +106,7 @@ def run_suite(
             pipeline.generate(request, path, settings=settings, cameos=cameos)
         except ContentPolicyViolation as error:  # reported, not measured; the run goes on
             blocked.append({"id": prompt.id, "prompt": prompt.prompt, "reason": str(error)})
+            log.add(prompt, {"blocked": blocked[-1]}, time.perf_counter() - started)
             continue
         generate_s = time.perf_counter() - t0
         metrics = evaluate_clip(
@@ -102,6 +124,7 @@ def run_suite(
         if not options.keep_clips:
             path.unlink(missing_ok=True)
             path.with_suffix(".json").unlink(missing_ok=True)
+        log.add(prompt, {"row": rows[-1]}, time.perf_counter() - started)
     if progress:
         progress(len(prompts), len(prompts), "done")
     report = {
@@ -112,7 +135,7 @@ def run_suite(
         "prompts": len(prompts),
         "cameos": options.cameos,
         "engine_takes_cameos": takes_cameos if options.cameos else None,
-        "wall_s": time.perf_counter() - started,
+        "wall_s": log.spent_s,  # generating and measuring, over all the runs of a resumed one
         "summary": summarize(rows, options.fps),
         "clips": rows,
         "blocked": blocked,
@@ -121,6 +144,90 @@ def run_suite(
     plots = write_plots(rows, out_dir)
     (out_dir / "summary.md").write_text(markdown_summary(report, plots))
     return report
+
+
+ROWS = "rows.jsonl"  # a header line, then one line per measured (or refused) prompt
+
+
+def _done_before(
+    path: Path, settings_of_run: dict[str, Any], prompts: list[SuitePrompt], resume: bool
+) -> dict[str, dict[str, Any]]:
+    """The prompts an earlier run in `path` finished, by id, when `resume`: those whose
+    text is unchanged. Without `resume`, an unfinished earlier run is refused rather than
+    overwritten (a finished one is replaced). A line cut short by a crash is skipped: its
+    prompt is done again."""
+    if not path.exists():
+        return {}
+    lines = path.read_text().splitlines()
+    try:
+        header = json.loads(lines[0])
+        before, planned = header["settings"], header["prompts"]
+    except (IndexError, ValueError, KeyError, TypeError):
+        before, planned = None, []
+    entries: dict[str, dict[str, Any]] = {}
+    for line in lines[1:]:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+            entries[entry["id"]] = entry
+    if not resume:
+        unfinished = [key for key in planned if key not in entries]
+        if before is not None and unfinished:
+            raise InvalidRequest(
+                f"out {str(path.parent)!r} holds an unfinished eval ({len(entries)} of "
+                f"{len(planned)} prompts done); pass --resume to continue it, or choose "
+                "another --out",
+                param="resume",
+            )
+        return {}
+    if before is None:
+        raise InvalidRequest(
+            f"resume: {str(path)!r} is not the rows file of a `reelforge eval` run",
+            param="resume",
+        )
+    changed = [key for key in settings_of_run if before.get(key) != settings_of_run[key]]
+    if changed:
+        was = ", ".join(f"{key} {before.get(key)!r}" for key in changed)
+        raise InvalidRequest(
+            f"resume: the run in {str(path.parent)!r} was made with {was}; "
+            "resume it with the same options, or choose another --out",
+            param="resume",
+        )
+    texts = {prompt.id: prompt.prompt for prompt in prompts}
+    return {key: entry for key, entry in entries.items() if entry.get("prompt") == texts.get(key)}
+
+
+class RowLog:
+    """`rows.jsonl`: replaced at the start by the header and the entries kept from an
+    earlier run (atomically, so a crash there loses nothing), then appended to and flushed
+    one prompt at a time."""
+
+    def __init__(
+        self,
+        path: Path,
+        settings_of_run: dict[str, Any],
+        prompt_ids: list[str],
+        kept: list[dict[str, Any]],
+    ) -> None:
+        self.path = path
+        self.spent_s = sum(float(entry.get("spent_s", 0.0)) for entry in kept)
+        records = [{"settings": settings_of_run, "prompts": prompt_ids}, *kept]
+        partial = path.with_name(f".{path.name}.part")
+        partial.write_text("".join(_line(record) for record in records))
+        os.replace(partial, path)
+
+    def add(self, prompt: SuitePrompt, entry: dict[str, Any], spent_s: float) -> None:
+        self.spent_s += spent_s
+        with self.path.open("a") as file:
+            file.write(
+                _line({"id": prompt.id, "prompt": prompt.prompt, "spent_s": spent_s, **entry})
+            )
+
+
+def _line(record: dict[str, Any]) -> str:
+    return json.dumps(record, default=_json_default) + "\n"
 
 
 def _cameo_for(index: int) -> CameoReference:
