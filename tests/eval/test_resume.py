@@ -89,6 +89,16 @@ def test_resume_redoes_a_prompt_whose_text_changed(tmp_path, settings, prompts, 
     assert generated == [changed.prompt] and report["clips"][0]["prompt"] == changed.prompt
 
 
+def test_resuming_a_part_of_a_run_keeps_the_rest(tmp_path, settings, prompts, generated):
+    out = tmp_path / "report"
+    both = [prompts[0], prompts[2]]
+    run_suite(both, OPTIONS, out, settings)
+    generated.clear()
+    run_suite(both[1:], OPTIONS, out, settings, resume=True)
+    report = run_suite(both, OPTIONS, out, settings, resume=True)
+    assert generated == [] and [c["id"] for c in report["clips"]] == ["single-001", "single-002"]
+
+
 def test_cli_resume(tmp_path, monkeypatch, capsys, prompts):
     suite = tmp_path / "suite.jsonl"
     suite.write_text(json.dumps(dataclasses.asdict(prompts[0])) + "\n")

@@ -75,8 +75,9 @@ def run_suite(
         "fps": options.fps,
         "cameos": options.cameos,
     }
-    done = _done_before(out_dir / ROWS, settings_of_run, prompts, resume)
-    log = RowLog(out_dir / ROWS, settings_of_run, [p.id for p in prompts], list(done.values()))
+    kept = _done_before(out_dir / ROWS, settings_of_run, prompts, resume)
+    log = RowLog(out_dir / ROWS, settings_of_run, [p.id for p in prompts], list(kept.values()))
+    done = {prompt.id: kept[prompt.id] for prompt in prompts if prompt.id in kept}
     rows: list[dict[str, Any]] = []
     blocked: list[dict[str, str]] = []  # prompts the content policy refused
     takes_cameos = options.cameos and get_engine(options.engine, settings).capabilities.cameos
@@ -152,10 +153,11 @@ ROWS = "rows.jsonl"  # a header line, then one line per measured (or refused) pr
 def _done_before(
     path: Path, settings_of_run: dict[str, Any], prompts: list[SuitePrompt], resume: bool
 ) -> dict[str, dict[str, Any]]:
-    """The prompts an earlier run in `path` finished, by id, when `resume`: those whose
-    text is unchanged. Without `resume`, an unfinished earlier run is refused rather than
-    overwritten (a finished one is replaced). A line cut short by a crash is skipped: its
-    prompt is done again."""
+    """What an earlier run in `path` measured, by prompt id, when `resume`: every entry but
+    those of prompts whose text has changed (kept even where this run does not ask for
+    them, so resuming a part of a run loses nothing). Without `resume`, an unfinished
+    earlier run is refused rather than overwritten (a finished one is replaced). A line
+    cut short by a crash is skipped: its prompt is done again."""
     if not path.exists():
         return {}
     lines = path.read_text().splitlines()
@@ -170,7 +172,11 @@ def _done_before(
             entry = json.loads(line)
         except ValueError:
             continue
-        if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+        if (
+            isinstance(entry, dict)
+            and isinstance(entry.get("id"), str)
+            and isinstance(entry.get("row") or entry.get("blocked"), dict)
+        ):
             entries[entry["id"]] = entry
     if not resume:
         unfinished = [key for key in planned if key not in entries]
@@ -196,7 +202,11 @@ def _done_before(
             param="resume",
         )
     texts = {prompt.id: prompt.prompt for prompt in prompts}
-    return {key: entry for key, entry in entries.items() if entry.get("prompt") == texts.get(key)}
+    return {
+        key: entry
+        for key, entry in entries.items()
+        if key not in texts or entry.get("prompt") == texts[key]
+    }
 
 
 class RowLog:
