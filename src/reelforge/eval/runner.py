@@ -8,7 +8,8 @@ checked for that character's look (eval/identity.py).
 Each prompt is appended to `rows.jsonl` in the output directory as soon as it is
 measured, so an interrupted run loses at most the prompt it was on: `resume=True` reads
 that file back and generates only the prompts not in it (a prompt's seed is its index,
-so the clips are the ones an uninterrupted run makes)."""
+so the scenes are the ones an uninterrupted run makes; the invisible watermark's payload
+is fresh per file, in any run)."""
 
 from __future__ import annotations
 
