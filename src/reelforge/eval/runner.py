@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
 import time
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from reelforge.engines.dit.references import CameoReference, character_reference
 from reelforge.errors import InvalidRequest
 from reelforge.eval.metrics import ClipMetrics, Expected, evaluate_clip
 from reelforge.eval.suite import SuitePrompt
+from reelforge.files import write_atomic
 from reelforge.safety import ContentPolicyViolation
 from reelforge.settings import Settings
 from reelforge.types import Request
@@ -76,9 +76,8 @@ def run_suite(
         "fps": options.fps,
         "cameos": options.cameos,
     }
-    kept = _done_before(out_dir / ROWS, settings_of_run, prompts, resume)
-    log = RowLog(out_dir / ROWS, settings_of_run, [p.id for p in prompts], list(kept.values()))
-    done = {prompt.id: kept[prompt.id] for prompt in prompts if prompt.id in kept}
+    done = _done_before(out_dir / ROWS, settings_of_run, prompts, resume)
+    log = _RowLog(out_dir / ROWS, settings_of_run, [p.id for p in prompts], list(done.values()))
     rows: list[dict[str, Any]] = []
     blocked: list[dict[str, str]] = []  # prompts the content policy refused
     takes_cameos = options.cameos and get_engine(options.engine, settings).capabilities.cameos
@@ -87,7 +86,10 @@ def run_suite(
             progress(index, len(prompts), prompt.id)
         if prompt.id in done:  # measured by an earlier run of this one
             entry = done[prompt.id]
-            (rows if "row" in entry else blocked).append(entry.get("row") or entry["blocked"])
+            if "row" in entry:
+                rows.append(entry["row"])
+            else:
+                blocked.append(entry["blocked"])
             continue
         started = time.perf_counter()
         path = clips_dir / f"{prompt.id}.mp4"
@@ -130,12 +132,8 @@ def run_suite(
     if progress:
         progress(len(prompts), len(prompts), "done")
     report = {
-        "engine": options.engine,
-        "seconds": options.seconds,
-        "size": options.size,
-        "fps": options.fps,
+        **settings_of_run,
         "prompts": len(prompts),
-        "cameos": options.cameos,
         "engine_takes_cameos": takes_cameos if options.cameos else None,
         "wall_s": log.spent_s,  # generating and measuring, over all the runs of a resumed one
         "summary": summarize(rows, options.fps),
@@ -210,7 +208,7 @@ def _done_before(
     }
 
 
-class RowLog:
+class _RowLog:
     """`rows.jsonl`: replaced at the start by the header and the entries kept from an
     earlier run (atomically, so a crash there loses nothing), then appended to and flushed
     one prompt at a time."""
@@ -225,9 +223,7 @@ class RowLog:
         self.path = path
         self.spent_s = sum(float(entry.get("spent_s", 0.0)) for entry in kept)
         records = [{"settings": settings_of_run, "prompts": prompt_ids}, *kept]
-        partial = path.with_name(f".{path.name}.part")
-        partial.write_text("".join(_line(record) for record in records))
-        os.replace(partial, path)
+        write_atomic(path, "".join(_line(record) for record in records).encode())
 
     def add(self, prompt: SuitePrompt, entry: dict[str, Any], spent_s: float) -> None:
         self.spent_s += spent_s

@@ -20,13 +20,13 @@ from __future__ import annotations
 import contextlib
 import datetime
 import fcntl
-import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from reelforge.errors import ConfigError
+from reelforge.files import write_atomic
 from reelforge.settings import Settings
 
 ROOT_PEM, CHAIN_PEM, KEY_PEM, WATERMARK_KEY = (
@@ -101,7 +101,7 @@ def _watermark_key(settings: Settings, folder: Path) -> bytes:
     path = folder / WATERMARK_KEY
     with _locked(folder):
         if not path.exists():
-            _write_atomic(path, secrets.token_bytes(32).hex().encode(), private=True)
+            write_atomic(path, secrets.token_bytes(32).hex().encode(), private=True)
     return bytes.fromhex(path.read_text().strip())
 
 
@@ -114,16 +114,6 @@ def _locked(folder: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _write_atomic(path: Path, data: bytes, *, private: bool = False) -> None:
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o644)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
 
 
 def _write_development_chain(folder: Path) -> None:
@@ -193,6 +183,6 @@ def _write_development_chain(folder: Path) -> None:
     key_pem = leaf_key.private_bytes(
         pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    _write_atomic(folder / ROOT_PEM, root_pem)
-    _write_atomic(folder / CHAIN_PEM, leaf_pem + root_pem)
-    _write_atomic(folder / KEY_PEM, key_pem, private=True)  # last: it marks completion
+    write_atomic(folder / ROOT_PEM, root_pem)
+    write_atomic(folder / CHAIN_PEM, leaf_pem + root_pem)
+    write_atomic(folder / KEY_PEM, key_pem, private=True)  # last: it marks completion
