@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -150,6 +150,13 @@ Ambience = Literal["room_tone", "wind", "rain", "crowd", "birds", "traffic", "wa
 HairStyle = Literal["short", "long", "curly", "bun", "bald", "ponytail"]
 CharacterKind = Literal["man", "woman", "boy", "girl", "person", "robot"]
 RGB = tuple[int, int, int]
+# What a drawn thing does (engines/sim/behaviours.py says how each looks and sounds).
+Behaviour = Literal[
+    "idle", "walk", "run", "jump", "hop", "fly", "glide", "launch", "drive", "crash", "swim",
+    "throw", "catch", "chase", "follow", "flip", "spin", "fall", "bounce", "roll", "slide",
+    "sway", "float", "sit", "play", "gesture",
+]  # fmt: skip
+BEHAVIOURS: tuple[str, ...] = get_args(Behaviour)
 
 
 class ObjectSpec(BaseModel):
@@ -163,6 +170,25 @@ class ObjectSpec(BaseModel):
     count: int = Field(default=1, ge=1, le=12)
     motion: Motion = "fall"
     noun: str = Field(default="", description="the prompt's own word, e.g. 'basketball'")
+
+
+class ThingSpec(BaseModel):
+    """One group of identical things drawn from the asset library (reelforge.assets)."""
+
+    asset: str = Field(description="asset id, e.g. 'flying-disc'")
+    noun: str = Field(description="the prompt's own word, e.g. 'frisbee'")
+    label: str = Field(default="", description="the asset's name, e.g. 'flying disc'")
+    emoji: str = ""
+    count: int = Field(default=1, ge=1, le=6)
+    color: str | None = None  # a stated colour tints the drawing
+    rgb: RGB | None = None
+    size: SizeClass | None = None  # "a big dog"; None: the asset's real size
+    behaviour: Behaviour = "idle"
+    # Who or what the behaviour is aimed at: the noun of another thing, or a character's
+    # name ("the dog catches the frisbee": the dog's target is "frisbee").
+    target: str | None = None
+    matched_by: Literal["common", "name", "meaning", "translation"] = "name"
+    similarity: float = 1.0
 
 
 class Appearance(BaseModel):
@@ -194,6 +220,9 @@ class CharacterSpec(BaseModel):
     voice: Voice
     lines: list[Line] = Field(default_factory=list)
     position: Literal["left", "right"] = "left"
+    # What the character does besides talking: "play" (hands on the instrument they play),
+    # "gesture", "jump", "walk"; the thing acted on is the ThingSpec whose target names them.
+    action: Behaviour = "idle"
 
 
 class SettingSpec(BaseModel):
@@ -232,11 +261,15 @@ class ScenePlan(BaseModel):
     lighting: LightingSpec = Field(default_factory=LightingSpec)
     camera: CameraSpec = Field(default_factory=CameraSpec)
     objects: list[ObjectSpec] = Field(default_factory=list)
+    things: list[ThingSpec] = Field(default_factory=list, max_length=8)
     characters: list[CharacterSpec] = Field(default_factory=list, max_length=2)
     sound: SoundSpec = Field(default_factory=SoundSpec)
     timeline: list[TimelineEntry] = Field(default_factory=list)
     notes: list[str] = Field(
         default_factory=list, description="where the plan departs from the prompt, and why"
+    )
+    left_out: list[str] = Field(
+        default_factory=list, description="nouns of the prompt that nothing stands for"
     )
     source: str = "rules"
 

@@ -12,7 +12,24 @@ from typing import Literal
 from reelforge.recaption.caption import detailed_caption
 from reelforge.recaption.concepts import Match, concept_index
 from reelforge.recaption.llm import RecaptionFailed, recaption_with_llm
-from reelforge.recaption.rules import RulePlanner, stated_aspects
+from reelforge.assets.install import default_assets_dir
+from reelforge.recaption.assets import asset_matcher
+from reelforge.recaption.rules import PLACE_WORDS, RulePlanner, color_name, stated_aspects
+from reelforge.recaption.things import ThingReader
+from reelforge.recaption.vocabulary import (
+    CAMERA_PHRASES,
+    CHARACTER_NOUNS,
+    CLOTHING_WORDS,
+    COLORS,
+    FLOOR_WORDS,
+    HAIR_WORDS,
+    NUMBER_WORDS,
+    SETTING_NOUNS,
+    SIZE_WORDS,
+    SPEECH_VERBS,
+    TIME_WORDS,
+    WEATHER_WORDS,
+)
 from reelforge.settings import Settings
 from reelforge.types import ScenePlan
 
@@ -45,11 +62,29 @@ def recaption(prompt: str, seed: int, settings: Settings) -> tuple[ScenePlan, st
     def nearest(noun: str, among: Literal["object", "setting"]) -> Match:
         return concept_index(settings.embedding_model_dir).nearest(noun, among)
 
-    planner = RulePlanner(nearest, settings.concept_min_similarity)
+    planner = RulePlanner(nearest, settings.concept_min_similarity, _thing_reader(settings))
     plan = planner.plan(prompt, seed)
     if note:
         plan.notes.insert(0, note)
     return plan, detailed_caption(plan)
+
+
+def _thing_reader(settings: Settings) -> ThingReader:
+    matcher = asset_matcher(
+        settings.assets_dir or default_assets_dir(),
+        settings.embedding_model_dir,
+        settings.asset_min_similarity,
+    )
+    reserved = frozenset(
+        word
+        for table in (SETTING_NOUNS, FLOOR_WORDS, TIME_WORDS, WEATHER_WORDS, CLOTHING_WORDS,
+                      HAIR_WORDS, CAMERA_PHRASES, CHARACTER_NOUNS, SPEECH_VERBS)
+        for phrase in table
+        for word in phrase.split()
+    ) | PLACE_WORDS | {"sky", "air", "ground", "floor", "scene", "shot", "video", "clip"}
+    adjuncts = frozenset(w for table in (SETTING_NOUNS, FLOOR_WORDS) for p in table for w in p.split())
+    return ThingReader(matcher, dict(COLORS), color_name, dict(NUMBER_WORDS), dict(SIZE_WORDS),
+                       reserved, adjuncts)  # fmt: skip
 
 
 def remix_plan(base: ScenePlan, prompt: str, seed: int, settings: Settings) -> ScenePlan:

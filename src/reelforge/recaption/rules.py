@@ -17,6 +17,7 @@ from typing import Literal, TypeVar
 import numpy as np
 
 from reelforge.recaption.concepts import Match
+from reelforge.recaption.things import ThingReader
 from reelforge.recaption.vocabulary import (
     AMBIENCE_WORDS,
     CAMERA_PHRASES,
@@ -294,6 +295,20 @@ SHIRT_COLORS = (
     "gray",
 )
 MIN_MARGIN = {"object": 0.0, "setting": -0.05}
+# Where a thing puts the scene when the prompt names no place: waves are at the sea.
+SETTING_IMPLIED_BY: dict[str, str] = {
+    "water-wave": "sea", "sailboat": "sea", "ship": "sea", "canoe": "lake", "speedboat": "sea",
+    "motor-boat": "sea", "ferry": "sea", "passenger-ship": "sea", "whale": "sea",
+    "dolphin": "sea", "shark": "sea", "fish": "lake", "tropical-fish": "sea", "crab": "beach",
+    "rocket": "launch pad", "automobile": "street", "taxi": "street", "bus": "street",
+    "police-car": "street", "racing-car": "street", "fire-engine": "street",
+    "motorcycle": "street", "bicycle": "park", "cow": "farm", "pig": "farm", "ewe": "farm",
+    "chicken": "farm", "rooster": "farm", "tractor": "farm", "horse": "farm", "goat": "farm",
+    "evergreen-tree": "forest", "deciduous-tree": "park", "camel": "desert", "cactus": "desert",
+    "cooking": "kitchen", "pancakes": "kitchen", "pot-of-food": "kitchen",
+    "musical-keyboard": "concert hall", "violin": "concert hall", "guitar": "stage",
+    "drum": "stage", "snowman": "park", "airplane": "airport", "helicopter": "field",
+}  # fmt: skip
 PLACE_WORDS = frozenset(("court", "field", "pitch", "floor", "ground", "table", "wall", "lane"))
 LOCATIVES = frozenset(("in", "at", "inside", "outside", "within", "through", "across", "near"))
 QUOTE_RE = re.compile(r"\"([^\"]+)\"|“([^”]+)”|(?:(?<=\s)|(?<=^)|(?<=:))'([^']+?)'(?=[\s.,!?;:]|$)")
@@ -366,9 +381,13 @@ class RulePlanner:
         self,
         nearest: Callable[[str, Literal["object", "setting"]], Match] | None,
         min_similarity: float = 0.4,
+        things: ThingReader | None = None,
     ):
         self.nearest = nearest
         self.min_similarity = min_similarity
+        # With the asset library: nouns that are not the classic shapes become things;
+        # without it, they map onto the nearest shape or are left out.
+        self.things = things
 
     # 1. Entry point ------------------------------------------------------------------
     def plan(self, prompt: str, seed: int) -> ScenePlan:
@@ -392,6 +411,8 @@ class RulePlanner:
         plan.camera.motion = self._pick(lower, CAMERA_PHRASES, "static")
         plan.objects = self._fill_objects(objects, words, rng, notes)
         plan.characters = self._fill_characters(characters, rng, {o.color for o in plan.objects})
+        if self.things is not None:
+            self._read_things(plan, words, objects, characters, notes)
         plan.sound = self._sound(plan, lower)
         plan.timeline = self.timeline(plan)
         plan.notes = notes  # pydantic copied the list at construction; notes grew since
@@ -430,6 +451,7 @@ class RulePlanner:
                         f"(similarity {match.similarity:.2f})"
                     )
                     break
+        self._setting_stated = concept is not None
         if concept is None:
             concept = SETTING_NOUNS[("room", "studio", "gym", "park")[int(rng.integers(4))]]
         spec = SettingSpec(
@@ -588,6 +610,9 @@ class RulePlanner:
                     i += width
                     continue
                 i += 1
+        if self.things is not None:
+            mentions.sort(key=lambda m: (m.sentence, m.position))
+            return mentions  # unknown nouns are the thing reader's (_read_things)
         # Unknown nouns: the nearest known concept, when it is near enough.
         known_positions = {(m.sentence, m.position) for m in mentions}
         for s, sentence in enumerate(words):
@@ -608,6 +633,40 @@ class RulePlanner:
                 mentions.append(mention)
         mentions.sort(key=lambda m: (m.sentence, m.position))
         return mentions
+
+    def _read_things(
+        self,
+        plan: ScenePlan,
+        words: list[list[str]],
+        objects: list[_ObjectMention],
+        characters: list[_CharacterMention],
+        notes: list[str],
+    ) -> None:
+        assert self.things is not None
+        taken = {
+            (m.sentence, m.position + k) for m in objects for k in range(len(m.noun.split()))
+        }
+        people = [
+            (m.sentence, m.position, words[m.sentence][m.position], spec.name)
+            for m, spec in zip(characters, plan.characters, strict=False)
+        ]
+        taken |= {(s, i) for s, i, _, _ in people}
+        read = self.things.read(words, taken, people)
+        plan.things = read.things
+        implied = next((SETTING_IMPLIED_BY[t.asset] for t in plan.things
+                        if t.asset in SETTING_IMPLIED_BY), None)  # fmt: skip
+        if implied is not None and not self._setting_stated:
+            concept = SETTING_NOUNS[implied]
+            weather = plan.setting.weather
+            plan.setting = SettingSpec(
+                kind=concept.kind, description=concept.noun, floor=concept.floor,
+                indoor=concept.indoor, weather=weather, ramp=plan.setting.ramp,
+            )  # fmt: skip
+            plan.sound = self._sound(plan, " ".join(plan.prompt.lower().split()))
+        notes.extend(read.notes)
+        plan.left_out = read.left_out
+        for character in plan.characters:
+            character.action = read.character_actions.get(character.name, "idle")
 
     @staticmethod
     def _is_attribute(lows: list[str], i: int) -> bool:

@@ -316,6 +316,22 @@ SETTING_CONCEPTS: tuple[SettingConcept, ...] = (
     SettingConcept("desert", "desert", "sand", False, "wind"),
     SettingConcept("canyon", "desert", "dirt", False, "wind"),
     SettingConcept("mountain", "desert", "dirt", False, "wind"),
+    SettingConcept("mountains", "desert", "dirt", False, "wind"),
+    SettingConcept("intersection", "street", "asphalt", False, "traffic"),
+    SettingConcept("crossroads", "street", "asphalt", False, "traffic"),
+    SettingConcept("highway", "street", "asphalt", False, "traffic"),
+    SettingConcept("concert hall", "studio", "wood", True, "crowd"),
+    SettingConcept("theater", "studio", "wood", True, "crowd"),
+    SettingConcept("theatre", "studio", "wood", True, "crowd"),
+    SettingConcept("farm", "park", "grass", False, "birds"),
+    SettingConcept("barn", "warehouse", "dirt", True, "room_tone"),
+    SettingConcept("sea", "beach", "sand", False, "waves"),
+    SettingConcept("coast", "beach", "sand", False, "waves"),
+    SettingConcept("lake", "beach", "sand", False, "waves"),
+    SettingConcept("river", "park", "grass", False, "birds"),
+    SettingConcept("launch pad", "desert", "concrete", False, "wind"),
+    SettingConcept("airport", "street", "asphalt", False, "traffic"),
+    SettingConcept("runway", "street", "asphalt", False, "traffic"),
 )
 SETTING_NOUNS: dict[str, SettingConcept] = {c.noun: c for c in SETTING_CONCEPTS}
 

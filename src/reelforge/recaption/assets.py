@@ -1,0 +1,266 @@
+"""Map a noun from a prompt onto a drawable asset of the library (reelforge.assets).
+
+In order, the first that answers wins:
+1. `COMMON_NOUNS`, a short hand table for everyday words whose best drawing is not the one
+   that CLDR's names would pick ("frisbee" is the flying disc, "car" the automobile rather
+   than a railway car, "tree" a deciduous tree rather than a Christmas tree);
+2. an exact name: the CLDR label or the Fluent name of an asset ("rocket", "laptop");
+3. meaning: the cosine similarity of all-MiniLM-L6-v2 embeddings between the noun and every
+   asset's label ("golden retriever" → dog, "lorry" → articulated lorry). A match must reach
+   `min_similarity` and beat, by `MIN_MARGIN`, a set of anchors for things that are not
+   drawable ("moment", "idea", "silence"), so abstract nouns are left out;
+4. another language's CLDR names ("perro" → dog), for words the English steps miss.
+Full-body drawings are preferred to faces, and side views to oncoming ones, where both
+exist. Asset label embeddings are cached beside the installed assets.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from reelforge.assets.catalogue import Catalogue, load_catalogue
+from reelforge.recaption.embedding import shared_encoder
+
+How = Literal["common", "name", "meaning", "translation"]
+
+MIN_MARGIN = 0.04
+# Not things: a noun nearer to one of these than to every asset is left out.
+ABSTRACT_ANCHORS = (
+    "moment", "time", "idea", "way", "feeling", "reason", "while", "kind", "bit", "lot",
+    "sound", "color", "motion", "movement", "day", "scene", "view", "shot", "style", "mood",
+    "story", "silence", "adventure", "morning", "evening", "distance", "speed", "happiness",
+    "background", "atmosphere", "energy", "beauty", "journey", "memory", "dream", "noise",
+    "place", "area", "side", "middle", "top", "edge", "front", "direction", "slow motion",
+    "close-up", "angle", "shadow", "air", "music", "rhythm", "dance", "race", "show", "performance", "party", "work", "life", "world",
+)  # fmt: skip
+
+COMMON_NOUNS: dict[str, str] = {
+    "frisbee": "flying-disc", "disc": "flying-disc", "car": "automobile", "auto": "automobile",
+    "sedan": "automobile", "tree": "deciduous-tree", "oak": "deciduous-tree",
+    "pine": "evergreen-tree", "pine tree": "evergreen-tree", "moon": "crescent-moon",
+    "full moon": "full-moon", "planet": "ringed-planet", "saturn": "ringed-planet",
+    "ufo": "flying-saucer", "spaceship": "flying-saucer", "spacecraft": "rocket",
+    "pancake": "pancakes", "piano": "musical-keyboard", "keyboard": "musical-keyboard",
+    "drums": "drum", "drum kit": "drum", "truck": "delivery-truck", "lorry": "articulated-lorry",
+    "bike": "bicycle", "motorbike": "motorcycle", "plane": "airplane", "jet": "airplane",
+    "aeroplane": "airplane", "airliner": "airplane", "boat": "sailboat", "yacht": "sailboat",
+    "ship": "ship", "wave": "water-wave", "waves": "water-wave", "fire truck": "fire-engine",
+    "firetruck": "fire-engine", "puppy": "dog", "doggy": "dog", "kitten": "cat", "kitty": "cat",
+    "bunny": "rabbit", "pony": "horse", "stallion": "horse", "bull": "ox", "calf": "cow",
+    "lamb": "ewe", "sheep": "ewe", "duckling": "duck", "chick": "baby-chick", "hen": "chicken",
+    "fish": "fish", "goldfish": "tropical-fish", "bee": "honeybee", "ladybug": "lady-beetle",
+    "ladybird": "lady-beetle", "pan": "cooking", "frying pan": "cooking", "skillet": "cooking",
+    "pot": "pot-of-food", "knife": "kitchen-knife", "sun": "sun", "star": "star",
+    "stars": "star", "cloud": "cloud", "stone": "rock", "boulder": "rock", "pebble": "rock",
+    "house": "house", "home": "house", "castle": "castle", "football": "soccer-ball",
+    "soccer ball": "soccer-ball", "ball": "soccer-ball", "tennis ball": "tennis",
+    "bowling ball": "bowling", "kite": "kite", "balloon": "balloon", "snowman": "snowman",
+    "guitar": "guitar", "violin": "violin", "fiddle": "violin", "trumpet": "trumpet",
+    "saxophone": "saxophone", "sax": "saxophone", "flute": "flute", "cake": "birthday-cake",
+    "burger": "hamburger", "fries": "french-fries", "coffee": "hot-beverage",
+    "tea": "teacup-without-handle", "phone": "mobile-phone", "smartphone": "mobile-phone",
+    "computer": "laptop", "tv": "television", "couch": "couch-and-lamp", "sofa": "couch-and-lamp",
+    "dinosaur": "t-rex", "t rex": "t-rex", "robot": "robot", "alien": "alien", "ghost": "ghost",
+    "monster": "alien-monster", "skeleton": "skull", "train": "locomotive",
+    "steam train": "locomotive", "subway": "metro", "tram": "tram", "bus": "bus",
+    "taxi": "taxi", "cab": "taxi", "scooter": "motor-scooter", "helicopter": "helicopter",
+    "chopper": "helicopter", "submarine": "ship", "canoe": "canoe", "kayak": "canoe",
+    "surfboard": "person-surfing", "volcano": "volcano", "mountain": "mountain",
+    "flower": "tulip", "flowers": "tulip", "rose": "rose", "sunflower": "sunflower",
+    "leaf": "maple-leaf", "leaves": "fallen-leaf", "mushroom": "mushroom", "cactus": "cactus",
+    "palm": "palm-tree", "palm tree": "palm-tree", "bird": "bird", "crow": "blackbird",
+    "raven": "blackbird", "pigeon": "dove", "seagull": "dove", "gull": "dove",
+    "dolphin": "dolphin", "whale": "whale", "shark": "shark", "octopus": "octopus",
+    "crab": "crab", "turtle": "turtle", "tortoise": "turtle", "snake": "snake", "frog": "frog",
+    "toad": "frog", "lizard": "lizard", "spider": "spider", "ant": "ant", "butterfly": "butterfly",
+    "dragon": "dragon", "unicorn": "unicorn", "mouse": "mouse", "rat": "rat", "owl": "owl",
+    "eagle": "eagle", "hawk": "eagle", "falcon": "eagle", "parrot": "parrot",
+    "penguin": "penguin", "monkey": "monkey", "ape": "gorilla", "bear": "bear",
+    "teddy": "teddy-bear", "teddy bear": "teddy-bear", "horse": "horse", "cow": "cow",
+    "pig": "pig", "goat": "goat", "chicken": "chicken", "rooster": "rooster", "duck": "duck",
+    "goose": "goose", "swan": "swan", "deer": "deer", "fox": "fox", "wolf": "wolf",
+    "lion": "lion", "tiger": "tiger", "elephant": "elephant", "giraffe": "giraffe",
+    "zebra": "zebra", "camel": "camel", "kangaroo": "kangaroo", "squirrel": "chipmunk",
+    "hamster": "hamster", "rabbit": "rabbit", "hedgehog": "hedgehog", "dog": "dog", "cat": "cat",
+    "umbrella": "umbrella", "tent": "tent", "fire": "fire", "campfire": "fire",
+    "fireworks": "fireworks", "rainbow": "rainbow", "snowflake": "snowflake",
+    "lightning": "high-voltage", "tornado": "tornado", "comet": "comet", "meteor": "comet",
+    "asteroid": "rock", "satellite": "satellite", "telescope": "telescope",
+    "wand": "magic-wand", "magic wand": "magic-wand", "sword": "dagger", "shield": "shield",
+    "crown": "crown", "treasure": "gem-stone", "gem": "gem-stone", "diamond": "gem-stone",
+    "book": "green-book", "letter": "envelope", "gift": "wrapped-gift", "present": "wrapped-gift",
+    "chair": "chair", "bed": "bed", "door": "door", "window": "window", "lamp": "light-bulb",
+    "clock": "alarm-clock", "cup": "hot-beverage", "mug": "hot-beverage", "bottle": "bottle-with-popping-cork",
+    "egg": "egg", "apple": "red-apple", "banana": "banana", "orange": "tangerine",
+    "watermelon": "watermelon", "pizza": "pizza", "sandwich": "sandwich", "taco": "taco",
+    "bread": "bread", "cookie": "cookie", "donut": "doughnut", "doughnut": "doughnut",
+    "ice cream": "soft-ice-cream", "popcorn": "popcorn", "cheese": "cheese-wedge",
+    "carrot": "carrot", "tomato": "tomato", "corn": "ear-of-corn", "pumpkin": "jack-o-lantern",
+    "hammer": "hammer", "saw": "carpentry-saw", "wrench": "wrench", "axe": "axe",
+    "ladder": "ladder", "bucket": "bucket", "broom": "broom", "laptop": "laptop",
+    "microphone": "microphone", "camera": "camera", "television": "television",
+    "skateboard": "skateboard", "bicycle": "bicycle", "motorcycle": "motorcycle",
+    "rocket": "rocket", "airplane": "airplane", "trophy": "trophy", "medal": "sports-medal", "hat": "top-hat", "shoe": "running-shoe",
+    "sneaker": "running-shoe", "boot": "hiking-boot", "dress": "dress", "shirt": "t-shirt",
+    "glasses": "glasses", "bag": "backpack", "backpack": "backpack", "basket": "basket",
+    "bell": "bell", "drum": "drum", "rock": "rock",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AssetMatch:
+    noun: str
+    asset_id: str
+    how: How
+    similarity: float  # 1.0 for a name or table match
+    language: str = "en"
+
+
+class AssetMatcher:
+    def __init__(self, catalogue: Catalogue, model_dir: Path | None = None, min_similarity: float = 0.55):
+        self.catalogue = catalogue
+        self.min_similarity = min_similarity
+        self._model_dir = model_dir
+        self._ids = list(catalogue.assets)
+        self._labels: np.ndarray | None = None  # (N_assets, 384), built on first use
+        self._anchors: np.ndarray | None = None  # (N_anchor, 384)
+        self._lock = threading.Lock()
+
+    # 1. The whole lookup ---------------------------------------------------------------
+    def match(self, noun: str, *, foreign: bool = False) -> AssetMatch | None:
+        """The asset for `noun`, or None. `foreign`: the prompt is not in English, so
+        other languages' names are tried too."""
+        noun = " ".join(noun.lower().split())
+        by_name = self.match_by_name(noun)
+        if by_name is not None:
+            return by_name
+        by_meaning = self._by_meaning(noun)
+        if by_meaning is not None or not foreign:
+            return by_meaning
+        for candidate in _forms(noun):
+            foreign_ids = self.catalogue.lookup_foreign(candidate)
+            if foreign_ids:
+                language = foreign_ids[0][0]
+                ids = [i for lang, i in foreign_ids if lang == language]
+                return AssetMatch(noun, self._preferred(ids), "translation", 1.0, language)
+        return None
+
+    def match_by_name(self, noun: str) -> AssetMatch | None:
+        """Steps 1 and 2 only: the hand table, then an asset's exact name."""
+        noun = " ".join(noun.lower().split())
+        for candidate in _forms(noun):
+            if candidate in COMMON_NOUNS and COMMON_NOUNS[candidate] in self.catalogue:
+                return AssetMatch(noun, COMMON_NOUNS[candidate], "common", 1.0)
+        for candidate in _forms(noun):
+            ids = [i for i in self.catalogue.lookup(candidate) if self._is_name(i, candidate)]
+            if ids:
+                return AssetMatch(noun, self._preferred(ids), "name", 1.0)
+        return None
+
+    def nearest(self, noun: str) -> tuple[str, float, float]:
+        """(asset id, similarity, margin over the nearest abstract anchor), unthresholded."""
+        labels, anchors = self._embeddings()
+        query = shared_encoder(self._model_str).encode([noun])[0]  # (384,)
+        scores = labels @ query
+        best = int(scores.argmax())
+        return self._ids[best], float(scores[best]), float(scores[best] - (anchors @ query).max())
+
+    # 2. The steps ------------------------------------------------------------------------
+    def _is_name(self, asset_id: str, phrase: str) -> bool:
+        asset = self.catalogue[asset_id]
+        return phrase in (asset.label, asset_id.replace("-", " "))
+
+    def _by_meaning(self, noun: str) -> AssetMatch | None:
+        asset_id, similarity, margin = self.nearest(noun)
+        if similarity < self.min_similarity or margin < MIN_MARGIN:
+            return None
+        # Among near-equal candidates, prefer a full-body side view.
+        labels, _ = self._embeddings()
+        query = shared_encoder(self._model_str).encode([noun])[0]
+        scores = labels @ query
+        close = [self._ids[i] for i in np.flatnonzero(scores >= similarity - 0.03)]
+        return AssetMatch(noun, self._preferred(close, first=asset_id), "meaning", similarity)
+
+    def _preferred(self, ids: list[str], first: str | None = None) -> str:
+        def rank(asset_id: str) -> tuple[int, int]:
+            penalty = sum(
+                asset_id.endswith(suffix) or asset_id.startswith(prefix)
+                for suffix, prefix in (("-face", "oncoming-"), ("-facing-right", "man-"))
+            ) + asset_id.startswith("woman-")
+            return penalty, 0 if asset_id == first else 1
+
+        return min(ids, key=rank)
+
+    @property
+    def _model_str(self) -> str | None:
+        return str(self._model_dir) if self._model_dir else None
+
+    def _embeddings(self) -> tuple[np.ndarray, np.ndarray]:
+        with self._lock:
+            if self._labels is None or self._anchors is None:
+                encoder = shared_encoder(self._model_str)
+                texts = [self.catalogue[i].label for i in self._ids]
+                self._labels = _cached(self.catalogue.assets_dir, texts, encoder.encode)
+                self._anchors = encoder.encode(list(ABSTRACT_ANCHORS))
+            return self._labels, self._anchors
+
+
+def _forms(noun: str) -> list[str]:
+    """The noun as written, then its singular forms: "puppies" → "puppy"."""
+    forms = [noun]
+    head, _, last = noun.rpartition(" ")
+    prefix = f"{head} " if head else ""
+    if last.endswith("ies") and len(last) > 4:
+        forms.append(prefix + last[:-3] + "y")
+    if last.endswith(("ches", "shes", "xes", "sses", "oes")):
+        forms.append(prefix + last[:-2])
+    if last.endswith("ves"):
+        forms.append(prefix + last[:-3] + "f")
+    if last.endswith("s") and not last.endswith("ss") and len(last) > 3:
+        forms.append(prefix + last[:-1])
+    irregular = {"mice": "mouse", "geese": "goose", "sheep": "sheep", "fish": "fish",
+                 "children": "child", "teeth": "tooth", "feet": "foot", "oxen": "ox"}  # fmt: skip
+    if last in irregular:
+        forms.append(prefix + irregular[last])
+    return list(dict.fromkeys(forms))
+
+
+def _cached(folder: Path, texts: list[str], encode: object) -> np.ndarray:
+    """Embeddings of `texts`, from a file beside the assets when one matches, else computed
+    (about 1 s) and saved there when the folder is writable."""
+    key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+    path = folder / f"label-embeddings-{key}.npy"
+    if path.is_file():
+        return np.load(path)
+    embeddings = encode(texts)  # type: ignore[operator]
+    try:
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, embeddings)
+        tmp.replace(path)
+    except OSError:
+        pass
+    return np.asarray(embeddings, np.float32)
+
+
+_matcher_lock = threading.Lock()
+
+
+@functools.cache
+def _matcher(assets_dir: str, model_dir: str | None, min_similarity: float) -> AssetMatcher:
+    return AssetMatcher(
+        load_catalogue(Path(assets_dir)), Path(model_dir) if model_dir else None, min_similarity
+    )
+
+
+def asset_matcher(
+    assets_dir: Path, model_dir: Path | None = None, min_similarity: float = 0.55
+) -> AssetMatcher:
+    with _matcher_lock:
+        return _matcher(str(assets_dir), str(model_dir) if model_dir else None, min_similarity)
