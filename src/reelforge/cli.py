@@ -245,6 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _generate(args: argparse.Namespace, settings: Settings) -> int:
     from reelforge import pipeline  # heavy imports only once the arguments are good
+    from reelforge.recaption.understood import understood
 
     request = Request(
         prompt=args.prompt,
@@ -274,6 +275,15 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
         file=sys.stderr,
     )
     print(result.video_path)
+    summary = understood(result.plan)
+    print(summary.line(), file=sys.stderr)
+    if summary.nothing:
+        print(
+            "warning: nothing in the prompt was understood (the sim reads English nouns "
+            "and verbs, and names of things in 15 other languages); the clip shows a "
+            "default scene",
+            file=sys.stderr,
+        )
     return 0
 
 

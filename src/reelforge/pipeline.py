@@ -44,6 +44,7 @@ from reelforge.provenance.registry import (
 )
 from reelforge.provenance.visible import MAX_HANDLE_CHARS
 from reelforge.recaption import detailed_caption, recaption
+from reelforge.recaption.understood import understood
 from reelforge.safety import PolicyEngine, raise_for_decision
 from reelforge.settings import Settings
 from reelforge.types import Clip, Progress, Request, Result, ScenePlan, no_progress
@@ -318,8 +319,10 @@ def _sidecar(
         "sample_rate": clip.sample_rate,
         "caption": caption,
         "plan": plan.model_dump(mode="json"),
+        "understood": understood(plan).as_dict(),
         "events": {
             "contacts": [asdict(c) for c in clip.contacts],
+            "sounds": [asdict(e) for e in clip.sounds],
             "speech": [asdict(s) for s in clip.speech],
             "mouth_boxes_px": clip.mouth_boxes_px,
         },

@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     # the virtual environment, share/reelforge/assets. Never downloaded at run time.
     assets_dir: Path | None = None
     # Minimum cosine similarity for drawing a noun as an asset it is not named by.
-    asset_min_similarity: float = Field(default=0.55, gt=0.0, lt=1.0)
+    asset_min_similarity: float = Field(default=0.5, gt=0.0, lt=1.0)
 
     # Optional OpenAI-compatible chat endpoint that expands prompts into ScenePlans.
     recaption_llm_url: str | None = None  # e.g. http://localhost:8000/v1

@@ -292,6 +292,18 @@ class ContactEvent:
 
 
 @dataclass(frozen=True)
+class SoundEvent:
+    """A sound that starts at `time_s`: a footstep, a bark, a crash, a note, an engine
+    starting. `sound` is its class ("bark", "crash", "note:piano:64", "engine:car")."""
+
+    time_s: float
+    sound: str
+    source: str  # the thing that makes it, e.g. "dog_0_0"
+    x_px: float
+    y_px: float
+
+
+@dataclass(frozen=True)
 class SpeechSegment:
     character: str
     text: str
@@ -314,6 +326,7 @@ class Clip:
     fps: int
     sample_rate: int = AUDIO_SAMPLE_RATE
     contacts: list[ContactEvent] = field(default_factory=list)
+    sounds: list[SoundEvent] = field(default_factory=list)  # things' sounds (engines/sim/things.py)
     speech: list[SpeechSegment] = field(default_factory=list)
     mouth_apertures: dict[str, np.ndarray] = field(default_factory=dict)  # name → (T,) 0..1
     mouth_boxes_px: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from reelforge.assets.install import require_installed
 from reelforge.assets.traits import (
+    EXTRA_TRAITS,
     OVERRIDES,
     SUBGROUP_TRAITS,
     AssetMaterial,
@@ -40,7 +41,8 @@ class Asset:
     id: str  # the Fluent Emoji name, e.g. "flying-disc"
     label: str  # the CLDR name, e.g. "flying disc"
     emoji: str  # the character, e.g. "🥏"
-    keywords: tuple[str, ...]  # CLDR keywords, e.g. ("frisbee", "ultimate")
+    keywords: tuple[str, ...]  # CLDR keywords, e.g. ("ultimate",)
+    everyday: tuple[str, ...]  # emojilib's keywords, e.g. ("frisbee", "sports", "game")
     subgroup: str  # Unicode subgroup, e.g. "sport"
     category: Category
     size_m: float  # real-world length of the drawing's larger side
@@ -92,7 +94,16 @@ class Catalogue:
         for asset in assets.values():
             for phrase in asset.names:
                 self._phrases.setdefault(phrase.lower(), []).append(asset.id)
-        self._foreign: dict[str, dict[str, list[str]]] = {}
+        # Everyday keywords that name at most a few things ("frisbee", "bull"), with each
+        # asset's rank of that keyword; words that tag many ("animal", "car") are no names.
+        everyday: dict[str, list[tuple[int, str]]] = {}
+        for asset in assets.values():
+            for rank, word in enumerate(asset.everyday[:3]):  # later ones drift: "honey" badger
+                everyday.setdefault(word, []).append((rank, asset.id))
+        self._everyday = {
+            word: [i for _, i in sorted(hits)] for word, hits in everyday.items() if len(hits) <= 3
+        }
+        self._foreign: dict[str, dict[str, list[tuple[str, bool]]]] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -109,6 +120,10 @@ class Catalogue:
         matches first."""
         ids = self._phrases.get(phrase.lower(), [])
         return sorted(ids, key=lambda i: (self.assets[i].label != phrase.lower(), ids.index(i)))
+
+    def lookup_keyword(self, phrase: str) -> list[str]:
+        """Ids that an everyday keyword names (at most three), most central first."""
+        return list(self._everyday.get(phrase.lower(), []))
 
     def lookup_foreign(self, word: str) -> list[tuple[str, str]]:
         """(language, asset id) for every language whose CLDR label or keyword is `word`;
@@ -158,13 +173,16 @@ def build_catalogue(assets_dir: Path) -> Catalogue:
         key.lower().replace("-fe0f", ""): name
         for key, name in json.loads((fluent / "chars.json").read_text()).items()
     }
+    emojilib = json.loads((assets_dir / "emojilib" / "dist" / "emoji-en-US.json").read_text())
+    everyday_of = {_plain(k): tuple(w.replace("_", " ").lower() for w in v[1:])
+                   for k, v in emojilib.items()}  # fmt: skip
     emojibase = assets_dir / "emojibase-data"
     subgroups = json.loads((emojibase / "meta" / "groups.json").read_text())["subgroups"]
     assets: dict[str, Asset] = {}
     for entry in json.loads((emojibase / "en" / "data.json").read_text()):
         subgroup = subgroups.get(str(entry.get("subgroup")), "")
-        base = SUBGROUP_TRAITS.get(subgroup)
         name = name_of_hex.get(entry["hexcode"].lower().replace("-fe0f", ""))
+        base = SUBGROUP_TRAITS.get(subgroup) or EXTRA_TRAITS.get(name or "")
         if base is None or name is None or name not in icons or SKIN_TONE.search(name):
             continue
         traits = _traits(name, base)
@@ -173,6 +191,7 @@ def build_catalogue(assets_dir: Path) -> Catalogue:
             label=entry["label"].lower(),
             emoji=_plain(entry["emoji"]),
             keywords=tuple(t.lower() for t in entry.get("tags", [])),
+            everyday=everyday_of.get(_plain(entry["emoji"]), ()),
             subgroup=subgroup,
             category=traits.category,
             size_m=traits.size_m,

@@ -1,10 +1,12 @@
 """Install the sim world's drawings from the npm registry: pinned, checksummed, offline after.
 
-The asset library is two npm packages, both MIT-licensed (docs/ASSETS.md):
+The asset library is three npm packages, all MIT-licensed (docs/ASSETS.md):
 - `@iconify-json/fluent-emoji-flat`: Microsoft's Fluent Emoji in the flat style, as SVG
   bodies on a 32x32 grid, with a codepoint → name table;
 - `emojibase-data`: Unicode CLDR labels, keywords, groups and subgroups of every emoji, in
-  English and 27 other languages (non-English prompts are read through these).
+  English and 27 other languages (non-English prompts are read through these);
+- `emojilib`: everyday English keywords per emoji ("frisbee", "trolley", "bull"), which
+  CLDR's are sparse in.
 
 `bin/setup` runs `python -m reelforge.assets install`: `npm pack` fetches each tarball at its
 pinned version, its sha512 must equal the integrity recorded here (a changed or tampered
@@ -54,6 +56,14 @@ PACKAGES = (
         "SEmItljHsTygjA==",
         folder="emojibase-data",
         members=("LICENSE", "package.json", "meta/groups.json", "*/data.json"),
+    ),
+    NpmPackage(
+        name="emojilib",
+        version="4.0.3",
+        integrity="sha512-KbWiYre9aRSaPbHrHZIz9zmoM+21LAsK1VFJtnTh1VCtWE/rNMDviGhQTmselFl95dhqtGl"
+        "Y22iH0leG5BuW0g==",
+        folder="emojilib",
+        members=("LICENSE", "package.json", "dist/emoji-en-US.json"),
     ),
 )
 STAMP = "installed.json"

@@ -110,6 +110,17 @@ SUBGROUP_TRAITS: dict[str, Traits] = {
     "person-resting": Traits("person", 1.7, "flesh", "static", "footstep"),
     "face-costume": Traits("fantasy", 1.6, "flesh", "flies", "zap"),
     "body-parts": Traits("object", 0.2, "flesh", "static", "impact"),
+    "flag": Traits("object", 1.0, "fabric", "static", "impact"),  # not country flags
+}
+# Things from subgroups that are otherwise left out (faces, symbols).
+EXTRA_TRAITS: dict[str, Traits] = {
+    "skull": Traits("object", 0.22, "stone", "static", "impact"),
+    "skull-and-crossbones": Traits("object", 0.4, "stone", "static", "impact"),
+    "pile-of-poo": Traits("object", 0.15, "flesh", "static", "thud"),
+    "red-heart": Traits("object", 0.3, "plastic", "static", "pop"),
+    "sparkles": Traits("object", 0.3, "glass", "static", "chime"),
+    "musical-note": Traits("object", 0.3, "plastic", "static", "chime"),
+    "musical-notes": Traits("object", 0.3, "plastic", "static", "chime"),
 }
 
 _ANIMAL = "animal"
@@ -200,7 +211,12 @@ OVERRIDES: dict[str, dict[str, object]] = {
     "parrot": _a(0.5, "flies", "tweet"),
     "blackbird": _a(0.3, "flies", "caw"),
     "dodo": _a(0.9, "walks", "honk_goose"),
-    "phoenix-bird": {"size_m": 2.0, "locomotion": "flies", "sound": "whoosh", "category": "fantasy"},
+    "phoenix-bird": {
+        "size_m": 2.0,
+        "locomotion": "flies",
+        "sound": "whoosh",
+        "category": "fantasy",
+    },
     # reptiles, amphibians, sea life
     "frog": _a(0.12, "hops", "croak"),
     "crocodile": _a(4.0, "walks", "hiss"),
@@ -297,7 +313,12 @@ OVERRIDES: dict[str, dict[str, object]] = {
     "american-football": _a(0.28, "rolls", "impact"),
     "rugby-football": _a(0.3, "rolls", "impact"),
     "tennis": _a(0.07, "rolls", "impact"),
-    "flying-disc": {"size_m": 0.27, "locomotion": "flies", "sound": "whoosh", "material": "plastic"},
+    "flying-disc": {
+        "size_m": 0.27,
+        "locomotion": "flies",
+        "sound": "whoosh",
+        "material": "plastic",
+    },
     "bowling": _a(0.22, "rolls", "impact"),
     "pool-8-ball": _a(0.06, "rolls", "impact"),
     "ping-pong": {"size_m": 0.25, "locomotion": "static", "sound": "impact"},
@@ -312,7 +333,7 @@ OVERRIDES: dict[str, dict[str, object]] = {
     "firecracker": {"size_m": 0.2, "locomotion": "static", "sound": "explosion"},
     "bomb": {"size_m": 0.4, "locomotion": "static", "sound": "explosion"},
     # instruments
-    "musical-keyboard": {"size_m": 1.5, "sound": "melody:piano"},
+    "musical-keyboard": {"size_m": 2.6, "sound": "melody:piano"},
     "guitar": {"size_m": 1.0, "sound": "melody:guitar"},
     "banjo": {"size_m": 0.9, "sound": "melody:guitar"},
     "violin": {"size_m": 0.6, "sound": "melody:violin"},

@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
+from reelforge.assets.install import default_assets_dir
+from reelforge.recaption.assets import asset_matcher
 from reelforge.recaption.caption import detailed_caption
 from reelforge.recaption.concepts import Match, concept_index
 from reelforge.recaption.llm import RecaptionFailed, recaption_with_llm
-from reelforge.assets.install import default_assets_dir
-from reelforge.recaption.assets import asset_matcher
 from reelforge.recaption.rules import PLACE_WORDS, RulePlanner, color_name, stated_aspects
 from reelforge.recaption.things import ThingReader
 from reelforge.recaption.vocabulary import (
@@ -75,14 +75,29 @@ def _thing_reader(settings: Settings) -> ThingReader:
         settings.embedding_model_dir,
         settings.asset_min_similarity,
     )
-    reserved = frozenset(
-        word
-        for table in (SETTING_NOUNS, FLOOR_WORDS, TIME_WORDS, WEATHER_WORDS, CLOTHING_WORDS,
-                      HAIR_WORDS, CAMERA_PHRASES, CHARACTER_NOUNS, SPEECH_VERBS)
-        for phrase in table
-        for word in phrase.split()
-    ) | PLACE_WORDS | {"sky", "air", "ground", "floor", "scene", "shot", "video", "clip"}
-    adjuncts = frozenset(w for table in (SETTING_NOUNS, FLOOR_WORDS) for p in table for w in p.split())
+    reserved = (
+        frozenset(
+            word
+            for table in (
+                SETTING_NOUNS,
+                FLOOR_WORDS,
+                TIME_WORDS,
+                WEATHER_WORDS,
+                CLOTHING_WORDS,
+                HAIR_WORDS,
+                CAMERA_PHRASES,
+                CHARACTER_NOUNS,
+                SPEECH_VERBS,
+            )
+            for phrase in table
+            for word in phrase.split()
+        )
+        | PLACE_WORDS
+        | {"sky", "air", "ground", "floor", "scene", "shot", "video", "clip"}
+    )
+    adjuncts = frozenset(
+        w for table in (SETTING_NOUNS, FLOOR_WORDS) for p in table for w in p.split()
+    )
     return ThingReader(matcher, dict(COLORS), color_name, dict(NUMBER_WORDS), dict(SIZE_WORDS),
                        reserved, adjuncts)  # fmt: skip
 

@@ -25,12 +25,20 @@ from typing import Literal
 
 import numpy as np
 
-from reelforge.assets.catalogue import Catalogue, load_catalogue
+from reelforge.assets.catalogue import Asset, Catalogue, load_catalogue
 from reelforge.recaption.embedding import shared_encoder
 
 How = Literal["common", "name", "meaning", "translation"]
 
 MIN_MARGIN = 0.04
+SHARED_LETTERS = 0.12
+BARE_NAME_PENALTY = 0.08
+# Keywords that tag whole families; they say nothing about which thing it is.
+GENERIC_KEYWORDS = frozenset(
+    ("animal", "animals", "nature", "vehicle", "transportation", "travel", "food", "sports",
+     "sport", "object", "objects", "symbol", "face", "person", "people", "game", "place",
+     "building", "red", "blue", "green", "yellow", "black", "white", "orange", "purple")
+)  # fmt: skip
 # Not things: a noun nearer to one of these than to every asset is left out.
 ABSTRACT_ANCHORS = (
     "moment", "time", "idea", "way", "feeling", "reason", "while", "kind", "bit", "lot",
@@ -124,12 +132,14 @@ class AssetMatch:
 
 
 class AssetMatcher:
-    def __init__(self, catalogue: Catalogue, model_dir: Path | None = None, min_similarity: float = 0.55):
+    def __init__(
+        self, catalogue: Catalogue, model_dir: Path | None = None, min_similarity: float = 0.5
+    ):
         self.catalogue = catalogue
         self.min_similarity = min_similarity
         self._model_dir = model_dir
         self._ids = list(catalogue.assets)
-        self._labels: np.ndarray | None = None  # (N_assets, 384), built on first use
+        self._labels: np.ndarray | None = None  # (2, N_assets, 384), built on first use
         self._anchors: np.ndarray | None = None  # (N_anchor, 384)
         self._lock = threading.Lock()
 
@@ -162,15 +172,52 @@ class AssetMatcher:
             ids = [i for i in self.catalogue.lookup(candidate) if self._is_name(i, candidate)]
             if ids:
                 return AssetMatch(noun, self._preferred(ids), "name", 1.0)
+        for candidate in _forms(noun):
+            ids = self.catalogue.lookup_keyword(candidate)
+            # A keyword is a name only for a concrete word: "idea" is a light bulb's
+            # keyword, and nearer to the abstract anchors than to any thing.
+            if ids and self._concrete(candidate):
+                return AssetMatch(noun, ids[0], "name", 1.0)
         return None
+
+    def _concrete(self, noun: str) -> bool:
+        scores, anchor = self._scores(noun)
+        return float(scores.max()) - anchor >= MIN_MARGIN
 
     def nearest(self, noun: str) -> tuple[str, float, float]:
         """(asset id, similarity, margin over the nearest abstract anchor), unthresholded."""
-        labels, anchors = self._embeddings()
-        query = shared_encoder(self._model_str).encode([noun])[0]  # (384,)
-        scores = labels @ query
+        scores, anchor = self._scores(noun)
         best = int(scores.argmax())
-        return self._ids[best], float(scores[best]), float(scores[best] - (anchors @ query).max())
+        return self._ids[best], float(scores[best]), float(scores[best] - anchor)
+
+    def _scores(self, noun: str) -> tuple[np.ndarray, float]:
+        """Similarity of `noun` to every asset's label, and to the nearest abstract anchor.
+
+        Word pieces inflate the similarity of words that merely share letters ("trolley"
+        and "trolleybus", "honey" and "honeybee"): a label that contains the noun, or is
+        contained in it, without being the same word, is marked down by SHARED_LETTERS."""
+        labels, anchors = self._embeddings()  # (2, N_assets, 384): bare names, with keywords
+        query = shared_encoder(self._model_str).encode([noun])[0]  # (384,)
+        # A bare name is trusted a little less than a name with its keywords (it matches
+        # words that merely look alike), but it keeps breeds and makes: "labrador" → dog.
+        scores = np.maximum(labels[0] @ query - BARE_NAME_PENALTY, labels[1] @ query)
+        for i in self._containing(noun):
+            scores[i] -= SHARED_LETTERS
+        return scores, float((anchors @ query).max())
+
+    def _containing(self, noun: str) -> list[int]:
+        words = noun.split()
+        found = []
+        for i, asset_id in enumerate(self._ids):
+            label_words = self.catalogue[asset_id].label.split()
+            for word in words:
+                if len(word) < 3:
+                    continue
+                if any(w != word and (w.startswith(word) or word.startswith(w)) and len(w) > 2
+                       for w in label_words):  # fmt: skip
+                    found.append(i)
+                    break
+        return found
 
     # 2. The steps ------------------------------------------------------------------------
     def _is_name(self, asset_id: str, phrase: str) -> bool:
@@ -178,13 +225,12 @@ class AssetMatcher:
         return phrase in (asset.label, asset_id.replace("-", " "))
 
     def _by_meaning(self, noun: str) -> AssetMatch | None:
-        asset_id, similarity, margin = self.nearest(noun)
-        if similarity < self.min_similarity or margin < MIN_MARGIN:
+        scores, anchor = self._scores(noun)
+        best = int(scores.argmax())
+        asset_id, similarity = self._ids[best], float(scores[best])
+        if similarity < self.min_similarity or similarity - anchor < MIN_MARGIN:
             return None
         # Among near-equal candidates, prefer a full-body side view.
-        labels, _ = self._embeddings()
-        query = shared_encoder(self._model_str).encode([noun])[0]
-        scores = labels @ query
         close = [self._ids[i] for i in np.flatnonzero(scores >= similarity - 0.03)]
         return AssetMatch(noun, self._preferred(close, first=asset_id), "meaning", similarity)
 
@@ -206,10 +252,20 @@ class AssetMatcher:
         with self._lock:
             if self._labels is None or self._anchors is None:
                 encoder = shared_encoder(self._model_str)
-                texts = [self.catalogue[i].label for i in self._ids]
-                self._labels = _cached(self.catalogue.assets_dir, texts, encoder.encode)
+                assets = [self.catalogue[i] for i in self._ids]
+                self._labels = np.stack([
+                    _cached(self.catalogue.assets_dir, [a.label for a in assets], encoder.encode),
+                    _cached(self.catalogue.assets_dir, [_text(a) for a in assets], encoder.encode),
+                ])  # fmt: skip
                 self._anchors = encoder.encode(list(ABSTRACT_ANCHORS))
             return self._labels, self._anchors
+
+
+def _text(asset: Asset) -> str:
+    """What an asset is compared by: its name and its first few specific keywords."""
+    extra = [w for w in (*asset.everyday, *asset.keywords) if w not in GENERIC_KEYWORDS]
+    extra = list(dict.fromkeys(w for w in extra if w != asset.label))[:4]
+    return f"{asset.label} ({', '.join(extra)})" if extra else asset.label
 
 
 def _forms(noun: str) -> list[str]:
@@ -260,7 +316,7 @@ def _matcher(assets_dir: str, model_dir: str | None, min_similarity: float) -> A
 
 
 def asset_matcher(
-    assets_dir: Path, model_dir: Path | None = None, min_similarity: float = 0.55
+    assets_dir: Path, model_dir: Path | None = None, min_similarity: float = 0.5
 ) -> AssetMatcher:
     with _matcher_lock:
         return _matcher(str(assets_dir), str(model_dir) if model_dir else None, min_similarity)

@@ -643,9 +643,7 @@ class RulePlanner:
         notes: list[str],
     ) -> None:
         assert self.things is not None
-        taken = {
-            (m.sentence, m.position + k) for m in objects for k in range(len(m.noun.split()))
-        }
+        taken = {(m.sentence, m.position + k) for m in objects for k in range(len(m.noun.split()))}
         people = [
             (m.sentence, m.position, words[m.sentence][m.position], spec.name)
             for m, spec in zip(characters, plan.characters, strict=False)

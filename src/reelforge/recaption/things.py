@@ -154,7 +154,9 @@ class ThingReader:
             if word in self.reserved or word in DETERMINERS or word in PREPOSITIONS:
                 i += 1
                 continue
-            entity = self._thing_at(s, lows, i, taken, noun_place, next_is_verb=self._verb_next(lows, i))
+            entity = self._thing_at(
+                s, lows, i, taken, noun_place, next_is_verb=self._verb_next(lows, i)
+            )
             if entity is None:
                 if noun_place and len(word) > 2 and base is None and self._looks_like_noun(lows, i):
                     missing.append(word)
@@ -182,7 +184,9 @@ class ThingReader:
                 continue
             phrase = " ".join(span)
             match = self.matcher.match_by_name(phrase)
-            if match is not None and (noun_place or next_is_verb or width > 1 or self._plain_noun(lows, i)):
+            if match is not None and (
+                noun_place or next_is_verb or width > 1 or self._plain_noun(lows, i)
+            ):
                 return Entity(s, i, i + width, phrase, match=match)
         if not noun_place and not next_is_verb:
             return None
@@ -211,8 +215,11 @@ class ThingReader:
         if j < 0:
             return i > 0 or self._verb_next(lows, i)  # "Waves crash ..." / "two dogs"
         before = lows[j]
-        return before in DETERMINERS or before in PREPOSITIONS or before in self.numbers or (
-            before == "and" and j > 0 and verb_base(lows[j - 1]) is None
+        return (
+            before in DETERMINERS
+            or before in PREPOSITIONS
+            or before in self.numbers
+            or (before == "and" and j > 0 and verb_base(lows[j - 1]) is None)
         )
 
     @staticmethod
@@ -228,9 +235,14 @@ class ThingReader:
             return False  # adverbs and adjectives: "slowly", "beautiful", "glowing"
         following = lows[i + 1] if i + 1 < len(lows) else ""
         # "a desert pad": only the last word of a noun phrase is its head.
-        return not (following.isalpha() and following not in PREPOSITIONS
-                    and following not in ("and", "while", "as") and verb_base(following) is None
-                    and not following.startswith("quote") and following not in self.reserved)
+        return not (
+            following.isalpha()
+            and following not in PREPOSITIONS
+            and following not in ("and", "while", "as")
+            and verb_base(following) is None
+            and not following.startswith("quote")
+            and following not in self.reserved
+        )
 
     def _modifiers(self, entity: Entity, lows: list[str]) -> None:
         j = entity.start - 1
@@ -244,8 +256,11 @@ class ThingReader:
                 entity.color = entity.color or self.color_of(word)  # type: ignore[operator]
             j -= 1
         last = lows[entity.end - 1]
-        if entity.count == 1 and last.endswith("s") and not last.endswith("ss") and (
-            entity.match is not None and last != entity.match.asset_id.split("-")[-1]
+        if (
+            entity.count == 1
+            and last.endswith("s")
+            and not last.endswith("ss")
+            and (entity.match is not None and last != entity.match.asset_id.split("-")[-1])
         ):
             entity.count = 2  # a bare plural: "rocks", "puppies"
 
@@ -255,9 +270,7 @@ class ThingReader:
     ) -> None:
         for s, v, base in verbs:
             behaviour = VERB_BEHAVIOURS[base]
-            in_sentence = sorted(
-                (e for e in entities if e.sentence == s), key=lambda e: e.start
-            )
+            in_sentence = sorted((e for e in entities if e.sentence == s), key=lambda e: e.start)
             before = [e for e in in_sentence if e.end <= v]
             lows = [w.lower() for w in words[s]]
             clause_end = min(
@@ -326,9 +339,7 @@ class ThingReader:
                 continue
             count = entity.count
             if count > MAX_PER_GROUP:
-                notes.append(
-                    f"{count} {entity.noun} asked; the sim draws at most {MAX_PER_GROUP}"
-                )
+                notes.append(f"{count} {entity.noun} asked; the sim draws at most {MAX_PER_GROUP}")
                 count = MAX_PER_GROUP
             spec = ThingSpec(
                 asset=asset.id,

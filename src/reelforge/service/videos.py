@@ -30,10 +30,11 @@ from reelforge.engines import engine_names, get_engine
 from reelforge.errors import MediaError
 from reelforge.jobs.worker import MEDIA, media_key
 from reelforge.media import load_image
+from reelforge.recaption.understood import understood
 from reelforge.service.deps import ServiceState, StateDep, UserDep, run_db
 from reelforge.service.errors import APIError
 from reelforge.settings import Settings
-from reelforge.types import API_SIZES, MAX_PROMPT_CHARS, parse_size
+from reelforge.types import API_SIZES, MAX_PROMPT_CHARS, ScenePlan, parse_size
 
 router = APIRouter(prefix="/v1/videos", tags=["videos"])
 
@@ -63,6 +64,13 @@ def video_public(video: Video) -> dict[str, Any]:
         "seconds": video.seconds,
         "remixed_from_video_id": video.remixed_from_video_id,
         "error": error,
+        # Beside OpenAI's fields: what the planner drew, what stood in for what, and what
+        # it left out (null until the plan exists).
+        "plan": (
+            understood(ScenePlan.model_validate_json(video.plan_json)).as_dict()
+            if video.plan_json
+            else None
+        ),
     }
 
 

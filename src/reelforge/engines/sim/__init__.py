@@ -12,11 +12,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reelforge.assets.catalogue import load_catalogue
+from reelforge.assets.install import default_assets_dir
 from reelforge.engines import Capabilities, References
 from reelforge.engines.sim import audio as sound
 from reelforge.engines.sim.render import Renderer
 from reelforge.engines.sim.speech import Utterance, mouth_aperture, synthesize
-from reelforge.engines.sim.world import Contact, Simulation, simulate
+from reelforge.engines.sim.thing_audio import synthesize_things
+from reelforge.engines.sim.things import Thing, ThingsSim, simulate_things
+from reelforge.engines.sim.things import World as ThingWorld
+from reelforge.engines.sim.world import Contact, Simulation, free_range, simulate
 from reelforge.settings import Settings
 from reelforge.types import (
     AUDIO_SAMPLE_RATE,
@@ -26,6 +31,7 @@ from reelforge.types import (
     ContactEvent,
     Progress,
     ScenePlan,
+    SoundEvent,
     SpeechSegment,
     parse_size,
 )
@@ -73,7 +79,8 @@ class SimEngine:
         n_samples = round(duration_s * AUDIO_SAMPLE_RATE)
         timings: dict[str, float] = {}
         # Independent streams per stage, so changing one stage never reshuffles another.
-        streams = np.random.default_rng(seed).spawn(4)
+        # (Spawned children depend only on their index: adding streams keeps the others.)
+        streams = np.random.default_rng(seed).spawn(6)
 
         # 1. Speech first: real utterance lengths decide when each line starts.
         started = time.perf_counter()
@@ -88,6 +95,10 @@ class SimEngine:
             plan, width_px=width, height_px=height, fps=fps, frame_count=frame_count, rng=streams[0]
         )
         timings["physics_s"] = time.perf_counter() - started
+
+        # 2b. The plan's things and what they do (closed-form paths and their sound events).
+        if plan.things:
+            sim.things = self._things(plan, sim, frame_count, fps, streams[4])
 
         # 3. Mouth opening per frame from the phonemes being spoken.
         frame_times = np.arange(frame_count) / fps
@@ -111,7 +122,7 @@ class SimEngine:
         # 5. Sound.
         started = time.perf_counter()
         report("audio", 0.86)
-        audio = self._mix(plan, sim, spoken, n_samples, streams[1:])
+        audio = self._mix(plan, sim, spoken, n_samples, streams[1:4] + streams[5:6])
         timings["audio_s"] = time.perf_counter() - started
         report("audio", 0.9)
 
@@ -121,6 +132,7 @@ class SimEngine:
             fps=fps,
             sample_rate=AUDIO_SAMPLE_RATE,
             contacts=[self._contact_event(c, renderer) for c in sim.contacts],
+            sounds=self._sound_events(sim, renderer),
             speech=[
                 SpeechSegment(
                     character=line.character,
@@ -135,11 +147,50 @@ class SimEngine:
             ],
             mouth_apertures=mouths,
             mouth_boxes_px={c.spec.name: renderer.mouth_box_px(c) for c in sim.characters},
-            tracks={b.name: self._track_px(b.track, renderer) for b in sim.bodies},
+            tracks={
+                **{b.name: self._track_px(b.track, renderer) for b in sim.bodies},
+                **{t.name: self._track_px(t.track[:, :3], renderer) for t in self._things_of(sim)},
+            },
             timings_s=timings,
         )
 
     # -- helpers --------------------------------------------------------------------------
+    def _things(
+        self, plan: ScenePlan, sim: Simulation, frame_count: int, fps: int,
+        rng: np.random.Generator,
+    ) -> ThingsSim:  # fmt: skip
+        catalogue = load_catalogue(self.settings.assets_dir or default_assets_dir())
+        lo, hi = free_range(sim.characters, sim.view_w_m)
+        hands = {
+            c.spec.name: (c.x_m + c.facing * 0.24 * c.height_m, 0.5 * c.height_m, c.facing)
+            for c in sim.characters
+        }
+        world = ThingWorld(
+            view_w=sim.view_w_m,
+            view_h=sim.view_h_m,
+            ceiling=sim.view_h_m + sim.floor_y_m,
+            times=np.arange(frame_count) / fps,
+            rng=rng,
+            hands=hands,
+            lo=lo,
+            hi=hi,
+        )
+        return simulate_things(plan.things, catalogue, world)
+
+    @staticmethod
+    def _things_of(sim: Simulation) -> list[Thing]:
+        return sim.things.things if sim.things is not None else []
+
+    @staticmethod
+    def _sound_events(sim: Simulation, renderer: Renderer) -> list[SoundEvent]:
+        if sim.things is None:
+            return []
+        events = []
+        for e in sim.things.events:
+            x_px, y_px = renderer.to_px(e.x_m, e.y_m)
+            events.append(SoundEvent(e.time_s, e.sound, e.thing, round(x_px, 1), round(y_px, 1)))
+        return events
+
     @staticmethod
     def _speak(plan: ScenePlan) -> list[SpokenLine]:
         """Synthesize every line; start each at its planned time or after the previous one."""
@@ -171,6 +222,8 @@ class SimEngine:
         mix = sound.synthesize_ambience(plan.sound.ambience, n_samples, streams[0])
         mix += sound.synthesize_impacts(sim.contacts, sim, n_samples, streams[1])
         mix += sound.synthesize_surface_motion(sim, n_samples, streams[2])
+        if sim.things is not None:
+            mix += synthesize_things(sim.things, sim.view_w_m, n_samples, streams[3])
         positions = {c.spec.name: c.x_m / sim.view_w_m for c in sim.characters}
         for line in spoken:
             sound.place_speech(

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import skia
 
+from reelforge.engines.sim.thing_render import ThingPainter
 from reelforge.engines.sim.world import Body, CharacterLayout, Simulation
 from reelforge.types import RGB, ScenePlan
 
@@ -119,6 +120,21 @@ class Renderer:
         self.object_painters = [self._object_painter(b) for b in sim.bodies]
         self.blinks = self._blink_schedule()
         self.character_sprites = {c.spec.name: self._character_sprites(c) for c in sim.characters}
+        self.things = (
+            ThingPainter(
+                sim.things,
+                self.px_per_m,
+                self.to_px,
+                sim.fps,
+                seed,
+                {
+                    c.spec.name: _lit(c.spec.appearance.skin_rgb, self.gains, 0.35)
+                    for c in sim.characters
+                },  # fmt: skip
+            )
+            if sim.things is not None
+            else None
+        )
 
     # -- coordinates -----------------------------------------------------------------
     def to_px(self, x_m: float, y_m: float) -> tuple[float, float]:
@@ -169,10 +185,16 @@ class Renderer:
             )
         if self.static_camera:
             self._apply_camera(canvas, pose)
+        if self.things is not None:  # sky, then buildings and landscape, behind everyone
+            self.things.draw_layer(canvas, 0, i)
+            self.things.draw_layer(canvas, 1, i)
         for body in self.sim.bodies:
             self._draw_shadow(canvas, body, i)
         for character in self.sim.characters:
             self._draw_character(canvas, character, i)
+        if self.things is not None:
+            self.things.draw_layer(canvas, 2, i)
+            self.things.draw_effects(canvas, i)
         for body, painter in zip(self.sim.bodies, self.object_painters, strict=True):
             x, y, angle = body.track[i]
             px, py = self.to_px(x, y)

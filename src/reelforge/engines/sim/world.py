@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pymunk
 
+from reelforge.engines.sim.things import ThingsSim
 from reelforge.types import CharacterSpec, Material, ObjectSpec, ScenePlan
 
 GRAVITY_M_S2 = 9.81
@@ -123,6 +124,7 @@ class Simulation:
     slip_speed: np.ndarray  # (N_bodies, N_steps) m/s of sliding on a surface
     ramp: tuple[tuple[float, float], tuple[float, float]] | None
     floor_kind: str
+    things: ThingsSim | None = None  # the plan's things (things.py), added by the engine
 
 
 def view_size_m(width_px: int, height_px: int) -> tuple[float, float]:
@@ -190,9 +192,9 @@ def simulate(
 
     ramp = None
     if plan.setting.ramp:
-        left_free = _free_range(characters, view_w)[0]
+        left_free = free_range(characters, view_w)[0]
         top = (left_free + 0.05, min(1.7, 0.45 * ceiling))
-        bottom = (left_free + 0.6 * (_free_range(characters, view_w)[1] - left_free), 0.0)
+        bottom = (left_free + 0.6 * (free_range(characters, view_w)[1] - left_free), 0.0)
         wall(top, bottom, "ramp", 0.4, 0.5)
         ramp = (top, bottom)
 
@@ -342,7 +344,7 @@ def _place_characters(specs: list[CharacterSpec], view_w: float) -> list[Charact
     return layouts
 
 
-def _free_range(characters: list[CharacterLayout], view_w: float) -> tuple[float, float]:
+def free_range(characters: list[CharacterLayout], view_w: float) -> tuple[float, float]:
     """The horizontal span objects can use without starting inside a character."""
     lo, hi = 0.05, view_w - 0.05
     for c in characters:
@@ -406,7 +408,7 @@ def _place_objects(
     ramp: tuple[tuple[float, float], tuple[float, float]] | None,
     rng: np.random.Generator,
 ) -> list[Body]:
-    lo, hi = _free_range(characters, view_w)
+    lo, hi = free_range(characters, view_w)
     placed: list[tuple[float, float, float]] = []  # (x, y, bounding radius)
     bodies: list[Body] = []
     collide_sign = 1
