@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import pytest
 
 from reelforge.recaption import recaption
+from reelforge.recaption.concepts import Match, concept_index
+from reelforge.recaption.rules import RulePlanner
 from reelforge.settings import Settings
 from reelforge.types import ScenePlan
 
@@ -60,12 +62,27 @@ def test_noun_phrases(plain, prompt, expected):
             assert color == want
 
 
-def test_unknown_nouns_map_to_nearest_concept_by_meaning(plain):
-    plan = plan_of("a watermelon and a shoebox tumble down in a library", plain)
+def test_unknown_nouns_map_to_nearest_concept_by_meaning():
+    # Without the asset library (a planner with no thing reader), nouns the shapes do not
+    # name map onto the nearest shape, as before things existed.
+    settings = Settings()
+
+    def nearest(noun: str, among: Literal["object", "setting"]) -> Match:
+        return concept_index(settings.embedding_model_dir).nearest(noun, among)
+
+    plan = RulePlanner(nearest).plan("a watermelon and a shoebox tumble down in a library", 1)
     kinds = {o.noun: o.kind for o in plan.objects}
     assert kinds == {"watermelon": "ball", "shoebox": "box"}
     assert plan.setting.kind == "room"  # "library" is nearest to an indoor room
     assert any("watermelon" in note for note in plan.notes)
+
+
+def test_unknown_nouns_become_things_of_the_asset_library(plain):
+    plan = plan_of("a watermelon and a shoebox tumble down in a library", plain)
+    assert [(t.asset, t.behaviour) for t in plan.things] == [("watermelon", "fall")]
+    assert plan.objects == []
+    assert plan.left_out == ["shoebox"]  # no drawing is near enough; said in the notes
+    assert plan.setting.kind == "room"  # and "library" is the place, not a thing in it
 
 
 def test_words_that_are_not_things_are_left_out(plain):
@@ -113,11 +130,20 @@ def test_lines_keep_speaker_and_prompt_order(plain):
         ("A boy in an orange shirt kicks a blue ball.", [(1, "blue", "ball")]),
         ("A white golf ball bounces.", [(1, "white", "ball")]),
         ("A yellow ball bounces on a basketball court.", [(1, "yellow", "ball")]),
-        ("A green watermelon rolls down a hill in a meadow.", [(1, "green", "ball")]),
     ],
 )
 def test_modifiers_and_places_are_not_extra_objects(plain, prompt, expected):
-    assert groups(plan_of(prompt, plain)) == expected
+    plan = plan_of(prompt, plain)
+    assert groups(plan) == expected
+    assert plan.things == []
+
+
+def test_a_place_is_not_an_extra_thing(plain):
+    plan = plan_of("A green watermelon rolls down a hill in a meadow.", plain)
+    assert [(t.asset, t.color, t.behaviour) for t in plan.things] == [
+        ("watermelon", "green", "roll")
+    ]
+    assert plan.objects == [] and plan.setting.kind == "park"
 
 
 def test_words_inside_quotes_are_not_scene_objects(plain):

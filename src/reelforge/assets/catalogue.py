@@ -32,8 +32,22 @@ from reelforge.assets.traits import (
 SKIN_TONE = re.compile(r"-(light|medium-light|medium|medium-dark|dark)(-|$)")
 # Languages whose CLDR keywords name the things in a non-English prompt (emojibase-data).
 LANGUAGES = (
-    "da", "de", "es", "et", "fi", "fr", "hu", "it", "lt", "ms", "nb", "nl", "pl", "pt", "sv",
-)  # fmt: skip
+    "da",
+    "de",
+    "es",
+    "et",
+    "fi",
+    "fr",
+    "hu",
+    "it",
+    "lt",
+    "ms",
+    "nb",
+    "nl",
+    "pl",
+    "pt",
+    "sv",
+)
 
 
 @dataclass(frozen=True)
@@ -174,8 +188,9 @@ def build_catalogue(assets_dir: Path) -> Catalogue:
         for key, name in json.loads((fluent / "chars.json").read_text()).items()
     }
     emojilib = json.loads((assets_dir / "emojilib" / "dist" / "emoji-en-US.json").read_text())
-    everyday_of = {_plain(k): tuple(w.replace("_", " ").lower() for w in v[1:])
-                   for k, v in emojilib.items()}  # fmt: skip
+    everyday_of = {
+        _plain(k): tuple(w.replace("_", " ").lower() for w in v[1:]) for k, v in emojilib.items()
+    }
     emojibase = assets_dir / "emojibase-data"
     subgroups = json.loads((emojibase / "meta" / "groups.json").read_text())["subgroups"]
     assets: dict[str, Asset] = {}
@@ -208,7 +223,7 @@ def build_catalogue(assets_dir: Path) -> Catalogue:
 def _traits(name: str, base: Traits) -> Traits:
     override = OVERRIDES.get(name, {})
     fields = {**base.__dict__, **override}
-    return Traits(**fields)  # type: ignore[arg-type]
+    return Traits(**fields)
 
 
 _cache_lock = threading.Lock()

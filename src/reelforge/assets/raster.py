@@ -35,8 +35,9 @@ def render_rgba(asset: Asset, size_px: int) -> np.ndarray:
     canvas = surface.getCanvas()
     canvas.clear(skia.ColorTRANSPARENT)
     dom.render(canvas)
-    rgba = surface.makeImageSnapshot().toarray(colorType=skia.kRGBA_8888_ColorType,
-                                               alphaType=skia.kUnpremul_AlphaType)  # fmt: skip
+    rgba = surface.makeImageSnapshot().toarray(
+        colorType=skia.kRGBA_8888_ColorType, alphaType=skia.kUnpremul_AlphaType
+    )
     return np.ascontiguousarray(rgba)
 
 
@@ -73,8 +74,9 @@ def sprite(asset: Asset, height_px: int, rgb: RGB | None = None) -> skia.Image:
 @functools.lru_cache(maxsize=512)
 def _image(data: bytes, width: int, height: int) -> skia.Image:
     array = np.frombuffer(data, np.uint8).reshape(height, width, 4)
-    return skia.Image.fromarray(array, colorType=skia.kRGBA_8888_ColorType,
-                                alphaType=skia.kUnpremul_AlphaType)  # fmt: skip
+    return skia.Image.fromarray(
+        array, colorType=skia.kRGBA_8888_ColorType, alphaType=skia.kUnpremul_AlphaType
+    )
 
 
 def recolor(rgba: np.ndarray, rgb: RGB) -> np.ndarray:
@@ -95,8 +97,9 @@ def recolor(rgba: np.ndarray, rgb: RGB) -> np.ndarray:
     body = saturated & (distance <= 14)
     if target[1] < 40:  # white, grey, black: desaturate and set the brightness
         hsv[..., 1] = np.where(body, target[1], hsv[..., 1])
-        hsv[..., 2] = np.where(body, np.clip(hsv[..., 2] * 0.25 + target[2] * 0.75, 0, 255),
-                               hsv[..., 2])  # fmt: skip
+        hsv[..., 2] = np.where(
+            body, np.clip(hsv[..., 2] * 0.25 + target[2] * 0.75, 0, 255), hsv[..., 2]
+        )
     else:
         hsv[..., 0] = np.where(body, target[0], hsv[..., 0])
         hsv[..., 1] = np.where(body, np.maximum(hsv[..., 1], target[1]), hsv[..., 1])

@@ -147,7 +147,6 @@ OVERRIDES: dict[str, dict[str, object]] = {
     "tiger": _a(2.5, "runs", "roar"),
     "leopard": _a(1.8, "runs", "growl"),
     "horse": _a(2.4, "runs", "neigh"),
-    "racehorse": _a(2.4, "runs", "neigh"),
     "unicorn": {"size_m": 2.4, "locomotion": "runs", "sound": "neigh", "category": "fantasy"},
     "zebra": _a(2.3, "runs", "neigh"),
     "deer": _a(1.8, "runs", "growl"),
@@ -303,7 +302,6 @@ OVERRIDES: dict[str, dict[str, object]] = {
     "rocket": _a(40.0, "launches", "rocket", 45.0),
     "flying-saucer": {"size_m": 8.0, "locomotion": "flies", "sound": "zap", "category": "fantasy"},
     "satellite": {"size_m": 6.0, "locomotion": "flies", "sound": "zap", "category": "celestial"},
-    "canoe-with-paddle": _a(5.0, "floats", "splash"),
     # sport and play
     "soccer-ball": _a(0.22, "rolls", "impact"),
     "basketball": _a(0.24, "rolls", "impact"),
@@ -396,7 +394,6 @@ OVERRIDES: dict[str, dict[str, object]] = {
     "pizza": {"size_m": 0.35},
     "birthday-cake": {"size_m": 0.3},
     "watermelon": {"size_m": 0.35},
-    "pumpkin": {"size_m": 0.4},
 }
 
 # Words that mean a thing can be driven by a character rather than act on its own.

@@ -98,8 +98,9 @@ def _thing_reader(settings: Settings) -> ThingReader:
     adjuncts = frozenset(
         w for table in (SETTING_NOUNS, FLOOR_WORDS) for p in table for w in p.split()
     )
-    return ThingReader(matcher, dict(COLORS), color_name, dict(NUMBER_WORDS), dict(SIZE_WORDS),
-                       reserved, adjuncts)  # fmt: skip
+    return ThingReader(
+        matcher, dict(COLORS), color_name, dict(NUMBER_WORDS), dict(SIZE_WORDS), reserved, adjuncts
+    )
 
 
 def remix_plan(base: ScenePlan, prompt: str, seed: int, settings: Settings) -> ScenePlan:

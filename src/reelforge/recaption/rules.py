@@ -297,18 +297,52 @@ SHIRT_COLORS = (
 MIN_MARGIN = {"object": 0.0, "setting": -0.05}
 # Where a thing puts the scene when the prompt names no place: waves are at the sea.
 SETTING_IMPLIED_BY: dict[str, str] = {
-    "water-wave": "sea", "sailboat": "sea", "ship": "sea", "canoe": "lake", "speedboat": "sea",
-    "motor-boat": "sea", "ferry": "sea", "passenger-ship": "sea", "whale": "sea",
-    "dolphin": "sea", "shark": "sea", "fish": "lake", "tropical-fish": "sea", "crab": "beach",
-    "rocket": "launch pad", "automobile": "street", "taxi": "street", "bus": "street",
-    "police-car": "street", "racing-car": "street", "fire-engine": "street",
-    "motorcycle": "street", "bicycle": "park", "cow": "farm", "pig": "farm", "ewe": "farm",
-    "chicken": "farm", "rooster": "farm", "tractor": "farm", "horse": "farm", "goat": "farm",
-    "evergreen-tree": "forest", "deciduous-tree": "park", "camel": "desert", "cactus": "desert",
-    "cooking": "kitchen", "pancakes": "kitchen", "pot-of-food": "kitchen",
-    "musical-keyboard": "concert hall", "violin": "concert hall", "guitar": "stage",
-    "drum": "stage", "snowman": "park", "airplane": "airport", "helicopter": "field",
-}  # fmt: skip
+    "water-wave": "sea",
+    "sailboat": "sea",
+    "ship": "sea",
+    "canoe": "lake",
+    "speedboat": "sea",
+    "motor-boat": "sea",
+    "ferry": "sea",
+    "passenger-ship": "sea",
+    "whale": "sea",
+    "dolphin": "sea",
+    "shark": "sea",
+    "fish": "lake",
+    "tropical-fish": "sea",
+    "crab": "beach",
+    "rocket": "launch pad",
+    "automobile": "street",
+    "taxi": "street",
+    "bus": "street",
+    "police-car": "street",
+    "racing-car": "street",
+    "fire-engine": "street",
+    "motorcycle": "street",
+    "bicycle": "park",
+    "cow": "farm",
+    "pig": "farm",
+    "ewe": "farm",
+    "chicken": "farm",
+    "rooster": "farm",
+    "tractor": "farm",
+    "horse": "farm",
+    "goat": "farm",
+    "evergreen-tree": "forest",
+    "deciduous-tree": "park",
+    "camel": "desert",
+    "cactus": "desert",
+    "cooking": "kitchen",
+    "pancakes": "kitchen",
+    "pot-of-food": "kitchen",
+    "musical-keyboard": "concert hall",
+    "violin": "concert hall",
+    "guitar": "stage",
+    "drum": "stage",
+    "snowman": "park",
+    "airplane": "airport",
+    "helicopter": "field",
+}
 PLACE_WORDS = frozenset(("court", "field", "pitch", "floor", "ground", "table", "wall", "lane"))
 LOCATIVES = frozenset(("in", "at", "inside", "outside", "within", "through", "across", "near"))
 QUOTE_RE = re.compile(r"\"([^\"]+)\"|“([^”]+)”|(?:(?<=\s)|(?<=^)|(?<=:))'([^']+?)'(?=[\s.,!?;:]|$)")
@@ -388,10 +422,13 @@ class RulePlanner:
         # With the asset library: nouns that are not the classic shapes become things;
         # without it, they map onto the nearest shape or are left out.
         self.things = things
+        self._setting_stated = False
+        self._setting_word: str | None = None  # an unknown place word read as the setting
 
     # 1. Entry point ------------------------------------------------------------------
     def plan(self, prompt: str, seed: int) -> ScenePlan:
         rng = np.random.default_rng(seed)
+        self._setting_word = None
         notes: list[str] = []
         text, quotes = self._lift_quotes(prompt)
         sentences = [s for s in SENTENCE_RE.split(text) if s.strip()]
@@ -437,6 +474,7 @@ class RulePlanner:
         self, words: list[list[str]], lower: str, rng: np.random.Generator, notes: list[str]
     ) -> SettingSpec:
         concept: SettingConcept | None = None
+        self._setting_word = None
         for noun in sorted(SETTING_NOUNS, key=len, reverse=True):  # "living room" before "room"
             if re.search(rf"\b{re.escape(noun)}s?\b", lower):
                 concept = SETTING_NOUNS[noun]
@@ -446,6 +484,7 @@ class RulePlanner:
                 match = self._match(candidate, "setting")
                 if match is not None and isinstance(match.concept, SettingConcept):
                     concept = match.concept
+                    self._setting_word = candidate
                     notes.append(
                         f"setting '{candidate}' drawn as '{concept.noun}' "
                         f"(similarity {match.similarity:.2f})"
@@ -649,17 +688,30 @@ class RulePlanner:
             for m, spec in zip(characters, plan.characters, strict=False)
         ]
         taken |= {(s, i) for s, i, _, _ in people}
+        if self._setting_word is not None:  # "in a library": the place, not a thing in it
+            taken |= {
+                (s, i)
+                for s, sentence in enumerate(words)
+                for i, word in enumerate(sentence)
+                if singular(word.lower()) == self._setting_word
+            }
         read = self.things.read(words, taken, people)
         plan.things = read.things
-        implied = next((SETTING_IMPLIED_BY[t.asset] for t in plan.things
-                        if t.asset in SETTING_IMPLIED_BY), None)  # fmt: skip
+        implied = next(
+            (SETTING_IMPLIED_BY[t.asset] for t in plan.things if t.asset in SETTING_IMPLIED_BY),
+            None,
+        )
         if implied is not None and not self._setting_stated:
             concept = SETTING_NOUNS[implied]
             weather = plan.setting.weather
             plan.setting = SettingSpec(
-                kind=concept.kind, description=concept.noun, floor=concept.floor,
-                indoor=concept.indoor, weather=weather, ramp=plan.setting.ramp,
-            )  # fmt: skip
+                kind=concept.kind,
+                description=concept.noun,
+                floor=concept.floor,
+                indoor=concept.indoor,
+                weather=weather,
+                ramp=plan.setting.ramp,
+            )
             plan.sound = self._sound(plan, " ".join(plan.prompt.lower().split()))
         notes.extend(read.notes)
         plan.left_out = read.left_out

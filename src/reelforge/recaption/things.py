@@ -28,14 +28,67 @@ from reelforge.types import Behaviour, ThingSpec
 MAX_THING_GROUPS = 8
 MAX_PER_GROUP = 6
 DETERMINERS = frozenset(
-    ("a", "an", "the", "some", "this", "that", "these", "those", "his", "her", "their", "its",
-     "my", "our", "your", "two", "three", "four", "five", "six", "several", "many", "few")
-)  # fmt: skip
+    (
+        "a",
+        "an",
+        "the",
+        "some",
+        "this",
+        "that",
+        "these",
+        "those",
+        "his",
+        "her",
+        "their",
+        "its",
+        "my",
+        "our",
+        "your",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "several",
+        "many",
+        "few",
+    )
+)
 PREPOSITIONS = frozenset(
-    ("on", "in", "into", "onto", "at", "to", "from", "with", "over", "under", "above", "below",
-     "behind", "beside", "between", "near", "across", "along", "through", "around", "past",
-     "toward", "towards", "by", "of", "off", "against", "inside", "outside", "beneath", "among")
-)  # fmt: skip
+    (
+        "on",
+        "in",
+        "into",
+        "onto",
+        "at",
+        "to",
+        "from",
+        "with",
+        "over",
+        "under",
+        "above",
+        "below",
+        "behind",
+        "beside",
+        "between",
+        "near",
+        "across",
+        "along",
+        "through",
+        "around",
+        "past",
+        "toward",
+        "towards",
+        "by",
+        "of",
+        "off",
+        "against",
+        "inside",
+        "outside",
+        "beneath",
+        "among",
+    )
+)
 CLAUSE_BREAKS = frozenset(("while", "as", "when", "then", "but", "because", "until", "whilst"))
 # Prepositions that aim an intransitive verb at what follows: "crash *on* rocks".
 AIMING = frozenset(("into", "onto", "on", "at", "toward", "towards", "after", "against", "to"))
@@ -144,6 +197,10 @@ class ThingReader:
             word = lows[i]
             if (s, i) in taken or not word.isalpha() or self._is_modifier(word):
                 i += 1
+                continue
+            following = lows[i + 1] if i + 1 < len(lows) else ""
+            if word not in DETERMINERS and ((s, i + 1) in taken or following in self.adjuncts):
+                i += 1  # "a golf ball", "a basketball court": the word modifies the next
                 continue
             noun_place = self._noun_place(lows, i)
             base = verb_base(word)

@@ -64,14 +64,21 @@ def middle(x: np.ndarray, start: float, stop: float) -> np.ndarray:
     return x[int(start * x.size) : int(stop * x.size)]
 
 
+def loudest_rms(x: np.ndarray) -> float:
+    """RMS of the loudest 100 ms."""
+    windows = x[: x.size // 4800 * 4800].reshape(-1, 4800).astype(np.float64)
+    return float(np.sqrt((windows**2).mean(axis=1)).max())
+
+
 def bursts(x: np.ndarray, gap_s: float = 0.03) -> int:
-    """Separate bursts of sound: runs of 5 ms windows above 5 % of the peak level, split
-    by at least `gap_s` of quiet."""
-    windows = x[: x.size // 240 * 240].reshape(-1, 240)  # (windows, 5 ms)
-    loud = np.sqrt((windows.astype(np.float64) ** 2).mean(axis=1)) > 0.05 * rms(windows.max(1))
-    count, quiet = 0, int(gap_s / 0.005)
-    for is_loud in loud:
-        if is_loud and quiet >= int(gap_s / 0.005):
+    """Separate bursts of sound: runs of loud 5 ms windows (RMS above 10 % of the
+    loudest window's), at least `gap_s` of quiet apart."""
+    windows = x[: x.size // 240 * 240].reshape(-1, 240).astype(np.float64)  # (windows, 5 ms)
+    level = np.sqrt((windows**2).mean(axis=1))
+    needed = round(gap_s / 0.005)
+    count, quiet = 0, needed
+    for is_loud in level > 0.1 * level.max():
+        if is_loud and quiet >= needed:
             count += 1
         quiet = 0 if is_loud else quiet + 1
     return count
@@ -105,9 +112,9 @@ def test_intensity_sets_the_peak():
     ("kwargs", "named"),
     [
         ({"sound_class": "yodel"}, "yodel"),
-        ({"sound_class": "bark", "intensity": 1.5}, "1.5"),
+        ({"sound_class": "bark", "intensity": 1.5}, r"1\.5"),
         ({"sound_class": "bark", "size_m": 0.0}, "size_m"),
-        ({"sound_class": "bark", "duration_s": -1.0}, "-1.0"),
+        ({"sound_class": "bark", "duration_s": -1.0}, r"-1\.0"),
     ],
 )
 def test_bad_requests_fail_loudly_naming_the_value(kwargs, named):
@@ -258,8 +265,11 @@ def test_every_instrument_plays_from_the_onset_sample(instrument):
 @pytest.mark.parametrize(("midi", "hz"), [(57, 220.0), (45, 110.0), (81, 880.0)])
 def test_karplus_strong_guitar_is_in_tune(midi, hz):
     string = sfx.melody("guitar", [(0.0, midi, 1.5)], 2 * SR, generator())
-    assert dominant_hz(string[SR // 10 : SR], 0.8 * hz, 1.2 * hz) == pytest.approx(hz, rel=0.02)
     assert fundamental_hz(string[SR // 10 : SR], 0.5 * hz, 1.5 * hz) == pytest.approx(hz, rel=0.02)
+    # In tune, not just near: within 3 cents, where a loop half a sample too long or
+    # short would be 4 (110 Hz) to 16 (880 Hz) cents out.
+    cents = 1200 * np.log2(dominant_hz(string[SR // 10 : SR], 0.8 * hz, 1.2 * hz) / hz)
+    assert abs(cents) < 3
 
 
 def test_melody_checks_its_notes():
@@ -267,7 +277,7 @@ def test_melody_checks_its_notes():
         sfx.melody("kazoo", [], SR, generator())
     with pytest.raises(ValueError, match="MIDI 61"):
         sfx.melody("drums", [(0.0, 61.0, 0.1)], SR, generator())
-    with pytest.raises(ValueError, match="-0.5"):
+    with pytest.raises(ValueError, match=r"-0\.5"):
         sfx.melody("piano", [(-0.5, 60.0, 0.1)], SR, generator())
     late = sfx.melody("piano", [(5.0, 60.0, 0.5)], SR, generator())  # past the end: left out
     assert late.size == SR and not late.any()
@@ -309,7 +319,7 @@ def test_beds_differ_as_their_places_do():
 
     assert centroid_hz(bed("underwater")) < 0.2 * centroid_hz(bed("rain_heavy"))
     assert rms(bed("space")) < 0.3 * rms(bed("rain_heavy"))
-    assert np.abs(bed("thunderstorm")).max() > 3 * np.abs(bed("rain_heavy")).max()
+    assert loudest_rms(bed("thunderstorm")) > 2.5 * loudest_rms(bed("rain_heavy"))
     with pytest.raises(ValueError, match="sandstorm"):
         sfx.weather_bed("sandstorm", SR, generator())
 

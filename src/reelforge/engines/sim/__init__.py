@@ -156,9 +156,13 @@ class SimEngine:
 
     # -- helpers --------------------------------------------------------------------------
     def _things(
-        self, plan: ScenePlan, sim: Simulation, frame_count: int, fps: int,
+        self,
+        plan: ScenePlan,
+        sim: Simulation,
+        frame_count: int,
+        fps: int,
         rng: np.random.Generator,
-    ) -> ThingsSim:  # fmt: skip
+    ) -> ThingsSim:
         catalogue = load_catalogue(self.settings.assets_dir or default_assets_dir())
         lo, hi = free_range(sim.characters, sim.view_w_m)
         hands = {

@@ -130,7 +130,7 @@ class Renderer:
                 {
                     c.spec.name: _lit(c.spec.appearance.skin_rgb, self.gains, 0.35)
                     for c in sim.characters
-                },  # fmt: skip
+                },
             )
             if sim.things is not None
             else None

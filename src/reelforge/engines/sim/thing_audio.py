@@ -12,6 +12,7 @@ sources that last (engines with Doppler, rocket thrust), panned to where the thi
 from __future__ import annotations
 
 import math
+import zlib
 
 import numpy as np
 
@@ -25,19 +26,27 @@ NOTE_S = 0.45  # how long a note rings before the next takes over
 def synthesize_things(
     sim: ThingsSim, view_w_m: float, n_samples: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """(2, n_samples) float32."""
+    """(2, n_samples) float32.
+
+    Every sound draws its randomness from its own stream, keyed by what it is (class, time,
+    source), so adding or removing one event never changes how another sounds."""
     out = np.zeros((2, n_samples), np.float32)
+    base = int(rng.integers(2**63))
+
+    def stream(*key: object) -> np.random.Generator:
+        return np.random.default_rng([base, zlib.crc32(repr(key).encode())])
+
     notes: dict[tuple[str, str], list[ThingEvent]] = {}
     for event in sim.events:
         if event.sound.startswith("note:"):
             _, instrument, _ = event.sound.split(":")
             notes.setdefault((event.thing, instrument), []).append(event)
             continue
-        mono = _one_shot(event, rng)
+        mono = _one_shot(event, stream(event.sound, event.time_s, event.thing))
         _place(out, mono, round(event.time_s * SAMPLE_RATE), event.x_m / view_w_m)
     for (_, instrument), events in notes.items():
         tune = [(e.time_s, float(e.sound.split(":")[2]), NOTE_S) for e in events]
-        mono = sfx.melody(instrument, tune, n_samples, rng) * 0.8
+        mono = sfx.melody(instrument, tune, n_samples, stream(events[0].thing, instrument)) * 0.8
         _place(out, mono, 0, events[0].x_m / view_w_m)
     frame_count = next((len(c.level) for c in sim.continuous), 0)
     for source in sim.continuous:
@@ -45,10 +54,18 @@ def synthesize_things(
         per_sample = _to_samples(source.level, n_samples)
         x_m = _to_samples(thing.track[:, 0], n_samples)
         if source.kind == "rocket":
-            mono = sfx.rocket_roar(per_sample, rng) * 0.9
+            mono = sfx.rocket_roar(per_sample, stream(source.thing, source.kind)) * 0.9
         else:
-            mono = sfx.engine_sound(per_sample, x_m, listener_x_m=view_w_m / 2,
-                                    kind=source.kind.removeprefix("engine:"), rng=rng) * 0.6  # fmt: skip
+            mono = (
+                sfx.engine_sound(
+                    per_sample,
+                    x_m,
+                    listener_x_m=view_w_m / 2,
+                    kind=source.kind.removeprefix("engine:"),
+                    rng=stream(source.thing, source.kind),
+                )
+                * 0.6
+            )
         pan = np.clip(x_m / view_w_m, 0.0, 1.0)
         _place_moving(out, mono, pan)
     del frame_count
@@ -76,8 +93,9 @@ def _impact(material: str, size_m: float, intensity: float, rng: np.random.Gener
         decay = modes.decay_s / math.sqrt(ratio)
         out += (gain * np.sin(2 * np.pi * f * t) * np.exp(-t / decay)).astype(np.float32)
     click = min(length, 96)
-    out[:click] += (modes.click * rng.standard_normal(click) * np.exp(-np.arange(click) / 20)
-                    ).astype(np.float32)  # fmt: skip
+    out[:click] += (
+        modes.click * rng.standard_normal(click) * np.exp(-np.arange(click) / 20)
+    ).astype(np.float32)
     return out / max(1e-6, float(np.abs(out).max())) * 0.5 * intensity
 
 

@@ -84,22 +84,36 @@ class ThingPainter:
 
     def _pan(self, canvas: skia.Canvas, thing: Thing, skin: tuple[int, int, int]) -> None:
         """A frying pan under the thing tossed from it, its handle in the holder's hand."""
-        x, y, _, facing = thing.track[0]
+        x, _, _, facing = thing.track[0]
         rest_y = float(np.min(thing.track[:, 1])) - thing.half_height * 0.8
         s = self.px_per_m
         cx, cy = self.to_px(float(x), rest_y)
         w, h = (thing.width_m * 0.75 + 0.05) * s, 0.05 * s
         hand_side = -1 if facing > 0 else 1  # the holder faces the pan from this side
         handle_end = cx + hand_side * (w + 0.25 * s)
-        canvas.drawLine(cx + hand_side * w * 0.9, cy, handle_end, cy + 0.02 * s,
-                        skia.Paint(AntiAlias=True, Color=skia.Color(40, 40, 44),
-                                   StrokeWidth=0.035 * s, StrokeCap=skia.Paint.kRound_Cap))  # fmt: skip
-        canvas.drawOval(skia.Rect(cx - w, cy - h, cx + w, cy + h),
-                        skia.Paint(AntiAlias=True, Color=skia.Color(55, 55, 60)))  # fmt: skip
-        canvas.drawOval(skia.Rect(cx - w * 0.9, cy - h * 1.4, cx + w * 0.9, cy + h * 0.3),
-                        skia.Paint(AntiAlias=True, Color=skia.Color(90, 90, 96)))  # fmt: skip
-        canvas.drawCircle(handle_end, cy + 0.02 * s, 0.05 * s,
-                          skia.Paint(AntiAlias=True, Color=skia.Color(*skin)))  # fmt: skip
+        canvas.drawLine(
+            cx + hand_side * w * 0.9,
+            cy,
+            handle_end,
+            cy + 0.02 * s,
+            skia.Paint(
+                AntiAlias=True,
+                Color=skia.Color(40, 40, 44),
+                StrokeWidth=0.035 * s,
+                StrokeCap=skia.Paint.kRound_Cap,
+            ),
+        )
+        canvas.drawOval(
+            skia.Rect(cx - w, cy - h, cx + w, cy + h),
+            skia.Paint(AntiAlias=True, Color=skia.Color(55, 55, 60)),
+        )
+        canvas.drawOval(
+            skia.Rect(cx - w * 0.9, cy - h * 1.4, cx + w * 0.9, cy + h * 0.3),
+            skia.Paint(AntiAlias=True, Color=skia.Color(90, 90, 96)),
+        )
+        canvas.drawCircle(
+            handle_end, cy + 0.02 * s, 0.05 * s, skia.Paint(AntiAlias=True, Color=skia.Color(*skin))
+        )
 
     def _hands_on(
         self, canvas: skia.Canvas, thing: Thing, i: int, skin: tuple[int, int, int]
@@ -113,12 +127,19 @@ class ThingPainter:
         width = thing.width_m * 0.8
         keyboard = thing.asset.id == "musical-keyboard"
         paint = skia.Paint(AntiAlias=True, Color=skia.Color(*skin))
-        outline = skia.Paint(AntiAlias=True, Color=skia.Color(0, 0, 0, 90),
-                             Style=skia.Paint.kStroke_Style, StrokeWidth=1.2)  # fmt: skip
+        outline = skia.Paint(
+            AntiAlias=True,
+            Color=skia.Color(0, 0, 0, 90),
+            Style=skia.Paint.kStroke_Style,
+            StrokeWidth=1.2,
+        )
         sounding = [(onset, pitch) for onset, pitch in notes if onset <= t]
         for hand in (0, 1):
-            mine = [(o, p) for o, p in sounding if (p >= 66) == bool(hand)] if keyboard else (
-                sounding if hand == 1 else [])  # fmt: skip
+            mine = (
+                [(o, p) for o, p in sounding if (p >= 66) == bool(hand)]
+                if keyboard
+                else (sounding if hand == 1 else [])
+            )
             if mine:
                 onset, pitch = mine[-1]
                 place = (pitch - 58) / 20.0 if keyboard else 0.55
@@ -146,8 +167,9 @@ class ThingPainter:
         shader = skia.GradientShader.MakeRadial(
             (cx, cy), w, [skia.Color(0, 0, 0, int(90 * strength)), skia.Color(0, 0, 0, 0)]
         )
-        canvas.drawOval(skia.Rect(cx - w, cy - h, cx + w, cy + h),
-                        skia.Paint(AntiAlias=True, Shader=shader))  # fmt: skip
+        canvas.drawOval(
+            skia.Rect(cx - w, cy - h, cx + w, cy + h), skia.Paint(AntiAlias=True, Shader=shader)
+        )
 
     def _exhaust(self, canvas: skia.Canvas, rocket: Thing, i: int, t: float) -> None:
         ignition = self.ignitions.get(rocket.name)
@@ -159,8 +181,11 @@ class ThingPainter:
         s = self.px_per_m
         rng = np.random.default_rng((self.seed, i, 7))
         flicker = 1.0 + 0.15 * float(rng.standard_normal())
-        for radius, color in ((0.32, (255, 120, 20, 200)), (0.2, (255, 220, 80, 230)),
-                              (0.1, (255, 255, 220, 255))):  # fmt: skip
+        for radius, color in (
+            (0.32, (255, 120, 20, 200)),
+            (0.2, (255, 220, 80, 230)),
+            (0.1, (255, 255, 220, 255)),
+        ):
             flame = skia.Path()
             w, h = radius * s * 0.6, radius * s * 2.2 * flicker
             flame.moveTo(px - w, py)
@@ -179,8 +204,9 @@ class ThingPainter:
             r = (0.12 + 0.5 * age) * s
             alpha = int(max(0.0, 150 * (1 - age / 1.8)))
             if alpha > 0:
-                canvas.drawCircle(qx, qy, r, skia.Paint(AntiAlias=True,
-                                                        Color=skia.Color(200, 200, 200, alpha)))  # fmt: skip
+                canvas.drawCircle(
+                    qx, qy, r, skia.Paint(AntiAlias=True, Color=skia.Color(200, 200, 200, alpha))
+                )
 
     def _debris(self, canvas: skia.Canvas, x: float, y: float, age: float, seed: str) -> None:
         if not 0.0 <= age < 1.2:

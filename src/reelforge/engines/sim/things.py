@@ -30,12 +30,38 @@ GRAVITY = 9.81
 SIZE_SCALE = {"small": 0.7, "medium": 1.0, "large": 1.4, None: 1.0}
 SKY_CATEGORIES = ("celestial", "weather")
 BACKDROP_CATEGORIES = ("building", "landscape")
-SPEED_M_S = {"walk": 0.7, "run": 1.8, "drive": 2.4, "fly": 1.2, "glide": 0.9, "swim": 0.8,
-             "float": 0.25, "hop": 0.9, "chase": 1.6, "follow": 0.8}  # fmt: skip
-RESTITUTION = {"rubber": 0.75, "plastic": 0.55, "wood": 0.4, "metal": 0.3, "glass": 0.45,
-               "stone": 0.2, "ice": 0.3, "flesh": 0.15, "fabric": 0.1}  # fmt: skip
-FOOTSTEP_SOUND = {"horse": "hoof", "zebra": "hoof", "donkey": "hoof", "deer": "hoof",
-                  "cow": "hoof", "goat": "hoof", "unicorn": "hoof"}  # fmt: skip
+SPEED_M_S = {
+    "walk": 0.7,
+    "run": 1.8,
+    "drive": 2.4,
+    "fly": 1.2,
+    "glide": 0.9,
+    "swim": 0.8,
+    "float": 0.25,
+    "hop": 0.9,
+    "chase": 1.6,
+    "follow": 0.8,
+}
+RESTITUTION = {
+    "rubber": 0.75,
+    "plastic": 0.55,
+    "wood": 0.4,
+    "metal": 0.3,
+    "glass": 0.45,
+    "stone": 0.2,
+    "ice": 0.3,
+    "flesh": 0.15,
+    "fabric": 0.1,
+}
+FOOTSTEP_SOUND = {
+    "horse": "hoof",
+    "zebra": "hoof",
+    "donkey": "hoof",
+    "deer": "hoof",
+    "cow": "hoof",
+    "goat": "hoof",
+    "unicorn": "hoof",
+}
 
 
 @dataclass(frozen=True)
@@ -70,6 +96,7 @@ class Thing:
     aspect: float  # width / height
     hull: np.ndarray  # (K, 2) outline in metres about the centre, y up, facing as drawn
     layer: int  # 0 sky, 1 backdrop, 2 floor
+    crashed: bool = False  # already paired in a crash
     track: np.ndarray = field(
         default_factory=lambda: np.zeros((0, 4))
     )  # (T, 4) x, y, angle, facing
@@ -130,10 +157,22 @@ def simulate_things(
         for k in range(spec.count):
             height = drawn_height_m(asset, spec.size, aspect, world.view_w, world.view_h)
             height *= float(world.rng.uniform(0.94, 1.06))
-            layer = 0 if asset.category in SKY_CATEGORIES and spec.behaviour == "idle" else (
-                1 if asset.category in BACKDROP_CATEGORIES else 2)  # fmt: skip
-            things.append(Thing(f"{spec.asset}_{len(things)}_{k}", spec, asset, height, aspect,
-                                hull_unit * height, layer))  # fmt: skip
+            layer = (
+                0
+                if asset.category in SKY_CATEGORIES and spec.behaviour == "idle"
+                else (1 if asset.category in BACKDROP_CATEGORIES else 2)
+            )
+            things.append(
+                Thing(
+                    f"{spec.asset}_{len(things)}_{k}",
+                    spec,
+                    asset,
+                    height,
+                    aspect,
+                    hull_unit * height,
+                    layer,
+                )
+            )
     _fit_floor(things, world)
     # 2. Base positions, then 3. behaviours (targets first, so aimers can read their paths).
     _layout(things, world)
@@ -179,7 +218,9 @@ def _fit_floor(things: list[Thing], world: World) -> None:
 def _layout(things: list[Thing], world: World) -> None:
     T = len(world.times)
     floor = [t for t in things if t.layer == 2]
-    slots = np.linspace(world.lo, world.hi, len(floor) + 2)[1:-1] if floor else []
+    slots: list[float] | np.ndarray = (
+        np.linspace(world.lo, world.hi, len(floor) + 2)[1:-1] if floor else []
+    )
     order = world.rng.permutation(len(floor)) if len(floor) > 1 else np.arange(len(floor))
     for thing, slot in zip([floor[i] for i in order], slots, strict=True):
         x = float(slot) + float(world.rng.uniform(-0.08, 0.08))
@@ -255,8 +296,11 @@ def _behave(
         _hops(thing, world, events, period_s=0.9, height_m=0.6 * thing.height_m + 0.2, speed=0.0)
     _calls(thing, world, events)
     if thing.asset.sound.startswith("engine:") and b in ("drive", "fly", "float", "crash"):
-        speed = np.abs(np.gradient(thing.track[:, 0], world.times)) if len(world.times) > 1 else (
-            np.zeros(len(world.times)))  # fmt: skip
+        speed = (
+            np.abs(np.gradient(thing.track[:, 0], world.times))
+            if len(world.times) > 1
+            else (np.zeros(len(world.times)))
+        )
         continuous.append(Continuous(thing.name, thing.asset.sound, speed))
     return {thing.name}
 
@@ -267,25 +311,50 @@ def _target(thing: Thing, things: list[Thing]) -> Thing | None:
     return next((t for t in things if t.spec.noun == thing.spec.target and t is not thing), None)
 
 
-def _event(events: list[ThingEvent], thing: Thing, time_s: float, sound: str,
-           intensity: float = 1.0) -> None:  # fmt: skip
+def _event(
+    events: list[ThingEvent], thing: Thing, time_s: float, sound: str, intensity: float = 1.0
+) -> None:
     frame = thing.track
     times_len = len(frame)
     # Position at the event: the nearest frame's.
     x, y = frame[min(times_len - 1, max(0, 0)), :2] if times_len else (0.0, 0.0)
-    events.append(ThingEvent(round(time_s, 6), sound, thing.name, float(x), float(y),
-                             float(np.clip(intensity, 0.05, 1.0)), thing.asset.size_m))  # fmt: skip
+    events.append(
+        ThingEvent(
+            round(time_s, 6),
+            sound,
+            thing.name,
+            float(x),
+            float(y),
+            float(np.clip(intensity, 0.05, 1.0)),
+            thing.asset.size_m,
+        )
+    )
 
 
-def _event_at(events: list[ThingEvent], thing: Thing, world: World, time_s: float, sound: str,
-              intensity: float = 1.0) -> None:  # fmt: skip
+def _event_at(
+    events: list[ThingEvent],
+    thing: Thing,
+    world: World,
+    time_s: float,
+    sound: str,
+    intensity: float = 1.0,
+) -> None:
     duration = world.times[-1] + (world.times[1] - world.times[0] if len(world.times) > 1 else 0)
     if not 0.0 <= time_s < duration:
         return
-    i = min(len(world.times) - 1, int(round(time_s / max(duration, 1e-9) * len(world.times))))
+    i = min(len(world.times) - 1, round(time_s / max(duration, 1e-9) * len(world.times)))
     x, y = thing.track[i, :2]
-    events.append(ThingEvent(round(time_s, 6), sound, thing.name, float(x), float(y),
-                             float(np.clip(intensity, 0.05, 1.0)), thing.asset.size_m))  # fmt: skip
+    events.append(
+        ThingEvent(
+            round(time_s, 6),
+            sound,
+            thing.name,
+            float(x),
+            float(y),
+            float(np.clip(intensity, 0.05, 1.0)),
+            thing.asset.size_m,
+        )
+    )
 
 
 def _travel(thing: Thing, world: World, events: list[ThingEvent], b: str) -> None:
@@ -299,8 +368,9 @@ def _travel(thing: Thing, world: World, events: list[ThingEvent], b: str) -> Non
     thing.track[:, 0], thing.track[:, 3] = x, facing
     base = _ground_y(thing)
     if b == "hop":
-        _hops(thing, world, events, period_s=0.55, height_m=0.35 * thing.height_m + 0.1,
-              speed=speed)  # fmt: skip
+        _hops(
+            thing, world, events, period_s=0.55, height_m=0.35 * thing.height_m + 0.1, speed=speed
+        )
         return
     if b == "drive":
         thing.track[:, 1] = base + 0.006 * np.sin(2 * np.pi * 9 * t)  # engine shake
@@ -312,12 +382,12 @@ def _travel(thing: Thing, world: World, events: list[ThingEvent], b: str) -> Non
     sound = FOOTSTEP_SOUND.get(thing.asset.id, "footstep")
     steps = np.arange(math.ceil(t[0] / stride_s), math.floor(t[-1] / stride_s) + 1) * stride_s
     for step in steps:
-        _event_at(events, thing, world, float(step), sound,
-                  0.25 + 0.3 * min(thing.height_m, 1.5))  # fmt: skip
+        _event_at(events, thing, world, float(step), sound, 0.25 + 0.3 * min(thing.height_m, 1.5))
 
 
-def _ping_pong(x0: float, speed: float, t: np.ndarray, lo: float, hi: float,
-               facing0: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def _ping_pong(
+    x0: float, speed: float, t: np.ndarray, lo: float, hi: float, facing0: int
+) -> tuple[np.ndarray, np.ndarray]:
     span = max(hi - lo, 1e-6)
     direction = facing0 if facing0 != 0 else 1
     s = (x0 - lo) + direction * speed * t if direction > 0 else (hi - x0) + speed * t
@@ -329,8 +399,14 @@ def _ping_pong(x0: float, speed: float, t: np.ndarray, lo: float, hi: float,
     return hi - pos, np.where(forward, -1, 1)
 
 
-def _hops(thing: Thing, world: World, events: list[ThingEvent], period_s: float,
-          height_m: float, speed: float) -> None:  # fmt: skip
+def _hops(
+    thing: Thing,
+    world: World,
+    events: list[ThingEvent],
+    period_s: float,
+    height_m: float,
+    speed: float,
+) -> None:
     t = world.times
     phase = np.mod(t, period_s) / period_s
     base = _ground_y(thing)
@@ -343,8 +419,14 @@ def _fly(thing: Thing, world: World, events: list[ThingEvent]) -> None:
     t = world.times
     speed = SPEED_M_S[thing.spec.behaviour] * (0.9 + 0.2 * float(world.rng.random()))
     half = thing.width_m / 2
-    x, facing = _ping_pong(float(thing.track[0, 0]), speed, t, half + 0.05,
-                           world.view_w - half - 0.05, _facing(world.rng))  # fmt: skip
+    x, facing = _ping_pong(
+        float(thing.track[0, 0]),
+        speed,
+        t,
+        half + 0.05,
+        world.view_w - half - 0.05,
+        _facing(world.rng),
+    )
     altitude = float(world.rng.uniform(0.55, 0.8)) * (world.ceiling - thing.height_m) + 0.3
     flap = 0.12 * np.sin(2 * np.pi * t / 1.7 + float(world.rng.uniform(0, 6)))
     thing.track[:, 0], thing.track[:, 1], thing.track[:, 3] = x, altitude + flap, facing
@@ -371,8 +453,9 @@ def _swim(thing: Thing, world: World, events: list[ThingEvent], b: str) -> None:
     t = world.times
     speed = SPEED_M_S[b]
     half = thing.width_m / 2
-    x, facing = _ping_pong(float(thing.track[0, 0]), speed, t, half, world.view_w - half,
-                           _facing(world.rng))  # fmt: skip
+    x, facing = _ping_pong(
+        float(thing.track[0, 0]), speed, t, half, world.view_w - half, _facing(world.rng)
+    )
     level = 0.35 * thing.height_m if b == "float" else 0.25 + 0.3 * float(world.rng.random())
     thing.track[:, 0], thing.track[:, 3] = x, facing
     thing.track[:, 1] = _ground_y(thing) + level + 0.05 * np.sin(2 * np.pi * t / 1.3)
@@ -381,8 +464,9 @@ def _swim(thing: Thing, world: World, events: list[ThingEvent], b: str) -> None:
         _event_at(events, thing, world, 2.5 * k - 0.7, "splash", 0.3)
 
 
-def _launch(thing: Thing, world: World, events: list[ThingEvent],
-            continuous: list[Continuous]) -> None:  # fmt: skip
+def _launch(
+    thing: Thing, world: World, events: list[ThingEvent], continuous: list[Continuous]
+) -> None:
     """Ignition after a moment on the pad, then constant thrust straight up: y = ½at²."""
     t = world.times
     ignition_s = min(0.8, 0.2 * t[-1])
@@ -404,16 +488,26 @@ def _ground_y_upright(thing: Thing) -> float:
     return float(np.hypot(thing.hull[:, 0], thing.hull[:, 1]).max()) * 0.8
 
 
-def _crash(thing: Thing, target: Thing | None, things: list[Thing], world: World,
-           events: list[ThingEvent]) -> set[str]:  # fmt: skip
+def _crash(
+    thing: Thing, target: Thing | None, things: list[Thing], world: World, events: list[ThingEvent]
+) -> set[str]:
     """Two movers drive at each other (or one into a still thing) and touch where their
     outlines meet; then they bounce apart, spinning, and stop."""
     t = world.times
     partner = target
     if partner is None:  # "two cars crash": the next one of the same group
-        partner = next((o for o in things if o is not thing and o.spec is thing.spec
-                        and o.track[0, 0] != thing.track[0, 0] and o.spec.behaviour == "crash"
-                        and not getattr(o, "_crashed", False)), None)  # fmt: skip
+        partner = next(
+            (
+                o
+                for o in things
+                if o is not thing
+                and o.spec is thing.spec
+                and o.track[0, 0] != thing.track[0, 0]
+                and o.spec.behaviour == "crash"
+                and not o.crashed
+            ),
+            None,
+        )
     duration = float(t[-1]) if len(t) else 0.0
     centre = world.view_w / 2
     speed = SPEED_M_S["drive"]
@@ -429,8 +523,11 @@ def _crash(thing: Thing, target: Thing | None, things: list[Thing], world: World
         contact_s = min(max(0.8, 0.3 * duration), 2.0, 0.6 * duration)
         speed = max(speed, (meet_a + 1.2 * half_a) / max(contact_s, 1e-3))
         for mover, meet, sign in ((a, meet_a, 1), (b, meet_b, -1)):
-            x = np.where(t < contact_s, meet - sign * speed * (contact_s - t),
-                         meet - sign * 0.9 * (1 - np.exp(-(t - contact_s) / 0.35)))  # fmt: skip
+            x = np.where(
+                t < contact_s,
+                meet - sign * speed * (contact_s - t),
+                meet - sign * 0.9 * (1 - np.exp(-(t - contact_s) / 0.35)),
+            )
             mover.track[:, 0], mover.track[:, 3] = x, sign
             after = np.clip(t - contact_s, 0.0, None)
             # The impact rocks each back on its wheels; the wobble dies away.
@@ -438,8 +535,10 @@ def _crash(thing: Thing, target: Thing | None, things: list[Thing], world: World
             mover.track[:, 2] = np.where(t < contact_s, 0.0, wobble)
             mover.track[:, 1] = _ground_y(mover) + np.where(
                 (t >= contact_s) & (t < contact_s + 0.4),
-                0.25 * np.sin(np.pi * (t - contact_s) / 0.4), 0.0)  # fmt: skip
-            mover._crashed = True
+                0.25 * np.sin(np.pi * (t - contact_s) / 0.4),
+                0.0,
+            )
+            mover.crashed = True
         if a.asset.category == "vehicle":
             _event_at(events, a, world, contact_s - 0.7, "screech", 0.6)
         _event_at(events, a, world, contact_s, "crash", 1.0)
@@ -447,8 +546,9 @@ def _crash(thing: Thing, target: Thing | None, things: list[Thing], world: World
     if partner is not None:  # into a still thing: a rock, a tree, a wall
         wall_x = float(partner.track[0, 0])
         sign = 1 if float(thing.track[0, 0]) < wall_x else -1
-        reach = wall_x - sign * (float(partner.hull[:, 0].max()) * 0.6
-                                 + float(np.abs(thing.hull[:, 0]).max()))  # fmt: skip
+        reach = wall_x - sign * (
+            float(partner.hull[:, 0].max()) * 0.6 + float(np.abs(thing.hull[:, 0]).max())
+        )
         period = 2.4 if thing.asset.id == "water-wave" else duration * 2 + 1
         phase = np.mod(t - contact_s + period, period)
         approach = np.where(phase < 0.35 * period, 0.0, 1.0)
@@ -461,8 +561,11 @@ def _crash(thing: Thing, target: Thing | None, things: list[Thing], world: World
                 _event_at(events, thing, world, contact_s + k * period, "splash", 0.9)
             return {thing.name}
         del approach
-        x = np.where(t < contact_s, reach - sign * speed * (contact_s - t),
-                     reach - sign * 0.6 * (1 - np.exp(-(t - contact_s) / 0.3)))  # fmt: skip
+        x = np.where(
+            t < contact_s,
+            reach - sign * speed * (contact_s - t),
+            reach - sign * 0.6 * (1 - np.exp(-(t - contact_s) / 0.3)),
+        )
         thing.track[:, 0], thing.track[:, 3] = x, sign
         thing.track[:, 2] = np.where(
             t < contact_s, 0.0, sign * 0.3 * (1 - np.exp(-(t - contact_s) / 0.3))
@@ -478,8 +581,9 @@ def _crash(thing: Thing, target: Thing | None, things: list[Thing], world: World
     return {thing.name}
 
 
-def _ballistic(p0: tuple[float, float], p1: tuple[float, float], flight_s: float,
-               t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def _ballistic(
+    p0: tuple[float, float], p1: tuple[float, float], flight_s: float, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Positions along the parabola from p0 to p1 in `flight_s` (t from 0)."""
     vx = (p1[0] - p0[0]) / flight_s
     vy = (p1[1] - p0[1] + 0.5 * GRAVITY * 0.35 * flight_s**2) / flight_s
@@ -509,8 +613,9 @@ def _catch(catcher: Thing, thrown: Thing, world: World, events: list[ThingEvent]
     cy = _ground_y(catcher) + jump * np.sin(np.pi / 2 * leap)
     catcher.track[:, 0], catcher.track[:, 1], catcher.track[:, 3] = cx, cy, facing
     # Thrown thing: parabola from the far side to the catcher's mouth at catch_s.
-    fx, fy = _ballistic(launch, (catch_x + side * catcher.width_m * 0.35, catch_y),
-                        catch_s - throw_s, t - throw_s)  # fmt: skip
+    fx, fy = _ballistic(
+        launch, (catch_x + side * catcher.width_m * 0.35, catch_y), catch_s - throw_s, t - throw_s
+    )
     held_x = cx + side * catcher.width_m * 0.35
     held_y = cy + mouth_dy
     before = t < throw_s
@@ -531,7 +636,7 @@ def _chase(chaser: Thing, target: Thing, world: World, events: list[ThingEvent])
         _travel(target, world, events, "run")
     lag_s = 0.6
     frame_s = t[1] - t[0] if len(t) > 1 else 1.0
-    lag = int(round(lag_s / frame_s))
+    lag = round(lag_s / frame_s)
     x = np.concatenate([np.full(lag, target.track[0, 0]), target.track[:, 0]])[: len(t)]
     facing = np.concatenate([np.full(lag, target.track[0, 3]), target.track[:, 3]])[: len(t)]
     gap = (chaser.width_m + target.width_m) / 2 + 0.1
