@@ -140,13 +140,23 @@ Material = Literal["rubber", "wood", "metal", "glass", "plastic", "stone", "ice"
 Motion = Literal["fall", "bounce", "roll", "slide", "collide", "throw", "rest"]
 SizeClass = Literal["small", "medium", "large"]
 SettingKind = Literal[
-    "room", "kitchen", "gym", "studio", "warehouse", "street", "park", "beach", "forest", "desert"
-]
-FloorKind = Literal["wood", "tile", "concrete", "carpet", "grass", "sand", "asphalt", "dirt"]
+    "room", "kitchen", "gym", "studio", "warehouse", "street", "park", "beach", "forest",
+    "desert", "stage", "classroom", "office", "snow", "mountains", "city", "space",
+    "underwater", "farm", "stadium", "ocean", "sky",
+]  # fmt: skip
+FloorKind = Literal[
+    "wood", "tile", "concrete", "carpet", "grass", "sand", "asphalt", "dirt", "snow", "water",
+    "rock",
+]  # fmt: skip
 Weather = Literal["clear", "rain", "wind", "snow"]
 TimeOfDay = Literal["day", "sunset", "night"]
 CameraMotion = Literal["static", "pan_left", "pan_right", "zoom_in", "zoom_out"]
-Ambience = Literal["room_tone", "wind", "rain", "crowd", "birds", "traffic", "waves"]
+Ambience = Literal[
+    "room_tone", "wind", "rain", "crowd", "birds", "traffic", "waves",
+    # beds of sfx.weather_bed
+    "space", "underwater", "farm", "stadium_crowd", "concert_hall", "office", "classroom",
+    "city_night", "blizzard", "forest", "thunderstorm",
+]  # fmt: skip
 HairStyle = Literal["short", "long", "curly", "bun", "bald", "ponytail"]
 CharacterKind = Literal["man", "woman", "boy", "girl", "person", "robot"]
 RGB = tuple[int, int, int]

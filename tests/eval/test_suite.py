@@ -12,9 +12,9 @@ import pytest
 from reelforge.errors import InvalidRequest
 from reelforge.eval.suite import (
     CHROMATIC,
+    CORE_SETTING_KINDS,
     KINDS,
     MOTIONS,
-    SETTING_KINDS,
     TAGS,
     ExpectedObject,
     SuitePrompt,
@@ -62,7 +62,7 @@ def test_suite_is_broad(suite):
     assert set(CHROMATIC) <= {o.color for o in objects}
     assert {o.material for o in objects} - {None} == set(MATERIALS)
     assert {o.motion for o in objects} - {None} == set(MOTIONS)
-    assert {p.setting for p in suite} - {None} == set(SETTING_KINDS)
+    assert {p.setting for p in suite} - {None} == set(CORE_SETTING_KINDS)
     assert {o.count for o in objects} >= {1, 2, 3, 4, 5, 6}
     assert sum(1 for p in suite if p.characters and p.dialogue) >= 35
     assert sum(1 for p in suite if sum(o.count for o in p.objects) == 1) >= 20

@@ -272,7 +272,7 @@ OVERRIDES: dict[str, dict[str, object]] = {
     "trolleybus": _a(12.0, "drives", "engine:truck"),
     "motorcycle": _a(2.1, "drives", "engine:motorcycle"),
     "motor-scooter": _a(1.8, "drives", "engine:motorcycle"),
-    "bicycle": _a(1.8, "drives", "bell"),
+    "bicycle": _a(1.8, "drives", "chime"),
     "kick-scooter": _a(1.0, "drives", "impact"),
     "skateboard": _a(0.8, "drives", "impact"),
     "roller-skate": _a(0.3, "drives", "impact"),

@@ -28,6 +28,8 @@ from reelforge.types import Motion, ObjectKind, SettingKind
 KINDS: tuple[str, ...] = get_args(ObjectKind)
 MOTIONS: tuple[str, ...] = get_args(Motion)
 SETTING_KINDS: tuple[str, ...] = get_args(SettingKind)
+# The core suite was built over the first ten settings; it stays the same suite.
+CORE_SETTING_KINDS: tuple[str, ...] = SETTING_KINDS[:10]
 TAGS = (
     "objects",
     "colors",
@@ -602,7 +604,7 @@ def _single_objects(b: _Builder) -> None:
         kind = KINDS[i % len(KINDS)]
         motion = b.rng.choice((*MOTION_PHRASES, None))
         g = b.group(kind, colors[i], 1, motion=motion, size=b.rng.random() < 0.3)
-        setting = b.rng.choice(SETTING_KINDS) if i % 3 == 0 else None
+        setting = b.rng.choice(CORE_SETTING_KINDS) if i % 3 == 0 else None
         where = b.place(setting) if setting else ""
         if motion is None:
             surface = "on the ground" if setting in OUTDOOR else "on the table"
@@ -667,7 +669,7 @@ def _materials(b: _Builder) -> None:
             b.group(b.rng.choice(KINDS), c, n, material=m, motion=motion)
             for c, n, m in zip(colors, counts, materials, strict=True)
         ]
-        setting = b.rng.choice(SETTING_KINDS) if i % 4 == 1 else None
+        setting = b.rng.choice(CORE_SETTING_KINDS) if i % 4 == 1 else None
         where = b.place(setting) if setting else ""
         if motion is None:
             surface = "on the ground" if setting in OUTDOOR else "on the floor"
@@ -714,8 +716,8 @@ def _motions(b: _Builder) -> None:
 
 def _settings(b: _Builder) -> None:
     """Every setting kind by its own name and by synonyms."""
-    plan = [(k, False) for k in SETTING_KINDS for _ in range(2)]
-    plan += [(k, True) for k in SETTING_KINDS]
+    plan = [(k, False) for k in CORE_SETTING_KINDS for _ in range(2)]
+    plan += [(k, True) for k in CORE_SETTING_KINDS]
     plan += [("room", True), ("warehouse", True), ("park", True), ("gym", True), ("street", True)]
     for kind, synonym in plan:
         n_groups = b.rng.choice((1, 2))
@@ -766,7 +768,7 @@ def _atmosphere(b: _Builder) -> None:
             if weather.endswith(" day"):
                 weather = weather.replace("on a ", "in ", 1).replace(" day", " weather")
         # Rain and snow fall outside.
-        places = OUTDOOR if weather else SETTING_KINDS
+        places = OUTDOOR if weather else CORE_SETTING_KINDS
         setting = b.rng.choice(places) if b.rng.random() < 0.5 else None
         where = b.place(setting) if setting else ""
         plural = n_groups > 1 or counts[0] > 1
@@ -792,7 +794,7 @@ def _characters(b: _Builder) -> None:
             b.person(k, s if d else None) for k, s, d in zip(kinds, shirts, described, strict=True)
         ]
         who = _join(people)
-        setting = b.rng.choice(SETTING_KINDS) if i % 3 == 0 else None
+        setting = b.rng.choice(CORE_SETTING_KINDS) if i % 3 == 0 else None
         template = b.rng.choice(("throws", "watches", "past", "beside"))
         if template == "throws" and n_people == 1:
             groups = [
@@ -845,7 +847,7 @@ def _dialogue(b: _Builder) -> None:
         groups: list[_Group] = []
         scene: list[str] = []
         colors: list[str] = []
-        setting = b.rng.choice(SETTING_KINDS) if b.rng.random() < 0.4 else None
+        setting = b.rng.choice(CORE_SETTING_KINDS) if b.rng.random() < 0.4 else None
         if with_objects:
             n_groups = b.rng.choice((1, 1, 2))
             counts = b.counts(n_groups)

@@ -82,11 +82,20 @@ _SPEAKERS = ("man", "woman", "boy", "girl", "robot", "chef", "teacher")
 _EXTRAS = ("", "", "at sunset", "at night", "in the rain", "on a windy day", "in the snow")
 _CAMERA = ("", "", "", "The camera pans left.", "The camera zooms in.", "The camera pans right.")
 _SOUNDS = ("", "", "", "A crowd cheers.", "Birds sing.", "Waves crash nearby.", "Traffic hums.")
+# The places training prompts name: the recaptioner's setting nouns when v1-v3 were
+# trained, frozen here so that new places do not reshuffle every later pick of the stream.
+_PLACES = (
+    "room", "living room", "bedroom", "office", "classroom", "kitchen", "bathroom",
+    "restaurant", "cafe", "gym", "gymnasium", "court", "stadium", "studio", "stage",
+    "warehouse", "garage", "factory", "street", "road", "city", "parking lot", "market",
+    "park", "garden", "meadow", "field", "playground", "beach", "shore", "ocean", "forest",
+    "woods", "jungle", "desert", "canyon", "mountain",
+)  # fmt: skip
 
 
 def random_prompt(rng: np.random.Generator) -> str:
     """A prompt in the words the rules recaptioner knows: objects, a place, maybe speech."""
-    from reelforge.recaption.vocabulary import COLORS, MATERIALS, OBJECT_NOUNS, SETTING_NOUNS
+    from reelforge.recaption.vocabulary import COLORS, MATERIALS, OBJECT_NOUNS
 
     def pick(options: tuple[str, ...] | list[str]) -> str:
         return str(options[int(rng.integers(len(options)))])
@@ -98,7 +107,7 @@ def random_prompt(rng: np.random.Generator) -> str:
         noun = noun if count == 1 else noun + "s"
         words = [str(count), pick(list(COLORS)), pick(MATERIALS), noun, pick(_MOTIONS)]
         parts.append(" ".join(words))
-    prompt = f"{' and '.join(parts)} in the {pick(list(SETTING_NOUNS))} {pick(_EXTRAS)}".strip()
+    prompt = f"{' and '.join(parts)} in the {pick(_PLACES)} {pick(_EXTRAS)}".strip()
     prompt = prompt[0].upper() + prompt[1:] + ". "
     for _ in range(int(rng.choice([0, 1, 1, 2]))):
         prompt += f'A {pick(_SPEAKERS)} says "{pick(_LINES)}" '

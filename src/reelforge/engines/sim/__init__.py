@@ -178,6 +178,7 @@ class SimEngine:
             hands=hands,
             lo=lo,
             hi=hi,
+            setting=plan.setting.kind,
         )
         return simulate_things(plan.things, catalogue, world)
 

@@ -52,6 +52,9 @@ SURFACE_MODES: dict[str, Modes] = {
     "sand": Modes((1.0,), (1.0,), 0.015, 9.0, 0.35),
     "asphalt": Modes((1.0, 2.2), (1.0, 0.4), 0.025, 28.0, 0.9),
     "dirt": Modes((1.0,), (1.0,), 0.02, 11.0, 0.4),
+    "snow": Modes((1.0,), (1.0,), 0.015, 8.0, 0.2),
+    "water": Modes((1.0,), (1.0,), 0.03, 6.0, 0.5),
+    "rock": Modes((1.0, 2.3), (1.0, 0.4), 0.03, 35.0, 0.9),
     "wall": Modes((1.0, 2.0), (1.0, 0.4), 0.05, 18.0, 0.7),
     "body": Modes((1.0,), (1.0,), 0.03, 14.0, 0.3),
 }
@@ -173,6 +176,12 @@ def synthesize_ambience(kind: str, n_samples: int, rng: np.random.Generator) -> 
         curve = np.interp(t, np.linspace(0, n / SAMPLE_RATE, points), control)
         return (1.0 + depth * curve).astype(np.float32)
 
+    from reelforge.engines.sim import sfx  # sfx builds on shape_noise, below
+
+    if kind in sfx.WEATHER_KINDS:  # the beds of places the first seven did not cover
+        mono = sfx.weather_bed(kind, n, rng)
+        wide = np.roll(mono, int(0.011 * SAMPLE_RATE))  # a little width: a delayed copy
+        return np.stack([mono, 0.7 * mono + 0.3 * wide]).astype(np.float32)
     if kind == "wind":
         bed = bandpass(white, 150, 900) * slow(0.4, 0.7) * 0.05
         bed += lowpass(white, 120) * 0.04

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import skia
 
+from reelforge.engines.sim import scenery
 from reelforge.engines.sim.thing_render import ThingPainter
 from reelforge.engines.sim.world import Body, CharacterLayout, Simulation
 from reelforge.types import RGB, ScenePlan
@@ -49,6 +50,9 @@ FLOOR_COLORS: dict[str, RGB] = {
     "sand": (222, 198, 150),
     "asphalt": (74, 76, 80),
     "dirt": (132, 100, 70),
+    "snow": (236, 240, 248),
+    "water": (40, 110, 170),
+    "rock": (128, 124, 120),
 }
 SKY_COLORS: dict[str, tuple[RGB, RGB]] = {
     "day": ((110, 165, 230), (200, 225, 245)),
@@ -223,7 +227,13 @@ class Renderer:
         top, bottom = -m, self.height + m
         floor = self.floor_line_px
         setting = self.plan.setting
-        if setting.indoor:
+        if setting.kind in scenery.KINDS:
+            backdrop = scenery.Backdrop(
+                canvas, left, right, top, floor, self.px_per_m,
+                self.plan.lighting.time_of_day, lambda rgb: _lit(rgb, self.gains), rng,
+            )  # fmt: skip
+            scenery.draw(setting.kind, backdrop)
+        elif setting.indoor:
             self._draw_wall(canvas, left, right, top, floor, rng)
         else:
             self._draw_outdoors(canvas, left, right, top, floor, rng)
@@ -521,8 +531,12 @@ class Renderer:
                     y - h,
                     _paint(_shade(base, float(rng.uniform(0.75, 1.25))), 220, StrokeWidth=1.5),
                 )
-        else:  # speckled surfaces: concrete, carpet, sand, asphalt, dirt
-            count = {"sand": 1500, "asphalt": 1200, "dirt": 800}.get(kind, 600)
+        elif kind == "water":  # ripples that widen toward the viewer
+            for k in range(14):
+                y = floor + depth * (k / 14) ** 1.5
+                canvas.drawLine(left, y, right, y, _paint(_shade(base, 1.4), 80, StrokeWidth=2))
+        else:  # speckled surfaces: concrete, carpet, sand, asphalt, dirt, snow, rock
+            count = {"sand": 1500, "asphalt": 1200, "dirt": 800, "snow": 900}.get(kind, 600)
             for _ in range(count):
                 x, y = float(rng.uniform(left, right)), float(rng.uniform(floor, bottom))
                 canvas.drawCircle(

@@ -122,6 +122,7 @@ class World:
     hands: dict[str, tuple[float, float, int]]  # character name → (x, y, facing) of hands
     lo: float  # free floor span
     hi: float
+    setting: str = "room"  # the plan's setting kind: in water and in space, things hover
 
 
 @dataclass
@@ -456,7 +457,12 @@ def _swim(thing: Thing, world: World, events: list[ThingEvent], b: str) -> None:
     x, facing = _ping_pong(
         float(thing.track[0, 0]), speed, t, half, world.view_w - half, _facing(world.rng)
     )
-    level = 0.35 * thing.height_m if b == "float" else 0.25 + 0.3 * float(world.rng.random())
+    if world.setting in ("underwater", "space", "sky"):  # the whole frame is open to them
+        level = float(world.rng.uniform(0.2, 0.6)) * (world.ceiling - thing.height_m)
+    elif b == "float":
+        level = 0.35 * thing.height_m
+    else:
+        level = 0.25 + 0.3 * float(world.rng.random())
     thing.track[:, 0], thing.track[:, 3] = x, facing
     thing.track[:, 1] = _ground_y(thing) + level + 0.05 * np.sin(2 * np.pi * t / 1.3)
     thing.track[:, 2] = 0.08 * np.sin(2 * np.pi * t / 1.3)

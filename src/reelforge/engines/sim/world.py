@@ -44,6 +44,9 @@ FLOOR_PHYSICS: dict[str, tuple[float, float]] = {  # floor kind → (elasticity,
     "sand": (0.25, 1.0),
     "asphalt": (0.75, 0.8),
     "dirt": (0.45, 0.9),
+    "snow": (0.2, 0.8),
+    "water": (0.1, 0.3),
+    "rock": (0.6, 0.8),
 }
 
 # Rolling resistance coefficients (deceleration / g) by surface: pymunk has none, and
@@ -57,6 +60,9 @@ ROLLING_RESISTANCE: dict[str, float] = {
     "sand": 0.35,
     "asphalt": 0.04,
     "dirt": 0.15,
+    "snow": 0.3,
+    "water": 0.5,
+    "rock": 0.05,
 }
 
 
