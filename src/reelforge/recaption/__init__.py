@@ -24,6 +24,7 @@ from reelforge.recaption.vocabulary import (
     FLOOR_WORDS,
     HAIR_WORDS,
     NUMBER_WORDS,
+    RAMP_WORDS,
     SETTING_NOUNS,
     SIZE_WORDS,
     SPEECH_VERBS,
@@ -93,9 +94,10 @@ def _thing_reader(settings: Settings) -> ThingReader:
             for word in phrase.split()
         )
         | PLACE_WORDS
+        | {word for word in RAMP_WORDS if " " not in word}  # "a hill" is the ramp
         | {"sky", "air", "ground", "floor", "scene", "shot", "video", "clip"}
     )
-    adjuncts = frozenset(
+    adjuncts = PLACE_WORDS | frozenset(
         w for table in (SETTING_NOUNS, FLOOR_WORDS) for p in table for w in p.split()
     )
     return ThingReader(

@@ -33,6 +33,7 @@ How = Literal["common", "name", "meaning", "translation"]
 MIN_MARGIN = 0.04
 SHARED_LETTERS = 0.12
 BARE_NAME_PENALTY = 0.08
+KEYWORD_AGREEMENT = 0.45  # similarity a keyword's asset must have to the noun
 # Keywords that tag whole families; they say nothing about which thing it is.
 GENERIC_KEYWORDS = frozenset(
     ("animal", "animals", "nature", "vehicle", "transportation", "travel", "food", "sports",
@@ -173,15 +174,18 @@ class AssetMatcher:
                 return AssetMatch(noun, self._preferred(ids), "name", 1.0)
         for candidate in _forms(noun):
             ids = self.catalogue.lookup_keyword(candidate)
-            # A keyword is a name only for a concrete word: "idea" is a light bulb's
-            # keyword, and nearer to the abstract anchors than to any thing.
-            if ids and self._concrete(candidate):
-                return AssetMatch(noun, ids[0], "name", 1.0)
+            # A keyword names a thing only when the meaning agrees: "frisbee" is the flying
+            # disc's keyword and near it; "hand" is one of the flexed biceps' and is not,
+            # and "idea" (a light bulb's) is nearer to the abstract anchors than to any thing.
+            agreeing = [i for i in ids if self._agrees(candidate, i)]
+            if agreeing:
+                return AssetMatch(noun, agreeing[0], "name", 1.0)
         return None
 
-    def _concrete(self, noun: str) -> bool:
+    def _agrees(self, noun: str, asset_id: str) -> bool:
         scores, anchor = self._scores(noun)
-        return float(scores.max()) - anchor >= MIN_MARGIN
+        own = float(scores[self._ids.index(asset_id)])
+        return own >= KEYWORD_AGREEMENT and float(scores.max()) - anchor >= MIN_MARGIN
 
     def nearest(self, noun: str) -> tuple[str, float, float]:
         """(asset id, similarity, margin over the nearest abstract anchor), unthresholded."""

@@ -64,6 +64,9 @@ UNDRAWABLE = (
     "light",
 )
 Domain = Literal["object", "setting"]
+EXACT_ONLY_SETTINGS = frozenset(
+    ("space", "sky", "clouds", "snow", "mars", "orbit", "galaxy", "peak", "pitch")
+)
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,9 @@ class ConceptIndex:
             "object": self._embed([c.noun for c in OBJECT_CONCEPTS], "object"),  # (N_obj, 384)
             "setting": self._embed([c.noun for c in SETTING_CONCEPTS], "setting"),  # (N_set, 384)
         }
+        # Places named by words too vague to stand in for others ("a library" is not
+        # "space"): matched only when the prompt says them.
+        self._exact_only = np.array([c.noun in EXACT_ONLY_SETTINGS for c in SETTING_CONCEPTS])
         self._anchors = {
             domain: self._embed(list(UNDRAWABLE), domain) for domain in ("object", "setting")
         }  # (N_anchor, 384) each
@@ -92,6 +98,8 @@ class ConceptIndex:
     def nearest(self, noun: str, among: Domain) -> Match:
         query = self._embed([noun], among)[0]  # (384,)
         scores = self._concepts[among] @ query
+        if among == "setting":
+            scores = np.where(self._exact_only, -1.0, scores)
         anchor_scores = np.where(np.array(UNDRAWABLE) == noun, -1.0, self._anchors[among] @ query)
         best = int(scores.argmax())
         concepts: tuple[ObjectConcept, ...] | tuple[SettingConcept, ...] = (

@@ -339,6 +339,11 @@ SETTING_IMPLIED_BY: dict[str, str] = {
     "violin": "concert hall",
     "guitar": "stage",
     "drum": "stage",
+    "astronaut": "space",
+    "satellite": "space",
+    "flying-saucer": "space",
+    "ringed-planet": "space",
+    "comet": "space",
     "snowman": "park",
     "airplane": "airport",
     "helicopter": "field",
@@ -481,6 +486,8 @@ class RulePlanner:
                 break
         if concept is None:
             for candidate in self._unknown_nouns(words, locative=True):
+                if self.things is not None and self.things.matcher.match_by_name(candidate):
+                    continue  # "at a castle": a thing with a drawing, not a kind of place
                 match = self._match(candidate, "setting")
                 if match is not None and isinstance(match.concept, SettingConcept):
                     concept = match.concept
@@ -514,7 +521,7 @@ class RulePlanner:
         mentions: list[_CharacterMention] = []
         for s, sentence in enumerate(words):
             for i, word in enumerate(sentence):
-                low = word.lower()
+                low = word.lower().removesuffix("'s")  # "a boy's hand" is a boy too
                 kind = CHARACTER_NOUNS.get(low)
                 name = None
                 if (

@@ -89,6 +89,10 @@ PREPOSITIONS = frozenset(
         "among",
     )
 )
+# Place words that say where, not which place: "fish *underwater*" is no "fish market".
+ADVERB_PLACES = frozenset(
+    ("underwater", "downtown", "uptown", "indoors", "outdoors", "offshore", "overhead", "abroad")
+)
 CLAUSE_BREAKS = frozenset(("while", "as", "when", "then", "but", "because", "until", "whilst"))
 # Prepositions that aim an intransitive verb at what follows: "crash *on* rocks".
 AIMING = frozenset(("into", "onto", "on", "at", "toward", "towards", "after", "against", "to"))
@@ -118,6 +122,19 @@ DONE_TO_THING: dict[Behaviour, Behaviour] = {
     "follow": "walk",
     "crash": "crash",
 }
+
+
+def _suited(behaviour: Behaviour | None, asset: Asset) -> Behaviour | None:
+    """The verb as this kind of thing does it: a fire truck that "races" drives, a fish
+    that "runs" swims, a boat that "drives" floats, a bird that "walks" may well walk."""
+    moving_on: dict[str, Behaviour] = {"drives": "drive", "swims": "swim", "floats": "float"}
+    if behaviour in ("walk", "run") and asset.locomotion in moving_on:
+        return moving_on[asset.locomotion]
+    if behaviour == "drive" and asset.locomotion in ("floats", "swims"):
+        return "float" if asset.locomotion == "floats" else "swim"
+    if behaviour == "drive" and asset.locomotion == "flies":
+        return "fly"
+    return behaviour
 
 
 @dataclass
@@ -199,11 +216,14 @@ class ThingReader:
                 i += 1
                 continue
             following = lows[i + 1] if i + 1 < len(lows) else ""
-            if word not in DETERMINERS and ((s, i + 1) in taken or following in self.adjuncts):
+            modifies_place = following in self.adjuncts and following not in ADVERB_PLACES
+            if word not in DETERMINERS and ((s, i + 1) in taken or modifies_place):
                 i += 1  # "a golf ball", "a basketball court": the word modifies the next
                 continue
             noun_place = self._noun_place(lows, i)
             base = verb_base(word)
+            if base is not None and noun_place and i > 0 and lows[i - 1] in ("and", "or", "then"):
+                noun_place = False  # "... and falls", "... and waves": a second verb
             if base is not None and not noun_place:
                 verbs.append((s, i, base))
                 i += 1
@@ -250,6 +270,8 @@ class ThingReader:
         word = lows[i]
         if len(word) < 3 or verb_base(word) is not None:
             return None
+        if not self.foreign and not self._looks_like_noun(lows, i):
+            return None  # by meaning, only the head of a noun phrase: not "hot" in "hot day"
         match = self.matcher.match(word, foreign=self.foreign)
         if i > 0 and lows[i - 1].isalpha() and self._is_modifier(lows[i - 1]):
             # "golden retriever", "red panda": the modifier may be part of the name.
@@ -260,6 +282,8 @@ class ThingReader:
         return Entity(s, i, i + 1, word, match=match) if match is not None else None
 
     def _is_modifier(self, word: str) -> bool:
+        if word in DETERMINERS:
+            return False  # "a", "an", "two" count, but they begin a noun phrase
         return word in self.numbers or word in self.sizes or self.color_of(word) is not None  # type: ignore[operator]
 
     def _noun_place(self, lows: list[str], i: int) -> bool:
@@ -291,19 +315,19 @@ class ThingReader:
         if word.endswith(("ly", "ful", "ous", "ive", "ing")):
             return False  # adverbs and adjectives: "slowly", "beautiful", "glowing"
         following = lows[i + 1] if i + 1 < len(lows) else ""
-        # "a desert pad": only the last word of a noun phrase is its head.
+        # "a desert pad", "a hot day": only the last word of a noun phrase is its head.
         return not (
             following.isalpha()
             and following not in PREPOSITIONS
-            and following not in ("and", "while", "as")
+            and following not in CLAUSE_BREAKS
+            and following not in ("and", "or", "that", "who", "which")
             and verb_base(following) is None
             and not following.startswith("quote")
-            and following not in self.reserved
         )
 
     def _modifiers(self, entity: Entity, lows: list[str]) -> None:
         j = entity.start - 1
-        while j >= 0 and (self._is_modifier(lows[j]) or lows[j] in ("a", "an")):
+        while j >= 0 and (self._is_modifier(lows[j]) or lows[j] in self.numbers):
             word = lows[j]
             if word in self.numbers and word not in ("a", "an"):
                 entity.count = self.numbers[word]
@@ -407,7 +431,7 @@ class ThingReader:
                 color=entity.color,
                 rgb=self.colors.get(entity.color) if entity.color else None,
                 size=entity.size,  # type: ignore[arg-type]
-                behaviour=entity.behaviour or self._default(asset),
+                behaviour=_suited(entity.behaviour, asset) or self._default(asset),
                 target=entity.target,
                 matched_by=entity.match.how,
                 similarity=round(entity.match.similarity, 3),

@@ -344,7 +344,6 @@ SETTING_CONCEPTS: tuple[SettingConcept, ...] = (
     SettingConcept("skyline", "city", "asphalt", False, "city_night"),
     SettingConcept("space", "space", "rock", False, "space"),
     SettingConcept("outer space", "space", "rock", False, "space"),
-    SettingConcept("moon", "space", "rock", False, "space"),
     SettingConcept("mars", "space", "rock", False, "space"),
     SettingConcept("orbit", "space", "rock", False, "space"),
     SettingConcept("galaxy", "space", "rock", False, "space"),
@@ -414,7 +413,25 @@ CHARACTER_NOUNS: dict[str, CharacterKind] = {
     "host": "person",
     "reporter": "person",
     "student": "person",
-}
+    # People named by their role or trade: drawn as 2-D people who can talk. People named
+    # by an activity that has its own drawing (surfer, skier, swimmer) are things.
+    "driver": "person", "baker": "person", "customer": "person", "player": "person",
+    "players": "person", "teammate": "person", "captain": "person", "singer": "person",
+    "pianist": "person", "guitarist": "person", "drummer": "person", "violinist": "person",
+    "musician": "person", "dancer": "person", "boxer": "person", "batsman": "person",
+    "farmer": "person", "doctor": "person", "nurse": "person", "officer": "person",
+    "firefighter": "person", "waiter": "person", "waitress": "woman", "cook": "person",
+    "scientist": "person", "worker": "person", "builder": "person",
+    "athlete": "person", "runner": "person", "tourist": "person", "vendor": "person",
+    "shopkeeper": "person", "mechanic": "person", "pilot": "person", "sailor": "person",
+    "fisherman": "man", "king": "man", "queen": "woman", "prince": "man",
+    "princess": "woman", "knight": "person", "pirate": "person", "wizard": "person",
+    "witch": "woman", "grandson": "boy", "granddaughter": "girl", "son": "boy",
+    "daughter": "girl", "brother": "man", "sister": "woman", "baby": "person",
+    "toddler": "person", "teenager": "person", "kids": "person", "children": "person",
+    "neighbor": "person", "neighbour": "person", "passenger": "person",
+    "clown": "person", "magician": "person", "referee": "person", "goalkeeper": "person",
+}  # fmt: skip
 SPEECH_VERBS = (
     "says",
     "said",

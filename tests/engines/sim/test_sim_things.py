@@ -152,3 +152,14 @@ def test_a_busy_clip_logs_its_sounds_and_says_what_it_drew(busy_clip) -> None:
     for word in ("dog", "cat", "bird", "automobile", "horse", "frog", "guitar"):
         assert word in summary
     assert any(name.startswith("dog_") for name in busy_clip.clip.tracks)
+
+
+def test_a_thing_acts_on_another_as_a_character_would() -> None:
+    sim, world = scene("a monkey throws a banana in the forest")
+    (monkey,), (banana,) = named(sim, "monkey"), named(sim, "banana")
+    start = banana.track[0, :2]
+    assert np.hypot(*(start - monkey.track[0, :2])) < monkey.width_m  # held at its front
+    landed = next(e.time_s for e in sim.events if e.sound.startswith("impact:"))
+    flying = (world.times > 0.6) & (world.times < landed)
+    assert banana.track[flying, 1].max() > start[1] + 0.3  # up along an arc
+    assert abs(banana.track[-1, 0] - start[0]) > 0.5  # and down away from the monkey

@@ -902,6 +902,10 @@ class Renderer:
             0.006 * h * math.sin(2 * math.pi * t / 3.6 + (0 if character.facing > 0 else 1.3))
         )
         legs, upper, x0, top, waist = self.character_sprites[spec.name]
+        canvas.save()
+        if spec.action == "jump":  # hops of 0.9 s, 0.35 m high, on the spot
+            phase = (t % 0.9) / 0.9
+            canvas.translate(0.0, -4 * 0.35 * phase * (1 - phase) * self.px_per_m)
         canvas.drawImage(legs, x0, waist)
         canvas.drawImage(upper, x0, top - breathe)
         aperture = float(self.mouths[spec.name][i]) if spec.name in self.mouths else 0.0
@@ -943,6 +947,7 @@ class Renderer:
                 skia.Rect(mx - 0.6 * mw, my - mh / 2, mx + 0.6 * mw, my - mh / 2 + 0.07 * r),
                 _paint((245, 245, 240)),
             )
+        canvas.restore()
 
     @staticmethod
     def _draw_hair(

@@ -17,6 +17,7 @@ every sound they make, at its exact time.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -277,6 +278,16 @@ def _behave(
     elif b == "catch" and target is not None:
         _catch(thing, target, world, events)
         return {thing.name, target.name}
+    elif b == "catch" and thing.spec.target in world.hands:  # caught by a character
+        _caught_in_hands(thing, world.hands[thing.spec.target or ""], world, events)
+    elif b in ("throw", "play", "flip") and target is not None:
+        # A thing that acts on another ("a monkey throws a banana", "a bear plays the
+        # drum"): the other is held at the actor's front, as a character would hold it.
+        front = _front_of(thing)
+        holder_world = dataclasses.replace(world, hands={**world.hands, thing.name: front})
+        target.spec = target.spec.model_copy(update={"behaviour": b, "target": thing.name})
+        _behave(target, things, holder_world, events, continuous)
+        return {thing.name, target.name}
     elif b in ("chase", "follow") and target is not None:
         _chase(thing, target, world, events)
     elif b in ("fall", "bounce"):
@@ -473,8 +484,13 @@ def _swim(thing: Thing, world: World, events: list[ThingEvent], b: str) -> None:
 def _launch(
     thing: Thing, world: World, events: list[ThingEvent], continuous: list[Continuous]
 ) -> None:
-    """Ignition after a moment on the pad, then constant thrust straight up: y = ½at²."""
+    """Ignition after a moment on the pad, then constant thrust straight up: y = ½at².
+    Things that are no rockets ("the moon rises", "a balloon lifts off") rise slowly."""
     t = world.times
+    if thing.asset.locomotion != "launches":
+        start = float(thing.track[0, 1])
+        thing.track[:, 1] = start + 0.3 * t
+        return
     ignition_s = min(0.8, 0.2 * t[-1])
     x0 = world.view_w / 2
     base = _ground_y_upright(thing)
@@ -712,6 +728,30 @@ def _throw(thing: Thing, world: World, events: list[ThingEvent]) -> None:
     thing.track[:, 2] = np.where(flying, 4.0 * (t - throw_s), 4.0 * flight) * -facing
     _event_at(events, thing, world, throw_s, "whoosh", 0.5)
     _event_at(events, thing, world, throw_s + flight, f"impact:{thing.asset.material}", 0.7)
+
+
+def _front_of(thing: Thing) -> tuple[float, float, int]:
+    """Where a thing holds what it acts on: at its front, halfway up."""
+    x, y, _, facing = thing.track[0]
+    face = 1 if facing > 0 else -1
+    return float(x) + face * thing.width_m * 0.45, float(y), face
+
+
+def _caught_in_hands(
+    thing: Thing, hands: tuple[float, float, int], world: World, events: list[ThingEvent]
+) -> None:
+    """Thrown in from the side the catcher faces; from the catch on, held at the hands."""
+    t = world.times
+    x, y, facing = hands
+    throw_s, catch_s = 0.5, min(2.0, 0.6 * float(t[-1]))
+    start = (float(np.clip(x + facing * 0.6 * world.view_w, 0.2, world.view_w - 0.2)), 1.2)
+    fx, fy = _ballistic(start, (x, y), catch_s - throw_s, t - throw_s)
+    before, flying = t < throw_s, (t >= throw_s) & (t < catch_s)
+    thing.track[:, 0] = np.where(before, start[0], np.where(flying, fx, x))
+    thing.track[:, 1] = np.where(before, start[1], np.where(flying, fy, y))
+    thing.track[:, 2] = np.where(flying, 3.0 * (t - throw_s), 0.0)
+    _event_at(events, thing, world, throw_s, "whoosh", 0.5)
+    _event_at(events, thing, world, catch_s, "pop", 0.6)
 
 
 def _flip(thing: Thing, world: World, events: list[ThingEvent]) -> None:
