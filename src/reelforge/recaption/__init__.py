@@ -17,7 +17,6 @@ from reelforge.recaption.llm import RecaptionFailed, recaption_with_llm
 from reelforge.recaption.rules import PLACE_WORDS, RulePlanner, color_name, stated_aspects
 from reelforge.recaption.things import ThingReader
 from reelforge.recaption.vocabulary import (
-    CAMERA_PHRASES,
     CHARACTER_NOUNS,
     CLOTHING_WORDS,
     COLORS,
@@ -86,7 +85,6 @@ def _thing_reader(settings: Settings) -> ThingReader:
                 WEATHER_WORDS,
                 CLOTHING_WORDS,
                 HAIR_WORDS,
-                CAMERA_PHRASES,
                 CHARACTER_NOUNS,
                 SPEECH_VERBS,
             )
@@ -95,7 +93,7 @@ def _thing_reader(settings: Settings) -> ThingReader:
         )
         | PLACE_WORDS
         | {word for word in RAMP_WORDS if " " not in word}  # "a hill" is the ramp
-        | {"sky", "air", "ground", "floor", "scene", "shot", "video", "clip"}
+        | {"sky", "air", "ground", "floor", "scene", "shot", "video", "clip", "camera"}
     )
     adjuncts = PLACE_WORDS | frozenset(
         w for table in (SETTING_NOUNS, FLOOR_WORDS) for p in table for w in p.split()

@@ -93,6 +93,7 @@ PREPOSITIONS = frozenset(
 ADVERB_PLACES = frozenset(
     ("underwater", "downtown", "uptown", "indoors", "outdoors", "offshore", "overhead", "abroad")
 )
+CAMERA_WORDS = frozenset(("camera", "lens", "shot", "view"))
 CLAUSE_BREAKS = frozenset(("while", "as", "when", "then", "but", "because", "until", "whilst"))
 # Prepositions that aim an intransitive verb at what follows: "crash *on* rocks".
 AIMING = frozenset(("into", "onto", "on", "at", "toward", "towards", "after", "against", "to"))
@@ -225,7 +226,8 @@ class ThingReader:
             if base is not None and noun_place and i > 0 and lows[i - 1] in ("and", "or", "then"):
                 noun_place = False  # "... and falls", "... and waves": a second verb
             if base is not None and not noun_place:
-                verbs.append((s, i, base))
+                if i == 0 or lows[i - 1] not in CAMERA_WORDS:  # "the camera zooms in"
+                    verbs.append((s, i, base))
                 i += 1
                 continue
             if word in self.reserved or word in DETERMINERS or word in PREPOSITIONS:

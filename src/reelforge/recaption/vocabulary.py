@@ -357,7 +357,6 @@ SETTING_CONCEPTS: tuple[SettingConcept, ...] = (
     SettingConcept("arena", "stadium", "grass", False, "stadium_crowd"),
     SettingConcept("pitch", "stadium", "grass", False, "stadium_crowd"),
     SettingConcept("sky", "sky", "grass", False, "wind"),
-    SettingConcept("clouds", "sky", "grass", False, "wind"),
     SettingConcept("open sea", "ocean", "water", False, "waves"),
     SettingConcept("runway", "street", "asphalt", False, "traffic"),
 )

@@ -161,7 +161,7 @@ def simulate_things(
             height *= float(world.rng.uniform(0.94, 1.06))
             layer = (
                 0
-                if asset.category in SKY_CATEGORIES and spec.behaviour == "idle"
+                if asset.category in SKY_CATEGORIES and spec.behaviour not in ("fall", "throw")
                 else (1 if asset.category in BACKDROP_CATEGORIES else 2)
             )
             things.append(
@@ -202,7 +202,7 @@ def _fit_floor(things: list[Thing], world: World) -> None:
     """Shrink the floor's things together when side by side they would not fit, and two
     that crash into each other so that they have room to drive at each other."""
     floor = [t for t in things if t.layer == 2]
-    room = max(world.hi - world.lo, 0.3 * world.view_w)
+    room = 0.9 * world.view_w  # movers pass in front of the characters
     total = sum(t.width_m for t in floor)
     factor = min(1.0, max(0.5, 0.9 * room / total)) if total > 0 else 1.0
     crashers = [t for t in floor if t.spec.behaviour == "crash"]
@@ -220,9 +220,7 @@ def _fit_floor(things: list[Thing], world: World) -> None:
 def _layout(things: list[Thing], world: World) -> None:
     T = len(world.times)
     floor = [t for t in things if t.layer == 2]
-    slots: list[float] | np.ndarray = (
-        np.linspace(world.lo, world.hi, len(floor) + 2)[1:-1] if floor else []
-    )
+    slots: list[float] | np.ndarray = _floor_slots(world, len(floor)) if floor else []
     order = world.rng.permutation(len(floor)) if len(floor) > 1 else np.arange(len(floor))
     for thing, slot in zip([floor[i] for i in order], slots, strict=True):
         x = float(slot) + float(world.rng.uniform(-0.08, 0.08))
@@ -236,6 +234,15 @@ def _layout(things: list[Thing], world: World) -> None:
     for k, thing in enumerate(back):
         x = world.view_w * (k + 0.5) / len(back)
         thing.track = _still(T, x, _ground_y(thing) + 0.15, -1)
+
+
+def _floor_slots(world: World, n: int) -> np.ndarray:
+    """Where n floor things start: spread between the characters when that leaves each
+    thing room, otherwise over the whole width (they stand in front of the characters)."""
+    span = world.hi - world.lo
+    if span / (n + 1) >= 0.45:
+        return np.linspace(world.lo, world.hi, n + 2)[1:-1]
+    return np.linspace(0.0, world.view_w, n + 2)[1:-1]
 
 
 def _still(frames: int, x: float, y: float, facing: int) -> np.ndarray:
@@ -264,6 +271,11 @@ def _behave(
     """Fill `thing.track` (and maybe its partner's); return the names it settled."""
     b = thing.spec.behaviour
     target = _target(thing, things)
+    if thing.layer == 0 and b in ("float", "fly", "glide", "drive", "walk", "run", "swim"):
+        # Sky things drift across at their height: clouds, the moon, a comet.
+        speed = 0.6 if b in ("fly", "glide") else 0.15
+        thing.track[:, 0] = thing.track[0, 0] + speed * world.times * thing.track[0, 3] * -1
+        return {thing.name}
     if b in ("walk", "run", "drive", "hop") and thing.layer == 2:
         _travel(thing, world, events, b)
     elif b in ("fly", "glide"):
@@ -375,7 +387,8 @@ def _travel(thing: Thing, world: World, events: list[ThingEvent], b: str) -> Non
     speed = SPEED_M_S[b] * (0.9 + 0.2 * float(world.rng.random()))
     x0 = float(thing.track[0, 0])
     half = thing.width_m / 2
-    lo, hi = min(world.lo + half, x0), max(world.hi - half, x0)
+    # Travellers use the whole width, passing in front of the characters.
+    lo, hi = min(half + 0.05, x0), max(world.view_w - half - 0.05, x0)
     x, facing = _ping_pong(x0, speed, t, lo, hi, int(thing.track[0, 3]))
     thing.track[:, 0], thing.track[:, 3] = x, facing
     base = _ground_y(thing)
@@ -662,7 +675,7 @@ def _chase(chaser: Thing, target: Thing, world: World, events: list[ThingEvent])
     x = np.concatenate([np.full(lag, target.track[0, 0]), target.track[:, 0]])[: len(t)]
     facing = np.concatenate([np.full(lag, target.track[0, 3]), target.track[:, 3]])[: len(t)]
     gap = (chaser.width_m + target.width_m) / 2 + 0.1
-    chaser.track[:, 0] = np.clip(x - facing * gap, world.lo, world.hi)
+    chaser.track[:, 0] = np.clip(x - facing * gap, 0.05, world.view_w - 0.05)
     chaser.track[:, 3] = facing
     stride_s = 0.32
     chaser.track[:, 1] = _ground_y(chaser) + 0.04 * np.abs(np.sin(np.pi * t / stride_s))
