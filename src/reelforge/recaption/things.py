@@ -1,8 +1,9 @@
 """Read the things a prompt names and what they do: nouns → assets, verbs → behaviours.
 
-1. Nouns. Every word that the rest of the planner has not claimed (characters, the classic
-   shapes, the setting, colours, counts, sizes) is tried, longest phrase first ("fire
-   truck" before "truck"), by name (recaption/assets.py). A word that only meaning could
+1. Nouns. Every word that the rest of the planner has not claimed (characters, the
+   classic shapes, the setting, colours, counts, sizes) is tried, longest phrase first
+   ("fire truck" before "truck"), by name (recaption/assets.py). Sentences that say what
+   is heard ("Waves crash nearby.") are the ambience's, not things. A word that only meaning could
    match is tried when it stands where a noun stands: after an article, a number, an
    adjective or a preposition, or first in the sentence. A noun with no asset close enough
    is left out, and the plan says so.
@@ -93,6 +94,8 @@ PREPOSITIONS = frozenset(
 ADVERB_PLACES = frozenset(
     ("underwater", "downtown", "uptown", "indoors", "outdoors", "offshore", "overhead", "abroad")
 )
+# A sentence with one of these describes what is heard (the ambience), not what is seen.
+HEARD_ONLY = frozenset(("nearby", "distance", "distant", "heard", "hear", "hears", "offscreen"))
 CAMERA_WORDS = frozenset(("camera", "lens", "shot", "view"))
 CLAUSE_BREAKS = frozenset(("while", "as", "when", "then", "but", "because", "until", "whilst"))
 # Prepositions that aim an intransitive verb at what follows: "crash *on* rocks".
@@ -190,6 +193,8 @@ class ThingReader:
         verbs: list[tuple[int, int, str]] = []
         for s, sentence in enumerate(words):
             lows = [w.lower() for w in sentence]
+            if set(lows) & HEARD_ONLY:  # "Waves crash nearby.": a sound, not a sight
+                continue
             found, sentence_verbs, missing = self._scan(s, lows, taken)
             entities += found
             verbs += sentence_verbs
