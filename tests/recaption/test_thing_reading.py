@@ -117,3 +117,23 @@ def test_other_languages_are_read_through_their_cldr_names(settings: Settings) -
     assert dog.matched_by == "translation"
     plan = plan_of("ein Hund und eine Katze", settings)
     assert {"dog", "cat"} <= {t.asset for t in plan.things}
+
+
+def test_what_is_only_heard_is_not_drawn(settings: Settings) -> None:
+    plan = plan_of("A dog sits in the park. Waves crash nearby.", settings)
+    assert [t.asset for t in plan.things] == ["dog"]
+    assert plan.sound.ambience == "waves"
+
+
+def test_people_named_by_their_trade_are_characters_who_talk(settings: Settings) -> None:
+    plan = plan_of('A baker throws a baguette to a customer, who says "Thanks!"', settings)
+    assert len(plan.characters) == 2
+    (bread,) = plan.things
+    assert (bread.asset, bread.behaviour) == ("baguette-bread", "throw")
+    assert bread.target == plan.characters[0].name
+
+
+def test_camera_moves_are_not_things_moving(settings: Settings) -> None:
+    plan = plan_of("The camera zooms in on a sleeping cat", settings)
+    (cat,) = plan.things
+    assert cat.behaviour != "drive" and plan.camera.motion == "zoom_in"
