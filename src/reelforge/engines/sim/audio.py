@@ -41,6 +41,9 @@ MATERIAL_MODES: dict[str, Modes] = {
     "plastic": Modes((1.0, 2.1, 3.6), (1.0, 0.5, 0.2), 0.05, 1100.0, 0.55),
     "stone": Modes((1.0, 2.6, 4.1), (1.0, 0.5, 0.25), 0.03, 700.0, 0.8),
     "ice": Modes((1.0, 2.5, 4.6), (1.0, 0.55, 0.3), 0.08, 1900.0, 0.6),
+    # Things of the asset library: an animal's or a cushion's body is a dull thump.
+    "flesh": Modes((1.0, 1.6), (1.0, 0.3), 0.025, 260.0, 0.3),
+    "fabric": Modes((1.0,), (1.0,), 0.02, 300.0, 0.25),
 }
 # Surfaces: what the floor, walls and characters sound like when hit.
 SURFACE_MODES: dict[str, Modes] = {

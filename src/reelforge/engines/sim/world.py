@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pymunk
 
-from reelforge.engines.sim.things import ThingsSim
+from reelforge.engines.sim.things import Thing, ThingsSim
 from reelforge.types import CharacterSpec, Material, ObjectSpec, ScenePlan
 
 GRAVITY_M_S2 = 9.81
@@ -34,6 +34,8 @@ MATERIAL_PHYSICS: dict[str, tuple[float, float, float]] = {
     "plastic": (0.95, 0.6, 0.5),
     "stone": (2.6, 0.25, 0.7),
     "ice": (0.92, 0.3, 0.04),
+    "flesh": (1.0, 0.2, 0.8),
+    "fabric": (0.3, 0.1, 0.9),
 }
 FLOOR_PHYSICS: dict[str, tuple[float, float]] = {  # floor kind → (elasticity, friction)
     "wood": (0.8, 0.6),
@@ -146,7 +148,11 @@ def simulate(
     fps: int,
     frame_count: int,
     rng: np.random.Generator,
+    things: ThingsSim | None = None,
 ) -> Simulation:
+    """`things`, when given, are moved through the world on their tracks as kinematic
+    bodies shaped by their outlines: the classic objects bounce off a passing car where it
+    is drawn, and every touch is in the contact log like any other."""
     # 1. Geometry of the view, walls, floor and ramp.
     view_w, view_h = view_size_m(width_px, height_px)
     floor_y = -FLOOR_FRACTION * view_h  # world y at the bottom of the frame
@@ -204,8 +210,10 @@ def simulate(
         wall(top, bottom, "ramp", 0.4, 0.5)
         ramp = (top, bottom)
 
-    # 3. Objects, placed without overlap, with the plan's initial motion.
+    # 3. Objects, placed without overlap, with the plan's initial motion; the things as
+    # kinematic bodies on their tracks.
     bodies = _place_objects(plan.objects, space, characters, view_w, ceiling, ramp, rng)
+    movers = _kinematic_things(things, space, statics) if things is not None else []
     index_of = {b.body: i for i, b in enumerate(bodies)}
     shape_names: dict[pymunk.Shape, str] = dict(statics)
     shape_material: dict[pymunk.Shape, tuple[str, float]] = {}
@@ -213,7 +221,12 @@ def simulate(
         for body_shape in b.body.shapes:
             shape_names[body_shape] = b.name
             shape_material[body_shape] = (b.material, b.size_m)
+    for mover, thing in movers:
+        for mover_shape in mover.shapes:
+            shape_material[mover_shape] = (thing.asset.material, thing.width_m)
     for static_shape, name in statics.items():
+        if static_shape.body is not None and static_shape.body.body_type == pymunk.Body.KINEMATIC:
+            continue
         surface = (
             plan.setting.floor
             if name == "floor"
@@ -305,7 +318,9 @@ def simulate(
     for frame in range(frame_count):
         for i, b in enumerate(bodies):
             tracks[i, frame] = (b.body.position.x, b.body.position.y, b.body.angle)
-        for _ in range(substeps):
+        for sub in range(substeps):
+            for mover, thing in movers:
+                _follow_track(mover, thing, frame, sub / substeps, fps)
             space.step(step_s)
             clock["step"] += 1
     for i, b in enumerate(bodies):
@@ -328,6 +343,43 @@ def simulate(
         ramp,
         plan.setting.floor,
     )
+
+
+def _kinematic_things(
+    things: ThingsSim, space: pymunk.Space, statics: dict[pymunk.Shape, str]
+) -> list[tuple[pymunk.Body, Thing]]:
+    """A kinematic body per moving floor thing, shaped by its outline (mirrored when it
+    faces right, as it is drawn). Sky and backdrop things are out of reach."""
+    movers = []
+    for thing in things.things:
+        if thing.layer != 2 or np.ptp(thing.track[:, :3], axis=0).max() < 1e-6:
+            continue
+        facing = 1.0 if thing.track[0, 3] > 0 else -1.0
+        body = pymunk.Body(body_type=pymunk.Body.KINEMATIC)
+        x, y, angle, _ = thing.track[0]
+        body.position, body.angle = (float(x), float(y)), float(angle)
+        hull = [(-facing * float(px), float(py)) for px, py in thing.hull]
+        shape = pymunk.Poly(body, hull if facing < 0 else hull[::-1])
+        elasticity, friction = MATERIAL_PHYSICS[thing.asset.material][1:]
+        shape.elasticity, shape.friction = elasticity, friction
+        # Things meet each other by their own choreography; only objects touch them.
+        shape.filter = pymunk.ShapeFilter(categories=0b10, mask=0b01)
+        space.add(body, shape)
+        statics[shape] = thing.name
+        movers.append((body, thing))
+    return movers
+
+
+def _follow_track(body: pymunk.Body, thing: Thing, frame: int, fraction: float, fps: int) -> None:
+    """Put a kinematic thing where its track says at this sub-step, moving at the track's
+    speed over the frame (so what it hits is pushed, not passed through)."""
+    track = thing.track
+    nxt = track[min(frame + 1, len(track) - 1)]
+    here = track[frame] + (nxt - track[frame]) * fraction
+    body.position = (float(here[0]), float(here[1]))
+    body.angle = float(here[2])
+    body.velocity = (float(nxt[0] - track[frame, 0]) * fps, float(nxt[1] - track[frame, 1]) * fps)
+    body.angular_velocity = float(nxt[2] - track[frame, 2]) * fps
 
 
 def _resist_rolling(body: pymunk.Body, radius: float, dv: float) -> None:
