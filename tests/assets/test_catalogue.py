@@ -88,3 +88,31 @@ def test_a_tarball_whose_checksum_differs_is_refused(tmp_path: Path) -> None:
 def test_a_missing_library_names_the_command_that_installs_it(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"python -m reelforge.assets install"):
         load_catalogue(tmp_path / "nowhere")
+
+
+def test_convex_parts_follow_a_concave_drawing_closer_than_one_hull(catalogue) -> None:
+    from reelforge.assets.raster import outline_parts
+
+    horse = catalogue["horse"]
+    hull, _ = outline(horse)
+    parts = outline_parts(horse)
+    assert len(parts) > 4
+    for part in parts:  # each part is convex: its own hull keeps all its points
+        assert len(cv2.convexHull(part.astype(np.float32))) == len(part)
+
+    def raster(polygons) -> np.ndarray:  # in units of the drawing's height, 200 px a unit
+        canvas = np.zeros((260, 300), np.uint8)
+        for polygon in polygons:
+            px = np.stack([polygon[:, 0] * 200 + 150, 130 - polygon[:, 1] * 200], 1)
+            cv2.fillPoly(canvas, [np.round(px).astype(np.int32)], 1)
+        return canvas.astype(bool)
+
+    union, whole = raster(parts), raster([hull])
+    assert union.sum() < 0.9 * whole.sum()  # the gaps between the legs are left out
+    rgba = render_rgba(horse, 128)
+    ys, xs = np.nonzero(rgba[..., 3] > 128)
+    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    h = y1 - y0
+    ink_x = np.round(((xs - (x0 + x1) / 2) / h) * 200 + 150).astype(int)
+    ink_y = np.round(130 + ((ys - (y0 + y1) / 2) / h) * 200).astype(int)
+    assert union[ink_y, ink_x].mean() > 0.99  # and the ink is all covered

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pymunk
 
+from reelforge.assets.raster import outline_parts
 from reelforge.engines.sim.things import Thing, ThingsSim
 from reelforge.types import CharacterSpec, Material, ObjectSpec, ScenePlan
 
@@ -348,8 +349,9 @@ def simulate(
 def _kinematic_things(
     things: ThingsSim, space: pymunk.Space, statics: dict[pymunk.Shape, str]
 ) -> list[tuple[pymunk.Body, Thing]]:
-    """A kinematic body per moving floor thing, shaped by its outline (mirrored when it
-    faces right, as it is drawn). Sky and backdrop things are out of reach."""
+    """A kinematic body per moving floor thing, shaped by its outline's convex parts
+    (mirrored when it faces right, as it is drawn). Sky and backdrop things are out of
+    reach."""
     movers = []
     for thing in things.things:
         if thing.layer != 2 or np.ptp(thing.track[:, :3], axis=0).max() < 1e-6:
@@ -358,14 +360,17 @@ def _kinematic_things(
         body = pymunk.Body(body_type=pymunk.Body.KINEMATIC)
         x, y, angle, _ = thing.track[0]
         body.position, body.angle = (float(x), float(y)), float(angle)
-        hull = [(-facing * float(px), float(py)) for px, py in thing.hull]
-        shape = pymunk.Poly(body, hull if facing < 0 else hull[::-1])
+        space.add(body)
         elasticity, friction = MATERIAL_PHYSICS[thing.asset.material][1:]
-        shape.elasticity, shape.friction = elasticity, friction
-        # Things meet each other by their own choreography; only objects touch them.
-        shape.filter = pymunk.ShapeFilter(categories=0b10, mask=0b01)
-        space.add(body, shape)
-        statics[shape] = thing.name
+        for part in outline_parts(thing.asset):
+            points = [(-facing * float(px) * thing.height_m, float(py) * thing.height_m)
+                      for px, py in part]  # fmt: skip
+            shape = pymunk.Poly(body, points)
+            shape.elasticity, shape.friction = elasticity, friction
+            # Things meet each other by their own choreography; only objects touch them.
+            shape.filter = pymunk.ShapeFilter(categories=0b10, mask=0b01)
+            space.add(shape)
+            statics[shape] = thing.name
         movers.append((body, thing))
     return movers
 
