@@ -169,7 +169,7 @@ def evaluate(codecs: CodecPair, clips: int) -> Scores:
     dataset = SimClipDataset(seconds=CLIP_FRAMES / 24, seed=HELD_OUT_SEED)
     for index in range(clips):
         clip, _, _ = dataset.render(index)
-        frames, audio = clip.frames, to_codec_audio(clip.audio, clip.sample_rate)
+        frames, audio = np.asarray(clip.frames), to_codec_audio(clip.audio, clip.sample_rate)
         size = dataset.sizes[index % 2]
         # 1. Video round trip and its peer.
         decoded = codecs.decode_video(codecs.encode_video(frames), len(frames))

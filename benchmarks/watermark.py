@@ -120,7 +120,7 @@ def sim_clip(settings: Settings, index: int, seconds: float) -> tuple[np.ndarray
         references=None,
         progress=no_progress,
     )
-    return clip.frames, clip.audio
+    return np.asarray(clip.frames), clip.audio
 
 
 def mark_ours(

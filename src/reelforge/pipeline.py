@@ -12,6 +12,12 @@ registry maps the payload back to the clip. The CLI, the job worker and the test
 
 Outputs are written to temporary files next to their destination and renamed into place
 only when complete, so a failure or an interrupt never leaves a partial file behind.
+
+Frames that an engine hands over as a FrameSource (the sim's) are drawn one at a time as
+the encoder pulls them, with the visible mark applied to each as it is drawn: the clip is
+never held whole. Their drawing time is counted back to the engine (`engine.render_s`,
+`engine_s`) and the mark's to `mark_s`, so `encode_s` stays the encoder's own time; the
+progress bar's encode stage starts where the engine's own progress stopped.
 """
 
 from __future__ import annotations
@@ -47,10 +53,11 @@ from reelforge.recaption import detailed_caption, recaption
 from reelforge.recaption.understood import understood
 from reelforge.safety import PolicyEngine, raise_for_decision
 from reelforge.settings import Settings
-from reelforge.types import Clip, Progress, Request, Result, ScenePlan, no_progress
+from reelforge.types import Clip, FrameSource, Progress, Request, Result, ScenePlan, no_progress
 
 if TYPE_CHECKING:  # the sim renderer and speech behind it are not needed to pass one on
     from reelforge.engines.dit.references import CameoReference
+    from reelforge.media.images import Stills
 
 # Share of the progress bar each stage takes.
 RECAPTION_END, ENGINE_END = 0.04, 0.82
@@ -67,6 +74,7 @@ def generate(
     provenance: Provenance | None = None,
     policy: PolicyEngine | None = None,
     cameos: tuple[CameoReference, ...] = (),
+    stills: Stills | None = None,
 ) -> Result:
     """Generate `request` into `output_path` (+ a JSON sidecar). With `plan`, recaptioning
     is skipped and that plan is rendered (remixes, edits, extensions). `provenance` says
@@ -75,7 +83,8 @@ def generate(
     deployment's policy engine, with its stores in the configured database). `cameos`
     are characters (appearance image + voice sample) the clip's characters must look and
     sound like, in the plan's order; only engines whose capabilities include cameos take
-    them."""
+    them. `stills` (the job worker's thumbnail and spritesheet) is given the frames it needs
+    as they are encoded."""
     settings = settings or Settings()
     report = progress or no_progress
     timings: dict[str, float] = {}
@@ -146,6 +155,12 @@ def generate(
 
     # 3. ScenePlan → Clip.
     t0 = time.perf_counter()
+    reached = [RECAPTION_END]  # the overall fraction the engine's progress got to
+
+    def engine_progress(stage: str, fraction: float) -> None:
+        reached[0] = RECAPTION_END + (ENGINE_END - RECAPTION_END) * fraction
+        report(stage, reached[0])
+
     clip = engine.generate(
         plan,
         seconds=request.seconds,
@@ -153,7 +168,7 @@ def generate(
         fps=request.fps,
         seed=seed,
         references=references,
-        progress=lambda stage, f: report(stage, RECAPTION_END + (ENGINE_END - RECAPTION_END) * f),
+        progress=engine_progress,
     )
     timings["engine_s"] = time.perf_counter() - t0
 
@@ -172,6 +187,11 @@ def generate(
     handle = _handle(request.creator) if settings.visible_watermark else None
     marks = mark_clip(clip, payload, identity.watermark_key, handle)
     timings["mark_s"] = time.perf_counter() - t0
+    streamed = clip.frames if isinstance(clip.frames, FrameSource) else None
+    encode_stage = "encode" if streamed is None else "render + encode"
+    encode_from = reached[0]
+    if stills is not None:
+        stills.expect(clip.frame_count, clip.height, clip.width)
     t0 = time.perf_counter()
     with _atomic(video_path) as video_tmp, _atomic(sidecar_path) as sidecar_tmp:
         unsigned = video_tmp.with_name(video_tmp.name + ".unsigned.mp4")
@@ -185,10 +205,13 @@ def generate(
                 crf=settings.video_crf,
                 preset=settings.video_preset,
                 audio_bitrate=settings.audio_bitrate,
-                progress=lambda f: report("encode", ENGINE_END + (0.99 - ENGINE_END) * f),
+                progress=lambda f: report(encode_stage, encode_from + (0.99 - encode_from) * f),
                 luma=marks.video.embed_luma,
+                on_frame=stills.take if stills is not None else None,
             )
             timings["encode_s"] = time.perf_counter() - t0
+            if streamed is not None:
+                _count_streamed(timings, streamed)
             t0 = time.perf_counter()
             facts = ManifestFacts(
                 title=video_path.name,
@@ -241,6 +264,16 @@ class Provenance:
     video_id: str | None = None
     parent: Parent | None = None
     registry: Registry | None = None
+
+
+def _count_streamed(timings: dict[str, float], frames: FrameSource) -> None:
+    """Move the time spent drawing and marking streamed frames out of `encode_s`, to the
+    engine (`engine.render_s` then holds the renderer's set-up plus the frames) and to
+    `mark_s`."""
+    timings["encode_s"] -= frames.render_s + frames.transform_s
+    timings["engine.render_s"] = timings.get("engine.render_s", 0.0) + frames.render_s
+    timings["engine_s"] += frames.render_s
+    timings["mark_s"] += frames.transform_s
 
 
 def _handle(creator: str | None) -> str:

@@ -7,10 +7,11 @@ seconds (`_s`), pixels (`_px`), samples, frames.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -322,16 +323,152 @@ class SpeechSegment:
     phonemes: tuple[tuple[float, str], ...] = ()  # (start_s, espeak mnemonic)
 
 
+# Draws frame i of a clip into `out`, uint8 (H, W, 3) RGB.
+FrameRender = Callable[[int, np.ndarray], None]
+# Changes frame i, uint8 (H, W, 3) RGB, in place as it is produced (the visible mark).
+FrameTransform = Callable[[int, np.ndarray], None]
+
+
+class FrameSource:
+    """uint8 (T, H, W, 3) RGB frames drawn when they are asked for instead of held: 10 s of
+    720x1280 is 663 MB as an array and 2.8 MB a frame.
+
+    `render(i, out)` must depend on i alone (the sim draws each frame from its background
+    up), so frames can be drawn in any order and more than once.
+
+    - `stream()` yields the frames in order, one at a time, and keeps none: what the
+      encoder pulls (`encode_mp4`), so a generated clip is never held whole.
+    - `frame(i)` and `source[i]` draw one frame; `source[a:b]` or `source[[i, j]]` draw
+      just those, into a new array.
+    - What needs the whole array (`np.asarray`, iteration, `copy()`, `astype()`) draws
+      every frame once and keeps it: from then on the source is that array, so edits made in place
+      while iterating stick as they would on an ndarray. Code that treats a clip as an
+      array (the dit data pipeline, tests) keeps working, at an array's memory cost.
+    - `add_transform(t)` runs `t(i, frame)` on every frame produced from then on (the
+      visible mark); on a kept array it runs at once, as drawing in place would.
+
+    `render_s` and `transform_s` add up the seconds spent drawing and transforming, so a
+    caller streaming frames into an encoder can tell rendering time from encoding time;
+    `frames_drawn` counts the frames drawn.
+    """
+
+    dtype = np.dtype(np.uint8)
+    ndim = 4
+
+    def __init__(self, count: int, height: int, width: int, render: FrameRender):
+        if count < 1 or height < 1 or width < 1:
+            raise ValueError(
+                f"a frame source needs at least one frame of at least 1x1 pixels, "
+                f"got {count} frames of {width}x{height}"
+            )
+        self.shape = (count, height, width, 3)
+        self.render_s = 0.0
+        self.transform_s = 0.0
+        self.frames_drawn = 0
+        self._render = render
+        self._transforms: list[FrameTransform] = []
+        self._array: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        count, height, width, _ = self.shape
+        state = "kept as an array" if self._array is not None else "drawn on demand"
+        return f"FrameSource({count} frames of {width}x{height}, {state})"
+
+    @property
+    def held(self) -> bool:
+        """Whether the whole array has been drawn and is kept."""
+        return self._array is not None
+
+    def add_transform(self, transform: FrameTransform) -> None:
+        if self._array is None:
+            self._transforms.append(transform)
+            return
+        started = time.perf_counter()
+        for index, frame in enumerate(self._array):
+            transform(index, frame)
+        self.transform_s += time.perf_counter() - started
+
+    def frame(self, index: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Frame `index` (negative counts from the end), into `out` if given."""
+        count = self.shape[0]
+        if not -count <= index < count:
+            raise IndexError(f"frame {index} is out of range for a clip of {count} frames")
+        index %= count
+        if self._array is not None:
+            if out is None:
+                return self._array[index]
+            out[...] = self._array[index]
+            return out
+        if out is None:
+            out = np.empty(self.shape[1:], np.uint8)
+        started = time.perf_counter()
+        self._render(index, out)
+        drawn = time.perf_counter()
+        for transform in self._transforms:
+            transform(index, out)
+        self.render_s += drawn - started
+        self.transform_s += time.perf_counter() - drawn
+        self.frames_drawn += 1
+        return out
+
+    def stream(self) -> Iterator[np.ndarray]:
+        """The frames in order, each a new array that the source does not keep."""
+        for index in range(len(self)):
+            yield self.frame(index)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if self._array is not None:
+            return self._array[key]
+        first, rest = (key[0], key[1:]) if isinstance(key, tuple) and key else (key, ())
+        if isinstance(first, (int, np.integer)):
+            frame = self.frame(int(first))
+            return frame[rest] if rest else frame
+        if first is Ellipsis or first is None:
+            return self._hold()[key]
+        indices = np.arange(len(self))[first]  # numpy's rules (and errors) for the time axis
+        frames = np.empty(indices.shape + self.shape[1:], np.uint8)
+        for out, index in zip(frames.reshape(-1, *self.shape[1:]), indices.ravel(), strict=True):
+            self.frame(int(index), out)
+        return frames[(slice(None),) * indices.ndim + rest] if rest else frames
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter(self._hold())
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        array = self._hold()
+        if dtype is not None and np.dtype(dtype) != array.dtype:
+            return array.astype(dtype)
+        return array.copy() if copy else array
+
+    def copy(self) -> np.ndarray:
+        return self._hold().copy()
+
+    def astype(self, dtype: Any) -> np.ndarray:
+        return self._hold().astype(dtype)
+
+    def _hold(self) -> np.ndarray:
+        if self._array is None:
+            array = np.empty(self.shape, np.uint8)
+            for index in range(len(self)):
+                self.frame(index, array[index])
+            self._array = array
+        return self._array
+
+
 @dataclass
 class Clip:
     """Frames and sound of one clip, plus what the engine knows about them.
 
-    frames: uint8 (T, H, W, 3) RGB. audio: float32 (C, S) in [-1, 1] at `sample_rate`.
+    frames: uint8 (T, H, W, 3) RGB, an array or a FrameSource that draws them on demand
+    (the sim engine's). audio: float32 (C, S) in [-1, 1] at `sample_rate`.
     `contacts`, `speech`, `mouth_apertures` and `tracks` are ground truth that only a
     simulator knows; learned engines leave them empty.
     """
 
-    frames: np.ndarray
+    frames: np.ndarray | FrameSource
     audio: np.ndarray
     fps: int
     sample_rate: int = AUDIO_SAMPLE_RATE

@@ -11,6 +11,7 @@ from PIL import Image
 
 from reelforge.errors import MediaError
 from reelforge.media import pick_thumbnail_frame, sprite_indices, spritesheet_jpg, thumbnail_webp
+from reelforge.media.images import Stills
 
 
 def _frames(count: int, height: int = 448, width: int = 256) -> np.ndarray:
@@ -98,3 +99,29 @@ def test_bad_frames_raise_media_error():
         spritesheet_jpg(np.zeros((0, 8, 8, 3), np.uint8))
     with pytest.raises(MediaError):
         pick_thumbnail_frame(np.zeros((0, 8, 8, 3), np.uint8))
+
+
+@pytest.mark.parametrize("count_frames", [1, 7, 48, 240])
+def test_stills_taken_while_streaming_are_the_same_images(count_frames):
+    """The job worker takes its thumbnail and spritesheet while the clip is encoded: the
+    same bytes as from the whole array, keeping only the frames they need."""
+    frames = _frames(count_frames, 1280, 720)
+    stills = Stills()
+    stills.expect(count_frames, 1280, 720)
+    buffer = np.empty_like(frames[0])  # the encoder draws every frame into one buffer
+    for index, frame in enumerate(frames):
+        buffer[...] = frame
+        stills.take(index, buffer)
+    buffer[...] = 0  # what the stills kept must be theirs
+    assert stills.thumbnail_webp() == thumbnail_webp(frames[pick_thumbnail_frame(frames)])
+    assert stills.spritesheet_jpg() == spritesheet_jpg(frames)
+
+
+def test_stills_missing_a_frame_say_which():
+    stills = Stills()
+    stills.expect(48, 64, 64)
+    stills.take(0, _frames(1, 64, 64)[0])
+    with pytest.raises(MediaError, match="16"):
+        stills.thumbnail_webp()
+    with pytest.raises(MediaError, match="not taken"):
+        stills.spritesheet_jpg()

@@ -13,6 +13,7 @@ import pytest
 
 from reelforge.errors import MediaError
 from reelforge.media import decode_mp4, encode_mp4, probe
+from reelforge.types import FrameSource
 
 FPS = 24
 SR = 48_000
@@ -213,6 +214,32 @@ def test_encoding_is_deterministic(tmp_path):
     encode_mp4(first, frames, audio, FPS)
     encode_mp4(second, frames, audio, FPS)
     assert first.read_bytes() == second.read_bytes()
+
+
+def test_a_frame_source_is_pulled_one_frame_at_a_time_into_the_same_file(tmp_path):
+    """A FrameSource gives the same bytes as the array it stands for, each frame drawn
+    once, in order, and the array is never built; `on_frame` sees every frame."""
+    frames = _frames(24)
+    audio = np.random.default_rng(1).uniform(-0.5, 0.5, (2, SR)).astype(np.float32)
+    drawn: list[int] = []
+
+    def render(index: int, out: np.ndarray) -> None:
+        drawn.append(index)
+        out[...] = frames[index]
+
+    source = FrameSource(24, H, W, render)
+    seen: list[tuple[int, int]] = []
+    encode_mp4(tmp_path / "array.mp4", frames, audio, FPS)
+    encode_mp4(
+        tmp_path / "source.mp4",
+        source,
+        audio,
+        FPS,
+        on_frame=lambda index, rgb: seen.append((index, int(rgb[0, 0, 0]))),
+    )
+    assert (tmp_path / "source.mp4").read_bytes() == (tmp_path / "array.mp4").read_bytes()
+    assert drawn == list(range(24)) and not source.held
+    assert seen == [(i, (i * 10) % 256) for i in range(24)]
 
 
 def test_progress_is_reported_up_to_one(tmp_path):

@@ -32,7 +32,7 @@ def _sim_frames(settings: Settings, size: str, seconds: float, seed: int) -> np.
     clip = engine.generate(
         plan, seconds=seconds, size=size, fps=FPS, seed=seed, references=None, progress=no_progress
     )
-    return clip.frames
+    return np.asarray(clip.frames)
 
 
 def _encode(path: Path, frames: np.ndarray) -> Path:

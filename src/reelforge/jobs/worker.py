@@ -30,7 +30,7 @@ from reelforge.db.policy import policy_engine
 from reelforge.db.session import transaction
 from reelforge.errors import Cancelled, ReelforgeError
 from reelforge.jobs.queue import JobQueue
-from reelforge.media import pick_thumbnail_frame, spritesheet_jpg, thumbnail_webp
+from reelforge.media.images import Stills
 from reelforge.provenance.manifest import Parent
 from reelforge.provenance.registry import DatabaseRegistry
 from reelforge.recaption import remix_plan
@@ -208,6 +208,7 @@ class Worker:
                     if base_plan
                     else None
                 )
+                stills = Stills()  # the thumbnail's and spritesheet's frames, taken while encoding
                 result = pipeline.generate(
                     request,
                     Path(tmp) / "video.mp4",
@@ -218,8 +219,9 @@ class Worker:
                         video_id=video_id, parent=parent, registry=self.registry
                     ),
                     policy=self.policy,
+                    stills=stills,
                 )
-                files = self._write_media(result, Path(tmp))
+                files = self._write_media(result, stills, Path(tmp))
                 for variant, path in files.items():
                     self.storage.put_file(media_key(video_id, variant), path, MEDIA[variant][1])
             except Cancelled:
@@ -246,12 +248,11 @@ class Worker:
         self._complete(video_id, result.plan.model_dump_json())
 
     @staticmethod
-    def _write_media(result: pipeline.Result, tmp: Path) -> dict[str, Path]:
-        frames = result.clip.frames
+    def _write_media(result: pipeline.Result, stills: Stills, tmp: Path) -> dict[str, Path]:
         thumbnail = tmp / "thumbnail.webp"
-        thumbnail.write_bytes(thumbnail_webp(frames[pick_thumbnail_frame(frames)]))
+        thumbnail.write_bytes(stills.thumbnail_webp())
         sprites = tmp / "spritesheet.jpg"
-        sprites.write_bytes(spritesheet_jpg(frames))
+        sprites.write_bytes(stills.spritesheet_jpg())
         return {"video": result.video_path, "thumbnail": thumbnail, "spritesheet": sprites}
 
     def _complete(self, video_id: str, plan_json: str) -> None:

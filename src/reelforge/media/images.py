@@ -1,4 +1,8 @@
-"""Still images from clips: a WebP thumbnail and a JPEG spritesheet (Pillow)."""
+"""Still images from clips: a WebP thumbnail and a JPEG spritesheet (Pillow).
+
+From a whole array (`thumbnail_webp(frames[pick_thumbnail_frame(frames)])`,
+`spritesheet_jpg(frames)`), or from `Stills`, which takes the few frames they need while a
+clip streams past once (encode_mp4's `on_frame`) and gives the same bytes."""
 
 from __future__ import annotations
 
@@ -33,11 +37,19 @@ def thumbnail_webp(frame: np.ndarray, *, max_side: int = 640, quality: int = 85)
     """One RGB frame → WebP bytes, scaled down (never up) so its longer side ≤ `max_side`."""
     if max_side < 1:
         raise MediaError(f"max_side must be ≥ 1, got {max_side}")
-    image = Image.fromarray(_check_frame(frame), mode="RGB")
+    return _webp(_thumbnail_image(_check_frame(frame), max_side), quality)
+
+
+def _thumbnail_image(frame: np.ndarray, max_side: int) -> Image.Image:
+    image = Image.fromarray(frame, mode="RGB")
     scale = min(1.0, max_side / max(image.width, image.height))
     if scale < 1.0:
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
         image = image.resize(size, Image.Resampling.LANCZOS)
+    return image
+
+
+def _webp(image: Image.Image, quality: int) -> bytes:
     out = io.BytesIO()
     image.save(out, format="WEBP", quality=quality, method=4)
     return out.getvalue()
@@ -58,19 +70,38 @@ def spritesheet_jpg(
     cells of the last row are black.
     """
     frames = _check_frames(frames)
+    _check_grid(count, columns, tile_width)
+    indices = sprite_indices(frames.shape[0], count)
+    tile_size = _tile_size(int(frames.shape[1]), int(frames.shape[2]), tile_width)
+    tiles = [_tile(frames[index], tile_size) for index in indices]
+    return _sheet_jpg(tiles, tile_size, columns, quality)
+
+
+def _check_grid(count: int, columns: int, tile_width: int) -> None:
     if count < 1 or columns < 1 or tile_width < 1:
         raise MediaError(
             f"count, columns and tile_width must be ≥ 1, got {count}, {columns}, {tile_width}"
         )
-    indices = sprite_indices(frames.shape[0], count)
-    height, width = int(frames.shape[1]), int(frames.shape[2])
-    tile_height = max(1, round(height * tile_width / width))
-    cols = min(columns, len(indices))
-    rows = math.ceil(len(indices) / cols)
+
+
+def _tile_size(height: int, width: int, tile_width: int) -> tuple[int, int]:
+    """(width, height) of a tile: `tile_width` wide with the frames' aspect ratio."""
+    return tile_width, max(1, round(height * tile_width / width))
+
+
+def _tile(frame: np.ndarray, size: tuple[int, int]) -> Image.Image:
+    tile = Image.fromarray(np.ascontiguousarray(frame, dtype=np.uint8), mode="RGB")
+    return tile.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+
+
+def _sheet_jpg(
+    tiles: list[Image.Image], tile_size: tuple[int, int], columns: int, quality: int
+) -> bytes:
+    tile_width, tile_height = tile_size
+    cols = min(columns, len(tiles))
+    rows = math.ceil(len(tiles) / cols)
     sheet = Image.new("RGB", (cols * tile_width, rows * tile_height))
-    for slot, index in enumerate(indices):
-        tile = Image.fromarray(np.ascontiguousarray(frames[index], dtype=np.uint8), mode="RGB")
-        tile = tile.resize((tile_width, tile_height), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    for slot, tile in enumerate(tiles):
         row, col = divmod(slot, cols)
         sheet.paste(tile, (col * tile_width, row * tile_height))
     out = io.BytesIO()
@@ -91,8 +122,76 @@ def sprite_indices(frame_count: int, count: int) -> list[int]:
 
 def pick_thumbnail_frame(frames: np.ndarray) -> int:
     """A representative frame index: one third into the clip (0 for a single frame)."""
-    frames = _check_frames(frames)
-    return min(frames.shape[0] - 1, frames.shape[0] // 3)
+    return thumbnail_index(_check_frames(frames).shape[0])
+
+
+def thumbnail_index(frame_count: int) -> int:
+    """The thumbnail's frame in a clip of `frame_count` frames: one third in."""
+    return min(frame_count - 1, frame_count // 3)
+
+
+class Stills:
+    """A clip's thumbnail and spritesheet, from the few frames they need, taken as the
+    clip streams past once (pass `take` as encode_mp4's `on_frame`): the thumbnail's frame
+    scaled to `max_side` and the spritesheet's tiles (under 5 MB for 720x1280) instead
+    of the whole clip. The bytes are those of thumbnail_webp(frames[pick_thumbnail_frame(
+    frames)]) and spritesheet_jpg(frames) with the same settings.
+
+        stills = Stills()
+        stills.expect(clip.frame_count, clip.height, clip.width)
+        encode_mp4(path, clip.frames, ..., on_frame=stills.take)
+        stills.thumbnail_webp(), stills.spritesheet_jpg()
+    """
+
+    def __init__(
+        self,
+        *,
+        max_side: int = 640,
+        count: int = 20,
+        columns: int = 5,
+        tile_width: int = 160,
+        quality: int = 85,
+    ):
+        if max_side < 1:
+            raise MediaError(f"max_side must be ≥ 1, got {max_side}")
+        _check_grid(count, columns, tile_width)
+        self.max_side, self.count, self.columns = max_side, count, columns
+        self.tile_width, self.quality = tile_width, quality
+        self.thumbnail_at = 0
+        self.tile_size = (tile_width, 1)
+        self._thumbnail: Image.Image | None = None
+        self._tiles: dict[int, Image.Image | None] = {}
+
+    def expect(self, frame_count: int, height: int, width: int) -> None:
+        """Get ready for a clip of `frame_count` frames of `width` x `height`."""
+        if frame_count < 1 or height < 1 or width < 1:
+            raise MediaError(
+                f"a clip needs at least one frame of at least 1x1 pixels, "
+                f"got {frame_count} frames of {width}x{height}"
+            )
+        self.thumbnail_at = thumbnail_index(frame_count)
+        self.tile_size = _tile_size(height, width, self.tile_width)
+        self._thumbnail = None
+        self._tiles = dict.fromkeys(sprite_indices(frame_count, self.count))
+
+    def take(self, index: int, frame: np.ndarray) -> None:
+        """Frame `index` of the clip, (H, W, 3) RGB: kept (scaled) if a still needs it."""
+        if index == self.thumbnail_at:
+            self._thumbnail = _thumbnail_image(_check_frame(frame), self.max_side)
+        if index in self._tiles:
+            self._tiles[index] = _tile(frame, self.tile_size)
+
+    def thumbnail_webp(self) -> bytes:
+        if self._thumbnail is None:
+            raise MediaError(f"the thumbnail's frame {self.thumbnail_at} was not taken")
+        return _webp(self._thumbnail, self.quality)
+
+    def spritesheet_jpg(self) -> bytes:
+        tiles = [tile for tile in self._tiles.values() if tile is not None]
+        if not tiles or len(tiles) < len(self._tiles):
+            missing = [index for index, tile in self._tiles.items() if tile is None]
+            raise MediaError(f"the spritesheet's frames were not taken: {missing or 'all'}")
+        return _sheet_jpg(tiles, self.tile_size, self.columns, self.quality)
 
 
 MAX_IMAGE_PIXELS = 40_000_000  # decompression-bomb guard: 40 MP is above any real photo

@@ -30,6 +30,7 @@ from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTr
 
 from reelforge.errors import MediaError
 from reelforge.media.resampling import resample
+from reelforge.types import FrameSource
 
 OUTPUT_SAMPLE_RATE = 48_000
 AAC_FRAME_SAMPLES = 1024
@@ -49,7 +50,7 @@ _BT601_SPACES = {
 
 def encode_mp4(
     path: Path,
-    frames: np.ndarray,
+    frames: np.ndarray | FrameSource,
     audio: np.ndarray,
     fps: int,
     sample_rate: int = OUTPUT_SAMPLE_RATE,
@@ -59,17 +60,22 @@ def encode_mp4(
     audio_bitrate: int = 192_000,
     progress: Callable[[float], None] | None = None,
     luma: Callable[[np.ndarray], None] | None = None,
+    on_frame: Callable[[int, np.ndarray], None] | None = None,
 ) -> None:
     """Write `frames` and `audio` to `path` as MP4 (H.264 yuv420p + AAC-LC 48 kHz stereo).
 
-    frames: uint8 (T, H, W, 3) RGB, H and W even. audio: float32 (C, S), C in {1, 2}, values
+    frames: uint8 (T, H, W, 3) RGB, H and W even: an array, or a FrameSource whose frames
+    are drawn one at a time as they are encoded (into one reused buffer), so the clip is
+    never held whole. audio: float32 (C, S), C in {1, 2}, values
     in [-1, 1] at `sample_rate` (resampled to 48 kHz if different; mono is duplicated). The
     audio is padded with silence or trimmed to exactly T / fps seconds. `progress(fraction)`
     is called at most ~100 times while frames are encoded, the last time with 1.0 once the
     file is complete; an exception it raises (e.g. Cancelled) aborts the encode and
     propagates. `luma(y_plane)`, if given, may change each frame's (H, W) uint8 luma plane in
     place after the RGB → I420 conversion (the invisible watermark goes in there: no extra
-    colour conversion, no copy). Raises MediaError for unusable input or a failed encode; a
+    colour conversion, no copy). `on_frame(index, rgb)`, if given, sees each (H, W, 3) RGB
+    frame before it is converted, and must copy what it keeps (the job worker's thumbnail
+    and spritesheet are taken this way). Raises MediaError for unusable input or a failed encode; a
     partly written file may be left at `path` (the caller owns it).
 
     Deterministic: the same input and settings give a byte-identical file on the same
@@ -109,8 +115,10 @@ def encode_mp4(
         total_samples = stereo.shape[1]
         audio_cursor = 0
         step = max(1, math.ceil(count / MAX_PROGRESS_CALLS))
-        for index in range(count):
-            yuv = cv2.cvtColor(frames[index], cv2.COLOR_RGB2YUV_I420)
+        for index, rgb in enumerate(_in_order(frames)):
+            if on_frame is not None:
+                on_frame(index, rgb)
+            yuv: np.ndarray = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)
             if luma is not None:
                 luma(yuv[:height])
             frame = av.VideoFrame.from_numpy_buffer(yuv, format="yuv420p")  # no copy
@@ -155,8 +163,19 @@ def _encode_audio_frame(container: Any, stream: Any, stereo: np.ndarray, start: 
         container.mux(packet)
 
 
-def _check_frames(frames: np.ndarray) -> np.ndarray:
-    if not isinstance(frames, np.ndarray) or frames.ndim != 4 or frames.shape[3] != 3:
+def _in_order(frames: np.ndarray | FrameSource) -> Iterator[np.ndarray]:
+    """Each frame in turn: views of an array; a FrameSource's drawn into one buffer (each
+    is valid until the next is asked for)."""
+    if isinstance(frames, np.ndarray):
+        yield from frames
+        return
+    buffer = np.empty(frames.shape[1:], np.uint8)
+    for index in range(len(frames)):
+        yield frames.frame(index, out=buffer)
+
+
+def _check_frames(frames: np.ndarray | FrameSource) -> np.ndarray | FrameSource:
+    if not isinstance(frames, np.ndarray | FrameSource) or frames.ndim != 4 or frames.shape[3] != 3:
         shape = getattr(frames, "shape", None)
         raise MediaError(f"frames must be a (T, H, W, 3) array, got shape {shape}")
     if frames.dtype != np.uint8:

@@ -10,7 +10,7 @@ import numpy as np
 from reelforge.media import resample
 from reelforge.provenance.audio_watermark import SAMPLE_RATE, AudioWatermarker
 from reelforge.provenance.video_watermark import VideoWatermarker
-from reelforge.provenance.visible import draw_visible_mark
+from reelforge.provenance.visible import MovingMark, draw_visible_mark
 from reelforge.types import Clip
 
 
@@ -22,10 +22,15 @@ class Marks:
 
 
 def mark_clip(clip: Clip, payload: int, key: bytes, handle: str | None) -> Marks:
-    """Draw the visible mark for `handle` on `clip.frames` in place (None: no visible
-    mark), watermark a 48 kHz copy of the audio, and build the video watermarker."""
+    """Put the visible mark for `handle` on `clip.frames` (None: no visible mark): drawn
+    in place on an array, or attached to a FrameSource so each frame gets it as it is
+    drawn (during encoding). Then watermark a 48 kHz copy of the audio and build the video
+    watermarker."""
     if handle is not None:
-        draw_visible_mark(clip.frames, handle, fps=clip.fps)
+        if isinstance(clip.frames, np.ndarray):
+            draw_visible_mark(clip.frames, handle, fps=clip.fps)
+        else:
+            clip.frames.add_transform(MovingMark(handle, (clip.height, clip.width), fps=clip.fps))
     audio = resample(clip.audio, clip.sample_rate, SAMPLE_RATE)
     audio = AudioWatermarker(payload, key).embed(audio, SAMPLE_RATE)
     return Marks(audio, VideoWatermarker(payload, key, clip.width, clip.height))

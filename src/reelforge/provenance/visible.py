@@ -3,7 +3,9 @@
 Like Sora's mark, it moves, so no single crop or static inpainting mask removes it. The
 text is rendered once per (handle, frame height) into a small premultiplied RGBA sprite
 (Pillow's bundled font, so no system font is needed); each frame then blends that sprite
-into one small region with two OpenCV calls (~0.05 ms per frame at 720x1280).
+into one small region with two OpenCV calls (~0.05 ms per frame at 720x1280), either on a
+whole array (`draw_visible_mark`) or on each frame as it is drawn (`MovingMark`, for
+clips whose frames are streamed to the encoder).
 
 Look: white at 60% opacity over a soft dark outline (a blurred, dilated copy of the
 glyphs at 40%), readable on light and dark backgrounds. It stays grey-scale and small
@@ -130,6 +132,24 @@ def _triangle(phase: float) -> float:
     return 2 * fraction if fraction < 0.5 else 2 - 2 * fraction
 
 
+class MovingMark:
+    """The mark of one handle on frames of one size, drawn one frame at a time: a
+    FrameSource transform, `mark(frame_index, frame)` changing the (H, W, 3) frame in place."""
+
+    def __init__(self, handle: str, frame_size: tuple[int, int], *, fps: float = 24.0):
+        if not fps > 0:
+            raise MediaError(f"fps must be positive, got {fps!r}")
+        self.frame_size, self.fps = frame_size, fps
+        self.sprite = render_sprite(check_handle(handle), *frame_size)
+
+    def __call__(self, frame_index: int, frame: np.ndarray) -> None:
+        height, width = self.sprite.size
+        top, left = mark_position(frame_index, self.fps, self.frame_size, self.sprite.size)
+        region = frame[top : top + height, left : left + width]
+        cv2.multiply(region, self.sprite.keep, dst=region, scale=1 / 255)
+        cv2.add(region, self.sprite.premultiplied, dst=region)
+
+
 def draw_visible_mark(
     frames: np.ndarray, handle: str, *, fps: float = 24.0, first_frame: int = 0
 ) -> None:
@@ -141,13 +161,6 @@ def draw_visible_mark(
         )
     if frames.dtype != np.uint8:
         raise MediaError(f"frames must be uint8, got {frames.dtype}")
-    if not fps > 0:
-        raise MediaError(f"fps must be positive, got {fps!r}")
-    frame_size = (frames.shape[1], frames.shape[2])
-    sprite = render_sprite(check_handle(handle), *frame_size)
-    height, width = sprite.size
+    mark = MovingMark(handle, (frames.shape[1], frames.shape[2]), fps=fps)
     for index, frame in enumerate(frames):
-        top, left = mark_position(first_frame + index, fps, frame_size, sprite.size)
-        region = frame[top : top + height, left : left + width]
-        cv2.multiply(region, sprite.keep, dst=region, scale=1 / 255)
-        cv2.add(region, sprite.premultiplied, dst=region)
+        mark(first_frame + index, frame)

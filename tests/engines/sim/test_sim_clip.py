@@ -9,7 +9,7 @@ import pytest
 from reelforge.engines.sim import SimEngine
 from reelforge.eval.onsets import onset_times
 from reelforge.recaption import recaption
-from reelforge.types import ScenePlan
+from reelforge.types import FrameSource, ScenePlan
 
 # OpenCV hue (0..180) of each colour the colour test asks for.
 HUES = {"red": 0, "blue": 111, "yellow": 26, "green": 66}
@@ -165,7 +165,27 @@ def test_api_sizes_render_at_their_size(settings, size):
     width, height = map(int, size.split("x"))
     assert clip.frames.shape == (24, height, width, 3)
     assert clip.audio.shape == (2, 48_000)
-    assert clip.frames.std() > 10  # a real picture, not a flat fill
+    assert clip.frames[::6].std() > 10  # a real picture, not a flat fill
+
+
+def test_frames_are_drawn_on_demand_and_depend_only_on_their_index(settings):
+    """The clip's frames are a FrameSource that holds nothing after generate; a frame
+    drawn out of order, or twice, is the frame drawn in sequence (every frame restores
+    its background first), which is what lets the encoder pull them one at a time."""
+    prompt = (
+        "A dog chases a cat across the park while a bird flies overhead. "
+        'A girl plays the guitar and a boy says "Look!"'
+    )
+    plan = _plan(prompt, 5, settings)
+    clip = SimEngine(settings).generate(plan, seconds=1, size="256x448", fps=12, seed=5)
+    assert isinstance(clip.frames, FrameSource) and not clip.frames.held
+    assert clip.frames.frames_drawn == 0
+    in_order = np.stack(list(clip.frames.stream()))
+    assert not clip.frames.held
+    shuffled = [9, 2, 11, 0, 2, 7]
+    assert np.array_equal(clip.frames[shuffled], in_order[shuffled])
+    assert not np.array_equal(in_order[0], in_order[-1])  # things move
+    assert np.array_equal(np.asarray(clip.frames), in_order)
 
 
 def test_physics_is_free_fall_between_contacts(objects_clip):

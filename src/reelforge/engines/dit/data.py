@@ -161,7 +161,9 @@ class SimClipDataset(Dataset[Sample]):
 
     def __getitem__(self, index: int) -> Sample:
         clip, caption, plan = self.render(index)
-        return Sample(clip.frames, to_codec_audio(clip.audio, clip.sample_rate), caption, plan)
+        return Sample(
+            np.asarray(clip.frames), to_codec_audio(clip.audio, clip.sample_rate), caption, plan
+        )
 
     def render(self, index: int) -> tuple[Clip, str, ScenePlan]:
         """Sample i as the engine returns it, with its ground truth (speech, contacts)."""

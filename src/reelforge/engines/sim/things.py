@@ -273,8 +273,8 @@ def _behave(
     target = _target(thing, things)
     if thing.layer == 0 and b in ("float", "fly", "glide", "drive", "walk", "run", "swim"):
         # Sky things drift across at their height: clouds, the moon, a comet.
-        speed = 0.6 if b in ("fly", "glide") else 0.15
-        thing.track[:, 0] = thing.track[0, 0] + speed * world.times * thing.track[0, 3] * -1
+        drift_m_s = 0.6 if b in ("fly", "glide") else 0.15
+        thing.track[:, 0] = thing.track[0, 0] - drift_m_s * world.times * thing.track[0, 3]
         return {thing.name}
     if b in ("walk", "run", "drive", "hop") and thing.layer == 2:
         _travel(thing, world, events, b)
