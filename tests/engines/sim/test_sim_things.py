@@ -163,3 +163,20 @@ def test_a_thing_acts_on_another_as_a_character_would() -> None:
     flying = (world.times > 0.6) & (world.times < landed)
     assert banana.track[flying, 1].max() > start[1] + 0.3  # up along an arc
     assert abs(banana.track[-1, 0] - start[0]) > 0.5  # and down away from the monkey
+
+
+def test_a_moving_thing_knocks_the_physics_objects_where_it_is_drawn() -> None:
+    from reelforge.engines.sim import SimEngine
+
+    settings = Settings()
+    plan, _ = recaption("A red ball rests on the street while a car drives past", 3, settings)
+    clip = SimEngine(settings).generate(plan, seconds=3, size="360x640", fps=FPS, seed=3)
+    hits = [c for c in clip.contacts if "automobile" in (c.object_a + c.object_b)]
+    assert hits, "the car never touched the ball"
+    ball = next(name for name in clip.tracks if name.startswith("red_ball"))
+    car = next(name for name in clip.tracks if name.startswith("automobile"))
+    for hit in hits[:3]:
+        frame = min(len(clip.tracks[ball]) - 1, round(hit.time_s * FPS))
+        gap_px = abs(clip.tracks[ball][frame, 0] - clip.tracks[car][frame, 0])
+        assert gap_px < 0.4 * 360  # the ball is beside the car's drawing when they touch
+    assert np.ptp(clip.tracks[ball][:, 0]) > 20  # and it was knocked along

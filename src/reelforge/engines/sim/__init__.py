@@ -27,7 +27,15 @@ from reelforge.engines.sim.speech import Utterance, mouth_aperture, synthesize
 from reelforge.engines.sim.thing_audio import synthesize_things
 from reelforge.engines.sim.things import Thing, ThingsSim, simulate_things
 from reelforge.engines.sim.things import World as ThingWorld
-from reelforge.engines.sim.world import Contact, Simulation, free_range, simulate
+from reelforge.engines.sim.world import (
+    FLOOR_FRACTION,
+    Contact,
+    Simulation,
+    free_range,
+    place_characters,
+    simulate,
+    view_size_m,
+)
 from reelforge.settings import Settings
 from reelforge.types import (
     AUDIO_SAMPLE_RATE,
@@ -96,17 +104,24 @@ class SimEngine:
         spoken = self._speak(plan)
         timings["speech_s"] = time.perf_counter() - started
 
-        # 2. Physics.
+        # 2. The plan's things and what they do (closed-form paths and their sound events),
+        # then the physics, through which the moving things pass as kinematic bodies.
         started = time.perf_counter()
         report("physics", 0.05)
-        sim = simulate(
-            plan, width_px=width, height_px=height, fps=fps, frame_count=frame_count, rng=streams[0]
+        things = (
+            self._things(plan, width, height, frame_count, fps, streams[4]) if plan.things else None
         )
+        sim = simulate(
+            plan,
+            width_px=width,
+            height_px=height,
+            fps=fps,
+            frame_count=frame_count,
+            rng=streams[0],
+            things=things,
+        )
+        sim.things = things
         timings["physics_s"] = time.perf_counter() - started
-
-        # 2b. The plan's things and what they do (closed-form paths and their sound events).
-        if plan.things:
-            sim.things = self._things(plan, sim, frame_count, fps, streams[4])
 
         # 3. Mouth opening per frame from the phonemes being spoken.
         frame_times = np.arange(frame_count) / fps
@@ -168,21 +183,24 @@ class SimEngine:
     def _things(
         self,
         plan: ScenePlan,
-        sim: Simulation,
+        width: int,
+        height: int,
         frame_count: int,
         fps: int,
         rng: np.random.Generator,
     ) -> ThingsSim:
         catalogue = load_catalogue(self.settings.assets_dir or default_assets_dir())
-        lo, hi = free_range(sim.characters, sim.view_w_m)
+        view_w, view_h = view_size_m(width, height)
+        characters = place_characters(plan.characters, view_w)
+        lo, hi = free_range(characters, view_w)
         hands = {
             c.spec.name: (c.x_m + c.facing * 0.24 * c.height_m, 0.5 * c.height_m, c.facing)
-            for c in sim.characters
+            for c in characters
         }
         world = ThingWorld(
-            view_w=sim.view_w_m,
-            view_h=sim.view_h_m,
-            ceiling=sim.view_h_m + sim.floor_y_m,
+            view_w=view_w,
+            view_h=view_h,
+            ceiling=view_h * (1 - FLOOR_FRACTION),
             times=np.arange(frame_count) / fps,
             rng=rng,
             hands=hands,

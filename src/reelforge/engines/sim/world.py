@@ -189,7 +189,7 @@ def simulate(
     wall((-1.0, ceiling + 1.5), (view_w + 1.0, ceiling + 1.5), "ceiling", 0.5, 0.5)
 
     # 2. Characters stand on the floor; their bodies are static obstacles.
-    characters = _place_characters(plan.characters, view_w)
+    characters = place_characters(plan.characters, view_w)
     for layout in characters:
         body_w = 0.42 * layout.height_m * 0.62
         hx, hy = layout.head_center_m
@@ -397,7 +397,7 @@ def _resist_rolling(body: pymunk.Body, radius: float, dv: float) -> None:
     body.angular_velocity = body.angular_velocity * scale
 
 
-def _place_characters(specs: list[CharacterSpec], view_w: float) -> list[CharacterLayout]:
+def place_characters(specs: list[CharacterSpec], view_w: float) -> list[CharacterLayout]:
     layouts = []
     for spec in specs:
         left = spec.position == "left"
