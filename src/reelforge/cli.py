@@ -161,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--suite",
         type=Path,
         default=None,
-        help="suite file (JSON Lines); default: the packaged core suite",
+        help="suite file (JSON Lines), or 'everyday' for the packaged everyday suite; "
+        "default: the packaged core suite",
     )
     ev.add_argument(
         "--n", type=_number("n", int), default=None, help="evaluate only the first N prompts"
@@ -343,12 +344,21 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from reelforge.engines import get_engine
     from reelforge.errors import InvalidRequest
     from reelforge.eval.runner import EvalOptions, run_suite
-    from reelforge.eval.suite import default_suite_path, load_suite
+    from reelforge.eval.suite import (
+        default_everyday_path,
+        default_suite_path,
+        is_everyday_suite,
+        load_everyday_suite,
+        load_suite,
+    )
 
     engine = args.engine or settings.default_engine
     get_engine(engine, settings)  # an unknown engine fails now, not after loading the suite
     Request(prompt="check", seconds=args.seconds, size=args.size, engine=engine)
-    prompts = load_suite(args.suite or default_suite_path())
+    suite = args.suite or default_suite_path()
+    if str(suite) == "everyday" and not suite.exists():
+        suite = default_everyday_path()
+    prompts = load_everyday_suite(suite) if is_everyday_suite(suite) else load_suite(suite)
     if args.n is not None:
         if args.n < 1:
             raise InvalidRequest(f"n must be at least 1, got {args.n}", param="n")
@@ -385,9 +395,16 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         if summary["cameo_identity"] is not None
         else ""
     )
+    if summary.get("everyday_prompts"):
+        drawn, verbs = summary["things_drawn_median"], summary["verbs_realised_mean"]
+        scores = (
+            f"things drawn {'n/a' if drawn is None else f'{drawn:.3f}'} (median), verbs "
+            f"realised {'n/a' if verbs is None else f'{verbs:.3f}'} (mean)"
+        )
+    else:
+        scores = f"faithfulness {summary['faithfulness']:.3f}"
     print(
-        f"evaluated {len(prompts)} prompts with {engine}: faithfulness "
-        f"{summary['faithfulness']:.3f}{cameo}; report in {out}",
+        f"evaluated {len(prompts)} prompts with {engine}: {scores}{cameo}; report in {out}",
         file=sys.stderr,
     )
     print(out / "summary.md")

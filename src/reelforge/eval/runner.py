@@ -5,6 +5,11 @@ With cameos, every prompt with a character is generated with a cameo reference o
 random character (`random_character(np.random.default_rng(index))`) and its clip is
 checked for that character's look (eval/identity.py).
 
+An everyday suite (suite.EverydayPrompt rows: things of the asset library, people and
+verbs) is judged by eval/everyday.py as well: whether each thing is drawn, and whether
+each verb is acted out; its summary adds the median share of things drawn and the mean
+share of verbs realised.
+
 Each prompt is appended to `rows.jsonl` in the output directory as soon as it is
 measured, so an interrupted run loses at most the prompt it was on: `resume=True` reads
 that file back and generates only the prompts not in it (a prompt's seed is its index,
@@ -17,7 +22,7 @@ import json
 import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,11 +30,15 @@ from typing import Any
 import numpy as np
 
 from reelforge import pipeline
+from reelforge.assets.catalogue import Catalogue, load_catalogue
+from reelforge.assets.install import default_assets_dir
 from reelforge.engines import get_engine
 from reelforge.engines.dit.references import CameoReference, character_reference, random_character
 from reelforge.errors import InvalidRequest
-from reelforge.eval.metrics import ClipMetrics, Expected, evaluate_clip
-from reelforge.eval.suite import SuitePrompt
+from reelforge.eval.everyday import judge_everyday, reading_scale
+from reelforge.eval.metrics import ClipMetrics, Expected, evaluate_clip, evaluate_reading
+from reelforge.eval.reader import read_clip
+from reelforge.eval.suite import EverydayPrompt, SuitePrompt
 from reelforge.files import write_atomic
 from reelforge.safety import ContentPolicyViolation
 from reelforge.settings import Settings
@@ -54,8 +63,11 @@ def expected_of(prompt: SuitePrompt) -> Expected:
     )
 
 
+Prompt = SuitePrompt | EverydayPrompt
+
+
 def run_suite(
-    prompts: list[SuitePrompt],
+    prompts: Sequence[Prompt],
     options: EvalOptions,
     out_dir: Path,
     settings: Settings,
@@ -69,13 +81,17 @@ def run_suite(
     settings = settings.model_copy(update={"visible_watermark": False})
     clips_dir = out_dir / "clips"
     clips_dir.mkdir(parents=True, exist_ok=True)
-    settings_of_run = {
+    settings_of_run: dict[str, Any] = {
         "engine": options.engine,
         "seconds": options.seconds,
         "size": options.size,
         "fps": options.fps,
         "cameos": options.cameos,
     }
+    everyday = any(isinstance(p, EverydayPrompt) for p in prompts)
+    if everyday:  # only then: a core run's rows file stays resumable as it was
+        settings_of_run["suite"] = "everyday"
+    catalogue = load_catalogue(default_assets_dir()) if everyday else None
     done = _done_before(out_dir / ROWS, settings_of_run, prompts, resume)
     log = _RowLog(out_dir / ROWS, settings_of_run, [p.id for p in prompts], list(done.values()))
     rows: list[dict[str, Any]] = []
@@ -101,7 +117,8 @@ def run_suite(
             seed=index,
             engine=options.engine,
         )
-        cameo = _cameo_for(index) if options.cameos and prompt.characters >= 1 else None
+        characters = prompt.people if isinstance(prompt, EverydayPrompt) else prompt.characters
+        cameo = _cameo_for(index) if options.cameos and characters >= 1 else None
         t0 = time.perf_counter()
         try:
             # An engine that cannot take cameos makes the clip without one; its clip is
@@ -113,16 +130,13 @@ def run_suite(
             log.add(prompt, {"blocked": blocked[-1]}, time.perf_counter() - started)
             continue
         generate_s = time.perf_counter() - t0
-        metrics = evaluate_clip(
-            path, expected_of(prompt), cameo.image if cameo is not None else None
-        )
         rows.append(
             {
                 "id": prompt.id,
                 "prompt": prompt.prompt,
                 "tags": list(prompt.tags),
                 "generate_s": generate_s,
-                **metrics.to_dict(),
+                **_measure(path, prompt, cameo, catalogue),
             }
         )
         if not options.keep_clips:
@@ -149,8 +163,32 @@ def run_suite(
 ROWS = "rows.jsonl"  # a header line, then one line per measured (or refused) prompt
 
 
+def _measure(
+    path: Path, prompt: Prompt, cameo: CameoReference | None, catalogue: Catalogue | None
+) -> dict[str, Any]:
+    """The clip's metrics; an everyday prompt's also under "everyday"."""
+    cameo_image = cameo.image if cameo is not None else None
+    if not isinstance(prompt, EverydayPrompt):
+        return evaluate_clip(path, expected_of(prompt), cameo_image).to_dict()
+    assert catalogue is not None, "an everyday run loads the asset library first"
+    started = time.perf_counter()
+    reading = read_clip(path)
+    read_s = time.perf_counter() - started
+    metrics = evaluate_reading(reading, None, cameo_image)
+    # The things' search wants frames about 640 px tall; the other metrics, half size.
+    scale = reading_scale(reading.height)
+    things_reading = reading if scale == reading.scale else read_clip(path, scale=scale)
+    judgement = judge_everyday(things_reading, prompt, catalogue)
+    metrics.timings_s = {
+        "read_s": read_s,
+        "everyday_s": judgement.timings_s["total_s"],
+        "total_s": time.perf_counter() - started,
+    }
+    return {**metrics.to_dict(), "everyday": judgement.to_dict()}
+
+
 def _done_before(
-    path: Path, settings_of_run: dict[str, Any], prompts: list[SuitePrompt], resume: bool
+    path: Path, settings_of_run: dict[str, Any], prompts: Sequence[Prompt], resume: bool
 ) -> dict[str, dict[str, Any]]:
     """What an earlier run in `path` measured, by prompt id, when `resume`: every entry but
     those of prompts whose text has changed (kept even where this run does not ask for
@@ -225,7 +263,7 @@ class _RowLog:
         records = [{"settings": settings_of_run, "prompts": prompt_ids}, *kept]
         write_atomic(path, "".join(_line(record) for record in records).encode())
 
-    def add(self, prompt: SuitePrompt, entry: dict[str, Any], spent_s: float) -> None:
+    def add(self, prompt: Prompt, entry: dict[str, Any], spent_s: float) -> None:
         self.spent_s += spent_s
         with self.path.open("a") as file:
             file.write(
@@ -308,6 +346,39 @@ def summarize(rows: list[dict[str, Any]], fps: float) -> dict[str, Any]:
         "cameo_clips": len(cameo_found),
         "eval_s_per_clip": mean([row["timings_s"]["total_s"] for row in rows]),
         "generate_s_per_clip": mean([row["generate_s"] for row in rows]),
+        **everyday_summary(rows),
+    }
+
+
+def everyday_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The everyday suite's numbers (empty for a core run): median over prompts of the
+    share of things drawn, mean share of verbs realised, and the counts behind them."""
+    judged = [row["everyday"] for row in rows if row.get("everyday")]
+    if not judged:
+        return {}
+    drawn = [j["things_drawn"] for j in judged if j["things_drawn"] is not None]
+    realised = [j["verbs_realised"] for j in judged if j["verbs_realised"] is not None]
+    things = [t for j in judged for t in j["things"]]
+    actions = [a for j in judged for a in j["actions"]]
+    checkable = [a for a in actions if a["realised"] is not None]
+    return {
+        "things_drawn_median": statistics.median(drawn) if drawn else None,
+        "things_drawn_mean": statistics.fmean(drawn) if drawn else None,
+        "verbs_realised_mean": statistics.fmean(realised) if realised else None,
+        "everyday_prompts": len(judged),
+        "things": len(things),
+        "things_drawn": sum(1 for t in things if t["drawn"]),
+        "actions": len(actions),
+        "actions_checkable": len(checkable),
+        "actions_realised": sum(1 for a in checkable if a["realised"]),
+        "people_expected": sum(j["people_expected"] for j in judged),
+        "prompts_with_people_seen": sum(
+            1 for j in judged if j["people_expected"] and j["people_seen"] >= j["people_expected"]
+        ),
+        "prompts_with_people": sum(1 for j in judged if j["people_expected"]),
+        "everyday_s_per_clip": statistics.fmean(
+            [row["timings_s"]["everyday_s"] for row in rows if "everyday_s" in row["timings_s"]]
+        ),
     }
 
 
@@ -403,6 +474,18 @@ def markdown_summary(report: dict[str, Any], plots: list[str]) -> str:
             "| cameo identity: clips showing the cameo's character | "
             f"{fmt(s['cameo_identity'])} of {s['cameo_clips']} |"
         )
+    if s.get("everyday_prompts"):
+        lines += [
+            "| everyday: things drawn (median over prompts of the share drawn) | "
+            f"{fmt(s['things_drawn_median'])} (mean {fmt(s['things_drawn_mean'])}; "
+            f"{s['things_drawn']} of {s['things']} things) |",
+            "| everyday: verbs realised (mean over prompts of the share of checkable ones) | "
+            f"{fmt(s['verbs_realised_mean'])} ({s['actions_realised']} of "
+            f"{s['actions_checkable']} checkable; {s['actions']} actions) |",
+            "| everyday: prompts with their people seen | "
+            f"{s['prompts_with_people_seen']} of {s['prompts_with_people']} |",
+            f"| everyday: judging time per clip | {fmt(s['everyday_s_per_clip'], '.2f')} s |",
+        ]
     lines += [f"| evaluation time per clip | {fmt(s['eval_s_per_clip'], '.2f')} s |", ""]
     if report.get("cameos") and not report.get("engine_takes_cameos"):
         lines += [

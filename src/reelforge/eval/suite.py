@@ -9,6 +9,10 @@ Every core prompt follows the same rules, so that what it asks for is measurable
 clip: at most 3 object groups, no two groups of one colour, at most 6 objects in all, at
 most 2 characters, no object of a colour that a character's clothes are said to have, and
 every object group's colour stated (or implied by its noun: a basketball is orange).
+
+The everyday suite (`suites/everyday.jsonl`, `load_everyday_suite`) is a different kind of
+line, `EverydayPrompt`: things of the asset library (the drawings each may be), people, and
+what they do (behaviours, subject and object); eval/everyday.py judges its clips.
 """
 
 from __future__ import annotations
@@ -213,6 +217,181 @@ def _string_list(value: Any, what: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError(f"{what} must be a list of strings, got {value!r}")
     return value
+
+
+# ---------------------------------------------------------------------------------------
+# The everyday suite: things from the asset library, people, and what they do
+
+BEHAVIOURS = (
+    "walk", "run", "drive", "hop", "fly", "glide", "swim", "float", "launch", "crash", "catch",
+    "chase", "follow", "fall", "bounce", "roll", "slide", "throw", "flip", "play", "spin",
+    "sway", "jump", "sit", "idle", "gesture",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ExpectedThing:
+    """A thing the clip must show: any of `assets` (ids of the drawing library), at least
+    `count` of them, in `color` when the prompt states one."""
+
+    noun: str  # as the prompt says it, e.g. "golden retriever"
+    assets: tuple[str, ...]
+    count: int
+    color: str | None  # a colour name from vocabulary.COLORS
+
+
+@dataclass(frozen=True)
+class ExpectedAction:
+    verb: str  # as the prompt says it, e.g. "catches"
+    behaviour: str  # one of BEHAVIOURS
+    subject: str  # a thing's noun, or a person ("girl")
+    object: str | None
+
+
+@dataclass(frozen=True)
+class EverydayPrompt:
+    id: str  # e.g. "animals-001"
+    prompt: str
+    tags: tuple[str, ...]
+    things: tuple[ExpectedThing, ...]
+    people: int  # characters in the scene
+    actions: tuple[ExpectedAction, ...]
+    setting: str | None
+    time_of_day: str | None
+    weather: str | None
+    dialogue: tuple[str, ...]
+
+
+def default_everyday_path() -> Path:
+    """The packaged everyday suite."""
+    return Path(__file__).resolve().parent / "suites" / "everyday.jsonl"
+
+
+def is_everyday_suite(path: Path) -> bool:
+    """Whether `path` holds an everyday suite (its first prompt lists `things`)."""
+    try:
+        with Path(path).open(encoding="utf-8") as file:
+            first = next((line for line in file if line.strip()), "")
+        data = json.loads(first)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(data, dict) and "things" in data
+
+
+def load_everyday_suite(path: Path) -> list[EverydayPrompt]:
+    """Read an everyday suite; a bad line is an InvalidRequest (param "suite") naming it."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidRequest(f"cannot read suite {path}: {exc}", param="suite") from None
+    prompts: list[EverydayPrompt] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+            prompt = _everyday_from_json(data)
+            if prompt.id in seen:
+                raise ValueError(f"id {prompt.id!r} was already used on line {seen[prompt.id]}")
+        except ValueError as exc:
+            raise InvalidRequest(f"suite {path}, line {number}: {exc}", param="suite") from None
+        seen[prompt.id] = number
+        prompts.append(prompt)
+    return prompts
+
+
+_EVERYDAY_KEYS = frozenset(
+    ("id", "prompt", "tags", "things", "people", "actions", "setting", "time_of_day", "weather",
+     "dialogue")
+)  # fmt: skip
+
+
+def _everyday_from_json(data: Any) -> EverydayPrompt:
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+    unknown = sorted(set(data) - _EVERYDAY_KEYS)
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join(unknown)}")
+    pid = data.get("id")
+    if not isinstance(pid, str) or not pid.strip():
+        raise ValueError(f"id must be a non-empty string, got {pid!r}")
+    text = data.get("prompt")
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"{pid}: prompt must be a non-empty string, got {text!r}")
+    raw_things = data.get("things", [])
+    if not isinstance(raw_things, list):
+        raise ValueError(f"{pid}: things must be a list, got {raw_things!r}")
+    things = tuple(_thing_from_json(t, f"{pid}: things[{k}]") for k, t in enumerate(raw_things))
+    people = data.get("people", 0)
+    if isinstance(people, bool) or not isinstance(people, int) or people < 0:
+        raise ValueError(f"{pid}: people must be a non-negative integer, got {people!r}")
+    raw_actions = data.get("actions", [])
+    if not isinstance(raw_actions, list):
+        raise ValueError(f"{pid}: actions must be a list, got {raw_actions!r}")
+    actions = tuple(_action_from_json(a, f"{pid}: actions[{k}]") for k, a in enumerate(raw_actions))
+    optional = {}
+    for key in ("setting", "time_of_day", "weather"):
+        value = data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{pid}: {key} must be a string or null, got {value!r}")
+        optional[key] = value
+    return EverydayPrompt(
+        id=pid,
+        prompt=text,
+        tags=tuple(_string_list(data.get("tags", []), f"{pid}: tags")),
+        things=things,
+        people=people,
+        actions=actions,
+        dialogue=tuple(_string_list(data.get("dialogue", []), f"{pid}: dialogue")),
+        **optional,
+    )
+
+
+def _thing_from_json(data: Any, where: str) -> ExpectedThing:
+    if not isinstance(data, dict):
+        raise ValueError(f"{where} must be a JSON object, got {data!r}")
+    unknown = sorted(set(data) - {"noun", "assets", "count", "color"})
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    noun = data.get("noun")
+    if not isinstance(noun, str) or not noun.strip():
+        raise ValueError(f"{where}: noun must be a non-empty string, got {noun!r}")
+    assets = _string_list(data.get("assets"), f"{where}: assets")
+    if not assets:
+        raise ValueError(f"{where}: assets must name at least one drawing")
+    count = data.get("count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"{where}: count must be a positive integer, got {count!r}")
+    color = data.get("color")
+    if color is not None and color not in COLORS:
+        raise ValueError(f"{where}: unknown colour {color!r} (known: {', '.join(COLORS)})")
+    return ExpectedThing(noun, tuple(assets), count, color)
+
+
+def _action_from_json(data: Any, where: str) -> ExpectedAction:
+    if not isinstance(data, dict):
+        raise ValueError(f"{where} must be a JSON object, got {data!r}")
+    unknown = sorted(set(data) - {"verb", "behaviour", "subject", "object"})
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    verb, subject = data.get("verb"), data.get("subject")
+    behaviour, obj = data.get("behaviour"), data.get("object")
+    if not isinstance(verb, str) or not verb.strip():
+        raise ValueError(f"{where}: verb must be a non-empty string, got {verb!r}")
+    if not isinstance(subject, str) or not subject.strip():
+        raise ValueError(f"{where}: subject must be a non-empty string, got {subject!r}")
+    if behaviour not in BEHAVIOURS:
+        raise ValueError(
+            f"{where}: unknown behaviour {behaviour!r} (known: {', '.join(BEHAVIOURS)})"
+        )
+    if obj is not None and (not isinstance(obj, str) or not obj.strip()):
+        raise ValueError(f"{where}: object must be a non-empty string or null, got {obj!r}")
+    return ExpectedAction(verb, behaviour, subject, obj)
 
 
 # ---------------------------------------------------------------------------------------
