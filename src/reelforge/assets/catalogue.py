@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,6 @@ from reelforge.assets.traits import (
     Traits,
 )
 
-SKIN_TONE = re.compile(r"-(light|medium-light|medium|medium-dark|dark)(-|$)")
 # Languages whose CLDR keywords name the things in a non-English prompt (emojibase-data).
 LANGUAGES = (
     "da",
@@ -198,7 +196,9 @@ def build_catalogue(assets_dir: Path) -> Catalogue:
         subgroup = subgroups.get(str(entry.get("subgroup")), "")
         name = name_of_hex.get(entry["hexcode"].lower().replace("-fe0f", ""))
         base = SUBGROUP_TRAITS.get(subgroup) or EXTRA_TRAITS.get(name or "")
-        if base is None or name is None or name not in icons or SKIN_TONE.search(name):
+        # (Skin-tone variants are emojibase's `skins` of an entry, never entries: the
+        # base hexcode names the default drawing.)
+        if base is None or name is None or name not in icons:
             continue
         traits = _traits(name, base)
         assets[name] = Asset(

@@ -79,6 +79,8 @@ COMMON_NOUNS: dict[str, str] = {
     "couch": "couch-and-lamp", "sofa": "couch-and-lamp", "dinosaur": "t-rex", "t rex": "t-rex",
     "robot": "robot", "alien": "alien", "ghost": "ghost", "monster": "alien-monster",
     "skeleton": "skull", "train": "locomotive", "steam train": "locomotive", "subway": "metro",
+    "van": "minibus", "delivery van": "minibus", "minivan": "minibus", "firework": "fireworks",
+    "satellite dish": "satellite-antenna", "dish": "satellite-antenna",
     "tram": "tram", "bus": "bus", "taxi": "taxi", "cab": "taxi", "scooter": "motor-scooter",
     "helicopter": "helicopter", "chopper": "helicopter", "submarine": "ship", "canoe": "canoe",
     "kayak": "canoe", "surfboard": "person-surfing", "volcano": "volcano", "mountain": "mountain",
@@ -164,7 +166,7 @@ class AssetMatcher:
 
     def match_by_name(self, noun: str) -> AssetMatch | None:
         """Steps 1 and 2 only: the hand table, then an asset's exact name."""
-        noun = " ".join(noun.lower().split())
+        noun = " ".join(noun.lower().replace("'", "").split())  # "jack-o'-lantern"
         for candidate in _forms(noun):
             if candidate in COMMON_NOUNS and COMMON_NOUNS[candidate] in self.catalogue:
                 return AssetMatch(noun, COMMON_NOUNS[candidate], "common", 1.0)

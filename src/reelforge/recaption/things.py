@@ -128,6 +128,11 @@ DONE_TO_THING: dict[Behaviour, Behaviour] = {
 }
 
 
+def _wordlike(word: str) -> bool:
+    """Letters, perhaps joined by hyphens and apostrophes: "jack-o'-lantern", "t-rex"."""
+    return word.replace("-", "").replace("'", "").isalpha()
+
+
 def _suited(behaviour: Behaviour | None, asset: Asset) -> Behaviour | None:
     """The verb as this kind of thing does it: a fire truck that "races" drives, a fish
     that "runs" swims, a boat that "drives" floats, a bird that "walks" may well walk."""
@@ -218,7 +223,7 @@ class ThingReader:
         i = 0
         while i < len(lows):
             word = lows[i]
-            if (s, i) in taken or not word.isalpha() or self._is_modifier(word):
+            if (s, i) in taken or not _wordlike(word) or self._is_modifier(word):
                 i += 1
                 continue
             following = lows[i + 1] if i + 1 < len(lows) else ""
@@ -264,8 +269,13 @@ class ThingReader:
             span = lows[i : i + width]
             if len(span) < width or any((s, j) in taken for j in range(i, i + width)):
                 continue
-            if width > 1 and any(w in self.reserved or not w.isalpha() for w in span):
+            if width > 1 and any(
+                w in self.reserved or not w.replace("-", "").replace("'", "").isalpha()
+                for w in span
+            ):
                 continue
+            if width > 1 and verb_base(span[-1]) is not None and span[-1].endswith("s"):
+                continue  # "a bus stops": a noun and its verb, not the "bus stop"
             phrase = " ".join(span)
             match = self.matcher.match_by_name(phrase)
             if match is not None and (
