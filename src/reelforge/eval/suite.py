@@ -20,10 +20,10 @@ from __future__ import annotations
 import json
 import random
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, TypeVar, get_args
 
 from reelforge.errors import InvalidRequest
 from reelforge.recaption.vocabulary import COLORS, MATERIALS, OBJECT_NOUNS
@@ -86,12 +86,20 @@ def default_suite_path() -> Path:
 
 def load_suite(path: Path) -> list[SuitePrompt]:
     """Read a JSON Lines suite; a bad line is an InvalidRequest (param "suite") naming it."""
+    return _read_suite(path, _prompt_from_json)
+
+
+_Row = TypeVar("_Row", "SuitePrompt", "EverydayPrompt")
+
+
+def _read_suite(path: Path, parse: Callable[[Any], _Row]) -> list[_Row]:
+    """Each non-blank line of `path` parsed by `parse`; ids must be unique."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidRequest(f"cannot read suite {path}: {exc}", param="suite") from None
-    prompts: list[SuitePrompt] = []
+    prompts: list[_Row] = []
     seen: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -101,7 +109,7 @@ def load_suite(path: Path) -> list[SuitePrompt]:
                 data = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
-            prompt = _prompt_from_json(data)
+            prompt = parse(data)
             if prompt.id in seen:
                 raise ValueError(f"id {prompt.id!r} was already used on line {seen[prompt.id]}")
         except ValueError as exc:
@@ -280,29 +288,7 @@ def is_everyday_suite(path: Path) -> bool:
 
 def load_everyday_suite(path: Path) -> list[EverydayPrompt]:
     """Read an everyday suite; a bad line is an InvalidRequest (param "suite") naming it."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"cannot read suite {path}: {exc}", param="suite") from None
-    prompts: list[EverydayPrompt] = []
-    seen: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
-            prompt = _everyday_from_json(data)
-            if prompt.id in seen:
-                raise ValueError(f"id {prompt.id!r} was already used on line {seen[prompt.id]}")
-        except ValueError as exc:
-            raise InvalidRequest(f"suite {path}, line {number}: {exc}", param="suite") from None
-        seen[prompt.id] = number
-        prompts.append(prompt)
-    return prompts
+    return _read_suite(path, _everyday_from_json)
 
 
 _EVERYDAY_KEYS = frozenset(

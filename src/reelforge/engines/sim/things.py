@@ -335,26 +335,6 @@ def _target(thing: Thing, things: list[Thing]) -> Thing | None:
     return next((t for t in things if t.spec.noun == thing.spec.target and t is not thing), None)
 
 
-def _event(
-    events: list[ThingEvent], thing: Thing, time_s: float, sound: str, intensity: float = 1.0
-) -> None:
-    frame = thing.track
-    times_len = len(frame)
-    # Position at the event: the nearest frame's.
-    x, y = frame[min(times_len - 1, max(0, 0)), :2] if times_len else (0.0, 0.0)
-    events.append(
-        ThingEvent(
-            round(time_s, 6),
-            sound,
-            thing.name,
-            float(x),
-            float(y),
-            float(np.clip(intensity, 0.05, 1.0)),
-            thing.asset.size_m,
-        )
-    )
-
-
 def _event_at(
     events: list[ThingEvent],
     thing: Thing,
