@@ -123,8 +123,6 @@ EXTRA_TRAITS: dict[str, Traits] = {
     "musical-notes": Traits("object", 0.3, "plastic", "static", "chime"),
 }
 
-_ANIMAL = "animal"
-
 
 def _a(size: float, loco: Locomotion, sound: str, heading: float = 180.0) -> dict[str, object]:
     return {"size_m": size, "locomotion": loco, "sound": sound, "heading_deg": heading}

@@ -582,21 +582,24 @@ def _search_model(asset: Asset, rgb: RGB | None, step: int, turn: int, mirrored:
     return _model(upright, turn * FINE_ANGLE_DEG, mirrored)
 
 
+def _check_upright(asset: Asset, rgb: RGB | None, step: int) -> _Upright:
+    """The upright drawing at the height step's check level (both the edge model and the
+    colour look of a pose start from it)."""
+    height = _height(step)
+    size = height / 2 ** check_level(height)
+    return _upright(asset, rgb, size, CHECK_EDGE_POINTS, CHECK_FLAT_POINTS)
+
+
 @functools.lru_cache(maxsize=16384)
 def _check_model(asset: Asset, rgb: RGB | None, step: int, turn: int, mirrored: bool) -> EdgeModel:
     """Edge points of the pose (height step, angle turn), at its check level."""
-    height = _height(step)
-    size = height / 2 ** check_level(height)
-    upright = _upright(asset, rgb, size, CHECK_EDGE_POINTS, CHECK_FLAT_POINTS)
-    return _model(upright, turn * FINE_ANGLE_DEG, mirrored)
+    return _model(_check_upright(asset, rgb, step), turn * FINE_ANGLE_DEG, mirrored)
 
 
 @functools.lru_cache(maxsize=4096)
 def _look_of(asset: Asset, rgb: RGB | None, step: int, turn: int, mirrored: bool) -> Look:
     """Colours of the pose (height step, angle turn), at its check level."""
-    height = _height(step)
-    size = height / 2 ** check_level(height)
-    upright = _upright(asset, rgb, size, CHECK_EDGE_POINTS, CHECK_FLAT_POINTS)
+    upright = _check_upright(asset, rgb, step)
     xy = np.round(_turned(upright.look_xy, turn * FINE_ANGLE_DEG, mirrored)).astype(np.int32)
     return Look(xy[:, 0], xy[:, 1], upright.look_lab)
 

@@ -152,11 +152,11 @@ _PROMPT_KEYS = frozenset(("id", "prompt", "tags", "objects", "characters", "dial
 _OBJECT_KEYS = frozenset(("kind", "color", "count", "material", "motion"))
 
 
-def _prompt_from_json(data: Any) -> SuitePrompt:
-    """Validate one decoded line; a problem is a ValueError saying what and where."""
+def _id_and_prompt(data: Any, keys: frozenset[str]) -> tuple[str, str]:
+    """A line's id and prompt, after checking it is an object with only `keys`."""
     if not isinstance(data, dict):
         raise ValueError(f"expected a JSON object, got {type(data).__name__}")
-    unknown = sorted(set(data) - _PROMPT_KEYS)
+    unknown = sorted(set(data) - keys)
     if unknown:
         raise ValueError(f"unknown field(s) {', '.join(unknown)}")
     pid = data.get("id")
@@ -165,6 +165,12 @@ def _prompt_from_json(data: Any) -> SuitePrompt:
     text = data.get("prompt")
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"{pid}: prompt must be a non-empty string, got {text!r}")
+    return pid, text
+
+
+def _prompt_from_json(data: Any) -> SuitePrompt:
+    """Validate one decoded line; a problem is a ValueError saying what and where."""
+    pid, text = _id_and_prompt(data, _PROMPT_KEYS)
     tags = _string_list(data.get("tags", []), f"{pid}: tags")
     for tag in tags:
         if tag not in TAGS:
@@ -298,17 +304,7 @@ _EVERYDAY_KEYS = frozenset(
 
 
 def _everyday_from_json(data: Any) -> EverydayPrompt:
-    if not isinstance(data, dict):
-        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
-    unknown = sorted(set(data) - _EVERYDAY_KEYS)
-    if unknown:
-        raise ValueError(f"unknown field(s) {', '.join(unknown)}")
-    pid = data.get("id")
-    if not isinstance(pid, str) or not pid.strip():
-        raise ValueError(f"id must be a non-empty string, got {pid!r}")
-    text = data.get("prompt")
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"{pid}: prompt must be a non-empty string, got {text!r}")
+    pid, text = _id_and_prompt(data, _EVERYDAY_KEYS)
     raw_things = data.get("things", [])
     if not isinstance(raw_things, list):
         raise ValueError(f"{pid}: things must be a list, got {raw_things!r}")

@@ -202,7 +202,7 @@ class AssetMatcher:
         and "trolleybus", "honey" and "honeybee"): a label that contains the noun, or is
         contained in it, without being the same word, is marked down by SHARED_LETTERS."""
         labels, anchors = self._embeddings()  # (2, N_assets, 384): bare names, with keywords
-        query = shared_encoder(self._model_str).encode([noun])[0]  # (384,)
+        query = _query(self._model_str, noun)  # (384,)
         # A bare name is trusted a little less than a name with its keywords (it matches
         # words that merely look alike), but it keeps breeds and makes: "labrador" → dog.
         scores = np.maximum(labels[0] @ query - BARE_NAME_PENALTY, labels[1] @ query)
@@ -271,6 +271,13 @@ def _text(asset: Asset) -> str:
     extra = [w for w in (*asset.everyday, *asset.keywords) if w not in GENERIC_KEYWORDS]
     extra = list(dict.fromkeys(w for w in extra if w != asset.label))[:4]
     return f"{asset.label} ({', '.join(extra)})" if extra else asset.label
+
+
+@functools.lru_cache(maxsize=1024)
+def _query(model_dir: str | None, noun: str) -> np.ndarray:
+    """The noun's embedding, once per process: a noun is looked at by the keyword check,
+    by meaning, and again as part of a compound."""
+    return shared_encoder(model_dir).encode([noun])[0]
 
 
 def _forms(noun: str) -> list[str]:

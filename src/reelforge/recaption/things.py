@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from reelforge.assets.catalogue import Asset
@@ -175,7 +176,7 @@ class ReadThings:
 class ThingReader:
     matcher: AssetMatcher
     colors: dict[str, tuple[int, int, int]]
-    color_of: object  # Callable[[str], str | None]: a colour word's canonical name
+    color_of: Callable[[str], str | None]  # a colour word's canonical name
     numbers: dict[str, int]
     sizes: dict[str, str]
     reserved: frozenset[str]  # words other parts of the planner own (settings, clothes, ...)
@@ -301,7 +302,7 @@ class ThingReader:
     def _is_modifier(self, word: str) -> bool:
         if word in DETERMINERS:
             return False  # "a", "an", "two" count, but they begin a noun phrase
-        return word in self.numbers or word in self.sizes or self.color_of(word) is not None  # type: ignore[operator]
+        return word in self.numbers or word in self.sizes or self.color_of(word) is not None
 
     def _noun_place(self, lows: list[str], i: int) -> bool:
         """Whether the word at `i` stands where a noun stands."""
@@ -350,8 +351,8 @@ class ThingReader:
                 entity.count = self.numbers[word]
             elif word in self.sizes:
                 entity.size = self.sizes[word]
-            elif self.color_of(word) is not None:  # type: ignore[operator]
-                entity.color = entity.color or self.color_of(word)  # type: ignore[operator]
+            elif self.color_of(word) is not None:
+                entity.color = entity.color or self.color_of(word)
             j -= 1
         last = lows[entity.end - 1]
         if (

@@ -48,7 +48,6 @@ def synthesize_things(
         tune = [(e.time_s, float(e.sound.split(":")[2]), NOTE_S) for e in events]
         mono = sfx.melody(instrument, tune, n_samples, stream(events[0].thing, instrument)) * 0.8
         _place(out, mono, 0, events[0].x_m / view_w_m)
-    frame_count = next((len(c.level) for c in sim.continuous), 0)
     for source in sim.continuous:
         thing = next(t for t in sim.things if t.name == source.thing)
         per_sample = _to_samples(source.level, n_samples)
@@ -68,7 +67,6 @@ def synthesize_things(
             )
         pan = np.clip(x_m / view_w_m, 0.0, 1.0)
         _place_moving(out, mono, pan)
-    del frame_count
     return out
 
 
