@@ -213,8 +213,15 @@ def simulate(
 
     # 3. Objects, placed without overlap, with the plan's initial motion; the things as
     # kinematic bodies on their tracks.
-    bodies = _place_objects(plan.objects, space, characters, view_w, ceiling, ramp, rng)
-    movers = _kinematic_things(things, space, statics) if things is not None else []
+    # Objects start clear of where the floor's things start, not inside a car's drawing.
+    occupied = tuple(
+        (float(t.track[0, 0]), float(t.track[0, 1]), float(np.hypot(*t.hull.T).max()))
+        for t in (things.things if things is not None else [])
+        if t.layer == 2
+    )
+    bodies = _place_objects(plan.objects, space, characters, view_w, ceiling, ramp, rng, occupied)
+    # (Without objects there is nothing for them to push: they stay out of the space.)
+    movers = _kinematic_things(things, space, statics) if things is not None and bodies else []
     index_of = {b.body: i for i, b in enumerate(bodies)}
     shape_names: dict[pymunk.Shape, str] = dict(statics)
     shape_material: dict[pymunk.Shape, tuple[str, float]] = {}
@@ -319,9 +326,9 @@ def simulate(
     for frame in range(frame_count):
         for i, b in enumerate(bodies):
             tracks[i, frame] = (b.body.position.x, b.body.position.y, b.body.angle)
-        for sub in range(substeps):
-            for mover, thing in movers:
-                _follow_track(mover, thing, frame, sub / substeps, fps)
+        for mover, thing in movers:
+            _follow_track(mover, thing, frame, fps)
+        for _ in range(substeps):
             space.step(step_s)
             clock["step"] += 1
     for i, b in enumerate(bodies):
@@ -375,14 +382,14 @@ def _kinematic_things(
     return movers
 
 
-def _follow_track(body: pymunk.Body, thing: Thing, frame: int, fraction: float, fps: int) -> None:
-    """Put a kinematic thing where its track says at this sub-step, moving at the track's
-    speed over the frame (so what it hits is pushed, not passed through)."""
+def _follow_track(body: pymunk.Body, thing: Thing, frame: int, fps: int) -> None:
+    """Put a kinematic thing where its track says at this frame, moving at the track's
+    speed to the next: pymunk carries it there over the frame's sub-steps (so what it hits
+    is pushed, not passed through), with no Python per sub-step."""
     track = thing.track
     nxt = track[min(frame + 1, len(track) - 1)]
-    here = track[frame] + (nxt - track[frame]) * fraction
-    body.position = (float(here[0]), float(here[1]))
-    body.angle = float(here[2])
+    body.position = (float(track[frame, 0]), float(track[frame, 1]))
+    body.angle = float(track[frame, 2])
     body.velocity = (float(nxt[0] - track[frame, 0]) * fps, float(nxt[1] - track[frame, 1]) * fps)
     body.angular_velocity = float(nxt[2] - track[frame, 2]) * fps
 
@@ -470,9 +477,10 @@ def _place_objects(
     ceiling: float,
     ramp: tuple[tuple[float, float], tuple[float, float]] | None,
     rng: np.random.Generator,
+    occupied: tuple[tuple[float, float, float], ...] = (),
 ) -> list[Body]:
     lo, hi = free_range(characters, view_w)
-    placed: list[tuple[float, float, float]] = []  # (x, y, bounding radius)
+    placed: list[tuple[float, float, float]] = list(occupied)  # (x, y, bounding radius)
     bodies: list[Body] = []
     collide_sign = 1
     for spec in specs:
