@@ -272,7 +272,10 @@ def measure(scene: Scene, out_dir: Path, runs: int) -> Measured:
             file=sys.stderr,
         )
     others = (machine_cpu_s() - busy) - (own_cpu_s() - ours)
-    measured.others_cpu = others / ((os.cpu_count() or 1) * (time.perf_counter() - started))
+    # The two clocks are read at slightly different moments: a small negative is none.
+    measured.others_cpu = max(
+        0.0, others / ((os.cpu_count() or 1) * (time.perf_counter() - started))
+    )
     return measured
 
 
