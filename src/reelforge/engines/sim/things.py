@@ -566,16 +566,14 @@ def _crash(
         )
         period = 2.4 if thing.asset.id == "water-wave" else duration * 2 + 1
         phase = np.mod(t - contact_s + period, period)
-        approach = np.where(phase < 0.35 * period, 0.0, 1.0)
         if thing.asset.id == "water-wave":  # waves break on the rocks again and again
-            x = reach - sign * 1.1 * (1 - np.cos(np.pi * phase / period)) / 2 * 2
+            x = reach - sign * 1.1 * (1 - np.cos(np.pi * phase / period))
             x = np.where(phase < 1e-9, reach, x)
             thing.track[:, 0], thing.track[:, 3] = x, sign
             thing.track[:, 1] = _ground_y(thing)
             for k in range(int((duration - contact_s) / period) + 1):
                 _event_at(events, thing, world, contact_s + k * period, "splash", 0.9)
             return {thing.name}
-        del approach
         x = np.where(
             t < contact_s,
             reach - sign * speed * (contact_s - t),
@@ -672,7 +670,6 @@ def _fall(thing: Thing, world: World, events: list[ThingEvent], bouncy: bool) ->
     e = max(RESTITUTION[thing.asset.material], 0.7 if bouncy else 0.0)
     h = y0 - base
     y = np.full(len(t), base)
-    t0, v = 0.0, 0.0
     start_t = float(world.rng.uniform(0.2, 0.6))
     t_land = start_t + math.sqrt(2 * h / GRAVITY)
     fall_part = t < t_land
