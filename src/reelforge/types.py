@@ -181,6 +181,12 @@ class ObjectSpec(BaseModel):
     count: int = Field(default=1, ge=1, le=12)
     motion: Motion = "fall"
     noun: str = Field(default="", description="the prompt's own word, e.g. 'basketball'")
+    # The drawing that stands for the noun ("basketball" is drawn as the 🏀 asset, on the
+    # same physics body); None draws the plain shape in its colour.
+    asset: str | None = Field(default=None, description="asset id, e.g. 'basketball'")
+    label: str = ""
+    emoji: str = ""
+    tinted: bool = False  # a stated colour recolours the drawing ("a blue basketball")
 
 
 class ThingSpec(BaseModel):

@@ -121,6 +121,10 @@ EXTRA_TRAITS: dict[str, Traits] = {
     "sparkles": Traits("object", 0.3, "glass", "static", "chime"),
     "musical-note": Traits("object", 0.3, "plastic", "static", "chime"),
     "musical-notes": Traits("object", 0.3, "plastic", "static", "chime"),
+    # The globes stand for the earth seen from space, and for a classroom's globe.
+    "globe-showing-americas": Traits("celestial", 0.5, "plastic", "static", "impact"),
+    "globe-showing-europe-africa": Traits("celestial", 0.5, "plastic", "static", "impact"),
+    "globe-showing-asia-australia": Traits("celestial", 0.5, "plastic", "static", "impact"),
 }
 
 

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 EYE_SPACING_R = 0.72  # distance between the eyes, in head radii
+WALK_REACH_R = 1.2  # how far (head radii) a face may move between two sampled frames
 MIN_RECURRENCE = 0.3  # a face must be seen in this share of the sampled frames
 
 
@@ -51,9 +52,10 @@ def find_faces(frames: np.ndarray, samples: int = 12) -> list[Face]:
     for i in indices:
         for face in _faces_in(frames[i]):
             for group in seen:
+                # The same face where it was last seen: a walking character moves along.
                 if (
-                    abs(group[0].x - face.x) < 0.3 * face.radius
-                    and abs(group[0].y - face.y) < 0.3 * face.radius
+                    abs(group[-1].x - face.x) < WALK_REACH_R * face.radius
+                    and abs(group[-1].y - face.y) < 0.3 * face.radius
                 ):
                     group.append(face)
                     break

@@ -121,6 +121,17 @@ COMMON_NOUNS: dict[str, str] = {
     "hat": "top-hat", "shoe": "running-shoe", "sneaker": "running-shoe", "boot": "hiking-boot",
     "dress": "dress", "shirt": "t-shirt", "glasses": "glasses", "bag": "backpack",
     "backpack": "backpack", "basket": "basket", "bell": "bell", "drum": "drum", "rock": "rock",
+    "race car": "racing-car", "racecar": "racing-car", "racing car": "racing-car",
+    "trash can": "wastebasket", "garbage can": "wastebasket", "bin": "wastebasket",
+    "rain cloud": "cloud-with-rain", "storm cloud": "cloud-with-lightning-and-rain",
+    "disco ball": "mirror-ball", "rugby ball": "rugby-football", "skyscraper": "office-building",
+    "ice skate": "ice-skate", "ice skates": "ice-skate", "dartboard": "bullseye",
+    "pickaxe": "pick", "globe": "globe-showing-americas", "earth": "globe-showing-americas",
+    "ufo": "flying-saucer", "chess piece": "chess-pawn", "haunted house": "derelict-house",
+    "coral reef": "coral", "reef": "coral", "construction site": "building-construction",
+    "bowl": "bowl-with-spoon", "log": "wood", "mailbox": "closed-mailbox-with-raised-flag",
+    "paper": "page-facing-up", "speaker": "speaker-high-volume", "chart": "bar-chart",
+    "small plane": "small-airplane", "plane": "airplane", "jet": "airplane",
 }  # fmt: skip
 
 

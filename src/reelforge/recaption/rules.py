@@ -31,6 +31,7 @@ from reelforge.recaption.vocabulary import (
     HAIR_COLORS,
     HAIR_WORDS,
     MATERIAL_COLORS,
+    PLAIN_SHAPE_NOUNS,
     MATERIAL_WORDS,
     MOTION_WORDS,
     NATURAL_HAIR,
@@ -649,7 +650,11 @@ class RulePlanner:
                     noun, width = three, 3
                 elif two in OBJECT_NOUNS:
                     noun, width = two, 2
-                elif singular(lows[i]) in OBJECT_NOUNS and not self._is_attribute(lows, i):
+                elif (
+                    singular(lows[i]) in OBJECT_NOUNS
+                    and not self._is_attribute(lows, i)
+                    and not self._named_compound(lows, i)
+                ):
                     noun = singular(lows[i])
                 if noun is not None:
                     mentions.append(self._object_mention(OBJECT_NOUNS[noun], noun, lows, s, i))
@@ -724,6 +729,13 @@ class RulePlanner:
         plan.left_out = read.left_out
         for character in plan.characters:
             character.action = read.character_actions.get(character.name, "idle")
+
+    def _named_compound(self, lows: list[str], i: int) -> bool:
+        """The object noun ends a compound that the asset library names: "trash can",
+        "crystal ball", "american football" are drawn as those, not as a can or a ball."""
+        if self.things is None or i == 0 or not lows[i - 1].isalpha():
+            return False
+        return self.things.matcher.match_by_name(f"{lows[i - 1]} {lows[i]}") is not None
 
     @staticmethod
     def _is_attribute(lows: list[str], i: int) -> bool:
@@ -858,6 +870,22 @@ class RulePlanner:
         good = match.similarity >= self.min_similarity and match.margin > MIN_MARGIN[among]
         return match if good else None
 
+    def _object_drawing(self, mention: _ObjectMention, color: str) -> dict[str, object]:
+        """The asset that draws a named object ("basketball": 🏀) on its physics body, when
+        the library has one by that very name; plain shape words keep their shape."""
+        if self.things is None or mention.concept.noun in PLAIN_SHAPE_NOUNS:
+            return {}
+        match = self.things.matcher.match_by_name(mention.concept.noun)
+        if match is None:
+            return {}
+        asset = self.things.matcher.catalogue[match.asset_id]
+        return {
+            "asset": asset.id,
+            "label": asset.label,
+            "emoji": asset.emoji,
+            "tinted": mention.color is not None and mention.color != mention.concept.color,
+        }
+
     @staticmethod
     def _count_before(sentence: list[str], i: int) -> int | None:
         for word in reversed([w.lower() for w in sentence[max(0, i - 3) : i]]):
@@ -931,6 +959,7 @@ class RulePlanner:
                     count=count,
                     motion=motion,
                     noun=mention.noun,
+                    **self._object_drawing(mention, color),
                 )
             )
         if any(s.motion == "collide" for s in specs) and sum(s.count for s in specs) < 2:

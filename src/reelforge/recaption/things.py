@@ -126,7 +126,18 @@ DONE_TO_THING: dict[Behaviour, Behaviour] = {
     "chase": "run",
     "follow": "walk",
     "crash": "crash",
+    "spin": "spin",  # a cook spins a pizza
+    "fall": "fall",  # a man drops a letter
+    "roll": "roll",
+    "slide": "slide",  # a worker pushes a box
+    "bounce": "bounce",  # a boy bounces a basketball
+    "launch": "launch",  # an archer shoots an arrow
+    "sway": "sway",  # a carpenter swings a hammer
+    "fly": "fly",  # a girl flies a kite
 }
+# Whatever a character does to an instrument (shakes maracas, hits a drum, blows a
+# trumpet), it plays it.
+PLAYED_BY_ANY_VERB = frozenset(("sway", "crash", "gesture", "spin", "launch", "fall"))
 
 
 def _wordlike(word: str) -> bool:
@@ -196,6 +207,7 @@ class ThingReader:
         entities: list[Entity] = [
             Entity(s, i, i + 1, word.lower(), character=name) for s, i, word, name in characters
         ]
+        self._people = {(s, i): name for s, i, _, name in characters}
         verbs: list[tuple[int, int, str]] = []
         for s, sentence in enumerate(words):
             lows = [w.lower() for w in sentence]
@@ -229,6 +241,11 @@ class ThingReader:
                 continue
             following = lows[i + 1] if i + 1 < len(lows) else ""
             modifies_place = following in self.adjuncts and following not in ADVERB_PLACES
+            player = self._people.get((s, i + 1))
+            if player is not None and (played := self._instrument_named(s, i, word, player)):
+                entities.append(played)  # "a saxophone player": the saxophone, played
+                i += 1
+                continue
             if word not in DETERMINERS and ((s, i + 1) in taken or modifies_place):
                 i += 1  # "a golf ball", "a basketball court": the word modifies the next
                 continue
@@ -385,10 +402,15 @@ class ThingReader:
             for subject in subjects:
                 if subject.character is not None:
                     subject.behaviour = subject.behaviour or behaviour
-                    if obj is not None and obj.character is None:
+                    # "plays a guitar and a banjo": the verb is done to each of them.
+                    for thing in self._and_after(obj, after, words[s]):
+                        if thing.character is not None:
+                            continue
                         done = DONE_TO_THING.get(behaviour)
-                        if done is not None and (obj.behaviour is None or obj.behaviour == "idle"):
-                            obj.behaviour, obj.target = done, subject.character
+                        if behaviour in PLAYED_BY_ANY_VERB and self._instrument(thing):
+                            done = "play"
+                        if done is not None and thing.behaviour in (None, "idle"):
+                            thing.behaviour, thing.target = done, subject.character
                     continue
                 if subject.behaviour is not None and subject.behaviour != "idle":
                     continue
@@ -400,6 +422,31 @@ class ThingReader:
                 )
                 if obj is not None and aimed:
                     subject.target = obj.character or obj.noun
+
+    def _instrument_named(self, s: int, i: int, word: str, player: str) -> Entity | None:
+        match = self.matcher.match_by_name(word)
+        if match is None:
+            return None
+        entity = Entity(s, i, i + 1, word, match=match, behaviour="play", target=player)
+        return entity if self._instrument(entity) else None
+
+    def _instrument(self, entity: Entity) -> bool:
+        return entity.match is not None and self.matcher.catalogue[
+            entity.match.asset_id
+        ].sound.startswith("melody:")
+
+    @staticmethod
+    def _and_after(obj: Entity | None, after: list[Entity], sentence: list[str]) -> list[Entity]:
+        """The object and those joined to it by "and": "a guitar and a banjo"."""
+        if obj is None:
+            return []
+        objects = [obj]
+        for nxt in after[1:]:
+            gap = [w.lower() for w in sentence[objects[-1].end : nxt.start]]
+            if not (gap and gap[0] == "and" and all(w in ("and", "a", "an", "the") for w in gap)):
+                break
+            objects.append(nxt)
+        return objects
 
     @staticmethod
     def _subjects(before: list[Entity], sentence: list[str]) -> list[Entity]:

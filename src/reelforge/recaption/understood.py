@@ -46,6 +46,12 @@ def understood(plan: ScenePlan) -> Understood:
             )
     for obj in plan.objects:
         plural = "s" if obj.count > 1 else ""
+        if obj.asset is not None:  # "basketball": the 🏀 drawing on a bouncing ball
+            colour = f"{obj.color} " if obj.tinted else ""
+            drew.append(f"{obj.count} {obj.emoji} {colour}{obj.label}{plural}")
+            if obj.noun and obj.noun not in (obj.label, obj.asset.replace("-", " ")):
+                stood_in.append(f"{obj.noun} → {obj.emoji} {obj.label}")
+            continue
         drew.append(f"{obj.count} {obj.color} {obj.kind}{plural}")
         if obj.noun and obj.noun != obj.kind:
             stood_in.append(f"{obj.noun} → {obj.color} {obj.kind}")

@@ -267,6 +267,12 @@ OBJECT_CONCEPTS: tuple[ObjectConcept, ...] = (
     ObjectConcept("bar", "plank", "silver", "metal", "small"),
 )
 OBJECT_NOUNS: dict[str, ObjectConcept] = {c.noun: c for c in OBJECT_CONCEPTS}
+# Words for the shapes themselves: drawn as the plain shape, never as an asset ("a ball",
+# "a block"); every other object noun is drawn as its asset when the library names one.
+PLAIN_SHAPE_NOUNS = frozenset(
+    ("ball", "sphere", "orb", "box", "cube", "block", "triangle", "pyramid", "wedge",
+     "capsule", "cylinder", "plank", "board", "beam", "stick", "bar", "ruler", "cone")
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -314,6 +320,8 @@ SETTING_CONCEPTS: tuple[SettingConcept, ...] = (
     SettingConcept("woods", "forest", "dirt", False, "birds"),
     SettingConcept("jungle", "forest", "dirt", False, "birds"),
     SettingConcept("desert", "desert", "sand", False, "wind"),
+    SettingConcept("savanna", "desert", "sand", False, "wind"),
+    SettingConcept("savannah", "desert", "sand", False, "wind"),
     SettingConcept("canyon", "desert", "dirt", False, "wind"),
     SettingConcept("mountain", "mountains", "rock", False, "wind"),
     SettingConcept("mountains", "mountains", "rock", False, "wind"),
@@ -430,6 +438,14 @@ CHARACTER_NOUNS: dict[str, CharacterKind] = {
     "toddler": "person", "teenager": "person", "kids": "person", "children": "person",
     "neighbor": "person", "neighbour": "person", "passenger": "person",
     "clown": "person", "magician": "person", "referee": "person", "goalkeeper": "person",
+    "lumberjack": "man", "carpenter": "person", "miner": "person", "photographer": "person",
+    "carrier": "person", "mailman": "man", "postman": "man", "coworker": "person",
+    "coworkers": "person", "colleague": "person", "colleagues": "person", "astronaut": "person",
+    "astronauts": "person", "archer": "person", "juggler": "person", "performer": "person",
+    "teller": "person", "gardener": "person", "painter": "person", "plumber": "person",
+    "janitor": "person", "cashier": "person", "dentist": "person", "surgeon": "person",
+    "soldier": "person", "cowboy": "man", "detective": "person", "paperboy": "boy",
+    "boss": "person", "skater": "person", "trumpeter": "person", "saxophonist": "person", "cellist": "person", "flutist": "person",
 }  # fmt: skip
 SPEECH_VERBS = (
     "says",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from reelforge.assets.catalogue import load_catalogue
+from reelforge.assets.catalogue import Catalogue, load_catalogue
 from reelforge.assets.install import default_assets_dir
 from reelforge.engines import Capabilities, References
 from reelforge.engines.sim import audio as sound
@@ -49,6 +49,7 @@ from reelforge.types import (
     ScenePlan,
     SoundEvent,
     SpeechSegment,
+    ThingSpec,
     parse_size,
 )
 
@@ -140,7 +141,11 @@ class SimEngine:
         started = time.perf_counter()
         report("render", 0.15)
         plate = references.first_frame if references is not None else None
-        renderer = Renderer(sim, plan, width, height, mouths, seed, plate=plate)
+        drawn_objects = any(o.asset for o in plan.objects)
+        renderer = Renderer(
+            sim, plan, width, height, mouths, seed, plate=plate,
+            catalogue=self._catalogue() if drawn_objects else None,
+        )  # fmt: skip
         frames = FrameSource(frame_count, height, width, _rgb_frames(renderer))
         timings["render_s"] = time.perf_counter() - started
 
@@ -189,7 +194,7 @@ class SimEngine:
         fps: int,
         rng: np.random.Generator,
     ) -> ThingsSim:
-        catalogue = load_catalogue(self.settings.assets_dir or default_assets_dir())
+        catalogue = self._catalogue()
         view_w, view_h = view_size_m(width, height)
         characters = place_characters(plan.characters, view_w)
         lo, hi = free_range(characters, view_w)
@@ -208,7 +213,10 @@ class SimEngine:
             hi=hi,
             setting=plan.setting.kind,
         )
-        return simulate_things(plan.things, catalogue, world)
+        return simulate_things(_one_instrument_each(plan.things, list(hands)), catalogue, world)
+
+    def _catalogue(self) -> Catalogue:
+        return load_catalogue(self.settings.assets_dir or default_assets_dir())
 
     @staticmethod
     def _things_of(sim: Simulation) -> list[Thing]:
@@ -294,3 +302,19 @@ def _rgb_frames(renderer: Renderer) -> FrameRender:
         cv2.cvtColor(renderer.buffer, cv2.COLOR_RGBA2RGB, dst=out)
 
     return draw
+
+
+def _one_instrument_each(things: list[ThingSpec], players: list[str]) -> list[ThingSpec]:
+    """"Two friends play a guitar and a banjo": both instruments are aimed at the friends'
+    first name; each goes to a player who has none yet while there are such players."""
+    holding: set[str] = set()
+    placed: list[ThingSpec] = []
+    for spec in things:
+        if spec.behaviour == "play" and spec.target in players:
+            if spec.target in holding:
+                free = [p for p in players if p not in holding]
+                if free:
+                    spec = spec.model_copy(update={"target": free[0]})
+            holding.add(spec.target or "")
+        placed.append(spec)
+    return placed

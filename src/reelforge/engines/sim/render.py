@@ -20,6 +20,8 @@ import cv2
 import numpy as np
 import skia
 
+from reelforge.assets.catalogue import Catalogue
+from reelforge.assets.raster import outline, sprite
 from reelforge.engines.sim import scenery
 from reelforge.engines.sim.thing_render import ThingPainter
 from reelforge.engines.sim.world import Body, CharacterLayout, Simulation
@@ -102,10 +104,14 @@ class Renderer:
         mouth_apertures: dict[str, np.ndarray],
         seed: int,
         plate: np.ndarray | None = None,
+        catalogue: Catalogue | None = None,
     ):
         """`plate`: an image (height, width, 3) to use as the backdrop instead of the
-        drawn setting (image-to-video): objects and characters play in front of it."""
+        drawn setting (image-to-video): objects and characters play in front of it.
+        `catalogue`: the asset library, for objects drawn as an asset (a basketball); without
+        it they are drawn as their plain shape."""
         self.sim, self.plan = sim, plan
+        self.catalogue = catalogue
         self.width, self.height = width, height
         self.px_per_m = min(width, height) / (sim.view_w_m if width <= height else sim.view_h_m)
         self.mouths = mouth_apertures
@@ -124,6 +130,14 @@ class Renderer:
         self.object_painters = [self._object_painter(b) for b in sim.bodies]
         self.blinks = self._blink_schedule()
         self.character_sprites = {c.spec.name: self._character_sprites(c) for c in sim.characters}
+        # Characters who walk or run, unless they talk (lip sync is measured on a still
+        # face) or hold something (the thing stays where their hands were).
+        holders = {t.target for t in plan.things if t.behaviour in ("play", "flip", "throw", "catch")}
+        self.walkers = {
+            c.spec.name
+            for c in sim.characters
+            if c.spec.action in ("walk", "run") and not c.spec.lines and c.spec.name not in holders
+        }
         self.things = (
             ThingPainter(
                 sim.things,
@@ -585,6 +599,8 @@ class Renderer:
         """Build the paints for one object once; return a function drawing it at a pose."""
         spec = body.spec
         s = self.px_per_m
+        if spec.asset is not None and self.catalogue is not None and spec.asset in self.catalogue:
+            return self._asset_painter(body)
         base = _lit(spec.rgb, self.gains, FOREGROUND_LIGHT_SHARE)
         light, dark = _shade(base, 1.35), _shade(base, 0.55)
         alpha = 190 if spec.material in ("glass", "ice") else 255
@@ -675,6 +691,29 @@ class Renderer:
             canvas.restore()
 
         return draw_solid
+
+    def _asset_painter(self, body: Body) -> Callable[[skia.Canvas, float, float, float], None]:
+        """An object drawn as its asset: the drawing fills the body's shape (a ball's
+        diameter, a box's side, a capsule's length) and turns with it."""
+        assert self.catalogue is not None and body.spec.asset is not None
+        spec = body.spec
+        asset = self.catalogue[spec.asset]
+        _, aspect = outline(asset)
+        extent = body.size_m * {"capsule": 1.4, "plank": 2.2}.get(spec.kind, 1.0) * self.px_per_m
+        height = max(4, round(extent / max(aspect, 1.0)))
+        image = sprite(asset, height, spec.rgb if spec.tinted else None)
+        w, h = image.width(), image.height()
+        paint = skia.Paint(AntiAlias=True)
+        sampling = skia.SamplingOptions(skia.FilterMode.kLinear)
+
+        def draw_asset(canvas: skia.Canvas, x: float, y: float, angle: float) -> None:
+            canvas.save()
+            canvas.translate(x, y)
+            canvas.rotate(-math.degrees(angle))  # world angles are counter-clockwise
+            canvas.drawImage(image, -w / 2, -h / 2, sampling, paint)
+            canvas.restore()
+
+        return draw_asset
 
     def _material_detail(
         self, material: str, kind: str, half: float, base: RGB, alpha: int
@@ -906,7 +945,24 @@ class Renderer:
         if spec.action == "jump":  # hops of 0.9 s, 0.35 m high, on the spot
             phase = (t % 0.9) / 0.9
             canvas.translate(0.0, -4 * 0.35 * phase * (1 - phase) * self.px_per_m)
-        canvas.drawImage(legs, x0, waist)
+        stride = 0.0
+        if spec.name in self.walkers:
+            dx, stride = self._walk(character, t)
+            canvas.translate(dx, -abs(math.sin(math.pi * stride)) * 0.012 * h)
+        if stride:  # the legs scissor about the waist: each half leans its own way
+            cx = float(x0 + legs.width() / 2)
+            swing = 0.28 * abs(math.sin(math.pi * stride))  # apart mid-step, together
+            for side, lean in ((-1, -swing), (1, swing)):  # as each foot passes the other
+                canvas.save()
+                left = float(x0) if side < 0 else cx
+                canvas.translate(cx, float(waist))
+                canvas.skew(lean, 0.0)
+                canvas.translate(-cx, -float(waist))
+                canvas.clipRect(skia.Rect(left, float(waist), left + legs.width() / 2, 1e5))
+                canvas.drawImage(legs, x0, waist)
+                canvas.restore()
+        else:
+            canvas.drawImage(legs, x0, waist)
         canvas.drawImage(upper, x0, top - breathe)
         aperture = float(self.mouths[spec.name][i]) if spec.name in self.mouths else 0.0
         facing = character.facing
@@ -948,6 +1004,18 @@ class Renderer:
                 _paint((245, 245, 240)),
             )
         canvas.restore()
+
+    def _walk(self, character: CharacterLayout, t: float) -> tuple[float, float]:
+        """A walking (running) character crosses up to 1.2 m (2 m) the way it faces over
+        the clip, centred on its place: its offset in px and its stride phase."""
+        running = character.spec.action == "run"
+        duration = self.sim.frame_count / self.sim.fps
+        speed = 1.0 if running else 0.45  # m/s
+        distance = min(speed * duration, 2.0 if running else 1.2)
+        progress = t / max(duration, 1e-6)
+        dx_m = character.facing * distance * (progress - 0.5)
+        stride_s = 0.3 if running else 0.5
+        return dx_m * self.px_per_m, t / stride_s
 
     @staticmethod
     def _draw_hair(

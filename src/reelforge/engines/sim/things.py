@@ -161,7 +161,7 @@ def simulate_things(
             height *= float(world.rng.uniform(0.94, 1.06))
             layer = (
                 0
-                if asset.category in SKY_CATEGORIES and spec.behaviour not in ("fall", "throw")
+                if asset.category in SKY_CATEGORIES and spec.behaviour != "throw"
                 else (1 if asset.category in BACKDROP_CATEGORIES else 2)
             )
             things.append(
@@ -275,6 +275,9 @@ def _behave(
         # Sky things drift across at their height: clouds, the moon, a comet.
         drift_m_s = 0.6 if b in ("fly", "glide") else 0.15
         thing.track[:, 0] = thing.track[0, 0] - drift_m_s * world.times * thing.track[0, 3]
+        return {thing.name}
+    if thing.layer == 0 and b in ("launch", "fall"):
+        _rise_or_set(thing, world, rising=b == "launch")  # the moon rises, a star falls
         return {thing.name}
     if b in ("walk", "run", "drive", "hop") and thing.layer == 2:
         _travel(thing, world, events, b)
@@ -480,9 +483,10 @@ def _launch(
     """Ignition after a moment on the pad, then constant thrust straight up: y = ½at².
     Things that are no rockets ("the moon rises", "a balloon lifts off") rise slowly."""
     t = world.times
-    if thing.asset.locomotion != "launches":
+    if thing.asset.locomotion != "launches":  # up through half the frame over the clip
         start = float(thing.track[0, 1])
-        thing.track[:, 1] = start + 0.3 * t
+        climb = max(0.6, 0.5 * world.ceiling / max(float(t[-1]), 1e-3))
+        thing.track[:, 1] = start + climb * np.clip(t - 0.3, 0.0, None)
         return
     ignition_s = min(0.8, 0.2 * t[-1])
     x0 = world.view_w / 2
@@ -496,6 +500,19 @@ def _launch(
     thrust = np.where(t >= ignition_s, 1.0, 0.0)
     continuous.append(Continuous(thing.name, "rocket", thrust))
     _event_at(events, thing, world, ignition_s, "explosion", 0.8)
+
+
+def _rise_or_set(thing: Thing, world: World, rising: bool) -> None:
+    """A sky thing climbs (the moon rises) or sinks (the sun sets, a shooting star falls)
+    across half the sky over the clip, drifting sideways as it goes."""
+    t = world.times
+    duration = max(float(t[-1]), 1e-3)
+    low, high = 0.3 * world.ceiling, world.ceiling - 0.3 - thing.half_height
+    start, end = (low, high) if rising else (high, max(low, thing.half_height))
+    progress = t / duration
+    thing.track[:, 1] = start + (end - start) * progress
+    facing = thing.track[0, 3] if thing.track[0, 3] != 0 else -1
+    thing.track[:, 0] = thing.track[0, 0] - facing * 0.12 * world.view_w * progress
 
 
 def _ground_y_upright(thing: Thing) -> float:
@@ -644,21 +661,52 @@ def _catch(catcher: Thing, thrown: Thing, world: World, events: list[ThingEvent]
 
 
 def _chase(chaser: Thing, target: Thing, world: World, events: list[ThingEvent]) -> None:
+    """The chaser runs for the spot just behind the target, a little faster than it, so
+    it closes in; when the target turns at an edge the chaser turns after it."""
     t = world.times
-    if np.ptp(target.track[:, 0]) < 1e-6:  # the target was not moving: make it flee
-        _travel(target, world, events, "run")
-    lag_s = 0.6
-    frame_s = t[1] - t[0] if len(t) > 1 else 1.0
-    lag = round(lag_s / frame_s)
-    x = np.concatenate([np.full(lag, target.track[0, 0]), target.track[:, 0]])[: len(t)]
-    facing = np.concatenate([np.full(lag, target.track[0, 3]), target.track[:, 3]])[: len(t)]
-    gap = (chaser.width_m + target.width_m) / 2 + 0.1
-    chaser.track[:, 0] = np.clip(x - facing * gap, 0.05, world.view_w - 0.05)
-    chaser.track[:, 3] = facing
+    if target.layer == 2 and target.spec.behaviour in ("idle", "walk", "run", "hop"):
+        # The chased flees away from the chaser, across the frame (its own steps redone).
+        events[:] = [e for e in events if e.thing != target.name]
+        _flee(target, chaser, world, events)
+    gap = (chaser.width_m + target.width_m) / 2 + 0.15
+    half = chaser.width_m / 2
+    behind = np.clip(target.track[:, 0] - target.track[:, 3] * gap, half, world.view_w - half)
+    top_speed = 1.25 * max(float(np.abs(np.diff(target.track[:, 0])).max(initial=0.0)), 1e-3)
+    x = np.empty(len(t))
+    x[0] = np.clip(behind[0] - target.track[0, 3] * 0.3 * gap, half, world.view_w - half)
+    for i in range(1, len(t)):
+        x[i] = x[i - 1] + np.clip(behind[i] - x[i - 1], -top_speed, top_speed)
+    velocity = np.diff(x, prepend=x[0])
+    facing = np.sign(velocity)
+    facing[0] = facing[0] or target.track[0, 3]
+    for i in range(1, len(t)):  # standing still, it keeps facing the way it went
+        facing[i] = facing[i] or facing[i - 1]
+    chaser.track[:, 0], chaser.track[:, 3] = x, facing
     stride_s = 0.32
     chaser.track[:, 1] = _ground_y(chaser) + 0.04 * np.abs(np.sin(np.pi * t / stride_s))
     for step in np.arange(stride_s, t[-1], stride_s):
         _event_at(events, chaser, world, float(step), "footstep", 0.3)
+
+
+def _flee(target: Thing, chaser: Thing, world: World, events: list[ThingEvent]) -> None:
+    """Run from the chaser's side of the frame to the other, crossing it about once in the
+    clip (a chase that turns back every second reads as a dance)."""
+    duration = max(float(world.times[-1]), 1e-3)
+    away = 1 if float(chaser.track[0, 0]) <= float(target.track[0, 0]) else -1
+    half = target.width_m / 2
+    room = chaser.width_m + half + 0.2  # the chaser starts just behind, inside the frame
+    start = max(0.4 * world.view_w, room) if away > 0 else min(0.6 * world.view_w, world.view_w - room)
+    target.track[:, 0], target.track[:, 3] = start, away
+    span = (world.view_w - half - start) if away > 0 else (start - half)
+    speed = float(np.clip(0.9 * span / duration, 0.3, SPEED_M_S["run"]))
+    x, facing = _ping_pong(start, speed, world.times, half, world.view_w - half, away)
+    target.track[:, 0], target.track[:, 3] = x, facing
+    stride_s = 0.32 * math.sqrt(max(target.height_m, 0.2))
+    target.track[:, 1] = _ground_y(target) + 0.04 * target.height_m * np.abs(
+        np.sin(np.pi * world.times / stride_s)
+    )
+    for step in np.arange(stride_s, duration, stride_s):
+        _event_at(events, target, world, float(step), "footstep", 0.3)
 
 
 def _fall(thing: Thing, world: World, events: list[ThingEvent], bouncy: bool) -> None:
