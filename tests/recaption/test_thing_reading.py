@@ -137,3 +137,44 @@ def test_camera_moves_are_not_things_moving(settings: Settings) -> None:
     plan = plan_of("The camera zooms in on a sleeping cat", settings)
     (cat,) = plan.things
     assert cat.behaviour != "drive" and plan.camera.motion == "zoom_in"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "asset", "behaviour"),
+    [
+        ("a cook spins a pizza on one finger", "pizza", "spin"),
+        ("a man drops a letter into a mailbox", "envelope", "fall"),
+        ("a boy shakes maracas at a party", "maracas", "play"),  # any verb on an instrument
+        ("a saxophone player sways on stage", "saxophone", "play"),  # "an X player" holds X
+    ],
+)
+def test_what_a_character_does_to_a_thing_the_thing_acts_out(
+    prompt: str, asset: str, behaviour: str, settings: Settings
+) -> None:
+    plan = plan_of(prompt, settings)
+    (person,) = plan.characters
+    thing = next(t for t in plan.things if t.asset == asset)
+    assert (thing.behaviour, thing.target) == (behaviour, person.name)
+
+
+def test_named_objects_are_drawn_as_their_assets_on_their_physics_bodies(
+    settings: Settings,
+) -> None:
+    plan = plan_of("a boy bounces a basketball on the street", settings)
+    (ball,) = plan.objects
+    assert (ball.kind, ball.asset, ball.tinted) == ("ball", "basketball", False)
+    assert "1 🏀 basketball" in understood(plan).line()
+    (ball,) = plan_of("a blue basketball bounces", settings).objects
+    assert (ball.asset, ball.color, ball.tinted) == ("basketball", "blue", True)
+    (ball,) = plan_of("a red ball bounces", settings).objects  # a shape word stays a shape
+    assert ball.asset is None
+
+
+def test_a_compound_the_library_names_beats_the_shape_word_inside_it(
+    settings: Settings,
+) -> None:
+    plan = plan_of("a delivery truck crashes into a trash can", settings)
+    assert not plan.objects  # not a "can" capsule
+    assert [t.asset for t in plan.things] == ["delivery-truck", "wastebasket"]
+    plan = plan_of("a fortune teller gazes into a crystal ball", settings)
+    assert not plan.objects and [t.asset for t in plan.things] == ["crystal-ball"]

@@ -127,11 +127,11 @@ COMMON_NOUNS: dict[str, str] = {
     "disco ball": "mirror-ball", "rugby ball": "rugby-football", "skyscraper": "office-building",
     "ice skate": "ice-skate", "ice skates": "ice-skate", "dartboard": "bullseye",
     "pickaxe": "pick", "globe": "globe-showing-americas", "earth": "globe-showing-americas",
-    "ufo": "flying-saucer", "chess piece": "chess-pawn", "haunted house": "derelict-house",
+    "chess piece": "chess-pawn", "haunted house": "derelict-house",
     "coral reef": "coral", "reef": "coral", "construction site": "building-construction",
     "bowl": "bowl-with-spoon", "log": "wood", "mailbox": "closed-mailbox-with-raised-flag",
     "paper": "page-facing-up", "speaker": "speaker-high-volume", "chart": "bar-chart",
-    "small plane": "small-airplane", "plane": "airplane", "jet": "airplane",
+    "small plane": "small-airplane",
 }  # fmt: skip
 
 

@@ -31,12 +31,12 @@ from reelforge.recaption.vocabulary import (
     HAIR_COLORS,
     HAIR_WORDS,
     MATERIAL_COLORS,
-    PLAIN_SHAPE_NOUNS,
     MATERIAL_WORDS,
     MOTION_WORDS,
     NATURAL_HAIR,
     NUMBER_WORDS,
     OBJECT_NOUNS,
+    PLAIN_SHAPE_NOUNS,
     RAMP_WORDS,
     SETTING_NOUNS,
     SIZE_WORDS,
@@ -870,21 +870,19 @@ class RulePlanner:
         good = match.similarity >= self.min_similarity and match.margin > MIN_MARGIN[among]
         return match if good else None
 
-    def _object_drawing(self, mention: _ObjectMention, color: str) -> dict[str, object]:
-        """The asset that draws a named object ("basketball": 🏀) on its physics body, when
-        the library has one by that very name; plain shape words keep their shape."""
+    def _object_drawing(self, mention: _ObjectMention, spec: ObjectSpec) -> ObjectSpec:
+        """The object drawn as its asset ("basketball": 🏀) on its physics body, when the
+        library has one by that very name; plain shape words keep their shape."""
         if self.things is None or mention.concept.noun in PLAIN_SHAPE_NOUNS:
-            return {}
+            return spec
         match = self.things.matcher.match_by_name(mention.concept.noun)
         if match is None:
-            return {}
+            return spec
         asset = self.things.matcher.catalogue[match.asset_id]
-        return {
-            "asset": asset.id,
-            "label": asset.label,
-            "emoji": asset.emoji,
-            "tinted": mention.color is not None and mention.color != mention.concept.color,
-        }
+        tinted = mention.color is not None and mention.color != mention.concept.color
+        return spec.model_copy(
+            update={"asset": asset.id, "label": asset.label, "emoji": asset.emoji, "tinted": tinted}
+        )
 
     @staticmethod
     def _count_before(sentence: list[str], i: int) -> int | None:
@@ -949,19 +947,17 @@ class RulePlanner:
                 or concept.size
                 or ("small", "medium", "large")[int(rng.choice(3, p=[0.3, 0.5, 0.2]))]
             )
-            specs.append(
-                ObjectSpec(
-                    kind=concept.kind,
-                    color=color,
-                    rgb=COLORS[color],
-                    size=size,
-                    material=material,
-                    count=count,
-                    motion=motion,
-                    noun=mention.noun,
-                    **self._object_drawing(mention, color),
-                )
+            spec = ObjectSpec(
+                kind=concept.kind,
+                color=color,
+                rgb=COLORS[color],
+                size=size,
+                material=material,
+                count=count,
+                motion=motion,
+                noun=mention.noun,
             )
+            specs.append(self._object_drawing(mention, spec))
         if any(s.motion == "collide" for s in specs) and sum(s.count for s in specs) < 2:
             notes.append("a collision needs two objects; the object hits the wall instead")
         return specs

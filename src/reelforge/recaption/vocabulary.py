@@ -440,12 +440,13 @@ CHARACTER_NOUNS: dict[str, CharacterKind] = {
     "clown": "person", "magician": "person", "referee": "person", "goalkeeper": "person",
     "lumberjack": "man", "carpenter": "person", "miner": "person", "photographer": "person",
     "carrier": "person", "mailman": "man", "postman": "man", "coworker": "person",
-    "coworkers": "person", "colleague": "person", "colleagues": "person", "astronaut": "person",
-    "astronauts": "person", "archer": "person", "juggler": "person", "performer": "person",
+    "coworkers": "person", "colleague": "person", "colleagues": "person",
+    "archer": "person", "juggler": "person", "performer": "person",
     "teller": "person", "gardener": "person", "painter": "person", "plumber": "person",
     "janitor": "person", "cashier": "person", "dentist": "person", "surgeon": "person",
     "soldier": "person", "cowboy": "man", "detective": "person", "paperboy": "boy",
-    "boss": "person", "skater": "person", "trumpeter": "person", "saxophonist": "person", "cellist": "person", "flutist": "person",
+    "boss": "person", "skater": "person", "trumpeter": "person", "saxophonist": "person",
+    "cellist": "person", "flutist": "person",
 }  # fmt: skip
 SPEECH_VERBS = (
     "says",

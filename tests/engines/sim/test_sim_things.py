@@ -180,3 +180,37 @@ def test_a_moving_thing_knocks_the_physics_objects_where_it_is_drawn() -> None:
         gap_px = abs(clip.tracks[ball][frame, 0] - clip.tracks[car][frame, 0])
         assert gap_px < 0.4 * 360  # the ball is beside the car's drawing when they touch
     assert np.ptp(clip.tracks[ball][:, 0]) > 20  # and it was knocked along
+
+
+def test_a_chase_closes_in_without_jumping() -> None:
+    sim, _ = scene("a lion chases a zebra across the savanna")
+    (lion,), (zebra,) = named(sim, "lion"), named(sim, "zebra")
+    x_lion, x_zebra = lion.track[:, 0], zebra.track[:, 0]
+    top_speed_m_s = 3.0  # faster than any run: a frame-to-frame step above it is a jump
+    assert np.abs(np.diff(x_lion)).max() * FPS < top_speed_m_s
+    assert np.abs(np.diff(x_zebra)).max() * FPS < top_speed_m_s
+    assert min(np.ptp(x_lion), np.ptp(x_zebra)) > 0.1 * VIEW_W  # both run across
+    gap = np.abs(x_zebra - x_lion)
+    assert gap[-1] < gap[0]  # the lion gains on the zebra
+    v_lion, v_zebra = np.diff(x_lion), np.diff(x_zebra)
+    both = (np.abs(v_lion) > 1e-6) & (np.abs(v_zebra) > 1e-6)
+    assert both.mean() > 0.8 and np.mean(np.sign(v_lion[both]) == np.sign(v_zebra[both])) > 0.9
+
+
+def test_the_moon_rises_and_the_sun_sets() -> None:
+    rising, _ = scene("a full moon rises over the mountains at night")
+    setting, _ = scene("the sun sinks slowly over the ocean")
+    (moon,), (sun,) = named(rising, "full-moon"), named(setting, "sun")
+    assert moon.layer == 0 and sun.layer == 0  # in the sky, behind the floor's things
+    assert moon.track[-1, 1] - moon.track[0, 1] > 0.3 * VIEW_H
+    assert sun.track[0, 1] - sun.track[-1, 1] > 0.3 * VIEW_H
+
+
+def test_each_player_gets_their_own_instrument(settings: Settings) -> None:
+    from reelforge.engines.sim import SimEngine
+
+    plan, _ = recaption("two friends play a guitar and a banjo in the park", 1, settings)
+    assert [(t.asset, t.behaviour) for t in plan.things] == [("guitar", "play"), ("banjo", "play")]
+    sim = SimEngine(settings)._things(plan, 720, 1280, 96, FPS, np.random.default_rng(1))
+    holders = {t.spec.target for t in sim.things}
+    assert holders == {c.name for c in plan.characters}  # one each

@@ -121,6 +121,10 @@ def random_scene(rng: np.random.Generator, settings: Any) -> tuple[str, ScenePla
 
     prompt = random_prompt(rng)
     plan, caption = recaption(prompt, int(rng.integers(2**31)), settings)
+    # The learned engines draw the plain shapes they were trained on: a "basketball" is an
+    # orange ball here, not the asset the sim draws for it now.
+    plain = {"asset": None, "label": "", "emoji": "", "tinted": False}
+    plan.objects = [o.model_copy(update=plain) for o in plan.objects]
     return prompt, plan, caption
 
 

@@ -129,15 +129,22 @@ class Renderer:
         self.background_image = skia.Image.fromarray(self.background)
         self.object_painters = [self._object_painter(b) for b in sim.bodies]
         self.blinks = self._blink_schedule()
-        self.character_sprites = {c.spec.name: self._character_sprites(c) for c in sim.characters}
-        # Characters who walk or run, unless they talk (lip sync is measured on a still
-        # face) or hold something (the thing stays where their hands were).
-        holders = {t.target for t in plan.things if t.behaviour in ("play", "flip", "throw", "catch")}
+        # Characters who gesture (wave, point, cheer) with a free hand raise their front
+        # arm; those who walk or run cross the frame, unless they talk (lip sync is measured
+        # on a still face) or hold something (it stays where their hands were).
+        holding = ("play", "flip", "throw", "catch")
+        holders = {t.target for t in plan.things if t.behaviour in holding}
+        self.wavers = {
+            c.spec.name
+            for c in sim.characters
+            if c.spec.action == "gesture" and c.spec.name not in holders
+        }
         self.walkers = {
             c.spec.name
             for c in sim.characters
             if c.spec.action in ("walk", "run") and not c.spec.lines and c.spec.name not in holders
         }
+        self.character_sprites = {c.spec.name: self._character_sprites(c) for c in sim.characters}
         self.things = (
             ThingPainter(
                 sim.things,
@@ -697,7 +704,7 @@ class Renderer:
         diameter, a box's side, a capsule's length) and turns with it."""
         assert self.catalogue is not None and body.spec.asset is not None
         spec = body.spec
-        asset = self.catalogue[spec.asset]
+        asset = self.catalogue[body.spec.asset]
         _, aspect = outline(asset)
         extent = body.size_m * {"capsule": 1.4, "plank": 2.2}.get(spec.kind, 1.0) * self.px_per_m
         height = max(4, round(extent / max(aspect, 1.0)))
@@ -866,17 +873,9 @@ class Renderer:
             ),
         )
         for side in (-1, 1):
-            canvas.save()
-            canvas.translate(feet_x + side * 0.135 * h, torso_top + 0.03 * h)
-            canvas.rotate(side * 6)
-            canvas.drawRoundRect(
-                skia.Rect(-0.035 * h, 0, 0.035 * h, 0.27 * h),
-                0.03 * h,
-                0.03 * h,
-                _paint(_shade(shirt, 0.9)),
-            )
-            canvas.drawCircle(0, 0.29 * h, 0.032 * h, _paint(skin))
-            canvas.restore()
+            if side == facing and character.spec.name in self.wavers:
+                continue  # that arm is drawn each frame, raised (_draw_raised_arm)
+            self._draw_arm(canvas, character, side, side * 6.0)
         # Neck and head.
         hx, hy = self.to_px(*character.head_center_m)
         canvas.drawRect(
@@ -964,6 +963,10 @@ class Renderer:
         else:
             canvas.drawImage(legs, x0, waist)
         canvas.drawImage(upper, x0, top - breathe)
+        if spec.name in self.wavers:  # the front arm up, the hand waving side to side
+            side = character.facing
+            wave = 150.0 + 22.0 * math.sin(2 * math.pi * t / 0.7)
+            self._draw_arm(canvas, character, side, -side * wave, lift_px=breathe)
         aperture = float(self.mouths[spec.name][i]) if spec.name in self.mouths else 0.0
         facing = character.facing
         skin = _lit(look.skin_rgb, self.gains, FOREGROUND_LIGHT_SHARE)
@@ -1003,6 +1006,27 @@ class Renderer:
                 skia.Rect(mx - 0.6 * mw, my - mh / 2, mx + 0.6 * mw, my - mh / 2 + 0.07 * r),
                 _paint((245, 245, 240)),
             )
+        canvas.restore()
+
+    def _draw_arm(
+        self, canvas: skia.Canvas, character: CharacterLayout, side: int, degrees: float,
+        lift_px: float = 0.0,
+    ) -> None:  # fmt: skip
+        """One arm hanging from its shoulder, turned by `degrees` (0: straight down)."""
+        look = character.spec.appearance
+        h = character.height_m * self.px_per_m
+        feet_x, feet_y = self.to_px(character.x_m, 0.0)
+        torso_top = feet_y - 0.42 * h - 0.3 * h
+        canvas.save()
+        canvas.translate(feet_x + side * 0.135 * h, torso_top + 0.03 * h - lift_px)
+        canvas.rotate(degrees)
+        shirt = _lit(look.shirt_rgb, self.gains, FOREGROUND_LIGHT_SHARE)
+        skin = _lit(look.skin_rgb, self.gains, FOREGROUND_LIGHT_SHARE)
+        canvas.drawRoundRect(
+            skia.Rect(-0.035 * h, 0, 0.035 * h, 0.27 * h), 0.03 * h, 0.03 * h,
+            _paint(_shade(shirt, 0.9)),
+        )  # fmt: skip
+        canvas.drawCircle(0, 0.29 * h, 0.032 * h, _paint(skin))
         canvas.restore()
 
     def _walk(self, character: CharacterLayout, t: float) -> tuple[float, float]:

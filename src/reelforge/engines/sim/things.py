@@ -670,7 +670,7 @@ def _chase(chaser: Thing, target: Thing, world: World, events: list[ThingEvent])
         _flee(target, chaser, world, events)
     gap = (chaser.width_m + target.width_m) / 2 + 0.15
     half = chaser.width_m / 2
-    behind = np.clip(target.track[:, 0] - target.track[:, 3] * gap, half, world.view_w - half)
+    behind = target.track[:, 0] - target.track[:, 3] * gap  # off the frame too, after it
     top_speed = 1.25 * max(float(np.abs(np.diff(target.track[:, 0])).max(initial=0.0)), 1e-3)
     x = np.empty(len(t))
     x[0] = np.clip(behind[0] - target.track[0, 3] * 0.3 * gap, half, world.view_w - half)
@@ -695,11 +695,16 @@ def _flee(target: Thing, chaser: Thing, world: World, events: list[ThingEvent]) 
     away = 1 if float(chaser.track[0, 0]) <= float(target.track[0, 0]) else -1
     half = target.width_m / 2
     room = chaser.width_m + half + 0.2  # the chaser starts just behind, inside the frame
-    start = max(0.4 * world.view_w, room) if away > 0 else min(0.6 * world.view_w, world.view_w - room)
+    if away > 0:
+        start = max(0.4 * world.view_w, room)
+    else:
+        start = min(0.6 * world.view_w, world.view_w - room)
     target.track[:, 0], target.track[:, 3] = start, away
-    span = (world.view_w - half - start) if away > 0 else (start - half)
+    # It turns (in a long clip) only once out of sight, beyond the frame's edge.
+    lo, hi = -half - 0.3, world.view_w + half + 0.3
+    span = (hi - start) if away > 0 else (start - lo)
     speed = float(np.clip(0.9 * span / duration, 0.3, SPEED_M_S["run"]))
-    x, facing = _ping_pong(start, speed, world.times, half, world.view_w - half, away)
+    x, facing = _ping_pong(start, speed, world.times, lo, hi, away)
     target.track[:, 0], target.track[:, 3] = x, facing
     stride_s = 0.32 * math.sqrt(max(target.height_m, 0.2))
     target.track[:, 1] = _ground_y(target) + 0.04 * target.height_m * np.abs(
