@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -25,6 +35,20 @@ class User(Base):
     # The public figure this user was verified to be (a key of the public figures list);
     # only they can consent to others using their likeness, through their cameos.
     figure_key: Mapped[str | None] = mapped_column(String(80), nullable=True, unique=True)
+    # The app (docs/APP.md): `name` is the public @handle. API-key-only users have no
+    # password and cannot sign in on the web.
+    display_name: Mapped[str] = mapped_column(String(80), default="")
+    bio: Mapped[str] = mapped_column(Text, default="")
+    avatar_key: Mapped[str | None] = mapped_column(String(200), nullable=True)  # in storage
+    role: Mapped[str] = mapped_column(String(16), default="user")  # user, moderator, admin
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)  # argon2id
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[int] = mapped_column(Integer, default=0)
+    # For You steering ("more cats and cooking, no sports"), stored and shown as written.
+    steering: Mapped[str] = mapped_column(Text, default="")
+    # Notification types switched off, comma-separated ("like,follow").
+    muted_notifications: Mapped[str] = mapped_column(String(200), default="")
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ApiKey(Base):
@@ -150,3 +174,203 @@ class PolicyAudit(Base):
     reason: Mapped[str] = mapped_column(Text)
     policy_version: Mapped[str] = mapped_column(String(40))
     details_json: Mapped[str] = mapped_column(Text, default="{}")  # scores and findings
+
+
+# The app: sessions, posts, the social graph, reactions, notifications, reports. ---------
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie holds the token; only its SHA-256 is stored. Every
+    state-changing call made with the cookie must echo `csrf_token` (header X-CSRF-Token or
+    form field csrf_token)."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(Integer, default=now_s)
+    expires_at: Mapped[int] = mapped_column(Integer, index=True)
+
+
+class Post(Base):
+    """A video its creator published (a video without a row here, or unposted, is a private
+    draft). Counters are kept on the row so a feed page reads one table."""
+
+    __tablename__ = "posts"
+
+    video_id: Mapped[str] = mapped_column(ForeignKey("videos.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    caption: Mapped[str] = mapped_column(Text, default="")
+    posted: Mapped[bool] = mapped_column(Boolean, default=True)
+    posted_at: Mapped[int] = mapped_column(Integer, default=now_s)
+    allow_remix: Mapped[bool] = mapped_column(Boolean, default=True)
+    allow_download: Mapped[bool] = mapped_column(Boolean, default=True)
+    comments_on: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Taken down by a moderator (an upheld report): gone from every feed; remixes' parent
+    # link shows "removed".
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The remix chain: the post this one remixes, the chain's first post, and how deep.
+    parent_video_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    root_video_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    like_count: Mapped[int] = mapped_column(Integer, default=0)
+    comment_count: Mapped[int] = mapped_column(Integer, default=0)
+    remix_count: Mapped[int] = mapped_column(Integer, default=0)
+    view_count: Mapped[int] = mapped_column(Integer, default=0)
+    completed_count: Mapped[int] = mapped_column(Integer, default=0)
+    # all-MiniLM-L6-v2 embedding of the caption and prompt: 384 float32, little-endian.
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+    __table_args__ = (Index("ix_posts_feed", "posted", "removed", "posted_at"),)
+
+
+class Like(Base):
+    __tablename__ = "likes"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    video_id: Mapped[str] = mapped_column(ForeignKey("posts.video_id"), primary_key=True)
+    created_at: Mapped[int] = mapped_column(Integer, default=now_s)
+
+    __table_args__ = (Index("ix_likes_video", "video_id"),)
+
+
+class Comment(Base):
+    """A comment, or a reply to one (one level: a reply's parent is never a reply)."""
+
+    __tablename__ = "comments"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    video_id: Mapped[str] = mapped_column(ForeignKey("posts.video_id"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    parent_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    body: Mapped[str] = mapped_column(Text)  # as written; escaped wherever it is shown
+    created_at: Mapped[int] = mapped_column(Integer, default=now_s)
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Follow(Base):
+    __tablename__ = "follows"
+
+    follower_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    followee_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    created_at: Mapped[int] = mapped_column(Integer, default=now_s)
+
+    __table_args__ = (Index("ix_follows_followee", "followee_id"),)
+
+
+class Block(Base):
+    """`user_id` blocked `blocked_id`: neither sees the other's posts or comments, and
+    neither can follow, comment on, or remix the other."""
+
+    __tablename__ = "blocks"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    blocked_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    created_at: Mapped[int] = mapped_column(Integer, default=now_s)
+
+
+class HiddenCreator(Base):
+    """"Hide creator": their posts leave this viewer's For You (they can still be found)."""
+
+    __tablename__ = "hidden_creators"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    creator_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    created_at: Mapped[int] = mapped_column(Integer, default=now_s)
+
+
+class SeeLess(Base):
+    """"See less like this": the post leaves this viewer's feed and its embedding counts
+    against similar ones."""
+
+    __tablename__ = "see_less"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    video_id: Mapped[str] = mapped_column(ForeignKey("posts.video_id"), primary_key=True)
+    created_at: Mapped[int] = mapped_column(Integer, default=now_s)
+
+
+class View(Base):
+    """One viewer's watching of one post: how long, and whether to the end. One row per
+    (viewer, post); watching again adds to it."""
+
+    __tablename__ = "views"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    video_id: Mapped[str] = mapped_column(ForeignKey("posts.video_id"), primary_key=True)
+    watched_ms: Mapped[int] = mapped_column(Integer, default=0)
+    completed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(Integer, default=now_s)
+    updated_at: Mapped[int] = mapped_column(Integer, default=now_s)
+
+    __table_args__ = (Index("ix_views_video", "video_id"),)
+
+
+class Notification(Base):
+    """Typed: like, comment, reply, follow, remix, cameo, report. `actor_id` did it."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    video_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    comment_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    report_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    text: Mapped[str] = mapped_column(Text, default="")  # plain text; escaped when shown
+    created_at: Mapped[int] = mapped_column(Integer, default=now_s)
+    read: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (Index("ix_notifications_user", "user_id", "read", "id"),)
+
+
+class Report(Base):
+    """A report of a post, comment or profile: open → upheld / dismissed."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    reporter_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    target_type: Mapped[str] = mapped_column(String(16))  # post, comment, profile
+    target_id: Mapped[str] = mapped_column(String(40), index=True)
+    reason: Mapped[str] = mapped_column(String(32))  # likeness, copyright, harmful, ...
+    details: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    created_at: Mapped[int] = mapped_column(Integer, default=now_s)
+    resolved_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class ReportMessage(Base):
+    """The thread between a reporter and the moderators."""
+
+    __tablename__ = "report_messages"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    report_id: Mapped[str] = mapped_column(ForeignKey("reports.id"), index=True)
+    author_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(Integer, default=now_s)
+
+
+class ModerationAudit(Base):
+    """Every moderator action (append-only): who did what to which target, and why."""
+
+    __tablename__ = "moderation_audit"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    moderator_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    action: Mapped[str] = mapped_column(String(32))  # uphold, dismiss, restore, suspend, role
+    target_type: Mapped[str] = mapped_column(String(16))
+    target_id: Mapped[str] = mapped_column(String(40))
+    report_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[int] = mapped_column(Integer, default=now_s, index=True)

@@ -1,0 +1,272 @@
+"""The app's typed API (`/api/`): request and response models, shown in OpenAPI.
+
+Every text a person wrote (captions, prompts, comments, bios, names) goes out as written;
+the web UI escapes it wherever it is shown. Request models forbid unknown fields so a
+misspelt field is a 400 that names it, like everything else here.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+HANDLE_PATTERN = r"^[a-z0-9_]{3,30}$"
+NOTIFICATION_TYPES = ("like", "comment", "reply", "follow", "remix", "cameo", "report")
+T = TypeVar("T")
+REPORT_REASONS = ("likeness", "copyright", "harmful", "harassment", "spam", "other")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# Accounts ---------------------------------------------------------------------------
+
+
+class SignUpIn(_In):
+    handle: str = Field(pattern=HANDLE_PATTERN, description="3-30 of a-z, 0-9, _")
+    password: str = Field(min_length=10, max_length=200)
+    display_name: str = Field(default="", max_length=80)
+
+
+class LoginIn(_In):
+    handle: str = Field(max_length=30)
+    password: str = Field(max_length=200)
+
+
+class UserOut(BaseModel):
+    id: str
+    handle: str
+    display_name: str
+    avatar_url: str | None
+    role: Literal["user", "moderator", "admin"]
+
+
+class SessionOut(BaseModel):
+    user: UserOut | None
+    csrf_token: str | None
+
+
+class ProfileOut(UserOut):
+    bio: str
+    created_at: int
+    followers: int
+    following: int
+    posts: int
+    followed_by_me: bool = False
+    blocked_by_me: bool = False
+    hidden_by_me: bool = False
+
+
+class ProfileIn(_In):
+    display_name: str | None = Field(default=None, max_length=80)
+    bio: str | None = Field(default=None, max_length=500)
+
+
+class SettingsOut(BaseModel):
+    steering: str
+    notifications: dict[str, bool]  # every type in NOTIFICATION_TYPES: on or off
+
+
+class SettingsIn(_In):
+    steering: str | None = Field(default=None, max_length=500)
+    notifications: dict[str, bool] | None = None
+
+
+# Videos, drafts and posts -----------------------------------------------------------
+
+
+class CreateIn(_In):
+    prompt: str = Field(min_length=1, max_length=2000)
+    seconds: Literal["4", "8", "12"] = "4"
+    size: Literal["720x1280", "1280x720", "1024x1792", "1792x1024"] = "720x1280"
+    cameos: list[str] = Field(default_factory=list, max_length=3)  # @handles
+
+
+class RemixIn(_In):
+    prompt: str = Field(min_length=1, max_length=2000)
+
+
+class VideoOut(BaseModel):
+    """A video as its creator sees it: a draft (until posted) with its job's progress."""
+
+    id: str
+    status: Literal["queued", "in_progress", "completed", "failed"]
+    progress: int
+    prompt: str
+    seconds: str
+    size: str
+    model: str
+    created_at: int
+    error: str | None
+    posted: bool
+    remix_of: str | None
+    video_url: str | None  # once completed
+    thumbnail_url: str | None
+
+
+class PostIn(_In):
+    caption: str = Field(default="", max_length=500)
+    allow_remix: bool = True
+    allow_download: bool = True
+    comments_on: bool = True
+
+
+class Counts(BaseModel):
+    likes: int
+    comments: int
+    remixes: int
+    views: int
+
+
+class ChainLink(BaseModel):
+    id: str
+    handle: str | None  # None once removed
+    removed: bool
+
+
+class RemixChain(BaseModel):
+    parent: ChainLink | None
+    root: ChainLink | None
+    depth: int
+
+
+class WhyTerm(BaseModel):
+    name: Literal["freshness", "engagement", "interests", "trust", "steering"]
+    weight: float
+    value: float  # 0..1 (steering: -1..1)
+    detail: str  # "posted 3 h ago", "12 likes, 2 remixes", "like cats you liked"
+
+
+class Why(BaseModel):
+    source: Literal["ranked", "exploration", "following", "profile", "direct"]
+    score: float
+    terms: list[WhyTerm]
+    text: str  # one readable sentence
+
+
+class PostOut(BaseModel):
+    id: str  # the video id
+    creator: UserOut
+    caption: str
+    prompt: str
+    seconds: str
+    size: str
+    posted_at: int
+    allow_remix: bool
+    allow_download: bool
+    comments_on: bool
+    counts: Counts
+    liked_by_me: bool
+    remix: RemixChain
+    video_url: str
+    thumbnail_url: str
+    download_url: str | None  # only when downloads are allowed
+    provenance_url: str
+    why: Why | None = None
+
+
+class Page(BaseModel, Generic[T]):
+    data: list[T]
+    next_cursor: str | None
+
+
+class ViewIn(_In):
+    watched_ms: int = Field(ge=0, le=3_600_000)
+    completed: bool = False
+
+
+class CommentIn(_In):
+    body: str = Field(min_length=1, max_length=1000)
+    parent_id: str | None = None
+
+
+class CommentOut(BaseModel):
+    id: str
+    author: UserOut
+    body: str
+    created_at: int
+    parent_id: str | None
+    replies: list[CommentOut] = Field(default_factory=list)
+
+
+class ProvenanceOut(BaseModel):
+    c2pa_valid: bool
+    watermark_found: bool
+    model: str | None
+    creator: str | None
+    parent_video_id: str | None
+    summary: str
+
+
+# Notifications ----------------------------------------------------------------------
+
+
+class NotificationOut(BaseModel):
+    id: int
+    type: str
+    actor: UserOut | None
+    video_id: str | None
+    comment_id: str | None
+    report_id: str | None
+    text: str
+    created_at: int
+    read: bool
+
+
+class NotificationsPage(Page[NotificationOut]):
+    unread: int
+
+
+class ReadIn(_In):
+    ids: list[int] | None = None  # None: all
+
+
+# Reports and moderation -------------------------------------------------------------
+
+
+class ReportIn(_In):
+    target_type: Literal["post", "comment", "profile"]
+    target_id: str = Field(min_length=1, max_length=40)  # video id, comment id or handle
+    reason: Literal["likeness", "copyright", "harmful", "harassment", "spam", "other"]
+    details: str = Field(default="", max_length=2000)
+
+
+class ReportMessageOut(BaseModel):
+    author: UserOut
+    body: str
+    created_at: int
+
+
+class ReportOut(BaseModel):
+    id: str
+    reporter: UserOut
+    target_type: str
+    target_id: str
+    reason: str
+    details: str
+    status: Literal["open", "upheld", "dismissed"]
+    created_at: int
+    resolved_at: int | None
+    messages: list[ReportMessageOut] = Field(default_factory=list)
+
+
+class MessageIn(_In):
+    body: str = Field(min_length=1, max_length=2000)
+
+
+class ResolveIn(_In):
+    outcome: Literal["upheld", "dismissed"]
+    note: str = Field(default="", max_length=2000)
+
+
+class AuditOut(BaseModel):
+    id: int
+    moderator: str  # handle
+    action: str
+    target_type: str
+    target_id: str
+    report_id: str | None
+    note: str
+    created_at: int
