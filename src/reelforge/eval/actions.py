@@ -15,7 +15,7 @@ pancake). People are found by their faces, which do not move, so a person's own 
 | jump | it rises by JUMP_RISE of its own height and comes down again |
 | fly, glide | it moves sideways by TRAVEL of the frame's width, above the floor line |
 | walk, run, drive, swim, hop, roll, slide, float | it moves sideways by TRAVEL of the width |
-| chase, follow | both move sideways by TRAVEL, the same way (x velocities correlate) |
+| chase, follow | both move sideways by TRAVEL, mostly the same way (SAME_WAY_SHARE) |
 | crash | two things (subject and object, or two of the subject) touch, and an audio onset |
 | | lies within CRASH_ONSET_FRAMES of when they do |
 | catch | the object's distance to the catcher was large and then stays small and steady |
@@ -42,6 +42,7 @@ FALL_DROP = 0.10
 BOUNCE_RISE = 0.03
 JUMP_RISE = 0.30  # of the thing's height
 TRAVEL = 0.10  # of the frame's width
+SAME_WAY_SHARE, SAME_WAY_MIN = 0.7, 0.005  # a chase: share of stretches; least move, of width
 FLOOR_MARGIN = 0.03  # of the frame's height: a flier's bottom is this far above the floor
 TOUCH_SLACK = 1.15  # boxes within this factor of touching touch
 CRASH_ONSET_FRAMES = 2.0
@@ -375,10 +376,18 @@ def _chase(chaser: ThingFound, chased: ThingFound, scene: Scene) -> tuple[bool, 
     if frames.size < 4:
         return False, "the two are seen together on too few frames"
     moves = min(float(np.ptp(pa[:, 0])), float(np.ptp(pb[:, 0]))) / scene.width
-    va, vb = np.diff(pa[:, 0]), np.diff(pb[:, 0])
-    together = float(np.corrcoef(va, vb)[0, 1]) if va.std() > 0 and vb.std() > 0 else 0.0
-    ok = moves >= TRAVEL and together > 0.3
-    return ok, f"both move {moves:.0%} of the width; their motions correlate {together:.2f}"
+    # The same way: over each stretch of a few samples, both went left or both went right.
+    # (Correlating their velocities fails a steady chase: at constant speeds the velocities
+    # vary only by detection noise.)
+    k = min(3, frames.size - 1)
+    da, db = pa[k:, 0] - pa[:-k, 0], pb[k:, 0] - pb[:-k, 0]
+    moving = (np.abs(da) > SAME_WAY_MIN * scene.width) & (np.abs(db) > SAME_WAY_MIN * scene.width)
+    together = float(np.mean(np.sign(da[moving]) == np.sign(db[moving]))) if moving.any() else 0.0
+    ok = moves >= TRAVEL and together >= SAME_WAY_SHARE
+    return ok, (
+        f"both move {moves:.0%} of the width; the same way on {together:.0%} of the "
+        f"stretches where both move (needs {TRAVEL:.0%} and {SAME_WAY_SHARE:.0%})"
+    )
 
 
 def floor_line(frames: np.ndarray, scale: float) -> float | None:

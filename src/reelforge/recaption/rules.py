@@ -331,6 +331,9 @@ SETTING_IMPLIED_BY: dict[str, str] = {
     "goat": "farm",
     "evergreen-tree": "forest",
     "deciduous-tree": "park",
+    "sunflower": "garden",
+    "tulip": "garden",
+    "butterfly": "garden",
     "camel": "desert",
     "cactus": "desert",
     "cooking": "kitchen",
@@ -737,10 +740,9 @@ class RulePlanner:
             return False
         return self.things.matcher.match_by_name(f"{lows[i - 1]} {lows[i]}") is not None
 
-    @staticmethod
-    def _is_attribute(lows: list[str], i: int) -> bool:
+    def _is_attribute(self, lows: list[str], i: int) -> bool:
         """A noun used as a modifier, not a thing in the scene: 'marble floor', 'glass ball',
-        'orange capsule', 'orange shirt', 'basketball court'."""
+        'orange capsule', 'orange shirt', 'basketball court', 'orange butterfly'."""
         if i + 1 >= len(lows):
             return False
         following = lows[i + 1]
@@ -755,6 +757,12 @@ class RulePlanner:
             or color_name(following) is not None
             or following in CLOTHING_WORDS
             or following in ("hair", "haired", "floor", "ground", "table", "wall")
+            or (  # a colour before a thing the library names: "an orange butterfly"
+                color_name(lows[i]) is not None
+                and lows[i] not in MATERIAL_WORDS
+                and self.things is not None
+                and self.things.matcher.match_by_name(singular(following)) is not None
+            )
         )
 
     def _object_mention(

@@ -260,6 +260,10 @@ def _facing(rng: np.random.Generator) -> int:
     return 1 if rng.random() < 0.5 else -1
 
 
+# Behaviours during which a thing with an engine runs it (a continuous sound).
+ENGINE_BEHAVIOURS = ("drive", "fly", "float", "crash", "chase", "follow")
+
+
 # -- 3. Behaviours ------------------------------------------------------------------------
 def _behave(
     thing: Thing,
@@ -322,7 +326,7 @@ def _behave(
     elif b == "jump":
         _hops(thing, world, events, period_s=0.9, height_m=0.6 * thing.height_m + 0.2, speed=0.0)
     _calls(thing, world, events)
-    if thing.asset.sound.startswith("engine:") and b in ("drive", "fly", "float", "crash"):
+    if thing.asset.sound.startswith("engine:") and b in ENGINE_BEHAVIOURS:
         speed = (
             np.abs(np.gradient(thing.track[:, 0], world.times))
             if len(world.times) > 1
@@ -466,6 +470,9 @@ def _swim(thing: Thing, world: World, events: list[ThingEvent], b: str) -> None:
     )
     if world.setting in ("underwater", "space", "sky"):  # the whole frame is open to them
         level = float(world.rng.uniform(0.2, 0.6)) * (world.ceiling - thing.height_m)
+    elif b == "float" and thing.asset.locomotion in ("flies", "floats"):
+        # A butterfly or a balloon floats in the air, not on the floor.
+        level = float(world.rng.uniform(0.3, 0.55)) * (world.ceiling - thing.height_m)
     elif b == "float":
         level = 0.35 * thing.height_m
     else:
@@ -473,7 +480,8 @@ def _swim(thing: Thing, world: World, events: list[ThingEvent], b: str) -> None:
     thing.track[:, 0], thing.track[:, 3] = x, facing
     thing.track[:, 1] = _ground_y(thing) + level + 0.05 * np.sin(2 * np.pi * t / 1.3)
     thing.track[:, 2] = 0.08 * np.sin(2 * np.pi * t / 1.3)
-    for k in range(1, int(t[-1] / 2.5) + 1):
+    in_air = b == "float" and thing.asset.locomotion in ("flies", "floats")
+    for k in range(1, 0 if in_air else int(t[-1] / 2.5) + 1):
         _event_at(events, thing, world, 2.5 * k - 0.7, "splash", 0.3)
 
 
@@ -664,7 +672,7 @@ def _chase(chaser: Thing, target: Thing, world: World, events: list[ThingEvent])
     """The chaser runs for the spot just behind the target, a little faster than it, so
     it closes in; when the target turns at an edge the chaser turns after it."""
     t = world.times
-    if target.layer == 2 and target.spec.behaviour in ("idle", "walk", "run", "hop"):
+    if target.layer == 2 and target.spec.behaviour in ("idle", "walk", "run", "hop", "drive"):
         # The chased flees away from the chaser, across the frame (its own steps redone).
         events[:] = [e for e in events if e.thing != target.name]
         _flee(target, chaser, world, events)
@@ -682,10 +690,24 @@ def _chase(chaser: Thing, target: Thing, world: World, events: list[ThingEvent])
     for i in range(1, len(t)):  # standing still, it keeps facing the way it went
         facing[i] = facing[i] or facing[i - 1]
     chaser.track[:, 0], chaser.track[:, 3] = x, facing
+    if (
+        chaser.asset.locomotion in ("swims", "flies")
+        and target.track[:, 1].min() > _ground_y(target) + 0.1
+    ):  # a shark after fish, a hawk after a pigeon: at the quarry's height
+        chaser.track[:, 1] = np.maximum(target.track[:, 1], _ground_y(chaser) + 0.1)
+        chaser.track[:, 2] = 0.0
+        return
+    if _on_wheels(chaser):  # a police car's engine runs the whole clip; it makes no steps
+        chaser.track[:, 1] = _ground_y(chaser)
+        return
     stride_s = 0.32
     chaser.track[:, 1] = _ground_y(chaser) + 0.04 * np.abs(np.sin(np.pi * t / stride_s))
     for step in np.arange(stride_s, t[-1], stride_s):
         _event_at(events, chaser, world, float(step), "footstep", 0.3)
+
+
+def _on_wheels(thing: Thing) -> bool:
+    return thing.asset.locomotion in ("drives", "rolls")
 
 
 def _flee(target: Thing, chaser: Thing, world: World, events: list[ThingEvent]) -> None:
@@ -706,6 +728,9 @@ def _flee(target: Thing, chaser: Thing, world: World, events: list[ThingEvent]) 
     speed = float(np.clip(0.9 * span / duration, 0.3, SPEED_M_S["run"]))
     x, facing = _ping_pong(start, speed, world.times, lo, hi, away)
     target.track[:, 0], target.track[:, 3] = x, facing
+    if _on_wheels(target):
+        target.track[:, 1] = _ground_y(target)
+        return
     stride_s = 0.32 * math.sqrt(max(target.height_m, 0.2))
     target.track[:, 1] = _ground_y(target) + 0.04 * target.height_m * np.abs(
         np.sin(np.pi * world.times / stride_s)
