@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     database_url: str | None = None  # None: SQLite file in data_dir
     queue_url: str | None = None  # None: Huey on SQLite in data_dir; "redis://host:port/db"
     queue_name: str = "reelforge"  # deployments sharing one Redis use different names
+    # Redis for live notifications across server processes (pub/sub); None: in-process
+    # only, which is right for one server process.
+    redis_url: str | None = None  # "redis://host:port/db"
+    # The app (docs/APP.md): videos one person may start per UTC day (0: no limit).
+    daily_generation_quota: int = Field(default=50, ge=0)
     storage_url: str | None = None  # None: data_dir/media; "s3://bucket/prefix" for S3
     s3_endpoint_url: str | None = None  # an S3-compatible endpoint (MinIO, moto, ...)
     s3_region: str = "us-east-1"

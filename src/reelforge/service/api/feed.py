@@ -1,0 +1,7 @@
+"""/api/ routes: feed (docs/APP.md). Being written."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api", tags=["app: feed"])
