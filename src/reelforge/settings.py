@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     webhook_secret: str | None = Field(default=None, repr=False)  # "whsec_<base64>"
     max_request_bytes: int = 50 * 1024 * 1024
     rate_limit_per_minute: int = 120  # requests per API key
+    # The app's accounts (docs/APP.md): per client IP; 0: no limit.
+    signup_per_hour: int = Field(default=10, ge=0)
+    login_per_minute: int = Field(default=30, ge=0)
     max_attempts: int = 3  # a job that fails or whose worker dies this often has failed
     job_stale_after_s: float = 20.0  # a running job without a heartbeat this long is requeued
     video_ttl_s: int = 24 * 3600  # expires_at = completed_at + this
