@@ -222,7 +222,10 @@ class Post(Base):
     # all-MiniLM-L6-v2 embedding of the caption and prompt: 384 float32, little-endian.
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
-    __table_args__ = (Index("ix_posts_feed", "posted", "removed", "posted_at"),)
+    __table_args__ = (
+        Index("ix_posts_feed", "posted", "removed", "posted_at"),
+        Index("ix_posts_creator_time", "user_id", "posted_at"),  # Following
+    )
 
 
 class Like(Base):
@@ -268,6 +271,8 @@ class Block(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
     blocked_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
     created_at: Mapped[int] = mapped_column(Integer, default=now_s)
+
+    __table_args__ = (Index("ix_blocks_blocked", "blocked_id"),)  # who blocked me
 
 
 class HiddenCreator(Base):
