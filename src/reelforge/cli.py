@@ -155,6 +155,24 @@ def build_parser() -> argparse.ArgumentParser:
     create = key_commands.add_parser("create", help="create an API key for a user")
     create.add_argument("--user", required=True, help="user name (created if new)")
 
+    users = commands.add_parser("users", help="people who sign in to the app on the web")
+    user_commands = users.add_subparsers(dest="users_command", required=True, parser_class=_Parser)
+    make_user = user_commands.add_parser(
+        "create", help="create a person (the first admin is made this way); prints the user id"
+    )
+    make_user.add_argument("handle", help="3-30 of a-z, 0-9 and _")
+    role_flag = make_user.add_mutually_exclusive_group()
+    role_flag.add_argument("--admin", action="store_true", help="with the admin role")
+    role_flag.add_argument("--moderator", action="store_true", help="with the moderator role")
+    make_user.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input (otherwise it is asked for)",
+    )
+    set_role = user_commands.add_parser("role", help="set a person's role")
+    set_role.add_argument("handle")
+    set_role.add_argument("role", help="user, moderator or admin")
+
     ev = commands.add_parser("eval", help="generate a prompt suite with an engine and measure it")
     ev.add_argument("--engine", default=None, help="sim (default) or dit")
     ev.add_argument(
@@ -216,6 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _worker(settings)
         if args.command == "keys":
             return _keys(args, settings)
+        if args.command == "users":
+            return _users(args, settings)
         if args.command == "verify":
             return _verify(args, settings)
         if args.command == "rights":
@@ -338,6 +358,58 @@ def _keys(args: argparse.Namespace, settings: Settings) -> int:
     print(f"created an API key for {name}; it is shown only once", file=sys.stderr)
     print(key)
     return 0
+
+
+def _users(args: argparse.Namespace, settings: Settings) -> int:
+    """The same rules as signing up on the web (social/accounts.py)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from reelforge.db.session import make_engine, session_factory, transaction
+    from reelforge.social.accounts import (
+        check_handle,
+        check_password,
+        check_role,
+        create_person,
+        handle_taken,
+        set_role,
+    )
+
+    if args.users_command == "role":
+        check_role(args.role)
+        with transaction(session_factory(make_engine(settings))) as session:
+            set_role(session, args.handle, args.role)
+        print(f"@{args.handle} is now {args.role}", file=sys.stderr)
+        return 0
+    check_handle(args.handle)  # before asking for a password
+    password = _new_password(args.password_stdin)
+    check_password(password)
+    role = "admin" if args.admin else "moderator" if args.moderator else "user"
+    try:
+        with transaction(session_factory(make_engine(settings))) as session:
+            user = create_person(session, args.handle, password, role=role)
+    except IntegrityError:  # someone took the handle at the same moment
+        raise handle_taken(args.handle) from None
+    print(f"created @{user.name} ({role})", file=sys.stderr)
+    print(user.id)
+    return 0
+
+
+def _new_password(from_stdin: bool) -> str:
+    """The password from stdin (one line; its newline is not part of it), or asked for
+    twice on the terminal."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise InvalidRequestError(
+            "password: give --password-stdin, or run in a terminal to be asked for it",
+            param="password",
+        )
+    import getpass
+
+    password = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != password:
+        raise InvalidRequestError("password: the two entries differ", param="password")
+    return password
 
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
