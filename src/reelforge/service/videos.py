@@ -34,6 +34,7 @@ from reelforge.recaption.understood import understood
 from reelforge.service.deps import ServiceState, StateDep, UserDep, run_db
 from reelforge.service.errors import APIError
 from reelforge.settings import Settings
+from reelforge.social.posts import delete_post_rows
 from reelforge.types import API_SIZES, MAX_PROMPT_CHARS, ScenePlan, parse_size
 
 router = APIRouter(prefix="/v1/videos", tags=["videos"])
@@ -438,20 +439,26 @@ async def retrieve_video(
 @router.delete("/{video_id}")
 async def delete_video(video_id: str, user: UserDep, service: StateDep) -> dict[str, Any]:
     def work(db: Session) -> dict[str, Any]:
-        video = _owned(db, video_id, user.id)
-        running = video.status == "in_progress"
-        reference = video.input_reference_key
-        db.delete(video)  # a running job's worker sees its row gone at the next step and stops
-        db.commit()
-        if not running:
-            for variant in MEDIA:
-                service.storage.delete(media_key(video_id, variant))
-        shared = db.scalar(select(Video.id).where(Video.input_reference_key == reference).limit(1))
-        if reference is not None and shared is None and not running:
-            service.storage.delete(reference)
+        forget_video(db, service, _owned(db, video_id, user.id))
         return {"id": video_id, "object": "video.deleted", "deleted": True}
 
     return await run_db(service, work)
+
+
+def forget_video(db: Session, service: ServiceState, video: Video) -> None:
+    """Delete the video: its post in the app (with its likes, comments, views), its row,
+    then its files (the row first: files of a committed row are never missing)."""
+    video_id, reference = video.id, video.input_reference_key
+    running = video.status == "in_progress"
+    delete_post_rows(db, video_id)
+    db.delete(video)  # a running job's worker sees its row gone at the next step and stops
+    db.commit()
+    if not running:
+        for variant in MEDIA:
+            service.storage.delete(media_key(video_id, variant))
+    shared = db.scalar(select(Video.id).where(Video.input_reference_key == reference).limit(1))
+    if reference is not None and shared is None and not running:
+        service.storage.delete(reference)
 
 
 @router.get("/{video_id}/content")
