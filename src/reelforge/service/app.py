@@ -49,6 +49,8 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         version=__version__,
         lifespan=lifespan,
         description="OpenAI-compatible Videos API for self-hosted video generation.",
+        docs_url=None,  # web_routes serves /docs from a local swagger-ui, never a CDN
+        redoc_url=None,
     )
     app.state.reelforge = ServiceState(
         settings, factory, storage, RateLimiter(settings.rate_limit_per_minute), queue

@@ -1,0 +1,45 @@
+// Notifications: the list, mark read; it redraws when the live stream says something new.
+import { get, post } from "../api.js";
+import { h, timeAgo } from "../dom.js";
+import { refreshBadge } from "../main.js";
+
+export async function notificationsView(root) {
+  const markAll = h("button", { type: "button" }, "Mark all read");
+  root.append(h("div", { class: "title-row" }, h("h1", { tabindex: "-1" }, "Notifications"), markAll));
+  const list = h("ul", { class: "notifications", "aria-live": "polite" });
+  root.append(list);
+  const reload = async () => {
+    const page = await get("/notifications?limit=50");
+    list.replaceChildren(...page.data.map((n) => row(n, reload)));
+    if (!page.data.length) list.append(h("li", { class: "empty" }, "Nothing yet."));
+  };
+  markAll.addEventListener("click", async () => {
+    await post("/notifications/read", { ids: null });
+    await reload();
+    await refreshBadge();
+  });
+  await reload();
+  const onLive = () => reload();
+  window.addEventListener("rf:notification", onLive);
+  return () => window.removeEventListener("rf:notification", onLive);
+}
+
+function row(n, reload) {
+  const target = n.video_id ? `/p/${n.video_id}` : n.report_id ? "/moderation" : n.actor ? `/u/${n.actor.handle}` : null;
+  const markRead = async () => {
+    if (n.read) return;
+    await post("/notifications/read", { ids: [n.id] }).catch(() => null);
+    await refreshBadge();
+  };
+  const text = h("span", { class: "text" }, n.text);
+  return h(
+    "li",
+    { class: `notification ${n.read ? "read" : "unread"}`, dataset: { type: n.type } },
+    h("span", { class: "kind" }, n.type),
+    target ? h("a", { href: target, onclick: markRead }, text) : text,
+    h("span", { class: "muted" }, ` · ${timeAgo(n.created_at)}`),
+    n.read
+      ? null
+      : h("button", { type: "button", class: "link", onclick: async () => { await markRead(); await reload(); } }, "Mark read"),
+  );
+}
