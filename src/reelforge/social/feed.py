@@ -24,8 +24,8 @@ For You, for one viewer and one page:
      and negative phrases; max cosine to a positive − max cosine to a negative (each ≥ 0).
 3. score = 0.25·freshness + 0.35·engagement + 0.30·interests + 0.10·trust + 0.30·steering.
 4. The page. Slots 3, 6 and 9 of every 10 are exploration: fresh (under 48 h), low-exposure
-   (views at most the window's median) posts the ranker did not pick, in an order fixed per
-   viewer (a hash of viewer and post), so new posts get seen without one order for all.
+   (fewer than 50 views) posts the ranker did not pick, in an order fixed per viewer (a
+   hash of viewer and post), so new posts get seen without one order for all.
    The other slots take the ranked order (ties by id). At most CREATOR_CAP items of one
    creator per page. The chosen posts are read fresh, and any taken down or unposted since
    the window was read is replaced. Everything is deterministic for a given state.
@@ -97,6 +97,7 @@ WINDOW_TTL_S = 10.0
 EMBEDDING_CACHE_ROWS = 20_000  # ≈ 30 MiB of float32 rows per database
 EXPLORATION_SLOTS = frozenset({2, 5, 8})  # of every 10
 EXPLORATION_MAX_AGE_S = 48 * 3600
+EXPLORATION_MAX_VIEWS = 49
 CREATOR_CAP = 2
 MAX_SERVED = 500  # ids a For You cursor remembers (≈ 4 KB); the session ends there
 DIGEST_BYTES = 6
@@ -718,8 +719,7 @@ def _orders(
     ids = np.array(c.ids)
     indices = np.flatnonzero(eligible)
     ranked = indices[np.lexsort((ids[indices], -score[indices]))].tolist()
-    views = c.counts[:, 4]
-    low_exposure = views <= (np.median(views) if len(views) else 0)
+    low_exposure = c.counts[:, 4] <= EXPLORATION_MAX_VIEWS
     fresh = (now - c.posted_at) <= EXPLORATION_MAX_AGE_S
     pool = np.flatnonzero(eligible & low_exposure & fresh).tolist()
     pool.sort(key=lambda i: _explore_key(viewer_id, c.ids[i]))
@@ -787,7 +787,8 @@ def for_you(
     ordered = [posts[candidates.ids[index]] for index, _ in page]
     served += [candidates.digests[index] for index, _ in page]
     eligible[[index for index, _ in page]] = False
-    more = bool(eligible.any()) and len(page) == limit and len(served) + limit <= MAX_SERVED
+    # A page the creator cap left short is not the end: what remains comes next.
+    more = bool(eligible.any()) and len(served) + limit <= MAX_SERVED
     return Page[PostOut](
         data=post_outs(db, ordered, viewer_id, whys),
         next_cursor=encode_served(served) if more else None,
