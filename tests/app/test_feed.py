@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tests.app.conftest import AppUnderTest, Browser
 
 from reelforge.db.models import (
     Block,
@@ -28,7 +29,6 @@ from reelforge.db.models import (
 )
 from reelforge.social import feed
 from reelforge.social.embedding import encode, post_text, to_blob
-from tests.app.conftest import AppUnderTest, Browser
 
 
 @pytest.fixture(autouse=True)
