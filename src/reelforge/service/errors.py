@@ -80,7 +80,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
         problem = error.errors()[0] if error.errors() else {}
-        location = [str(part) for part in problem.get("loc", ()) if part not in ("body", "query")]
+        location = [str(part) for part in problem.get("loc", ())]
+        if location and location[0] in ("body", "query", "path", "header", "cookie"):
+            location = location[1:]  # where it came from; a field may itself be named "body"
         param = location[-1] if location else None
         message = f"{param}: {problem.get('msg', 'invalid value')}" if param else "invalid request"
         return envelope(400, message, param, "invalid_value")
