@@ -202,15 +202,15 @@ async def _events(
         yield "retry: 2000\n\n"
         yield _sse("unread", ReadOut(unread=unread).model_dump_json())
         started = last_write = time.monotonic()
-        full = False
+        read_now = resume_after is not None  # a reconnect: send what it missed at once
         while not live.hub.closing and time.monotonic() - started < STREAM_MAX_S:
-            if not full:  # a full batch means more are waiting: read on at once
+            if not read_now:
                 until_heartbeat = HEARTBEAT_S - (time.monotonic() - last_write)
                 await waiter.wait(min(POLL_S, until_heartbeat))
             if live.hub.closing:
                 break
             fresh, unread = await run_db(service, partial(_after, user_id=user_id, last_id=last_id))
-            full = len(fresh) == BATCH
+            read_now = len(fresh) == BATCH  # a full batch: more are waiting
             for note in fresh:
                 yield _sse("notification", note.model_dump_json(), note.id)
                 last_id = note.id
