@@ -1,0 +1,94 @@
+"""Live notifications across server processes: two `reelforge serve` sharing PostgreSQL and
+Redis, as the scale-out deployment runs them. A person streaming from one process gets,
+within seconds, what someone did through the other (through Redis pub/sub; the streams'
+own polling alone would take POLL_S).
+
+Needs REELFORGE_TEST_DATABASE_URL (a PostgreSQL URL whose user may create databases: each
+test gets its own scratch database) and REELFORGE_TEST_REDIS_URL; `bin/test` starts both
+through `bin/services`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+from tests.app.test_notifications import LIVE_S, Server, Stream, sign_up, start_server
+
+PG_URL = os.environ.get("REELFORGE_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("REELFORGE_TEST_REDIS_URL")
+pytestmark = pytest.mark.skipif(
+    not PG_URL or not REDIS_URL,
+    reason="REELFORGE_TEST_DATABASE_URL / REELFORGE_TEST_REDIS_URL are not set; start them "
+    'with: eval "$(bin/services start /tmp/rf-services)"',
+)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A new, empty database on the test server; dropped afterwards."""
+    assert PG_URL
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    name = f"reelforge_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def two_servers(tmp_path: Path, pg_url: str) -> Iterator[tuple[Server, Server]]:
+    """Two processes of one deployment: one database, one Redis, one queue name (its own
+    for this test, so the channel is too), one media folder."""
+    assert REDIS_URL
+    env = {
+        "REELFORGE_DATABASE_URL": pg_url,
+        "REELFORGE_QUEUE_URL": REDIS_URL,
+        "REELFORGE_REDIS_URL": REDIS_URL,
+        "REELFORGE_QUEUE_NAME": f"reelforge-live-{uuid.uuid4().hex[:8]}",
+    }
+    first = start_server(tmp_path / "data", **env)
+    second = start_server(tmp_path / "data", **env)
+    yield first, second
+    for server in (first, second):
+        if server.process.poll() is None:
+            server.stop()
+
+
+def test_a_follow_through_one_process_reaches_a_stream_on_the_other(
+    two_servers: tuple[Server, Server],
+) -> None:
+    a, b = two_servers
+    bob = sign_up(a.url, "bob")
+    alice = sign_up(b.url, "alice")
+    stream = Stream(bob, a.url)
+    assert json.loads(stream.next("unread", 5)["data"]) == {"unread": 0}
+    followed_at = time.monotonic()
+    assert alice.post("/api/users/bob/follow").status_code == 200
+    note = json.loads(stream.next("notification", LIVE_S)["data"])
+    assert time.monotonic() - followed_at < LIVE_S
+    assert note["type"] == "follow" and note["actor"]["handle"] == "alice"
+    stream.close()
+
+    # And back the other way, several times: each one arrives, none twice.
+    alices_stream = Stream(alice, b.url)
+    alices_stream.next("unread", 5)
+    carol = sign_up(a.url, "carol")
+    for person, handle in ((bob, "bob"), (carol, "carol")):
+        assert person.post("/api/users/alice/follow").status_code == 200
+        got = json.loads(alices_stream.next("notification", LIVE_S)["data"])
+        assert got["actor"]["handle"] == handle
+    assert json.loads(alices_stream.next("unread", LIVE_S)["data"]) == {"unread": 2}
+    with pytest.raises(AssertionError, match="no 'notification' event"):
+        alices_stream.next("notification", 1.0)
+    alices_stream.close()
