@@ -103,8 +103,8 @@ def test_a_clip_made_in_the_app_becomes_a_post_and_a_remix_chain_two_deep(
 def test_another_persons_draft_is_a_404_on_every_route(site: AppUnderTest) -> None:
     alice, bob = site.sign_up("alice"), site.sign_up("bob")
     video_id = site.finished_video(alice)
-    anonymous = site.anonymous()
-    for who in (bob, anonymous):
+    anonymous, moderator = site.anonymous(), site.sign_up("mod", role="moderator")
+    for who in (bob, anonymous, moderator):
         for path in ("", "/video", "/thumbnail", "/download", "/provenance", "/comments"):
             assert who.get(f"/api/posts/{video_id}{path}").status_code == 404, path
         assert who.get(f"/api/posts/{video_id}/remixes").status_code == 404

@@ -188,7 +188,7 @@ def visible_post(db: Session, video_id: str, viewer: Person | None, *, media: bo
     moderator = viewer is not None and viewer.is_moderator
     hidden = (
         (post.removed and not moderator)
-        or (not post.posted and not (owner and media) and not moderator)
+        or (not post.posted and not (owner and media))  # a draft is nobody else's
         or (viewer is not None and not owner and blocked_between(db, viewer.id, post.user_id))
     )
     if hidden:
@@ -197,13 +197,16 @@ def visible_post(db: Session, video_id: str, viewer: Person | None, *, media: bo
 
 
 def media_video(db: Session, video_id: str, viewer: Person | None) -> Video:
-    """The video whose files this viewer may fetch: their own (draft or post), or a post
-    they may see. 409 `not_ready` until its files exist."""
+    """The video whose files this viewer may fetch: their own (draft or post, unless a
+    moderator took it down), or a post they may see. 409 `not_ready` until its files
+    exist."""
     video = db.get(Video, video_id)
     if video is None:
         raise not_found("post", video_id, "video_id")
     if viewer is None or video.user_id != viewer.id:
         visible_post(db, video_id, viewer, media=True)
+    elif (post := db.get(Post, video_id)) is not None and post.removed:
+        visible_post(db, video_id, viewer, media=True)  # a moderator's own, or a 404
     if video.status != "completed":
         raise APIError(
             409,

@@ -311,11 +311,8 @@ def audit_page(db: Session, cursor: str | None, limit: int) -> Page[AuditOut]:
         query = query.where(ModerationAudit.id < int(cursor))
     rows = list(db.scalars(query.order_by(ModerationAudit.id.desc()).limit(limit + 1)))
     page = rows[:limit]
-    names = dict(
-        db.execute(
-            select(User.id, User.name).where(User.id.in_({a.moderator_id for a in page}))
-        ).tuples()
-    )
+    ids = {a.moderator_id for a in page}
+    names = {u.id: u.name for u in db.scalars(select(User).where(User.id.in_(ids)))}
     data = [
         AuditOut(
             id=a.id,
