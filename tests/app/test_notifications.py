@@ -71,14 +71,11 @@ def test_pages_run_newest_first_and_reading_counts_down(site: AppUnderTest) -> N
     alice, bob = site.sign_up("alice"), site.sign_up("bob")
     with site.state.factory() as db:
         for i in range(5):
-            notify(db, to=bob.user_id, type="comment", actor=alice.user_id, text=f"nice {i}")
+            notify(db, to=bob.user_id, type="comment", actor=alice.user_id, comment_id=f"c{i}")
         db.commit()
     first = bob.get("/api/notifications", params={"limit": 2}).json()
-    texts = [n["text"] for n in first["data"]]
-    assert texts == [
-        "@alice commented on your video: nice 4",
-        "@alice commented on your video: nice 3",
-    ]
+    assert [n["comment_id"] for n in first["data"]] == ["c4", "c3"]
+    assert {n["text"] for n in first["data"]} == {"@alice commented on your video"}
     second = bob.get(
         "/api/notifications", params={"limit": 2, "cursor": first["next_cursor"]}
     ).json()
@@ -118,6 +115,23 @@ def test_bad_list_and_read_requests_name_the_field(site: AppUnderTest) -> None:
     too_many = bob.post("/api/notifications/read", json={"ids": list(range(1001))})
     assert too_many.status_code == 400 and error(too_many)["param"] == "ids"
     assert site.anonymous().get("/api/notifications").status_code == 401
+
+
+def test_sentences_read_well_for_every_way_notify_is_called(site: AppUnderTest) -> None:
+    alice, bob = site.sign_up("alice"), site.sign_up("bob")
+    with site.state.factory() as db:
+        notify(db, to=bob.user_id, type="like", actor=alice.user_id, text="liked your video")
+        notify(db, to=bob.user_id, type="remix", actor=alice.user_id)
+        notify(db, to=bob.user_id, type="report", actor=None, text="your report was upheld")
+        notify(db, to=bob.user_id, type="report", actor=alice.user_id, text="a new message")
+        db.commit()
+    texts = [n["text"] for n in bob.get("/api/notifications").json()["data"]]
+    assert texts == [
+        "a new message",
+        "your report was upheld",
+        "@alice remixed your video",
+        "@alice liked your video",
+    ]
 
 
 # The hub, in process ----------------------------------------------------------------

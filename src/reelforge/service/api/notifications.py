@@ -38,7 +38,7 @@ MAX_STREAMS_PER_PERSON = 8  # per server process
 BATCH = 100  # rows a stream reads at a time
 MAX_READ_IDS = 1000
 
-# What happened, by type; `{actor}` is "@handle" (or "someone" once the account is gone).
+# What happened, by type, when `notify` stored no text of its own; `{actor}` is "@handle".
 SENTENCES = {
     "like": "{actor} liked your video",
     "comment": "{actor} commented on your video",
@@ -46,24 +46,26 @@ SENTENCES = {
     "follow": "{actor} followed you",
     "remix": "{actor} remixed your video",
     "cameo": "{actor} used your cameo",
-    "report": "there is news on your report",
+    "report": "there is news on a report",
 }
+# Types whose stored text is a whole sentence rather than what the actor did.
+WHOLE_SENTENCE_TYPES = frozenset({"report"})
 
 
 class ReadOut(BaseModel):
     unread: int
 
 
-def sentence(kind: str, actor_handle: str | None, extra: str) -> str:
-    """One readable sentence. `extra` is what `notify(text=...)` stored (a comment's
-    words, a report's outcome) and follows after a colon; a type without a sentence of
-    its own says only `extra`."""
+def sentence(kind: str, actor_handle: str | None, stored: str) -> str:
+    """One readable sentence. What `notify(text=...)` stored is what the actor did
+    ("liked your video": "@bob liked your video"), or for a report a whole sentence (a
+    moderator's decision names no one); without it, the type's own sentence."""
     actor = f"@{actor_handle}" if actor_handle else "someone"
-    base = SENTENCES.get(kind, "")
-    if not base:
-        return extra or kind
-    said = base.format(actor=actor)
-    return f"{said}: {extra}" if extra else said
+    if stored:
+        if kind in WHOLE_SENTENCE_TYPES or actor_handle is None:
+            return stored
+        return f"{actor} {stored}"
+    return SENTENCES.get(kind, "{actor}: " + kind).format(actor=actor)
 
 
 def notification_outs(db: Session, rows: Sequence[Notification]) -> list[NotificationOut]:
