@@ -119,14 +119,8 @@ export async function logOut() {
 
 let stream = null;
 
-/** The unread count in the nav; every view that changes it calls this too. */
-export async function refreshBadge() {
-  if (!session.user) return;
-  const page = await get("/notifications?limit=1").catch(() => null);
-  if (page) setBadge(page.unread);
-}
-
-function setBadge(unread) {
+/** The unread count in the nav (from the stream, and from views that mark read). */
+export function setBadge(unread) {
   const badge = document.getElementById("badge");
   if (!badge) return;
   badge.hidden = !unread;
@@ -138,16 +132,14 @@ function setBadge(unread) {
 function startLiveBadge() {
   stopLiveBadge();
   if (!session.user) return;
-  refreshBadge();
+  // The stream sends `unread` ({"unread": n}) first and after each batch, and one
+  // `notification` event per new notification (service/api/notifications.py). The browser
+  // reconnects on its own, resuming after the last notification id it got.
   stream = new EventSource("/api/notifications/stream");
-  // Whatever the event says, the count is read back from the API: a message that was
-  // missed or merged costs nothing but latency.
-  const onEvent = () => {
-    refreshBadge();
-    window.dispatchEvent(new CustomEvent("rf:notification"));
-  };
-  stream.onmessage = onEvent;
-  stream.addEventListener("notification", onEvent);
+  stream.addEventListener("unread", (event) => setBadge(JSON.parse(event.data).unread));
+  stream.addEventListener("notification", (event) => {
+    window.dispatchEvent(new CustomEvent("rf:notification", { detail: JSON.parse(event.data) }));
+  });
 }
 
 function stopLiveBadge() {

@@ -1,7 +1,7 @@
 // Notifications: the list, mark read; it redraws when the live stream says something new.
 import { get, post } from "../api.js";
 import { h, timeAgo } from "../dom.js";
-import { refreshBadge } from "../main.js";
+import { setBadge } from "../main.js";
 
 export async function notificationsView(root) {
   const markAll = h("button", { type: "button" }, "Mark all read");
@@ -14,9 +14,8 @@ export async function notificationsView(root) {
     if (!page.data.length) list.append(h("li", { class: "empty" }, "Nothing yet."));
   };
   markAll.addEventListener("click", async () => {
-    await post("/notifications/read", { ids: null });
+    setBadge((await post("/notifications/read", { ids: null })).unread);
     await reload();
-    await refreshBadge();
   });
   await reload();
   const onLive = () => reload();
@@ -28,8 +27,8 @@ function row(n, reload) {
   const target = n.video_id ? `/p/${n.video_id}` : n.report_id ? "/moderation" : n.actor ? `/u/${n.actor.handle}` : null;
   const markRead = async () => {
     if (n.read) return;
-    await post("/notifications/read", { ids: [n.id] }).catch(() => null);
-    await refreshBadge();
+    const read = await post("/notifications/read", { ids: [n.id] }).catch(() => null);
+    if (read) setBadge(read.unread);
   };
   const text = h("span", { class: "text" }, n.text);
   return h(

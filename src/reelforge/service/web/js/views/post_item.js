@@ -167,11 +167,10 @@ function actions(item, remove) {
   };
   drawLike();
   like.addEventListener("click", async () => {
-    const liked = !item.liked_by_me;
     try {
-      await (liked ? post : del)(`/posts/${item.id}/like`);
-      item.liked_by_me = liked;
-      item.counts.likes += liked ? 1 : -1;
+      const fresh = await (item.liked_by_me ? del : post)(`/posts/${item.id}/like`);
+      item.liked_by_me = fresh.liked_by_me;
+      item.counts = fresh.counts;
       drawLike();
     } catch (error) {
       toast(error.message);
