@@ -6,6 +6,7 @@ controls ages and counters exactly; viewers sign up through the real route."""
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from collections import Counter
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 from tests.app.conftest import AppUnderTest, Browser
+from tests.dit import benchmark_module
 
 from reelforge.db.models import (
     Block,
@@ -441,9 +443,27 @@ def test_followed_creators_old_posts_are_for_you_candidates(
     friend = creator(site, "friend")
     add(site, Follow(follower_id=viewer.user_id, followee_id=friend))
     stranger = creator(site, "stranger")
-    old = post(site, friend, "a friend's old clip", age_h=24 * 60)
+    old = post(site, friend, "a friend's old clip", age_h=24 * 20)
     newer = [post(site, stranger, f"stranger clip {n}", age_h=n) for n in range(3)]
     monkeypatch.setattr(feed, "WINDOW_SIZE", 2)  # the friend's clip is outside the window
     seen = set(ids(for_you(viewer, limit=30)))
     assert old in seen and len(seen & set(newer)) == 2
     assert old not in set(ids(for_you(site.anonymous(), limit=30)))
+
+
+def test_the_benchmark_runs_small() -> None:
+    """benchmarks/feed.py --small end to end (PostgreSQL too when
+    REELFORGE_TEST_DATABASE_URL is set): every page is full and every figure is there."""
+    bench = benchmark_module("feed")
+    results = bench.main(["--small", "--no-write", "--requests", "30", "--cold", "5"])
+    assert results["size"]["posts"] == 10_000
+    expected = (
+        {"sqlite", "postgresql"} if os.environ.get("REELFORGE_TEST_DATABASE_URL") else {"sqlite"}
+    )
+    assert set(results["backends"]) == expected
+    for by_feed in results["backends"].values():
+        for name in ("for_you", "following"):
+            for phase, numbers in by_feed[name].items():
+                assert numbers["n"] == (30 if phase == "warm" else 5)
+                assert 0 < numbers["p50_ms"] <= numbers["p99_ms"] <= numbers["max_ms"]
+                assert numbers["mean_items"] >= 9.5, (name, phase, numbers)
