@@ -57,6 +57,8 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    any_,
+    bindparam,
     case,
     false,
     func,
@@ -66,6 +68,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from reelforge.db.models import (
@@ -246,10 +249,16 @@ def _embeddings(db: Session, cache: _DatabaseCache, ids: Sequence[str]) -> np.nd
     """(len(ids), 384), from the cache or one query for the missing ones."""
     with cache.lock:
         missing = [i for i in dict.fromkeys(ids) if i not in cache.embeddings]
+    postgresql = db.get_bind().dialect.name == "postgresql"
     for start in range(0, len(missing), 5000):
         chunk = missing[start : start + 5000]
-        query = select(Post.video_id, Post.embedding).where(Post.video_id.in_(chunk))
-        _remember(cache, _blob_rows(db, query))
+        # PostgreSQL: one array parameter, not an IN list compiled anew for every length
+        match = (
+            Post.video_id == any_(bindparam("ids", chunk, type_=ARRAY(String)))
+            if postgresql
+            else Post.video_id.in_(chunk)
+        )
+        _remember(cache, _blob_rows(db, select(Post.video_id, Post.embedding).where(match)))
     out = np.zeros((len(ids), DIM), np.float32)
     with cache.lock:
         for i, video_id in enumerate(ids):
