@@ -18,19 +18,19 @@ from reelforge.media import decode_mp4
 from reelforge.settings import Settings
 from reelforge.types import Request
 
-PROMPTS = (
-    "a golden retriever catches a frisbee on a beach at sunset",
-    "a chef flips a pancake and says 'perfect!'",
-    "two cars crash at an intersection in the rain",
-    "a rocket launches from a desert pad",
-    "a girl plays the piano in a concert hall",
-    "waves crash on rocks at night",
-    "a helicopter flies over the city at night",
-    "a cow and a pig walk on a farm",
-    "an astronaut floats in space near a satellite",
-    "a fish swims underwater past a turtle",
-    "a snowman stands in the snow while a dog runs",
-    "a dragon flies over a castle",
+PROMPTS = (  # one per topic of the everyday suite
+    "a golden retriever catches a frisbee on a beach at sunset",  # animals-001
+    "a police car chases a motorcycle through the city",  # vehicles-005
+    "a chef flips a pancake in a frying pan and says \"Perfect!\"",  # food-cooking-001
+    "an archer shoots an arrow from a bow at a dartboard in the gym",  # sports-024
+    "a man plays the flute as a snake sways out of a basket",  # music-023
+    "a volcano erupts at night and launches a huge rock into the sky",  # nature-weather-010
+    "a woman walks her poodle past a hotel",  # city-010
+    "a cat pushes a mug until it falls off the kitchen counter",  # home-015
+    "a lumberjack splits a log with an axe in the forest",  # work-016
+    "the earth spins slowly in space as the sun rises behind it",  # space-015
+    "a wizard waves a magic wand and a rabbit jumps out of a top hat",  # fantasy-003
+    "a boss points at a chart and says \"Sales are up!\"",  # people-talking-009
 )
 THUMB = (270, 480)  # width, height of one cell
 

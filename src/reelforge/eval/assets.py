@@ -835,6 +835,8 @@ def _colour_scores(
 ) -> np.ndarray:
     """The share of the pose's colour samples within COLOUR_DE of the drawing's colour
     (plus the light's offset), at each centre; 0 with less than half of them in frame."""
+    if look.dx.size == 0:  # a drawing with no colour samples (all outline) scores nothing
+        return np.zeros(len(cx), np.float32)
     x = np.round(cx).astype(np.int32)[:, None]
     y = np.round(cy).astype(np.int32)[:, None]
     seen, inside = _gather(lab, look.dy[None] + y, look.dx[None] + x)  # (S, N, 3)
