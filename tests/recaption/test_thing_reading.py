@@ -88,6 +88,11 @@ def test_colours_counts_and_sizes_apply_to_things(settings: Settings) -> None:
     assert cars.rgb is not None and cars.rgb[2] > cars.rgb[0]
 
 
+def test_a_colour_before_a_named_thing_is_its_colour_not_a_fruit(settings: Settings) -> None:
+    plan = plan_of("an orange butterfly flies over a garden", settings)
+    assert [(t.asset, t.color) for t in plan.things] == [("butterfly", "orange")]
+
+
 def test_nouns_with_no_drawing_are_left_out_and_said(settings: Settings) -> None:
     plan = plan_of("A rocket launches from a concrete gantry with great happiness", settings)
     assert [t.asset for t in plan.things] == ["rocket"]

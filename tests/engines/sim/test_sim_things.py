@@ -197,6 +197,22 @@ def test_a_chase_closes_in_without_jumping() -> None:
     assert both.mean() > 0.8 and np.mean(np.sign(v_lion[both]) == np.sign(v_zebra[both])) > 0.9
 
 
+def test_a_police_car_chases_on_its_wheels() -> None:
+    sim, _ = scene("a police car chases a motorcycle through the city")
+    movers = [t for t in sim.things if t.asset.id in ("police-car", "motorcycle")]
+    assert len(movers) == 2
+    for mover in movers:  # on the road the whole time: no hops, no footsteps
+        assert np.ptp(mover.track[:, 1]) < 0.02
+    assert not [e for e in sim.events if e.sound.startswith("footstep")]
+
+
+def test_a_butterfly_flies_without_splashing() -> None:
+    sim, _ = scene("a butterfly flies over a pond in the garden")
+    (butterfly,) = named(sim, "butterfly")
+    assert butterfly.track[:, 1].min() > 0.2  # off the ground the whole clip
+    assert not [e for e in sim.events if e.thing.startswith("butterfly") and "splash" in e.sound]
+
+
 def test_the_moon_rises_and_the_sun_sets() -> None:
     rising, _ = scene("a full moon rises over the mountains at night")
     setting, _ = scene("the sun sinks slowly over the ocean")
