@@ -65,6 +65,7 @@ def post(
     views: int = 0,
     posted: bool = True,
     removed: bool = False,
+    posted_at: int | None = None,
 ) -> str:
     video_id = f"video_{secrets.token_hex(12)}"
     video = Video(
@@ -86,7 +87,7 @@ def post(
         caption=text,
         posted=posted,
         removed=removed,
-        posted_at=int(time.time() - age_h * 3600),
+        posted_at=int(time.time() - age_h * 3600) if posted_at is None else posted_at,
         like_count=likes,
         comment_count=comments,
         remix_count=remixes,
@@ -409,7 +410,8 @@ def test_following_is_newest_first_from_followed_people_only(site: AppUnderTest)
     a_old = post(site, alice, "alice old", age_h=30)
     a_new = post(site, alice, "alice new", age_h=1)
     b_mid = post(site, bob, "bob mid", age_h=5)
-    same_time = [post(site, bob, f"bob twin {n}", age_h=10) for n in range(3)]
+    ten_hours_ago = int(time.time()) - 36_000
+    same_time = [post(site, bob, f"bob twin {n}", posted_at=ten_hours_ago) for n in range(3)]
     post(site, carol, "carol, not followed", age_h=0)
     post(site, alice, "alice removed", removed=True)
     post(site, alice, "alice unposted", posted=False)
