@@ -407,8 +407,23 @@ def feed_index(page: Page) -> int:
     )
 
 
+STATE_JS = """() => {
+    const f = document.querySelector('.feed');
+    return {scrollTop: f.scrollTop, height: f.clientHeight,
+            paused: [...f.querySelectorAll('video')].map(v => v.paused),
+            ready: [...f.querySelectorAll('video')].map(v => v.readyState)};
+}"""
+
+
 def settle_at(page: Page, index: int) -> None:
     """Wait until the feed rests on post `index` and that post (only) is playing."""
+    try:
+        _settle_at(page, index)
+    except sync_api.TimeoutError:
+        raise AssertionError(f"not at post {index}: {page.evaluate(STATE_JS)}") from None
+
+
+def _settle_at(page: Page, index: int) -> None:
     page.wait_for_function(
         """(i) => {
             const f = document.querySelector('.feed');
@@ -421,6 +436,18 @@ def settle_at(page: Page, index: int) -> None:
     )
 
 
+def swipe_up(cdp: Any, x: int = 180, from_y: int = 600, to_y: int = 150) -> None:
+    """A finger drawn up the screen: real touch events, which the browser turns into a
+    scroll (CDP's synthesized scroll gesture does not scroll in headless Chromium)."""
+    steps = 10
+    touch = "Input.dispatchTouchEvent"
+    cdp.send(touch, {"type": "touchStart", "touchPoints": [{"x": x, "y": from_y}]})
+    for k in range(1, steps + 1):
+        y = from_y + (to_y - from_y) * k / steps
+        cdp.send(touch, {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+    cdp.send(touch, {"type": "touchEnd", "touchPoints": []})
+
+
 def test_swipe_five_posts_by_touch_and_keyboard(server, seeded, new_phone):
     page = signed_in_page(new_phone(), server, seeded["viewer"])
     page.goto(f"{server.url}/following")
@@ -429,10 +456,7 @@ def test_swipe_five_posts_by_touch_and_keyboard(server, seeded, new_phone):
     first = page.locator(".feed .item").first.get_attribute("data-post-id")
     cdp = page.context.new_cdp_session(page)
     for n in range(1, 6):  # five swipes up, one post each (scroll-snap-stop: always)
-        cdp.send(
-            "Input.synthesizeScrollGesture",
-            {"x": 180, "y": 600, "yDistance": -450, "speed": 1200, "gestureSourceType": "touch"},
-        )
+        swipe_up(cdp)
         settle_at(page, n)
     for key, index in (("ArrowUp", 4), ("k", 3), ("ArrowUp", 2), ("ArrowDown", 3), ("j", 4)):
         page.keyboard.press(key)
@@ -532,9 +556,10 @@ def test_page_weight_and_time_to_first_video(server, seeded, new_phone, hosts):
 def test_screenshots(server, seeded, new_phone, tmp_path):
     """The feed, create page, profile and notifications at a phone's size. Saved under
     tmp; REELFORGE_UPDATE_SCREENSHOTS=1 writes them to docs/img (README links them)."""
-    viewer = seeded["viewer"]
+    viewer = ApiPerson(server, "sam")  # new here: For You has everything unseen
     cleo = seeded["creators"]["cleo"]
     newest = seeded["posts"]["cleo"][-1]
+    viewer.call("POST", "/api/users/cleo/follow")
     viewer.call("POST", f"/api/posts/{newest}/like")
     viewer.call("POST", f"/api/posts/{newest}/comments", json={"body": "so cosy!"})
     shots: dict[str, Path] = {}
@@ -565,7 +590,8 @@ def test_screenshots(server, seeded, new_phone, tmp_path):
 
     inbox = signed_in_page(new_phone(), server, cleo)
     inbox.goto(f"{server.url}/notifications")
-    expect(inbox.locator(".notification")).to_have_count(3)  # follow, like, comment
+    # Follows from the viewer and Sam, Sam's like and comment.
+    expect(inbox.locator(".notification")).to_have_count(4)
     shots["notifications"] = tmp_path / "app-notifications.png"
     inbox.screenshot(path=shots["notifications"])
 

@@ -94,7 +94,10 @@ function drawNav() {
         h("button", { type: "button", class: "link wide-only", onclick: logOut }, "Log out"),
       ]
     : [h("a", { href: "/login" }, "Log in"), h("a", { href: "/signup" }, "Sign up")];
-  nav.replaceChildren(h("a", { href: "/", class: "brand" }, icon("remix"), "reelforge"), ...links);
+  nav.replaceChildren(
+    h("a", { href: "/", class: "brand" }, icon("remix"), "reelforge"),
+    ...links.filter(Boolean),
+  );
   markCurrent(location.pathname);
 }
 

@@ -1,7 +1,7 @@
 // The moderation queue: open reports, each with its thread between reporter and
 // moderators, uphold or dismiss with a note; and the audit of every moderator action.
 import { get, post } from "../api.js";
-import { h, timeAgo } from "../dom.js";
+import { append, h, timeAgo } from "../dom.js";
 import { field, formErrorLine, onSubmit } from "../forms.js";
 import { session } from "../main.js";
 
@@ -11,7 +11,7 @@ export async function moderationView(root) {
   const queue = h("ul", { class: "reports", "aria-label": "Reports" });
   const detail = h("section", { class: "report-detail", "aria-live": "polite" });
   const audit = h("section", { class: "audit" });
-  root.append(queue, detail, moderator ? audit : null);
+  append(root, [queue, detail, moderator ? audit : null]);
   const reload = async () => {
     const page = await get(moderator ? "/reports?status=open" : "/reports");
     queue.replaceChildren(...page.data.map((r) => reportRow(r, () => openReport(detail, r.id, moderator, reload))));
@@ -84,7 +84,8 @@ async function openReport(detail, reportId, moderator, reloadQueue) {
       resolve.querySelector(".form-error").textContent = error.message;
     }
   });
-  detail.replaceChildren(
+  detail.replaceChildren();
+  append(detail, [
     h("h2", { tabindex: "-1" }, `Report: ${report.reason}`),
     h("p", {}, `On `, targetLink(report), ` · by @${report.reporter.handle} · ${report.status}`),
     report.details ? h("p", { class: "details" }, report.details) : null,
@@ -92,7 +93,7 @@ async function openReport(detail, reportId, moderator, reloadQueue) {
     thread,
     message,
     moderator && report.status === "open" ? resolve : null,
-  );
+  ]);
   detail.querySelector("h2").focus();
 }
 

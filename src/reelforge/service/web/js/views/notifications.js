@@ -30,15 +30,18 @@ function row(n, reload) {
     const read = await post("/notifications/read", { ids: [n.id] }).catch(() => null);
     if (read) setBadge(read.unread);
   };
-  const text = h("span", { class: "text" }, n.text);
+  const text = target ? h("a", { class: "text", href: target, onclick: markRead }, n.text) : h("span", { class: "text" }, n.text);
   return h(
     "li",
     { class: `notification ${n.read ? "read" : "unread"}`, dataset: { type: n.type } },
-    h("span", { class: "kind" }, n.type),
-    target ? h("a", { href: target, onclick: markRead }, text) : text,
-    h("span", { class: "muted" }, ` · ${timeAgo(n.created_at)}`),
+    h("p", { class: "head" }, h("span", { class: "kind" }, n.type), ` · ${timeAgo(n.created_at)}`),
+    text,
     n.read
       ? null
-      : h("button", { type: "button", class: "link", onclick: async () => { await markRead(); await reload(); } }, "Mark read"),
+      : h(
+          "button",
+          { type: "button", class: "link", "aria-label": `Mark read: ${n.text}`, onclick: async () => { await markRead(); await reload(); } },
+          "Mark read",
+        ),
   );
 }
