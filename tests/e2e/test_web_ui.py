@@ -121,16 +121,26 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 class ApiPerson:
-    """Someone signed up through /api/signup, calling the API as the web UI does (the
-    session cookie and the CSRF token)."""
+    """Someone calling the API as the web UI does (the session cookie and the CSRF
+    token): to seed posts and to check what the pages did."""
 
-    def __init__(self, server: Server, handle: str) -> None:
-        self.handle = handle
-        self.http = httpx.Client(base_url=server.url, timeout=60)
-        made = self.http.post("/api/signup", json={"handle": handle, "password": PASSWORD})
+    def __init__(self, http: httpx.Client, handle: str) -> None:
+        self.http, self.handle = http, handle
+        self.csrf = http.get("/api/session").json()["csrf_token"]
+        self.cookie = http.cookies["rf_session"]
+
+    @classmethod
+    def sign_up(cls, server: Server, handle: str) -> ApiPerson:
+        http = httpx.Client(base_url=server.url, timeout=60)
+        made = http.post("/api/signup", json={"handle": handle, "password": PASSWORD})
         assert made.status_code in (200, 201), made.text
-        self.csrf = made.json()["csrf_token"]
-        self.cookie = self.http.cookies["rf_session"]
+        return cls(http, handle)
+
+    @classmethod
+    def of_browser(cls, server: Server, context: BrowserContext, handle: str) -> ApiPerson:
+        cookie = next(c["value"] for c in context.cookies() if c["name"] == "rf_session")
+        http = httpx.Client(base_url=server.url, cookies={"rf_session": cookie}, timeout=60)
+        return cls(http, handle)
 
     def call(self, method: str, path: str, **kw: Any) -> Any:
         response = self.http.request(method, path, headers={"x-csrf-token": self.csrf}, **kw)
@@ -368,8 +378,7 @@ def test_post_react_notify_remix_report_and_take_down(server, new_phone, hosts):
     for page in (alice, bob):
         for feed in ("/", "/following"):
             page.goto(f"{server.url}{feed}")
-            expect(page.locator(".feed")).to_be_visible()
-            page.wait_for_load_state("networkidle")
+            expect(page.locator(".feed .item, .feed .empty").first).to_be_visible()
             expect(item(page, post_id)).to_have_count(0)
     alice.goto(f"{server.url}/u/alice")
     expect(alice.get_by_role("heading", name="Posts")).to_be_visible()
@@ -390,9 +399,9 @@ def seeded(server: Server) -> dict[str, Any]:
         "dev": ["a car drives down a street", "a bird flies over a lake"],
         "eve": ["a guitar plays on a stage", "an apple falls from a tree"],
     }
-    creators = {handle: ApiPerson(server, handle) for handle in prompts}
+    creators = {handle: ApiPerson.sign_up(server, handle) for handle in prompts}
     posts = {handle: creators[handle].make_posts(p) for handle, p in prompts.items()}
-    viewer = ApiPerson(server, "viewer")
+    viewer = ApiPerson.sign_up(server, "viewer")
     for handle in prompts:
         viewer.call("POST", f"/api/users/{handle}/follow")
     return {"creators": creators, "posts": posts, "viewer": viewer}
@@ -470,6 +479,61 @@ def test_swipe_five_posts_by_touch_and_keyboard(server, seeded, new_phone):
         time.sleep(0.2)
 
 
+# Forms, settings, drafts; by keyboard alone ---------------------------------------------
+
+
+def test_errors_beside_their_field_settings_kept_and_drafts(server, new_phone):
+    page = new_phone().new_page()
+    page.goto(f"{server.url}/signup")
+    # By keyboard alone: the handle has focus, Tab moves on in order, Enter submits.
+    page.keyboard.type("Not A Handle")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    handle = page.get_by_label("Handle")
+    expect(page.locator("#" + handle.get_attribute("id") + "-error")).to_contain_text("handle")
+    expect(handle).to_have_attribute("aria-invalid", "true")
+    expect(handle).to_be_focused()
+    handle.fill("fay")
+    page.keyboard.press("Enter")
+    expect(nav(page, "Profile")).to_be_visible()
+
+    # The steering text and notification types are stored, shown, and kept.
+    page.goto(f"{server.url}/settings")
+    page.get_by_label("Steering").fill("more cats and cooking, no sports")
+    page.get_by_role("button", name="Save steering").click()
+    expect(page.locator(".steering-now")).to_have_text(
+        "For You is steered by: “more cats and cooking, no sports”"
+    )
+    page.get_by_label("Likes").uncheck()
+    page.get_by_role("button", name="Save notifications").click()
+    expect(page.locator("#toast")).to_contain_text("Notification settings saved")
+    page.get_by_label("Bio").fill("<b>cooking</b> & cats")
+    page.get_by_role("button", name="Save profile").click()
+    expect(page.locator("#toast")).to_contain_text("Profile saved")
+    page.reload()
+    expect(page.get_by_label("Steering")).to_have_value("more cats and cooking, no sports")
+    expect(page.get_by_label("Likes")).not_to_be_checked()
+    expect(page.get_by_label("Comments")).to_be_checked()
+    page.goto(f"{server.url}/u/fay")
+    expect(page.locator(".bio")).to_have_text("<b>cooking</b> & cats")
+
+    # A post unposted from its own menu is a draft again; deleting it asks first.
+    fay = ApiPerson.of_browser(server, page.context, "fay")
+    (post_id,) = fay.make_posts(["a kettle boils in a kitchen"])
+    page.goto(f"{server.url}/p/{post_id}")
+    page.get_by_label("More actions").click()
+    page.get_by_role("button", name="Unpost (back to drafts)").click()
+    expect(page.locator("#toast")).to_contain_text("Unposted")
+    nav(page, "Drafts").click()
+    expect(page.locator(".draft .prompt")).to_have_text(["a kettle boils in a kitchen"])
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete draft: a kettle boils in a kitchen").click()
+    expect(page.locator(".drafts .empty")).to_be_visible()
+    assert fay.http.get(f"/api/videos/{post_id}").status_code == 404
+
+
 # The pages themselves: offline docs, hosts, weight, screenshots -----------------------
 
 
@@ -504,7 +568,7 @@ def test_pages_send_strict_headers_and_deep_links_answer_the_app(server):
 def test_page_weight_and_time_to_first_video(server, seeded, new_phone, hosts):
     """The For You page for a new viewer: bytes over the wire by kind, and the time from
     navigation to the first video's `playing` (README, "The app")."""
-    viewer = ApiPerson(server, "weigher")
+    viewer = ApiPerson.sign_up(server, "weigher")
     page = signed_in_page(new_phone(), server, viewer)
     page.add_init_script(
         "window.__firstPlayingMs = null; document.addEventListener('playing', () => {"
@@ -556,7 +620,7 @@ def test_page_weight_and_time_to_first_video(server, seeded, new_phone, hosts):
 def test_screenshots(server, seeded, new_phone, tmp_path):
     """The feed, create page, profile and notifications at a phone's size. Saved under
     tmp; REELFORGE_UPDATE_SCREENSHOTS=1 writes them to docs/img (README links them)."""
-    viewer = ApiPerson(server, "sam")  # new here: For You has everything unseen
+    viewer = ApiPerson.sign_up(server, "sam")  # new here: For You has everything unseen
     cleo = seeded["creators"]["cleo"]
     newest = seeded["posts"]["cleo"][-1]
     viewer.call("POST", "/api/users/cleo/follow")

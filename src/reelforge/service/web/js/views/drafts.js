@@ -1,5 +1,5 @@
-// Drafts: every clip a person made, private until posted.
-import { del, get, post } from "../api.js";
+// Drafts: the clips a person made and has not posted (or unposted): private to them.
+import { del, get } from "../api.js";
 import { h, timeAgo, toast } from "../dom.js";
 
 export async function draftsView(root) {
@@ -18,14 +18,10 @@ function draftRow(video, reload) {
   const thumb = video.thumbnail_url
     ? h("img", { src: video.thumbnail_url, alt: "", width: 72, height: 128, loading: "lazy" })
     : h("div", { class: "thumb-placeholder", "aria-hidden": "true" });
-  const state = video.posted ? "posted" : video.status === "completed" ? "draft" : `${video.status} ${video.progress} %`;
+  const state = video.status === "completed" ? "draft" : `${video.status} ${video.progress} %`;
   const remove = async () => {
     if (!confirm("Delete this clip for good?")) return;
     await del(`/videos/${video.id}`).catch((e) => toast(e.message));
-    await reload();
-  };
-  const unpost = async () => {
-    await post(`/posts/${video.id}/unpost`).catch((e) => toast(e.message));
     await reload();
   };
   return h(
@@ -40,8 +36,7 @@ function draftRow(video, reload) {
       h(
         "div",
         { class: "row" },
-        h("a", { class: "button", href: `/create?video=${video.id}` }, video.posted ? "View" : "Open"),
-        video.posted ? h("button", { type: "button", onclick: unpost }, "Unpost") : null,
+        h("a", { class: "button", href: `/create?video=${video.id}`, "aria-label": `Open draft: ${video.prompt}` }, "Open"),
         h("button", { type: "button", class: "danger", onclick: remove, "aria-label": `Delete draft: ${video.prompt}` }, "Delete"),
       ),
     ),

@@ -207,6 +207,7 @@ function actions(item, remove) {
 }
 
 function moreMenu(item, remove) {
+  const mine = item.creator.id === session.user?.id;
   const menu = h(
     "details",
     { class: "more" },
@@ -214,11 +215,10 @@ function moreMenu(item, remove) {
     h(
       "div",
       { class: "menu" },
-      h("button", { type: "button", onclick: () => seeLess(item) }, "See less like this"),
-      item.creator.id !== session.user?.id
-        ? h("button", { type: "button", onclick: () => hideCreator(item, remove) }, `Hide @${item.creator.handle}`)
-        : null,
-      h("button", { type: "button", onclick: () => openReport("post", item.id, "post") }, "Report"),
+      mine ? h("button", { type: "button", onclick: () => unpost(item, remove) }, "Unpost (back to drafts)") : null,
+      mine ? null : h("button", { type: "button", onclick: () => seeLess(item) }, "See less like this"),
+      mine ? null : h("button", { type: "button", onclick: () => hideCreator(item, remove) }, `Hide @${item.creator.handle}`),
+      mine ? null : h("button", { type: "button", onclick: () => openReport("post", item.id, "post") }, "Report"),
     ),
   );
   menu.addEventListener("click", (event) => {
@@ -234,6 +234,16 @@ async function copyLink(item) {
     toast(`Link copied: ${link}`);
   } catch {
     toast(link); // no clipboard permission: the link is shown to copy by hand
+  }
+}
+
+async function unpost(item, remove) {
+  try {
+    await post(`/posts/${item.id}/unpost`);
+    remove(document.querySelector(`.item[data-post-id="${item.id}"]`));
+    toast("Unposted: the clip is a private draft again.");
+  } catch (error) {
+    toast(error.message);
   }
 }
 
