@@ -72,6 +72,7 @@ def cli_env(data_dir: Path) -> dict[str, str]:
         os.environ,
         REELFORGE_DATA_DIR=str(data_dir),
         REELFORGE_RATE_LIMIT_PER_MINUTE="1000000",
+        REELFORGE_DAILY_GENERATION_QUOTA="0",
     )
 
 

@@ -125,17 +125,20 @@ class AppUnderTest:
                     seed=3,
                     completed_at=int(time.time()),
                     sequence=time.time_ns(),
+                    plan_json=self.sample["plan"].read_text(),
                 )
             )
             db.commit()
-        for variant, path in self.sample.items():
+        for variant in MEDIA:
+            path = self.sample[variant]
             self.state.storage.put_file(media_key(video_id, variant), path, MEDIA[variant][1])
         return video_id
 
 
 @pytest.fixture(scope="session")
 def sample_media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The files of one clip made by the real worker through `/v1/videos`."""
+    """The files of one clip made by the real worker through `/v1/videos`, and its scene
+    plan ("plan": remixes start from it)."""
     data = tmp_path_factory.mktemp("sample-app")
     app = create_app(app_settings(data))
     with TestClient(app, base_url="http://localhost") as client:
@@ -172,6 +175,11 @@ def sample_media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             ):
                 shutil.copyfileobj(source, sink)
             files[variant] = path
+        with state.factory() as db:
+            made_video = db.get(Video, video_id)
+            assert made_video is not None and made_video.plan_json
+            (out / "plan.json").write_text(made_video.plan_json)
+        files["plan"] = out / "plan.json"
     return files
 
 

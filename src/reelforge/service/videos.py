@@ -34,7 +34,7 @@ from reelforge.recaption.understood import understood
 from reelforge.service.deps import ServiceState, StateDep, UserDep, run_db
 from reelforge.service.errors import APIError
 from reelforge.settings import Settings
-from reelforge.social.posts import delete_post_rows
+from reelforge.social.posts import check_daily_quota, delete_post_rows
 from reelforge.types import API_SIZES, MAX_PROMPT_CHARS, ScenePlan, parse_size
 
 router = APIRouter(prefix="/v1/videos", tags=["videos"])
@@ -245,7 +245,9 @@ async def create_video(
 
 def _submit(db: Session, service: ServiceState, video: Video) -> dict[str, Any]:
     """Commit the job's row, then announce it: an accepted request is never lost (a lost
-    announcement is made again by the worker's scan of queued rows)."""
+    announcement is made again by the worker's scan of queued rows). Every video counts
+    against its user's daily quota, however it was asked for."""
+    check_daily_quota(db, video.user_id, service.settings.daily_generation_quota)
     db.add(video)
     db.commit()
     service.queue.enqueue(video.id)

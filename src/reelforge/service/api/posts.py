@@ -72,7 +72,6 @@ async def create_video(body: CreateIn, person: PersonDep, service: StateDep) -> 
     engine = engine_for_model(DEFAULT_MODEL, service.settings)
 
     def work(db: Session) -> VideoOut:
-        rules.check_daily_quota(db, person.id, service.settings.daily_generation_quota)
         video = Video(
             id=f"video_{secrets.token_hex(12)}",
             user_id=person.id,
@@ -409,7 +408,6 @@ async def remix(video_id: str, body: RemixIn, person: PersonDep, service: StateD
     prompt's changes, as /v1/videos/{id}/remix makes it. Posted, it joins the chain."""
 
     def work(db: Session) -> VideoOut:
-        rules.check_daily_quota(db, person.id, service.settings.daily_generation_quota)
         source = rules.remix_source(db, video_id, person)
         video = _derived(source, body.prompt, "remix", source.seconds, source.id)
         video.user_id = person.id
