@@ -445,7 +445,7 @@ def test_followed_creators_old_posts_are_for_you_candidates(
     friend = creator(site, "friend")
     add(site, Follow(follower_id=viewer.user_id, followee_id=friend))
     stranger = creator(site, "stranger")
-    old = post(site, friend, "a friend's old clip", age_h=24 * 20)
+    old = post(site, friend, "a friend's old clip", age_h=24 * 5)
     newer = [post(site, stranger, f"stranger clip {n}", age_h=n) for n in range(3)]
     monkeypatch.setattr(feed, "WINDOW_SIZE", 2)  # the friend's clip is outside the window
     seen = set(ids(for_you(viewer, limit=30)))

@@ -98,7 +98,7 @@ LIKE_W, COMMENT_W, REMIX_W, COMPLETED_W = 1.0, 3.0, 5.0, 0.5
 TRUST_AGE_SCALE_S = 30 * 86400
 WINDOW_SIZE = 2000
 FOLLOWED_EXTRA = 200
-FOLLOWED_MAX_AGE_S = 30 * 86400
+FOLLOWED_MAX_AGE_S = 7 * 86400
 WINDOW_TTL_S = 10.0
 EMBEDDING_CACHE_ROWS = 20_000  # ≈ 30 MiB of float32 rows per database
 EXPLORATION_SLOTS = frozenset({2, 5, 8})  # of every 10
@@ -125,6 +125,7 @@ class Candidates:
     upheld: np.ndarray  # (N,) int64: upheld reports against the creator
     embeddings: np.ndarray  # (N, 384) float32, unit norm or zero
     digests: list[bytes]  # what a cursor remembers of each id
+    keys: np.ndarray  # (N,) uint64: the digests as numbers, for the exploration order
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -145,6 +146,7 @@ class Candidates:
             np.concatenate([self.upheld, other.upheld]),
             np.concatenate([self.embeddings, other.embeddings]),
             self.digests + other.digests,
+            np.concatenate([self.keys, other.keys]),
         )
 
 
@@ -163,6 +165,7 @@ class _DatabaseCache:
     lock: threading.Lock = field(default_factory=threading.Lock)
     window: _Window | None = None
     embeddings: OrderedDict[str, np.ndarray] = field(default_factory=OrderedDict)
+    creator_since: dict[str, int] = field(default_factory=dict)  # account creation, Unix s
 
 
 _caches: dict[str, _DatabaseCache] = {}
@@ -192,7 +195,6 @@ _LIGHT = (
     Post.remix_count,
     Post.completed_count,
     Post.view_count,
-    User.created_at,
 )
 
 
@@ -201,10 +203,9 @@ def _visible() -> list[ColumnElement[bool]]:
     return [Post.posted == true(), Post.removed == false()]
 
 
-def _light_query() -> Select[*tuple[Any, ...]]:
+def _light_query(*extra: Any) -> Select[*tuple[Any, ...]]:
     return (
-        select(*_LIGHT)
-        .join(User, User.id == Post.user_id)
+        select(*_LIGHT, *extra)
         .where(*_visible())
         .order_by(Post.posted_at.desc(), Post.video_id.desc())
     )
@@ -300,6 +301,7 @@ def _candidates(
 ) -> Candidates:
     ids = [str(row[0]) for row in rows]
     creators = [str(row[1]) for row in rows]
+    digests = [digest(video_id) for video_id in ids]
     numbers = np.array([row[2:] for row in rows], np.int64).reshape(len(rows), 7)
     return Candidates(
         ids=ids,
@@ -309,7 +311,8 @@ def _candidates(
         creator_since=numbers[:, 6],
         upheld=np.array([upheld.get(c, 0) for c in creators], np.int64),
         embeddings=_embeddings(db, cache, ids),
-        digests=[digest(video_id) for video_id in ids],
+        digests=digests,
+        keys=np.array([int.from_bytes(d, "little") for d in digests], np.uint64),
     )
 
 
@@ -325,8 +328,10 @@ def _window(db: Session, cache: _DatabaseCache) -> _Window:
         return window
     upheld = _upheld_by_creator(db)
     connection = db.connection()
-    rows = connection.execute(_light_query().limit(WINDOW_SIZE)).all()
+    query = _light_query(User.created_at).join(User, User.id == Post.user_id)
+    rows = connection.execute(query.limit(WINDOW_SIZE)).all()
     with cache.lock:
+        cache.creator_since.update((str(row[1]), int(row[-1])) for row in rows)
         missing = sum(1 for row in rows if row[0] not in cache.embeddings)
     if missing > len(rows) // 4:
         # Cold: the window's embeddings by the same index range, not an IN list of 2,000
@@ -340,23 +345,33 @@ def _window(db: Session, cache: _DatabaseCache) -> _Window:
 
 
 def _followed_rows(
-    db: Session, window: _Window, followees: set[str], now: int
+    db: Session, cache: _DatabaseCache, window: _Window, followees: set[str], now: int
 ) -> list[Sequence[Any]]:
     """The newest posts (under FOLLOWED_MAX_AGE_S) of followed creators that the window
-    does not already hold: ix_posts_creator_time ranges, one per creator."""
+    does not already hold: ix_posts_creator_time ranges, one per creator. The creators'
+    account ages come from the process's cache (they never change), not a join: joining
+    users made PostgreSQL hash all of them for 200 rows."""
     if not followees:
         return []
-    rows = (
-        db.connection()
-        .execute(
-            _light_query()
-            .where(Post.user_id.in_(sorted(followees)), Post.posted_at >= now - FOLLOWED_MAX_AGE_S)
-            .limit(FOLLOWED_EXTRA)
-        )
-        .all()
-    )
+    recent = Post.posted_at >= now - FOLLOWED_MAX_AGE_S
+    query = _light_query().where(Post.user_id.in_(sorted(followees)), recent)
+    rows = db.connection().execute(query.limit(FOLLOWED_EXTRA)).all()
     known = window.candidates.index
-    return [row for row in rows if row[0] not in known]
+    rows = [row for row in rows if row[0] not in known]
+    since = _creator_since(db, cache, {str(row[1]) for row in rows})
+    return [(*row, since.get(str(row[1]), now)) for row in rows]
+
+
+def _creator_since(db: Session, cache: _DatabaseCache, creators: set[str]) -> dict[str, int]:
+    with cache.lock:
+        missing = sorted(c for c in creators if c not in cache.creator_since)
+    if missing:
+        query = select(User.id, User.created_at).where(User.id.in_(missing))
+        found = {str(user_id): int(at) for user_id, at in db.connection().execute(query)}
+        with cache.lock:
+            cache.creator_since.update(found)
+    with cache.lock:
+        return {c: cache.creator_since[c] for c in creators if c in cache.creator_since}
 
 
 @dataclass
@@ -585,8 +600,15 @@ def decode_served(cursor: str) -> list[bytes]:
     return [body[i : i + DIGEST_BYTES] for i in range(0, len(body), DIGEST_BYTES)]
 
 
-def _explore_key(viewer_id: str | None, video_id: str) -> bytes:
-    return hashlib.blake2b(f"{viewer_id or ''}/{video_id}".encode(), digest_size=8).digest()
+def _explore_order(c: Candidates, pool: np.ndarray, viewer_id: str | None) -> list[int]:
+    """`pool` in an order fixed per viewer: each post's digest mixed with the viewer's
+    (xor, then a multiplicative hash, wrapping at 64 bits), vectorised."""
+    salt = hashlib.blake2b((viewer_id or "").encode(), digest_size=8).digest()
+    mixed = (c.keys[pool] ^ np.uint64(int.from_bytes(salt, "little"))) * _GOLDEN
+    return [int(i) for i in pool[np.argsort(mixed, kind="stable")]]
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 def _take(
@@ -778,9 +800,8 @@ def _orders(
     ranked = indices[np.lexsort((ids[indices], -score[indices]))].tolist()
     low_exposure = c.counts[:, 4] <= EXPLORATION_MAX_VIEWS
     fresh = (now - c.posted_at) <= EXPLORATION_MAX_AGE_S
-    pool = np.flatnonzero(eligible & low_exposure & fresh).tolist()
-    pool.sort(key=lambda i: _explore_key(viewer_id, c.ids[i]))
-    return ranked, pool
+    pool = np.flatnonzero(eligible & low_exposure & fresh)
+    return ranked, _explore_order(c, pool, viewer_id)
 
 
 def _fresh_posts(db: Session, ids: Sequence[str]) -> dict[str, Post]:
@@ -812,7 +833,7 @@ def for_you(
     # 1. Candidates and the viewer
     window = _window(db, cache)
     viewer = _viewer(db, viewer_id) if viewer_id is not None else Viewer()
-    extra_rows = _followed_rows(db, window, viewer.follows, now)
+    extra_rows = _followed_rows(db, cache, window, viewer.follows, now)
     liked_ids = sorted(viewer.liked | viewer.completed)
     # one query for every embedding not yet cached; the calls below find them cached
     _embeddings(
