@@ -225,7 +225,7 @@ def _upheld_by_creator(db: Session) -> dict[str, int]:
     """Upheld reports against each creator's posts, comments and profile (few rows: only
     upheld reports are read, through ix_reports_status)."""
     upheld = [Report.status == "upheld"]
-    queries = [
+    parts = [
         select(Post.user_id, func.count())
         .join(Report, Report.target_id == Post.video_id)
         .where(Report.target_type == "post", *upheld)
@@ -240,9 +240,8 @@ def _upheld_by_creator(db: Session) -> dict[str, int]:
         .group_by(User.id),
     ]
     out: Counter[str] = Counter()
-    for query in queries:
-        for user_id, count in db.execute(query):
-            out[user_id] += int(count)
+    for user_id, count in db.connection().execute(union_all(*parts)):
+        out[str(user_id)] += int(count)
     return dict(out)
 
 
@@ -271,9 +270,9 @@ def _embeddings(db: Session, cache: _DatabaseCache, ids: Sequence[str]) -> np.nd
     return out
 
 
-def _blob_rows(db: Session, query: Select[str, bytes | None]) -> Sequence[Sequence[Any]]:
-    """(video_id, embedding) rows. PostgreSQL sends them in its binary format: bytea as
-    raw bytes rather than hex text, which halves what a cold window costs."""
+def _blob_rows(db: Session, query: Select[*tuple[Any, ...]]) -> Sequence[Sequence[Any]]:
+    """Rows holding embeddings. PostgreSQL sends them in its binary format: bytea as raw
+    bytes rather than hex text, which halves what a cold window costs."""
     connection = db.connection()
     if connection.dialect.name != "postgresql":
         return connection.execute(query).all()
@@ -283,7 +282,7 @@ def _blob_rows(db: Session, query: Select[str, bytes | None]) -> Sequence[Sequen
     driver: Any = connection.connection.driver_connection  # psycopg, in this transaction
     with driver.cursor() as cursor:
         cursor.execute(str(compiled), compiled.params, binary=True)
-        rows: list[tuple[str, bytes | None]] = cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
     return rows
 
 
@@ -327,18 +326,17 @@ def _window(db: Session, cache: _DatabaseCache) -> _Window:
     ):
         return window
     upheld = _upheld_by_creator(db)
-    connection = db.connection()
     query = _light_query(User.created_at).join(User, User.id == Post.user_id)
-    rows = connection.execute(query.limit(WINDOW_SIZE)).all()
+    if window is None:
+        # Cold: the embeddings come with the rows (3 MB for 2,000), not by an IN list of
+        # 2,000 ids; later reads only fetch the embeddings of posts new to the window.
+        rows = _blob_rows(db, query.add_columns(Post.embedding).limit(WINDOW_SIZE))
+        _remember(cache, [(row[0], row[-1]) for row in rows])
+        rows = [row[:-1] for row in rows]
+    else:
+        rows = db.connection().execute(query.limit(WINDOW_SIZE)).all()
     with cache.lock:
         cache.creator_since.update((str(row[1]), int(row[-1])) for row in rows)
-        missing = sum(1 for row in rows if row[0] not in cache.embeddings)
-    if missing > len(rows) // 4:
-        # Cold: the window's embeddings by the same index range, not an IN list of 2,000
-        # ids (compiling and sending that costs more than the rows).
-        newest = select(Post.video_id, Post.embedding).where(*_visible())
-        newest = newest.order_by(Post.posted_at.desc(), Post.video_id.desc())
-        _remember(cache, _blob_rows(db, newest.limit(WINDOW_SIZE)))
     window = _Window(_candidates(db, cache, rows, upheld), head, upheld, time.monotonic())
     cache.window = window
     return window
