@@ -364,3 +364,31 @@ def test_api_videos_are_drafts_and_v1_still_deletes_a_post(site: AppUnderTest) -
     site.sign_up("bob").post(f"/api/posts/{posted}/like")
     assert client.delete(f"/v1/videos/{posted}", headers=auth).status_code == 200
     assert alice.get(f"/api/posts/{posted}").status_code == 404
+
+
+def test_a_clip_may_start_from_an_image_sent_as_a_data_url(site: AppUnderTest) -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    alice = site.sign_up("alice")
+    png = io.BytesIO()
+    Image.new("RGB", (72, 128), (200, 40, 40)).save(png, "PNG")
+    url = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()
+    made = alice.post("/api/videos", json={"prompt": "a red room", "input_reference": url})
+    assert made.status_code == 200, made.text
+    with site.state.factory() as db:
+        video = db.get(Video, made.json()["id"])
+        assert video is not None and video.input_reference_key
+        assert site.state.storage.exists(video.input_reference_key)
+    for bad in ("https://example.com/cat.png", "data:image/png;base64,@@@"):
+        problem = error(
+            alice.post("/api/videos", json={"prompt": "x", "input_reference": bad}), 400
+        )
+        assert problem["param"] == "input_reference"
+    not_an_image = "data:image/png;base64," + base64.b64encode(b"hello").decode()
+    problem = error(
+        alice.post("/api/videos", json={"prompt": "x", "input_reference": not_an_image}), 422
+    )
+    assert problem["param"] == "input_reference"

@@ -533,6 +533,19 @@ def test_errors_beside_their_field_settings_kept_and_drafts(server, new_phone):
     expect(page.locator(".drafts .empty")).to_be_visible()
     assert fay.http.get(f"/api/videos/{post_id}").status_code == 404
 
+    # A first frame that is not an image is refused beside its field; nothing is made.
+    nav(page, "Create").click()
+    page.get_by_label("Prompt").fill("a kite over a hill")
+    page.get_by_label("First frame (optional)").set_input_files(
+        files=[{"name": "frame.png", "mimeType": "image/png", "buffer": b"not a picture"}]
+    )
+    page.get_by_role("button", name="Generate").click()
+    frame = page.get_by_label("First frame (optional)")
+    expect(page.locator("#" + frame.get_attribute("id") + "-error")).to_contain_text(
+        "input_reference"
+    )
+    assert fay.http.get("/api/drafts").json()["data"] == []
+
 
 # The pages themselves: offline docs, hosts, weight, screenshots -----------------------
 

@@ -48,6 +48,8 @@ from reelforge.service.videos import (
     DEFAULT_MODEL,
     _chunks,
     _derived,
+    _reference_image,
+    _store_reference,
     _submit,
     engine_for_model,
     forget_video,
@@ -68,8 +70,14 @@ MEDIA_CACHE = "private, max-age=60"  # a take-down reaches players within a minu
 
 @router.post("/videos")
 async def create_video(body: CreateIn, person: PersonDep, service: StateDep) -> VideoOut:
-    """Start a clip (a private draft) from a prompt, as /v1/videos does."""
+    """Start a clip (a private draft) from a prompt, and optionally a first frame, as
+    /v1/videos does."""
     engine = engine_for_model(DEFAULT_MODEL, service.settings)
+    reference_key = None
+    if body.input_reference:
+        image = await _reference_image({"input_reference": {"image_url": body.input_reference}})
+        if image:
+            reference_key = await _store_reference(service, image, body.size, engine)
 
     def work(db: Session) -> VideoOut:
         video = Video(
@@ -79,6 +87,7 @@ async def create_video(body: CreateIn, person: PersonDep, service: StateDep) -> 
             progress=0,
             model=DEFAULT_MODEL,
             engine=engine,
+            input_reference_key=reference_key,
             prompt=rules.cameo_mentions(db, body.prompt, body.cameos),
             size=body.size,
             seconds=body.seconds,

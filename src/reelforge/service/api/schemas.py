@@ -82,6 +82,8 @@ class CreateIn(_In):
     seconds: Literal["4", "8", "12"] = "4"
     size: Literal["720x1280", "1280x720", "1024x1792", "1792x1024"] = "720x1280"
     cameos: list[str] = Field(default_factory=list, max_length=3)  # @handles
+    # The first frame, as a data URL ("data:image/png;base64,..."); never a remote URL.
+    input_reference: str | None = Field(default=None, max_length=30_000_000)
 
 
 class RemixIn(_In):

@@ -4,10 +4,10 @@ import { h } from "./dom.js";
 let nextId = 0;
 
 /** A labelled field: <label>, the control, a hint and an error line it is described by. */
-export function field(labelText, control, { hint = null } = {}) {
+export function field(labelText, control, { hint = null, param = null } = {}) {
   const id = control.id || `f${++nextId}`;
   control.id = id;
-  const name = control.getAttribute("name");
+  const name = param || control.getAttribute("name"); // the API's name for the field
   const errorLine = h("p", { class: "error", id: `${id}-error`, dataset: { errorFor: name } });
   const describedBy = [`${id}-error`];
   let hintLine = null;

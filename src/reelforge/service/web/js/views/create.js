@@ -1,4 +1,4 @@
-// Make a clip: prompt, length, size, cameos; then its live progress (polled every 500 ms)
+// Make a clip: prompt, length, size, an optional first frame, cameos; then its live progress (polled every 500 ms)
 // and the finished draft with the Post form and its toggles.
 import { get, post } from "../api.js";
 import { h } from "../dom.js";
@@ -25,6 +25,7 @@ export async function createView(root, _params, query) {
       seconds: data.get("seconds"),
       size: data.get("size"),
       cameos: parseHandles(data.get("cameos")),
+      input_reference: await dataUrl(data.get("image")),
     });
     history.replaceState({}, "", `/create?video=${encodeURIComponent(video.id)}`);
     form.hidden = true;
@@ -53,9 +54,24 @@ function createForm() {
     field("Cameos", h("input", { name: "cameos", placeholder: "@alice @bob", autocomplete: "off" }), {
       hint: "Up to 3 people by @handle whose cameos you may use",
     }),
+    field("First frame (optional)", h("input", { name: "image", type: "file", accept: "image/png,image/jpeg,image/webp" }), {
+      hint: "The clip starts from this picture",
+      param: "input_reference",
+    }),
     formErrorLine(),
     h("button", { type: "submit", class: "primary" }, "Generate"),
   );
+}
+
+/** A chosen image file as a data URL, or null when none was chosen. */
+function dataUrl(file) {
+  if (!(file instanceof File) || file.size === 0) return Promise.resolve(null);
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
 }
 
 /** "@alice, bob" -> ["alice", "bob"]; the server checks each handle. */
