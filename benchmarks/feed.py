@@ -24,6 +24,9 @@ drawn at random from all users, page 1 each.
 
     .venv/bin/python benchmarks/feed.py [--database-url URL] [--small] [--no-write]
 
+The numbers in docs/BENCHMARKS.md: `bin/services start DIR` exported the URL, then this
+command without options, on the project's 2-core machine (other jobs running).
+
 PostgreSQL comes from --database-url or REELFORGE_TEST_DATABASE_URL (`bin/services start
 DIR` provides one); the benchmark makes and drops a scratch database there. Without one,
 PostgreSQL is skipped with a message. Results: benchmarks/results/feed.json and a section
