@@ -189,13 +189,22 @@ def test_see_less_counts_against_similar_posts(site: AppUnderTest) -> None:
     assert interest(wary) < interest(keen) - 0.1
 
 
-def test_steering_ranks_cooking_above_sports_and_says_why(site: AppUnderTest) -> None:
+def test_steering_ranks_cooking_above_sports_and_says_why(
+    site: AppUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
     viewer = site.sign_up("viewer")
+    saved = viewer.put("/api/me/settings", json={"steering": "more cooking, no sports"})
+    assert saved.status_code == 200, saved.text
     with site.state.factory() as db:
         user = db.get(User, viewer.user_id)
-        assert user is not None
-        user.steering = "more cooking, no sports"
-        db.commit()
+        assert user is not None and user.steering_vectors is not None
+        assert len(user.steering_vectors) == 2 * 384 * 4  # one per phrase, made on saving
+
+    def no_encoder(texts: Any) -> Any:
+        raise AssertionError("the feed ran the sentence encoder on a request")
+
+    monkeypatch.setattr(feed, "encode", no_encoder)
+    feed.reset_caches()
     maker = creator(site, "maker")
     # the sports post is fresher and busier: steering alone must turn the order round
     sports = post(site, maker, "football players score a goal in a stadium", age_h=1, likes=3)

@@ -46,6 +46,9 @@ class User(Base):
     locked_until: Mapped[int] = mapped_column(Integer, default=0)
     # For You steering ("more cats and cooking, no sports"), stored and shown as written.
     steering: Mapped[str] = mapped_column(Text, default="")
+    # Its phrases' MiniLM embeddings (social.feed.steering_blob), made when it is saved so
+    # the ranker never runs the encoder on a request; None: made on first use.
+    steering_vectors: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     # Notification types switched off, comma-separated ("like,follow").
     muted_notifications: Mapped[str] = mapped_column(String(200), default="")
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -276,7 +279,7 @@ class Block(Base):
 
 
 class HiddenCreator(Base):
-    """"Hide creator": their posts leave this viewer's For You (they can still be found)."""
+    """ "Hide creator": their posts leave this viewer's For You (they can still be found)."""
 
     __tablename__ = "hidden_creators"
 
@@ -286,7 +289,7 @@ class HiddenCreator(Base):
 
 
 class SeeLess(Base):
-    """"See less like this": the post leaves this viewer's feed and its embedding counts
+    """ "See less like this": the post leaves this viewer's feed and its embedding counts
     against similar ones."""
 
     __tablename__ = "see_less"

@@ -96,7 +96,7 @@ ENGAGEMENT_HALF_LIFE_S = 72 * 3600
 ENGAGEMENT_SCALE = 20.0  # x at which engagement reaches 1 − 1/e
 LIKE_W, COMMENT_W, REMIX_W, COMPLETED_W = 1.0, 3.0, 5.0, 0.5
 TRUST_AGE_SCALE_S = 30 * 86400
-WINDOW_SIZE = 2000
+WINDOW_SIZE = 1000
 FOLLOWED_EXTRA = 200
 FOLLOWED_MAX_AGE_S = 7 * 86400
 WINDOW_TTL_S = 10.0
@@ -383,6 +383,7 @@ class Viewer:
 
     id: str | None = None
     steering: str = ""
+    steering_vectors: bytes | None = None  # users.steering_vectors, saved with the text
     follows: set[str] = field(default_factory=set)
     blocked: set[str] = field(default_factory=set)  # either way
     hidden: set[str] = field(default_factory=set)
@@ -400,7 +401,6 @@ def _viewer(db: Session, viewer_id: str) -> Viewer:
         return literal_column(f"'{name}'", String)  # inline: PostgreSQL types it in a union
 
     parts = [
-        select(kind("steering"), User.steering).where(User.id == viewer_id),
         select(kind("follows"), Follow.followee_id).where(Follow.follower_id == viewer_id),
         select(kind("blocked"), Block.blocked_id).where(Block.user_id == viewer_id),
         select(kind("blocked"), Block.user_id).where(Block.blocked_id == viewer_id),
@@ -412,11 +412,15 @@ def _viewer(db: Session, viewer_id: str) -> Viewer:
         ).where(View.user_id == viewer_id),
     ]
     viewer = Viewer(id=viewer_id)
+    steering = (
+        db.connection()
+        .execute(select(User.steering, User.steering_vectors).where(User.id == viewer_id))
+        .first()
+    )
+    if steering is not None:
+        viewer.steering, viewer.steering_vectors = steering[0] or "", steering[1]
     for part, value in db.connection().execute(union_all(*parts)):
-        if part == "steering":
-            viewer.steering = value or ""
-        else:
-            getattr(viewer, part).add(value)
+        getattr(viewer, part).add(value)
     viewer.seen |= viewer.completed
     return viewer
 
@@ -474,11 +478,25 @@ def _topic(phrase: str) -> str:
     return stripped or phrase
 
 
-@lru_cache(maxsize=1024)
-def parse_steering(text: str) -> Steering:
-    """Parsed and embedded once per text and process."""
+def steering_blob(text: str) -> bytes | None:
+    """The embeddings of a steering text's phrases' topics, positive then negative, as
+    stored in users.steering_vectors when the text is saved (None: no phrases)."""
     positive, negative = split_steering(text)
-    vectors = encode([_topic(p) for p in positive + negative])  # (P + Q, 384)
+    if not positive and not negative:
+        return None
+    return encode([_topic(p) for p in positive + negative]).astype("<f4").tobytes()
+
+
+@lru_cache(maxsize=1024)
+def parse_steering(text: str, blob: bytes | None = None) -> Steering:
+    """Parsed once per text and process; embedded from `blob` (saved with the text) when
+    it matches the phrases, else by the encoder."""
+    positive, negative = split_steering(text)
+    phrases = len(positive) + len(negative)
+    if blob is not None and len(blob) == phrases * DIM * 4:
+        vectors = np.frombuffer(blob, "<f4").reshape(phrases, DIM)
+    else:
+        vectors = encode([_topic(p) for p in positive + negative])  # (P + Q, 384)
     return Steering(
         tuple(positive), tuple(negative), vectors[: len(positive)], vectors[len(positive) :]
     )
@@ -847,7 +865,11 @@ def for_you(
     # 2. Terms and 3. the score
     liked_vectors = _embeddings(db, cache, liked_ids)
     less_vectors = _embeddings(db, cache, sorted(viewer.see_less))
-    steering = parse_steering(viewer.steering) if viewer.steering.strip() else None
+    steering = (
+        parse_steering(viewer.steering, viewer.steering_vectors)
+        if viewer.steering.strip()
+        else None
+    )
     if steering is not None and not (steering.positive or steering.negative):
         steering = None
     terms = compute_terms(candidates, now, interest_vector(liked_vectors, less_vectors), steering)

@@ -53,6 +53,7 @@ from reelforge.service.auth import (
 from reelforge.service.deps import ServiceState, StateDep, run_db
 from reelforge.service.errors import APIError
 from reelforge.social.accounts import LoginResult, check_login, create_person, handle_taken
+from reelforge.social.feed import steering_blob
 from reelforge.social.notify import notify
 from reelforge.social.present import user_out
 
@@ -407,11 +408,17 @@ async def put_settings(body: SettingsIn, person: PersonDep, service: StateDep) -
                 code="invalid_value",
             )
 
+    # The phrases' embeddings are made here, once, outside the database work: the feed
+    # reads them with the text and never runs the encoder on a request.
+    vectors = (
+        await run_in_threadpool(steering_blob, body.steering) if body.steering is not None else None
+    )
+
     def work(db: Session) -> SettingsOut:
         user = db.get(User, person.id)
         assert user is not None
         if body.steering is not None:
-            user.steering = body.steering
+            user.steering, user.steering_vectors = body.steering, vectors
         muted = _muted(user)
         for kind, on in changes.items():
             (muted.discard if on else muted.add)(kind)
