@@ -17,14 +17,15 @@ drawn at random from all users, page 1 each.
 * warm: after 20 unmeasured requests, in one process whose engine, connection pool and
   ranker caches (candidate window, embeddings, steering parses) are in use;
 * cold: before each measured request the ranker's caches are emptied (the candidate
-  window, embeddings, account ages, steering parses), the pool's connections are closed
-  and a new one is opened which, on PostgreSQL, runs DISCARD ALL (no prepared plans or
-  session state); opening the connection is not timed. What stays warm is what belongs
-  to the running process rather than to the data: SQLAlchemy's compiled statements and
-  the loaded MiniLM encoder (which a request no longer uses: steering phrases are
-  embedded when saved), and the OS page cache and PostgreSQL's shared buffers;
-* new process (reported, not the target): cold, and also a fresh engine whose statement
-  cache is empty: the first request a new server process answers.
+  window, embeddings, account ages, steering parses) and, on PostgreSQL, the pooled
+  connection runs DISCARD ALL (no prepared plans or session state), so every row the
+  ranker uses is read from the database again. What stays warm belongs to the running
+  server rather than to the data: its open connections, SQLAlchemy's compiled
+  statements, the loaded MiniLM encoder (which a request no longer uses: steering
+  phrases are embedded when saved), the OS page cache and PostgreSQL's shared buffers;
+* new process (reported, not the target): cold, and also a fresh engine (no compiled
+  statements) and a new connection, i.e. a new PostgreSQL backend with empty catalog
+  caches: the first request a newly started server process answers.
 
     .venv/bin/python benchmarks/feed.py [--database-url URL] [--small] [--no-write]
 
@@ -320,13 +321,12 @@ def measure_warm(engine: Engine, request: Request, viewers: list[str]) -> list[T
 def measure_cold(
     engine: Engine | Callable[[], Engine], request: Request, viewers: list[str]
 ) -> list[Timing]:
-    """Each request with empty ranker caches on a new connection: of `engine`, or of a new
-    engine from the callable (a new process's first request)."""
+    """Each request with empty ranker caches and a DISCARDed connection: of `engine`'s
+    pool, or of a new engine from the callable (a new process's first request)."""
     times = []
     for viewer in viewers:
         feed.reset_caches()
         current = engine() if callable(engine) else engine
-        current.dispose()  # close the pool's connections: the next one is new
         with current.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             if current.dialect.name == "postgresql":
                 connection.exec_driver_sql("DISCARD ALL")
@@ -414,9 +414,9 @@ def table(results: dict[str, Any], size: Size) -> str:
     lines = [
         f"{size.users:,} users, {size.posts:,} posts, {size.views:,} views, "
         f"{size.likes:,} likes, ~{size.follows_per_user} follows a user; one request's "
-        "database work, ranking and JSON (benchmarks/feed.py; cold: empty ranker caches, a "
-        "new connection, DISCARD ALL; new process: cold and a fresh engine with no compiled "
-        "statements, not a target).",
+        "database work, ranking and JSON (benchmarks/feed.py; cold: empty ranker caches and "
+        "DISCARD ALL on the pooled connection; new process: also a fresh engine and a new "
+        "connection, not a target).",
         "",
         "| backend | feed | warm p50 | warm p99 | cold p50 | cold p99 | new process p50 "
         "| new process p99 | target p99 |",

@@ -322,8 +322,8 @@ def _candidates(
 
 def _window(db: Session, cache: _DatabaseCache) -> _Window:
     """The newest WINDOW_SIZE visible posts, reused while fresh and nothing newer exists."""
-    head = _head(db)
     window = cache.window
+    head = _head(db) if window is not None else None  # cold: the window's first row says
     if (
         window is not None
         and window.head == head
@@ -333,13 +333,15 @@ def _window(db: Session, cache: _DatabaseCache) -> _Window:
     upheld = _upheld_by_creator(db)
     query = _light_query(User.created_at).join(User, User.id == Post.user_id)
     if window is None:
-        # Cold: the embeddings come with the rows (3 MB for 2,000), not by an IN list of
-        # 2,000 ids; later reads only fetch the embeddings of posts new to the window.
+        # Cold: the embeddings come with the rows (1.5 MB for 1,000), not by an IN list of
+        # 1,000 ids; later reads only fetch the embeddings of posts new to the window.
         rows = _blob_rows(db, query.add_columns(Post.embedding).limit(WINDOW_SIZE))
         _remember(cache, [(row[0], row[-1]) for row in rows])
         rows = [row[:-1] for row in rows]
     else:
         rows = db.connection().execute(query.limit(WINDOW_SIZE)).all()
+    if window is None and rows:
+        head = (int(rows[0][2]), str(rows[0][0]))  # ordered newest first, like _head
     with cache.lock:
         cache.creator_since.update((str(row[1]), int(row[-1])) for row in rows)
     window = _Window(_candidates(db, cache, rows, upheld), head, upheld, time.monotonic())
