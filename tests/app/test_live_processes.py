@@ -21,9 +21,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, make_url, text
 from tests.app.conftest import PASSWORD
 from tests.app.test_notifications import LIVE_S, Server, Stream, sign_up, start_server
+from tests.servers import scratch_database
 
 PG_URL = os.environ.get("REELFORGE_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("REELFORGE_TEST_REDIS_URL")
@@ -38,16 +38,8 @@ pytestmark = pytest.mark.skipif(
 def pg_url() -> Iterator[str]:
     """A new, empty database on the test server; dropped afterwards."""
     assert PG_URL
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    name = f"reelforge_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(PG_URL) as url:
+        yield url
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import json
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 from tests.app.conftest import PASSWORD, AppUnderTest
+from tests.servers import free_port
 
 from reelforge.db.models import Notification, User
 from reelforge.service.live import POLL_S, Live
@@ -170,12 +170,6 @@ def test_only_a_commit_that_notified_wakes_that_persons_streams(site: AppUnderTe
 
 
 # A real server ----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

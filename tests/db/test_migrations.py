@@ -13,7 +13,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,8 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, inspect, make_url, select, text
+from sqlalchemy import Engine, create_engine, inspect, select, text
+from tests.servers import scratch_database
 
 from reelforge.db.keys import create_key, user_for_key
 from reelforge.db.migrations import BASELINE, config, current_revision, upgrade
@@ -212,16 +212,8 @@ def test_sqlite_adopts_a_baseline_database_and_keeps_its_rows(tmp_path: Path) ->
 def pg_url() -> Iterator[str]:
     """A new, empty database on the test server; dropped afterwards."""
     assert PG_URL
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    name = f"reelforge_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(PG_URL) as url:
+        yield url
 
 
 @requires_pg

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from reelforge.engines.dit.config import RunConfig, load_run_config, preset
 from reelforge.engines.dit.train import Options, train
 from reelforge.engines.dit.video_vae import VideoVAE
 from reelforge.errors import InvalidRequest
+from tests.servers import free_port
 
 
 def quiet(out: Path, **kwargs) -> Options:
@@ -46,12 +46,6 @@ def _ddp_process(
     if rank == 0:
         (out / "losses.json").write_text(json.dumps(losses))
     torch.distributed.destroy_process_group()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_two_processes_follow_one_process_with_the_same_global_batch(tmp_path):

@@ -7,7 +7,6 @@ import contextlib
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,14 +23,9 @@ import openai
 import pytest
 from PIL import Image
 from tests.conftest import ffprobe
+from tests.servers import free_port
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cli(env: dict[str, str], *args: str) -> str:

@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from tests.servers import free_port
 
 sync_api = pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import (  # noqa: E402
@@ -48,12 +48,6 @@ PASSWORD = "correct horse battery"
 PHONE: ViewportSize = {"width": 390, "height": 844}
 GENERATE_S = 120  # a 4 s sim clip takes a few seconds; generous for a busy 2-core machine
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
