@@ -1,0 +1,1 @@
+"""Cameos: a verified likeness that its owner controls (docs/CAMEOS.md)."""
