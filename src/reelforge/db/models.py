@@ -382,3 +382,100 @@ class ModerationAudit(Base):
     report_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[int] = mapped_column(Integer, default=now_s, index=True)
+
+
+# Cameos (docs/CAMEOS.md): a verified likeness, or a character, that its owner controls. --
+
+
+class Cameo(Base):
+    """A person's verified likeness (kind "person", handle = the owner's handle), or a
+    character (a pet, an object, an original; its own unique handle). Deleting it scrubs
+    the recording and the derived features and keeps the row (deleted_at) so the consent
+    log still names what it was about."""
+
+    __tablename__ = "cameos"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    handle: Mapped[str] = mapped_column(String(80), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # person, character
+    display_name: Mapped[str] = mapped_column(String(80), default="")
+    access: Mapped[str] = mapped_column(String(16), default="only_me")  # see social/cameos.py
+    approve_before_posting: Mapped[bool] = mapped_column(Boolean, default=False)
+    no_appearance_changes: Mapped[bool] = mapped_column(Boolean, default=False)
+    no_embarrassing_or_romantic: Mapped[bool] = mapped_column(Boolean, default=False)
+    no_political: Mapped[bool] = mapped_column(Boolean, default=False)
+    preferences: Mapped[str] = mapped_column(Text, default="")  # free text, as written
+    likeness_json: Mapped[str | None] = mapped_column(Text, nullable=True)  # cameos.likeness
+    take_key: Mapped[str | None] = mapped_column(String(200), nullable=True)  # in storage
+    verified_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    deleted_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[int] = mapped_column(Integer, default=now_s)
+
+
+class CameoChallenge(Base):
+    """A liveness challenge: digits to read aloud and head turns, single use, short-lived."""
+
+    __tablename__ = "cameo_challenges"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    digits: Mapped[str] = mapped_column(String(16))  # "471930"
+    turns: Mapped[str] = mapped_column(String(40))  # "left,right"
+    created_at: Mapped[int] = mapped_column(Integer, default=now_s)
+    expires_at: Mapped[int] = mapped_column(Integer)
+    used_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class CameoAccessGrant(Base):
+    """The owner lets one person cast a cameo, perhaps until a time or for N uses."""
+
+    __tablename__ = "cameo_access_grants"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    cameo_id: Mapped[str] = mapped_column(ForeignKey("cameos.id"), index=True)
+    grantee_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    expires_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    uses_left: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[int] = mapped_column(Integer, default=now_s)
+    revoked_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class CameoUse(Base):
+    """A video that casts a cameo, and where it stands: drafted, awaiting_approval,
+    approved, posted, removed. `video_id` is not a foreign key: the row outlives the
+    video it names (a removed video's use is kept as "removed")."""
+
+    __tablename__ = "cameo_uses"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    video_id: Mapped[str] = mapped_column(String(40), index=True)
+    cameo_id: Mapped[str] = mapped_column(ForeignKey("cameos.id"), index=True)
+    caster_id: Mapped[str] = mapped_column(String(40))
+    grant_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="drafted")
+    created_at: Mapped[int] = mapped_column(Integer, default=now_s)
+
+
+class ConsentLogEntry(Base):
+    """One event in a cameo's consent log: append-only and hash-chained per cameo
+    (cameos/consent_log.py)."""
+
+    __tablename__ = "consent_log"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    cameo_id: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int] = mapped_column(Integer)  # 1, 2, ... within the cameo
+    at: Mapped[int] = mapped_column(Integer)  # Unix time, s
+    event: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    video_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    detail_json: Mapped[str] = mapped_column(Text, default="{}")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_consent_log_cameo_seq", "cameo_id", "seq", unique=True),)
