@@ -14,11 +14,15 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from reelforge.errors import InvalidRequest as InvalidRequestError
 from reelforge.errors import ReelforgeError
 from reelforge.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
 from reelforge.types import (
     DEFAULT_FPS,
     DEFAULT_SECONDS,
@@ -149,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = cameo_commands.add_parser("revoke", help="withdraw a permission")
     revoke.add_argument("--user", required=True)
     revoke.add_argument("--to", required=True)
+    audit = cameo_commands.add_parser(
+        "audit", help="verify a cameo's hash-chained consent log (exit 1 on a break)"
+    )
+    audit.add_argument("handle", help="the cameo's @handle")
 
     keys = commands.add_parser("keys", help="manage API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
@@ -573,6 +581,12 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
         )
     elif report.payload is not None:
         print(f"  record: payload {report.payload} is not in this installation's registry")
+    consent = (c2pa["consent"] if c2pa["state"] in ("Valid", "Trusted") else None) or {}
+    for cameo in consent.get("cameos", []):
+        print(
+            f"  consent: cameo {cameo.get('cameo_id')} (@{cameo.get('handle')}) cast under "
+            f"grant {cameo.get('grant')}, policy {consent.get('policy_version')}"
+        )
     return 0
 
 
@@ -598,6 +612,8 @@ def _cameo(args: argparse.Namespace, settings: Settings) -> int:
     from reelforge.safety.figures import read_public_figures
     from reelforge.safety.resources import FIGURES_PATH
 
+    if args.cameo_command == "audit":
+        return _cameo_audit(args.handle, shared_factory(settings))
     consent = DatabaseConsent(shared_factory(settings))
     if args.cameo_command == "verify-figure":
         wanted = args.figure.strip().casefold()
@@ -625,6 +641,31 @@ def _cameo(args: argparse.Namespace, settings: Settings) -> int:
     else:
         consent.revoke(args.user, grantee)
         print(f"{args.to} may no longer use {args.user}'s cameos")
+    return 0
+
+
+def _cameo_audit(handle: str, factory: sessionmaker[Session]) -> int:
+    """Print the consent log's size and "chain intact", or each break (exit 1)."""
+    from sqlalchemy import select
+
+    from reelforge.cameos import consent_log
+    from reelforge.db.models import Cameo
+
+    handle = handle.strip().lower().removeprefix("@")
+    with factory() as db:
+        cameo = db.scalar(select(Cameo).where(Cameo.handle == handle))
+        if cameo is None:
+            raise InvalidRequestError(f"no cameo @{handle}", param="handle")
+        chain = consent_log.entries(db, cameo.id)
+        problems = consent_log.verify_chain(chain)
+    state = " (deleted)" if cameo.deleted_at is not None else ""
+    print(f"@{handle}{state}: {len(chain)} consent log entries")
+    for problem in problems:
+        print(f"break: {problem}")
+    if problems:
+        print(f"chain broken: {len(problems)} problem(s)")
+        return 1
+    print("chain intact")
     return 0
 
 

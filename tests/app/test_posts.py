@@ -54,11 +54,15 @@ def test_a_clip_made_in_the_app_becomes_a_post_and_a_remix_chain_two_deep(
     unknown = alice.post("/api/videos", json={"prompt": "a dog runs", "cameos": ["@nobody1"]})
     assert error(unknown, 400)["param"] == "cameos"
 
-    made = alice.post("/api/videos", json={"prompt": "a red ball bounces", "cameos": ["@bob"]})
+    assert error(alice.post("/api/videos", json={"prompt": "a cat", "cameos": ["@bob"]}), 403)
+    cat = {"handle": "bobs_cat", "display_name": "Tom"}
+    assert bob.post("/api/cameos/characters", json=cat).status_code == 200
+    assert bob.patch("/api/cameos/bobs_cat", json={"access": "everyone"}).status_code == 200
+    made = alice.post("/api/videos", json={"prompt": "a red ball bounces", "cameos": ["@bobs_cat"]})
     assert made.status_code == 200, made.text
     draft = made.json()
     assert (draft["status"], draft["posted"], draft["video_url"]) == ("queued", False, None)
-    assert "@bob" in draft["prompt"]
+    assert "@bobs_cat" in draft["prompt"]
     assert [v["id"] for v in alice.get("/api/drafts").json()["data"]] == [draft["id"]]
     assert bob.get(f"/api/videos/{draft['id']}").status_code == 404
     error(alice.post(f"/api/videos/{draft['id']}/post", json={}), 409)

@@ -15,7 +15,7 @@ from reelforge.db.session import make_engine, session_factory
 from reelforge.jobs.queue import JobQueue
 from reelforge.jobs.worker import Worker
 from reelforge.service import characters, errors, live, provenance, videos, web_routes
-from reelforge.service.api import accounts, feed, moderation, notifications, posts
+from reelforge.service.api import accounts, cameos, feed, moderation, notifications, posts
 from reelforge.service.deps import RateLimiter, ServiceState
 from reelforge.settings import Settings
 from reelforge.storage import storage_from_settings
@@ -60,7 +60,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     app.include_router(provenance.router)
     app.include_router(characters.router)  # before /v1/videos/{video_id}
     app.include_router(videos.router)
-    for router in (accounts, posts, feed, notifications, moderation):
+    for router in (accounts, posts, feed, notifications, moderation, cameos):
         app.include_router(router.router)
     live.install(app, factory, settings)
     web_routes.install(app)  # last: `/` and the static files

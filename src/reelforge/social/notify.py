@@ -31,7 +31,9 @@ def notify(
     if actor is not None and actor == to:
         return None
     user = db.get(User, to)
-    if user is None or type in set(filter(None, user.muted_notifications.split(","))):
+    # A cameo's owner hears of every use of it: "cameo" cannot be muted (docs/CAMEOS.md).
+    muted = set(filter(None, user.muted_notifications.split(","))) if user else set()
+    if user is None or (type != "cameo" and type in muted):
         return None
     if actor is not None and db.scalar(
         select(Block.user_id).where(Block.user_id == to, Block.blocked_id == actor)

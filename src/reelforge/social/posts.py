@@ -99,19 +99,6 @@ def check_daily_quota(db: Session, user_id: str, quota: int) -> None:
         )
 
 
-def cameo_mentions(db: Session, prompt: str, cameos: list[str]) -> str:
-    """The prompt with each cameo's @handle in it. Unknown handles are a 400 naming
-    `cameos`. Consent to use someone's likeness is checked by the cameo feature (a later
-    issue); for now a cameo is only a mention the planner reads."""
-    handles = [c.strip().removeprefix("@").lower() for c in cameos]
-    found = set(db.scalars(select(User.name).where(User.name.in_(handles), ~User.suspended)))
-    unknown = [h for h in handles if h not in found]
-    if unknown:
-        raise APIError(400, f"cameos: no user @{unknown[0]}", param="cameos", code="unknown_handle")
-    missing = [f"@{h}" for h in dict.fromkeys(handles) if f"@{h}" not in prompt.lower()]
-    return " ".join([prompt, *missing])
-
-
 # Drafts ------------------------------------------------------------------------------
 
 

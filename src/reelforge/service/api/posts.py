@@ -54,6 +54,7 @@ from reelforge.service.videos import (
     engine_for_model,
     forget_video,
 )
+from reelforge.social import cameos as cameo_rules
 from reelforge.social import embedding
 from reelforge.social import posts as rules
 from reelforge.social.present import post_outs
@@ -80,6 +81,7 @@ async def create_video(body: CreateIn, person: PersonDep, service: StateDep) -> 
             reference_key = await _store_reference(service, image, body.size, engine)
 
     def work(db: Session) -> VideoOut:
+        casts = cameo_rules.cast(db, person.id, body.cameos, body.prompt)  # 403: nothing made
         video = Video(
             id=f"video_{secrets.token_hex(12)}",
             user_id=person.id,
@@ -88,12 +90,13 @@ async def create_video(body: CreateIn, person: PersonDep, service: StateDep) -> 
             model=DEFAULT_MODEL,
             engine=engine,
             input_reference_key=reference_key,
-            prompt=rules.cameo_mentions(db, body.prompt, body.cameos),
+            prompt=cameo_rules.with_mentions(body.prompt, casts),
             size=body.size,
             seconds=body.seconds,
             seed=secrets.randbelow(2**31),
             sequence=time.time_ns(),
         )
+        cameo_rules.record_uses(db, video, casts)
         _submit(db, service, video)
         return rules.video_outs(db, [video])[0]
 
@@ -134,8 +137,13 @@ async def delete_video(video_id: str, person: PersonDep, service: StateDep) -> d
 @router.post("/videos/{video_id}/post")
 async def post_video(video_id: str, body: PostIn, person: PersonDep, service: StateDep) -> PostOut:
     """Publish a completed draft (or change a post's caption and toggles)."""
+
     # 1. Check it may be posted, and read what it is about.
-    prompt = await run_db(service, lambda db: rules.postable_video(db, video_id, person.id).prompt)
+    def check(db: Session) -> str:
+        cameo_rules.check_postable(db, video_id)
+        return rules.postable_video(db, video_id, person.id).prompt
+
+    prompt = await run_db(service, check)
     # 2. Embed caption and prompt outside any database session (10-50 ms of CPU).
     text = embedding.post_text(body.caption, prompt)
     vector = (await run_in_threadpool(embedding.encode, [text]))[0]
@@ -143,7 +151,11 @@ async def post_video(video_id: str, body: PostIn, person: PersonDep, service: St
     # 3. Publish, checking again: the video may have changed meanwhile.
     def work(db: Session) -> PostOut:
         video = rules.postable_video(db, video_id, person.id)
+        cameo_rules.check_postable(db, video.id)
+        first_time = not rules.is_live(db.get(Post, video.id))
         post = rules.publish(db, video, body, embedding.to_blob(vector))
+        if first_time:
+            cameo_rules.note_event(db, video.id, person.id, "post")
         db.commit()
         return _post_out(db, post, person)
 
@@ -205,6 +217,8 @@ async def post_download(video_id: str, viewer: MaybePersonDep, service: StateDep
                 param="video_id",
                 code="download_off",
             )
+        cameo_rules.note_event(db, video_id, viewer.id if viewer else None, "download")
+        db.commit()
 
     await run_db(service, work)
     return await _send(service, video_id, "video", attachment=True)
@@ -418,8 +432,11 @@ async def remix(video_id: str, body: RemixIn, person: PersonDep, service: StateD
 
     def work(db: Session) -> VideoOut:
         source = rules.remix_source(db, video_id, person)
+        casts = cameo_rules.casts_of_video(db, source.id, person.id, body.prompt)
         video = _derived(source, body.prompt, "remix", source.seconds, source.id)
         video.user_id = person.id
+        video.prompt = cameo_rules.with_mentions(video.prompt, casts)
+        cameo_rules.record_uses(db, video, casts, event="remix")
         _submit(db, service, video)
         return rules.video_outs(db, [video])[0]
 
