@@ -35,12 +35,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reelforge import __version__
+from reelforge.cameos.draw import MAX_CAST, cast
 from reelforge.db.policy import shared_policy_engine
-from reelforge.engines import References, get_engine
+from reelforge.engines import Capabilities, References, get_engine
 from reelforge.errors import InvalidRequest, MediaError
 from reelforge.media import encode_mp4, load_image
 from reelforge.provenance.identity import load_identity
-from reelforge.provenance.manifest import ManifestFacts, Parent, payload_hex, sign_mp4
+from reelforge.provenance.manifest import (
+    CameoConsent,
+    Consent,
+    ManifestFacts,
+    Parent,
+    payload_hex,
+    sign_mp4,
+)
 from reelforge.provenance.mark import mark_clip
 from reelforge.provenance.registry import (
     Registry,
@@ -83,8 +91,10 @@ def generate(
     deployment's policy engine, with its stores in the configured database). `cameos`
     are characters (appearance image + voice sample) the clip's characters must look and
     sound like, in the plan's order; only engines whose capabilities include cameos take
-    them. `stills` (the job worker's thumbnail and spritesheet) is given the frames it needs
-    as they are encoded."""
+    them. A cameo with a likeness (a verified one) is cast into the plan first
+    (cameos/draw.py: the character its @handle names, or the next one, or a new one), and
+    one with an id is named in the C2PA manifest's consent assertion. `stills` (the job
+    worker's thumbnail and spritesheet) is given the frames it needs as they are encoded."""
     settings = settings or Settings()
     report = progress or no_progress
     timings: dict[str, float] = {}
@@ -124,8 +134,7 @@ def generate(
             )
         except (OSError, MediaError) as error:
             raise InvalidRequest(f"input_reference: {error}", param="input_reference") from None
-    if cameos and not capabilities.cameos:
-        raise InvalidRequest(f"engine {engine.name} cannot take cameos", param="cameos")
+    check_cameos(cameos, engine.name, capabilities)
     references = None
     if first_frame is not None or cameos:
         references = References(
@@ -141,6 +150,9 @@ def generate(
     if plan is None:
         plan, caption = recaption(request.prompt, seed, settings)
     else:
+        caption = detailed_caption(plan)
+    if any(cameo.likeness is not None for cameo in cameos):
+        plan = cast(plan, cameos)  # the cameos' likenesses drawn into the plan's characters
         caption = detailed_caption(plan)
     timings["recaption_s"] = time.perf_counter() - t0
     report("recaption", RECAPTION_END)
@@ -175,7 +187,8 @@ def generate(
     # 3b. The content policy, on the clip: the final plan and what is actually said.
     t0 = time.perf_counter()
     transcript = [segment.text for segment in clip.speech]
-    raise_for_decision(policy.check_clip(caption, transcript, requester=requester))
+    clip_decision = policy.check_clip(caption, transcript, requester=requester)
+    raise_for_decision(clip_decision)
     timings["policy_s"] += time.perf_counter() - t0
     timings.update({f"engine.{k}": v for k, v in clip.timings_s.items()})
 
@@ -220,6 +233,7 @@ def generate(
                 engine=engine.name,
                 video_id=provenance.video_id,
                 parent=provenance.parent,
+                consent=consent_of(cameos, clip_decision.policy_version),
             )
             sign_mp4(unsigned, video_tmp, facts, identity)
         finally:
@@ -242,6 +256,8 @@ def generate(
         sidecar["provenance"] = {"watermark_payload": payload_hex(payload), "c2pa": True}
         if cameos:
             sidecar["cameos"] = len(cameos)
+            if facts.consent is not None:
+                sidecar["consent"] = facts.consent.assertion()
         sidecar_tmp.write_text(json.dumps(sidecar, indent=2))
     report("done", 1.0)
     return Result(
@@ -254,6 +270,42 @@ def generate(
         sidecar_path=sidecar_path,
         timings_s=timings,
     )
+
+
+def check_cameos(
+    cameos: tuple[CameoReference, ...], engine_name: str, capabilities: Capabilities
+) -> None:
+    """InvalidRequest naming `cameos` unless the engine can take every one of them."""
+    if not cameos:
+        return
+    if not capabilities.cameos:
+        raise InvalidRequest(f"engine {engine_name} cannot take cameos", param="cameos")
+    if len(cameos) > MAX_CAST:
+        raise InvalidRequest(
+            f"cameos: a video casts at most {MAX_CAST}, got {len(cameos)}", param="cameos"
+        )
+    plain = [cameo for cameo in cameos if cameo.likeness is None]
+    if plain and not capabilities.cameo_images:
+        raise InvalidRequest(
+            f"engine {engine_name} cannot take cameos without a likeness: it draws a "
+            "verified cameo's likeness, not a reference image",
+            param="cameos",
+        )
+
+
+def consent_of(cameos: tuple[CameoReference, ...], policy_version: str) -> Consent | None:
+    """The C2PA consent assertion of a clip casting `cameos`: the verified ones (those
+    with an id), the grant each was cast under, the policy's version. None: no such cameo."""
+    verified = tuple(
+        CameoConsent(
+            cameo_id=cameo.cameo_id,
+            handle=(cameo.handle or "").removeprefix("@"),
+            grant=cameo.grant or "unknown",
+        )
+        for cameo in cameos
+        if cameo.cameo_id is not None
+    )
+    return Consent(cameos=verified, policy_version=policy_version) if verified else None
 
 
 @dataclass(frozen=True)

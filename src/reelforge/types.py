@@ -158,7 +158,9 @@ Ambience = Literal[
     "space", "underwater", "farm", "stadium_crowd", "concert_hall", "office", "classroom",
     "city_night", "blizzard", "forest", "thunderstorm",
 ]  # fmt: skip
-HairStyle = Literal["short", "long", "curly", "bun", "bald", "ponytail"]
+# "medium": a bob that ends at the jaw (a cameo's hair of medium length).
+HairStyle = Literal["short", "medium", "long", "curly", "bun", "bald", "ponytail"]
+FaceShape = Literal["round", "oval", "long"]
 CharacterKind = Literal["man", "woman", "boy", "girl", "person", "robot"]
 RGB = tuple[int, int, int]
 # What a drawn thing does (engines/sim/behaviours.py says how each looks and sounds).
@@ -217,6 +219,9 @@ class Appearance(BaseModel):
     pants_rgb: RGB
     height_m: float = Field(ge=1.0, le=2.1)
     eye_rgb: RGB = (60, 40, 30)
+    # A cameo's likeness sets these; plans made before they existed draw as they did.
+    glasses: bool = False
+    face_shape: FaceShape = "round"  # the head's height over its width: 1, 1.1, 1.2
 
 
 class Voice(BaseModel):

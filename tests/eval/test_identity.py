@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from reelforge import cli, pipeline
+from reelforge.cameos.draw import appearance_of, likeness_reference, random_likeness
 from reelforge.engines import _REGISTRY, References
 from reelforge.engines.dit.references import character_reference, random_character
 from reelforge.engines.sim import SimEngine
@@ -184,13 +185,12 @@ def test_nothing_to_compare_is_not_a_match(cameo_clip):
 
 
 class CameoProbe:
-    """Stands in for a learned engine that honours its cameo: it dresses the plan's first
-    character as the cameo's character. It knows which character that is from the eval's
-    contract (prompt index = seed; cameo = random_character(default_rng(index))) and
-    checks that the portrait and voice it was given are that character's."""
+    """The sim, checking what the eval hands it: the cameo of prompt `index` (= seed) is
+    `random_likeness(default_rng(index))`; the pipeline has cast it into the plan's first
+    character, and the references are the portrait and voice of the character it draws."""
 
     name = "cameo-probe"
-    capabilities = dataclasses.replace(SimEngine.capabilities, cameos=True)
+    capabilities = SimEngine.capabilities
 
     def __init__(self, settings: Settings):
         self.sim = SimEngine(settings)
@@ -206,20 +206,18 @@ class CameoProbe:
         references: References | None,
         progress: Progress,
     ) -> Clip:
-        if not plan.characters:  # the eval gives cameos to prompts with characters only
+        if plan.characters and references is not None:
+            assert len(references.cameo_images) == 1
+            likeness = random_likeness(np.random.default_rng(seed))
+            expected = likeness_reference(likeness, handle=f"cameo{seed}")
+            assert np.array_equal(references.cameo_images[0], expected.image)
+            assert np.array_equal(references.cameo_voices[0], expected.voice)
+            assert plan.characters[0].name == f"cameo{seed}"
+            assert plan.characters[0].appearance == appearance_of(likeness, plan.characters[0].kind)
+        else:  # the eval gives cameos to prompts with characters only
             assert references is None
-            return self.sim.generate(
-                plan, seconds=seconds, size=size, fps=fps, seed=seed, progress=progress
-            )
-        assert references is not None and len(references.cameo_images) == 1
-        character = random_character(np.random.default_rng(seed))
-        expected = character_reference(character)
-        assert np.array_equal(references.cameo_images[0], expected.image)
-        assert np.array_equal(references.cameo_voices[0], expected.voice)
-        dressed = plan.model_copy(deep=True)
-        dressed.characters[0].appearance = character.appearance
         return self.sim.generate(
-            dressed, seconds=seconds, size=size, fps=fps, seed=seed, progress=progress
+            plan, seconds=seconds, size=size, fps=fps, seed=seed, progress=progress
         )
 
 
@@ -243,18 +241,17 @@ def test_eval_with_cameos_reports_cameo_identity(tmp_path, settings, monkeypatch
 
 
 def test_cli_eval_cameos_with_the_sim(tmp_path, monkeypatch, capsys):
-    """The sim cannot take cameos: it draws the plan's own character, which is not the
-    cameo's, and the report says why."""
+    """The sim draws the cameo's likeness in place of the plan's own character."""
     suite = tmp_path / "suite.jsonl"
     suite.write_text("\n".join(json.dumps(dataclasses.asdict(p)) for p in _two_prompts()) + "\n")
     monkeypatch.setenv("REELFORGE_DATA_DIR", str(tmp_path / "data"))
     out = tmp_path / "report"
     args = ["eval", "--engine", "sim", "--suite", str(suite), "--seconds", "1"]
     assert cli.main([*args, "--cameos", "--out", str(out), "-q"]) == 0
-    assert "cameo identity 0.000 of 1 clips" in capsys.readouterr().err
+    assert "cameo identity 1.000 of 1 clips" in capsys.readouterr().err
     report = json.loads((out / "report.json").read_text())
-    assert report["cameos"] and report["engine_takes_cameos"] is False
-    assert "cannot take cameos" in (out / "summary.md").read_text()
+    assert report["cameos"] and report["engine_takes_cameos"] is True
+    assert "cannot take cameos" not in (out / "summary.md").read_text()
 
 
 def test_eval_without_cameos_reports_none(tmp_path, settings):
@@ -266,6 +263,7 @@ def test_eval_without_cameos_reports_none(tmp_path, settings):
 
 
 def test_pipeline_refuses_cameos_an_engine_cannot_take(tmp_path, settings):
+    """The sim draws a cameo's likeness; a bare portrait and voice give it nothing to draw."""
     cameo = character_reference(random_character(np.random.default_rng(0)))
     request = Request(prompt="A man waves.", seconds=1, seed=0)
     with pytest.raises(InvalidRequest, match="cannot take cameos") as caught:

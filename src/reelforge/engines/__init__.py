@@ -22,6 +22,10 @@ class Capabilities:
     max_seconds: float
     sizes: tuple[str, ...]
     fps: tuple[int, ...]
+    # Whether a cameo's reference image and voice sample are what the engine reads (a
+    # learned engine's reference tokens). False: it only draws a cameo's likeness, which
+    # the pipeline casts into the plan (the sim), so a cameo without one is refused.
+    cameo_images: bool = True
 
 
 @dataclass(frozen=True)

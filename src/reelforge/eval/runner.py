@@ -1,9 +1,10 @@
 """`reelforge eval`: generate every prompt of a suite with an engine, measure each clip,
 and write a JSON report and a Markdown summary with plots of the error distributions.
 
-With cameos, every prompt with a character is generated with a cameo reference of a
-random character (`random_character(np.random.default_rng(index))`) and its clip is
-checked for that character's look (eval/identity.py).
+With cameos, every prompt with a character is generated with the cameo of a random
+likeness (`random_likeness(np.random.default_rng(index))`, cameos/draw.py): the sim casts
+it into the plan, a learned engine gets its portrait and voice; the clip is checked for
+the look of the character it draws (eval/identity.py).
 
 An everyday suite (suite.EverydayPrompt rows: things of the asset library, people and
 verbs) is judged by eval/everyday.py as well: whether each thing is drawn, and whether
@@ -32,8 +33,9 @@ import numpy as np
 from reelforge import pipeline
 from reelforge.assets.catalogue import Catalogue, load_catalogue
 from reelforge.assets.install import default_assets_dir
+from reelforge.cameos.draw import likeness_reference, random_likeness
 from reelforge.engines import get_engine
-from reelforge.engines.dit.references import CameoReference, character_reference, random_character
+from reelforge.engines.dit.references import CameoReference
 from reelforge.errors import InvalidRequest
 from reelforge.eval.everyday import judge_everyday, reading_scale
 from reelforge.eval.metrics import ClipMetrics, Expected, evaluate_clip, evaluate_reading
@@ -276,8 +278,11 @@ def _line(record: dict[str, Any]) -> str:
 
 
 def _cameo_for(index: int) -> CameoReference:
-    """The cameo of suite prompt `index`: a random character, the same on every run."""
-    return character_reference(random_character(np.random.default_rng(index)))
+    """The cameo of suite prompt `index`: a random likeness (as a verification take
+    measures one), the same on every run; its reference portrait is the character the
+    likeness draws."""
+    likeness = random_likeness(np.random.default_rng(index))
+    return likeness_reference(likeness, handle=f"cameo{index}")
 
 
 def summarize(rows: list[dict[str, Any]], fps: float) -> dict[str, Any]:

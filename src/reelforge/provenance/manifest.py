@@ -8,7 +8,10 @@ What a reelforge clip's manifest states:
 * `c2pa.soft-binding`: the invisible watermark's 64-bit payload (alg
   `org.reelforge.watermark.v1`), over the clip's whole timespan, so a copy whose manifest
   was stripped can be matched back to this one through the payload;
-* `org.reelforge.generation`: engine, reelforge version and the video id.
+* `org.reelforge.generation`: engine, reelforge version and the video id;
+* `org.reelforge.consent`, only on a clip that casts verified cameos: each cameo's id and
+  handle and the grant that allowed the cast, and the content policy's version that
+  checked the clip. Nothing biometric: no likeness, no features, no recording.
 
 The hard binding is c2pa-rs's BMFF hash (`c2pa.hash.bmff.v3`): changing any byte of the
 video or audio data invalidates the manifest. Signing takes a few milliseconds and adds
@@ -30,6 +33,7 @@ from reelforge.provenance.identity import Identity
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 SOFT_BINDING_ALG = "org.reelforge.watermark.v1"
 GENERATION_LABEL = "org.reelforge.generation"
+CONSENT_LABEL = "org.reelforge.consent"
 MP4 = "video/mp4"
 
 # No network from the SDK: no OCSP responder or timestamp authority is ever contacted.
@@ -48,6 +52,30 @@ class Parent:
 
 
 @dataclass(frozen=True)
+class CameoConsent:
+    """One verified cameo a clip casts, and on what authority."""
+
+    cameo_id: str
+    handle: str
+    grant: str  # the grant that allowed the cast, as the consent rules name it
+
+
+@dataclass(frozen=True)
+class Consent:
+    """The consent assertion's content: the cameos cast, and the content policy's version
+    that checked the request and the clip."""
+
+    cameos: tuple[CameoConsent, ...]
+    policy_version: str
+
+    def assertion(self) -> dict[str, Any]:
+        return {
+            "cameos": [asdict(cameo) for cameo in self.cameos],
+            "policy_version": self.policy_version,
+        }
+
+
+@dataclass(frozen=True)
 class ManifestFacts:
     """What signing asserts about one clip."""
 
@@ -57,6 +85,7 @@ class ManifestFacts:
     engine: str
     video_id: str | None = None
     parent: Parent | None = None
+    consent: Consent | None = None  # None: the clip casts no verified cameo
 
 
 def payload_hex(payload: int) -> str:
@@ -112,26 +141,29 @@ def build_manifest(facts: ManifestFacts) -> dict[str, Any]:
             "video_id": facts.parent.video_id,
             "relation": facts.parent.relation,
         }
+    assertions: list[dict[str, Any]] = [
+        {"label": "c2pa.actions.v2", "data": {"actions": actions}},
+        {
+            "label": "c2pa.soft-binding",
+            "data": {
+                "alg": SOFT_BINDING_ALG,
+                "blocks": [
+                    {
+                        "scope": {"timespan": {"start": 0, "end": end_ms}},
+                        "value": payload_hex(facts.payload),
+                    }
+                ],
+            },
+        },
+        {"label": GENERATION_LABEL, "data": generation},
+    ]
+    if facts.consent is not None and facts.consent.cameos:
+        assertions.append({"label": CONSENT_LABEL, "data": facts.consent.assertion()})
     return {
         "claim_generator_info": [agent],
         "title": facts.title,
         "format": MP4,
-        "assertions": [
-            {"label": "c2pa.actions.v2", "data": {"actions": actions}},
-            {
-                "label": "c2pa.soft-binding",
-                "data": {
-                    "alg": SOFT_BINDING_ALG,
-                    "blocks": [
-                        {
-                            "scope": {"timespan": {"start": 0, "end": end_ms}},
-                            "value": payload_hex(facts.payload),
-                        }
-                    ],
-                },
-            },
-            {"label": GENERATION_LABEL, "data": generation},
-        ],
+        "assertions": assertions,
     }
 
 
@@ -181,11 +213,18 @@ class ManifestReport:
     digital_source_type: str | None = None
     soft_binding: str | None = None  # the watermark payload the manifest claims, hex
     generation: dict[str, Any] = field(default_factory=dict)
+    consent: dict[str, Any] | None = None  # the org.reelforge.consent assertion, if any
     parents: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # failure codes and explanations
 
     def public(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def cameo_ids(self) -> list[str]:
+        """The verified cameos the consent assertion names (none without one)."""
+        cameos = (self.consent or {}).get("cameos") or []
+        return [str(c["cameo_id"]) for c in cameos if isinstance(c, dict) and "cameo_id" in c]
 
 
 def read_manifest(data: bytes | BinaryIO, trust_anchors_pem: bytes = b"") -> ManifestReport:
@@ -227,6 +266,8 @@ def read_manifest(data: bytes | BinaryIO, trust_anchors_pem: bytes = b"") -> Man
             report.soft_binding = blocks[0].get("value")
         elif label == GENERATION_LABEL:
             report.generation = data_
+        elif label == CONSENT_LABEL:
+            report.consent = data_
     report.parents = [
         str(ingredient.get("title"))
         for ingredient in active.get("ingredients", [])

@@ -12,7 +12,8 @@ Three independent readings, then the registry:
 
 A payload found at p ≤ 1e-6 (or, failing that, the manifest's soft binding when the
 manifest is valid) is looked up in the registry, which names the video it was made for:
-so a clip re-encoded with its metadata stripped is still traced. Nothing is written.
+so a clip re-encoded with its metadata stripped is still traced. A valid manifest's
+consent assertion names the verified cameos the clip casts. Nothing is written.
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ class Verification:
         parts.append(f"watermark found in {' and '.join(marks)}" if marks else "no watermark found")
         if self.record is not None:
             parts.append(f"made by reelforge as {self.record.video_id or 'a local clip'}")
+        if self.c2pa.state in ("Valid", "Trusted") and self.c2pa.cameo_ids:
+            handles = [f"@{c.get('handle')}" for c in (self.c2pa.consent or {})["cameos"]]
+            parts.append(f"casts the cameo{'s' * (len(handles) > 1)} of {', '.join(handles)}")
         return "; ".join(parts)
 
     def public(self) -> dict[str, Any]:
@@ -97,6 +101,8 @@ class Verification:
             "payload": self.payload,
             "payload_source": self.payload_source,
             "record": record,
+            # The verified cameos a valid manifest's consent assertion names.
+            "cameos": self.c2pa.cameo_ids if self.c2pa.state in ("Valid", "Trusted") else [],
         }
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from reelforge.cameos.likeness import Likeness
 from reelforge.engines.sim.render import Renderer
 from reelforge.engines.sim.speech import synthesize
 from reelforge.engines.sim.world import VIEW_SHORT_M, simulate
@@ -47,10 +48,19 @@ CHARACTER_KINDS = ("person", "man", "woman", "boy", "girl")
 @dataclass(frozen=True, eq=False)
 class CameoReference:
     """image: uint8 (size, size, 3) RGB. voice: float32 (S,) mono at VOICE_SAMPLE_RATE.
-    Both arrays are read-only."""
+    Both arrays are read-only.
+
+    A verified cameo also carries its `likeness` (what the sim draws and voices, see
+    cameos/draw.py), the `handle` that cast it, and for the C2PA consent assertion its
+    `cameo_id` and the `grant` that allowed the cast. A reference made from a plain
+    character (the eval's, dit training's) has none of them."""
 
     image: np.ndarray
     voice: np.ndarray
+    likeness: Likeness | None = None
+    handle: str | None = None
+    cameo_id: str | None = None
+    grant: str | None = None
 
 
 def character_reference(

@@ -69,10 +69,11 @@ class SimEngine:
     capabilities = Capabilities(
         audio=True,
         image_input=True,  # the image becomes the scene's backdrop: frame 0 starts from it
-        cameos=False,
+        cameos=True,  # a verified cameo's likeness, cast into the plan (cameos/draw.py)
         max_seconds=20.0,
         sizes=SUPPORTED_SIZES,
         fps=SUPPORTED_FPS,
+        cameo_images=False,
     )
 
     def __init__(self, settings: Settings | None = None):
@@ -305,7 +306,7 @@ def _rgb_frames(renderer: Renderer) -> FrameRender:
 
 
 def _one_instrument_each(things: list[ThingSpec], players: list[str]) -> list[ThingSpec]:
-    """"Two friends play a guitar and a banjo": both instruments are aimed at the friends'
+    """ "Two friends play a guitar and a banjo": both instruments are aimed at the friends'
     first name; each goes to a player who has none yet while there are such players."""
     holding: set[str] = set()
     placed: list[ThingSpec] = []

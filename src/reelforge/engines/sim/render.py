@@ -35,6 +35,11 @@ LIGHT_GAINS: dict[str, tuple[float, float, float]] = {
     "night": (0.42, 0.48, 0.68),
 }
 FOREGROUND_LIGHT_SHARE = 0.35
+# A face's height over its width. The head is drawn as a circle stretched by this about
+# its centre, hair included, so the eyes, nose and mouth (and the judge's eye-based face
+# finder) stay where they always were.
+FACE_ASPECT = {"round": 1.0, "oval": 1.1, "long": 1.2}
+GLASSES_RGB = (28, 28, 32)
 
 WALL_COLORS: dict[str, RGB] = {
     "room": (226, 214, 192),
@@ -882,9 +887,16 @@ class Renderer:
             skia.Rect(hx - 0.2 * r, hy + 0.7 * r, hx + 0.2 * r, torso_top + 4),
             _paint(_shade(skin, 0.85)),
         )
-        if look.hair_style in ("long", "ponytail"):
+        canvas.save()
+        aspect = FACE_ASPECT[look.face_shape]
+        if aspect != 1.0:
+            canvas.translate(hx, hy)
+            canvas.scale(1.0, aspect)
+            canvas.translate(-hx, -hy)
+        if look.hair_style in ("long", "ponytail", "medium"):  # behind the head
+            bottom = 0.55 if look.hair_style == "medium" else 1.25  # a bob ends at the jaw
             canvas.drawRoundRect(
-                skia.Rect(hx - 1.08 * r, hy - 0.6 * r, hx + 1.08 * r, hy + 1.25 * r),
+                skia.Rect(hx - 1.08 * r, hy - 0.6 * r, hx + 1.08 * r, hy + bottom * r),
                 0.5 * r,
                 0.5 * r,
                 _paint(_shade(hair, 0.85)),
@@ -908,6 +920,7 @@ class Renderer:
                 hx + side * 0.97 * r, hy + 0.05 * r, 0.17 * r, _paint(_shade(skin, 0.92))
             )
         self._draw_hair(canvas, look.hair_style, hx, hy, r, hair)
+        canvas.restore()
         for side in (-1, 1):  # eyebrows
             ex, ey = hx + side * 0.36 * r + facing * 0.1 * r, hy - 0.05 * r
             canvas.drawLine(
@@ -929,6 +942,29 @@ class Renderer:
             False,
             _paint(_shade(skin, 0.7), Style=skia.Paint.kStroke_Style, StrokeWidth=2),
         )
+        if look.glasses:
+            self._draw_glasses(canvas, hx, hy, r, facing)
+
+    @staticmethod
+    def _draw_glasses(canvas: skia.Canvas, hx: float, hy: float, r: float, facing: int) -> None:
+        """Two round rims around the eyes (drawn each frame, on top of this), a bridge
+        and the arms back to the ears. The rims clear the whites of the eyes, which is
+        how the judge finds a face."""
+        rim = _paint(
+            GLASSES_RGB,
+            Style=skia.Paint.kStroke_Style,
+            StrokeWidth=max(1.5, 0.045 * r),
+            StrokeCap=skia.Paint.kRound_Cap,
+        )
+        lens_r = 0.21 * r
+        ey = hy - 0.05 * r  # the eyes' height, as _draw_character places them
+        centres = [hx + side * 0.36 * r + facing * 0.1 * r for side in (-1, 1)]
+        for side, ex in zip((-1, 1), centres, strict=True):
+            canvas.drawCircle(ex, ey, lens_r, rim)
+            canvas.drawLine(
+                ex + side * lens_r, ey - 0.04 * r, hx + side * 0.93 * r, ey - 0.1 * r, rim
+            )
+        canvas.drawLine(centres[0] + lens_r, ey - 0.04 * r, centres[1] - lens_r, ey - 0.04 * r, rim)
 
     def _draw_character(self, canvas: skia.Canvas, character: CharacterLayout, i: int) -> None:
         spec, look = character.spec, character.spec.appearance

@@ -291,7 +291,8 @@ def _verify_stored(service: ServiceState, video_id: str) -> Verification:
 
 def _provenance_out(report: Verification) -> ProvenanceOut:
     """The badge's facts. The registry (found through the watermark) names the creator,
-    engine and parent; a valid manifest's own claims stand in when it does not."""
+    engine and parent; a valid manifest's own claims stand in when it does not. The
+    cameos are those a valid manifest's consent assertion names."""
     c2pa_valid = report.c2pa.state in ("Valid", "Trusted")
     claims = report.c2pa.generation if c2pa_valid else {}
     record = report.record
@@ -305,6 +306,7 @@ def _provenance_out(report: Verification) -> ProvenanceOut:
         creator=record.creator if record else None,
         parent_video_id=(record.parent_video_id if record else None) or parent.get("video_id"),
         summary=report.summary,
+        cameos=report.c2pa.cameo_ids if c2pa_valid else [],
     )
 
 

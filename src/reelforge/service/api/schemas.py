@@ -200,6 +200,7 @@ class ProvenanceOut(BaseModel):
     creator: str | None
     parent_video_id: str | None
     summary: str
+    cameos: list[str] = Field(default_factory=list)  # verified cameo ids, from the manifest
 
 
 # Notifications ----------------------------------------------------------------------

@@ -149,7 +149,8 @@ async function loadProvenance(item, line) {
   try {
     const p = await get(item.provenance_url);
     const mark = (ok) => (ok ? "✓" : "✗");
-    line.textContent = `C2PA ${mark(p.c2pa_valid)} · watermark ${mark(p.watermark_found)} · ${p.model || "model unknown"}`;
+    const cameos = p.cameos?.length ? ` · cameo consent ✓ ${p.cameos.length}` : "";
+    line.textContent = `C2PA ${mark(p.c2pa_valid)} · watermark ${mark(p.watermark_found)} · ${p.model || "model unknown"}${cameos}`;
     line.title = p.summary;
     line.classList.add(p.c2pa_valid && p.watermark_found ? "verified" : "unverified");
   } catch {
