@@ -36,6 +36,7 @@ from reelforge.db.models import (
     User,
     Video,
 )
+from reelforge.db.policy import DatabaseConsent
 from reelforge.jobs.worker import MEDIA, media_key
 from reelforge.media.mp4 import encode_mp4
 
@@ -328,6 +329,23 @@ def test_a_public_figures_cameo_is_only_for_the_verified_figure(
         )
         db.commit()
     assert submit(fake, takes["good"]).json()["passed"] is True
+
+    # The policy engine's consent (a prompt naming her) follows her cameo's access.
+    consent = DatabaseConsent(site.state.factory)
+    site.sign_up("bob")
+    assert consent.allows("serena-williams", "serena_williams")
+    assert not consent.allows("serena-williams", "bob")
+    fake.patch("/api/cameos/serena_williams", json={"access": "approved"})
+    assert fake.post("/api/cameos/serena_williams/grants/bob").status_code == 200
+    assert consent.allows("serena-williams", "bob")
+    with site.state.factory() as db:
+        db.execute(update(CameoAccessGrant).values(expires_at=int(time.time()) - 1))
+        db.commit()
+    assert not consent.allows("serena-williams", "bob")
+    fake.patch("/api/cameos/serena_williams", json={"access": "everyone"})
+    assert consent.allows("serena-williams", "bob")
+    assert fake.delete("/api/cameos/serena_williams").status_code == 200
+    assert not consent.allows("serena-williams", "bob")
 
 
 # Characters --------------------------------------------------------------------------

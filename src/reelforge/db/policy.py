@@ -17,6 +17,8 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from reelforge.db.models import (
+    Cameo,
+    CameoAccessGrant,
     CameoGrant,
     Character,
     PolicyAudit,
@@ -75,7 +77,8 @@ class DatabaseAuditLog:
 
 class DatabaseConsent:
     """A public figure consents through their cameos: the user verified as `person_key`
-    owns at least one character and has allowed the requester (or everyone)."""
+    owns at least one character (the operator flow) or a verified cameo, and has allowed
+    the requester: an operator's grant (or one to everyone), or their cameo's access."""
 
     def __init__(self, factory: sessionmaker[Session]) -> None:
         self.factory = factory
@@ -86,19 +89,28 @@ class DatabaseConsent:
             if owner is None:
                 return False
             has_cameo = session.scalar(select(exists().where(Character.user_id == owner.id)))
-            if not has_cameo:
+            cameo = session.scalars(
+                select(Cameo).where(
+                    Cameo.owner_id == owner.id,
+                    Cameo.kind == "person",
+                    Cameo.verified_at.is_not(None),
+                    Cameo.deleted_at.is_(None),
+                )
+            ).first()
+            if not has_cameo and cameo is None:
                 return False
             if owner.name == requester:
                 return True
-            return bool(
-                session.scalar(
-                    select(
-                        exists().where(
-                            CameoGrant.owner_id == owner.id,
-                            CameoGrant.grantee.in_((requester, EVERYONE)),
-                        )
+            operator_grant = session.scalar(
+                select(
+                    exists().where(
+                        CameoGrant.owner_id == owner.id,
+                        CameoGrant.grantee.in_((requester, EVERYONE)),
                     )
                 )
+            )
+            return bool(operator_grant) or (
+                cameo is not None and _cameo_allows(session, cameo, requester)
             )
 
     def verify_figure(self, user_name: str, person_key: str) -> None:
@@ -125,6 +137,31 @@ class DatabaseConsent:
             grant = session.get(CameoGrant, (owner.id, grantee))
             if grant is not None:
                 session.delete(grant)
+
+
+def _cameo_allows(session: Session, cameo: Cameo, requester: str) -> bool:
+    """The figure's own verified cameo (social/cameos.py) lets `requester` use their
+    likeness by name: open to everyone, or a live grant of theirs. Mutuals and presets
+    are checked where a cameo is cast by its @handle."""
+    if cameo.access == "everyone":
+        return True
+    if cameo.access == "only_me":
+        return False
+    now = int(time.time())
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    CameoAccessGrant.cameo_id == cameo.id,
+                    CameoAccessGrant.grantee_id == User.id,
+                    User.name == requester,
+                    CameoAccessGrant.revoked_at.is_(None),
+                    (CameoAccessGrant.expires_at.is_(None)) | (CameoAccessGrant.expires_at > now),
+                    (CameoAccessGrant.uses_left.is_(None)) | (CameoAccessGrant.uses_left > 0),
+                )
+            )
+        )
+    )
 
 
 def _user(session: Session, name: str) -> User:
