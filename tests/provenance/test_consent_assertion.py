@@ -5,6 +5,7 @@ badge read it back. A clip without a cameo carries none."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -13,7 +14,11 @@ import pytest
 from reelforge import cli, pipeline
 from reelforge.cameos.draw import likeness_reference
 from reelforge.cameos.likeness import Likeness
+from reelforge.db.models import Cameo, CameoUse, User, Video
 from reelforge.db.policy import shared_policy_engine
+from reelforge.db.session import make_engine, session_factory
+from reelforge.jobs.queue import JobQueue
+from reelforge.jobs.worker import Worker, media_key
 from reelforge.provenance.identity import load_identity
 from reelforge.provenance.manifest import (
     CONSENT_LABEL,
@@ -26,7 +31,8 @@ from reelforge.provenance.manifest import (
 from reelforge.provenance.verify import verify_file
 from reelforge.service.api.posts import _provenance_out
 from reelforge.settings import Settings
-from reelforge.types import Request
+from reelforge.storage import storage_from_settings
+from reelforge.types import Request, ScenePlan
 
 LIKENESS = Likeness(
     skin_rgb=(224, 172, 120),
@@ -138,3 +144,67 @@ def test_an_unverified_cameo_is_drawn_but_not_claimed(tmp_path: Path, settings: 
     with result.video_path.open("rb") as stream:
         assert read_manifest(stream).consent is None
     assert result.plan.characters[0].name == "someone"
+
+
+def test_the_worker_draws_the_cameos_a_video_casts_and_names_them(tmp_path: Path):
+    """A stored video's cameo_uses rows reach the pipeline through the job worker: the
+    plan casts the owner's likeness, the manifest names the cameo and its grant, and a
+    removed use or a deleted cameo is neither drawn nor named."""
+    settings = Settings(data_dir=tmp_path / "data", visible_watermark=False)
+    factory = session_factory(make_engine(settings))
+    storage = storage_from_settings(settings)
+    worker = Worker(settings, factory, storage, JobQueue(settings))
+    with factory() as db:
+        db.add_all([User(id="u_ada", name="ada"), User(id="u_bob", name="bob")])
+        db.flush()  # no relationships: the users go in first for the foreign keys
+        db.add_all(
+            [
+                Cameo(
+                    id="cameo_ada", owner_id="u_ada", handle="ada", kind="person",
+                    access="approved", likeness_json=json.dumps(LIKENESS.as_dict()),
+                    verified_at=1,
+                ),
+                Cameo(
+                    id="cameo_gone", owner_id="u_bob", handle="bob", kind="person",
+                    access="everyone", likeness_json=json.dumps(LIKENESS.as_dict()),
+                    verified_at=1, deleted_at=2,
+                ),
+            ]
+        )  # fmt: skip
+        db.flush()
+        for video_id in ("video_a", "video_b"):
+            db.add(
+                Video(
+                    id=video_id, user_id="u_bob", model="sora-2", engine="sim",
+                    prompt='@ada says "Hello" in a park', size="360x640", seconds="1", seed=5,
+                )
+            )  # fmt: skip
+        db.add_all(
+            [
+                CameoUse(video_id="video_a", cameo_id="cameo_ada", caster_id="u_bob",
+                         grant_id="grant_7"),
+                CameoUse(video_id="video_a", cameo_id="cameo_gone", caster_id="u_bob"),
+                CameoUse(video_id="video_b", cameo_id="cameo_ada", caster_id="u_bob",
+                         status="removed"),
+            ]
+        )  # fmt: skip
+        db.commit()
+    for video_id in ("video_a", "video_b"):
+        assert worker.claim(video_id)
+        worker.process(video_id)
+    with factory() as db:
+        made = {v: db.get(Video, v) for v in ("video_a", "video_b")}
+        assert all(v is not None and v.status == "completed" for v in made.values())
+        plans = {v: ScenePlan.model_validate_json(made[v].plan_json or "") for v in made}  # type: ignore[union-attr]
+    assert [c.name for c in plans["video_a"].characters] == ["ada"]
+    assert plans["video_a"].characters[0].appearance.face_shape == "oval"
+    assert "ada" not in [c.name for c in plans["video_b"].characters]
+
+    def manifest_of(video_id: str) -> dict[str, object] | None:
+        with storage.open(media_key(video_id, "video")) as stream:
+            return read_manifest(io.BytesIO(stream.read())).consent
+
+    consent = manifest_of("video_a")
+    assert consent is not None
+    assert consent["cameos"] == [{"cameo_id": "cameo_ada", "handle": "ada", "grant": "grant_7"}]
+    assert manifest_of("video_b") is None

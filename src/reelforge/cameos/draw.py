@@ -25,13 +25,18 @@ same in every clip.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import cv2
 import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from reelforge.cameos.likeness import Likeness
+from reelforge.db.models import Cameo, CameoUse
 from reelforge.errors import InvalidRequest
 from reelforge.recaption.vocabulary import COLORS, NATURAL_HAIR, SKIN_TONES
 from reelforge.types import (
@@ -210,6 +215,57 @@ def likeness_reference(
         cameo_id=cameo_id,
         grant=grant,
     )
+
+
+@dataclass(frozen=True)
+class CastLikeness:
+    """A cameo a stored video casts, as the job needs it (read from the database)."""
+
+    cameo_id: str
+    handle: str
+    likeness: Likeness
+    grant: str  # "owner", the access level that allowed it ("everyone", "mutuals"), or a grant id
+
+
+def cast_likenesses(db: Session, video_id: str) -> list[CastLikeness]:
+    """The cameos video `video_id` casts (its cameo_uses rows, in the order they were
+    cast) that can be drawn: not removed, not deleted, with a likeness (a character cameo,
+    a pet or an object, has none: the planner draws it from the prompt's words)."""
+    rows = db.execute(
+        select(CameoUse, Cameo)
+        .join(Cameo, Cameo.id == CameoUse.cameo_id)
+        .where(
+            CameoUse.video_id == video_id,
+            CameoUse.status != "removed",
+            Cameo.deleted_at.is_(None),
+            Cameo.likeness_json.is_not(None),
+        )
+        .order_by(CameoUse.id)
+    ).all()
+    casts = []
+    for use, cameo in rows:
+        if use.grant_id is not None:
+            grant = use.grant_id
+        elif use.caster_id == cameo.owner_id:
+            grant = "owner"
+        else:
+            grant = cameo.access
+        likeness = Likeness.from_dict(json.loads(cameo.likeness_json or "{}"))
+        casts.append(CastLikeness(cameo.id, cameo.handle, likeness, grant))
+    return casts
+
+
+def references_of(casts: Sequence[CastLikeness]) -> tuple[CameoReference, ...]:
+    """What `pipeline.generate(cameos=...)` takes for these casts."""
+    return tuple(
+        likeness_reference(c.likeness, handle=c.handle, cameo_id=c.cameo_id, grant=c.grant)
+        for c in casts
+    )
+
+
+def cameo_references(db: Session, video_id: str) -> tuple[CameoReference, ...]:
+    """The cameos of stored video `video_id`, ready for the pipeline (the job worker's)."""
+    return references_of(cast_likenesses(db, video_id))
 
 
 def random_likeness(rng: np.random.Generator) -> Likeness:

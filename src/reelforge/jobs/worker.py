@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from reelforge import pipeline
+from reelforge.cameos.draw import cast_likenesses, references_of
 from reelforge.db.models import User, Video, now_s
 from reelforge.db.policy import policy_engine
 from reelforge.db.session import transaction
@@ -167,6 +168,7 @@ class Worker:
             attempts = video.attempts
             base_plan = video.base_plan_json
             reference_key = video.input_reference_key
+            casts = cast_likenesses(session, video_id)  # the cameos it casts (cameo_uses)
         last_write = [0.0]
 
         def on_progress(stage: str, fraction: float) -> None:
@@ -219,6 +221,7 @@ class Worker:
                         video_id=video_id, parent=parent, registry=self.registry
                     ),
                     policy=self.policy,
+                    cameos=references_of(casts),
                     stills=stills,
                 )
                 files = self._write_media(result, stills, Path(tmp))
