@@ -205,8 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--cameos",
         action="store_true",
-        help="give each prompt with a character a cameo (a random character's portrait and "
-        "voice) and report how often the clip shows that character",
+        help="give each prompt with a character a cameo (a random likeness: the sim draws "
+        "it, a learned engine gets its portrait and voice) and report how often the clip "
+        "shows it",
     )
     ev.add_argument(
         "--resume",
