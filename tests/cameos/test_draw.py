@@ -30,6 +30,7 @@ from reelforge.errors import InvalidRequest
 from reelforge.eval.characters import find_faces
 from reelforge.eval.identity import identity_score
 from reelforge.eval.reader import read_clip
+from reelforge.recaption import detailed_caption
 from reelforge.settings import Settings
 from reelforge.types import (
     Appearance,
@@ -314,3 +315,9 @@ def test_an_engine_without_cameos_refuses_them(tmp_path, settings, monkeypatch):
     with pytest.raises(InvalidRequest, match="engine sim cannot take cameos") as caught:
         pipeline.generate(request, tmp_path / "y.mp4", settings=settings, cameos=(_reference("a"),))
     assert caught.value.param == "cameos" and not Path(tmp_path / "y.mp4").exists()
+
+
+def test_the_caption_says_who_is_cast_and_their_glasses():
+    plan = cast(ScenePlan(prompt="a red ball bounces"), (_reference("alice"),))
+    caption = detailed_caption(plan)
+    assert "alice, a person with medium hair and glasses in a blue shirt" in caption

@@ -81,6 +81,8 @@ def detailed_caption(plan: ScenePlan) -> str:
     for character in plan.characters:
         look = character.appearance
         hair = "no hair" if look.hair_style == "bald" else f"{look.hair_style} hair"
+        if look.glasses:  # a cameo's (cameos/draw.py); plans without them read as before
+            hair += " and glasses"
         parts.append(
             f"{character.name}, a {character.kind} with {hair} in a {look.shirt_color} "
             f"shirt, stands on the {character.position}."
