@@ -544,7 +544,9 @@ def cast(db: Session, caster_id: str, handles: list[str], prompt: str) -> list[C
             db.commit()
             raise _forbidden(403, f"cameos: @{cameo.handle}: {decision.split(':', 1)[1].strip()}")
         out.append(decision)
-    for allowed in out:
+    # Appends lock each cameo's row (PostgreSQL): always in id order, so two requests
+    # casting the same two cameos never wait on each other crosswise.
+    for allowed in sorted(out, key=lambda c: c.cameo_id):
         consent_log.append(
             db,
             allowed.cameo_id,
@@ -713,7 +715,7 @@ def record_uses(db: Session, video: Video, casts: list[CastCameo], *, event: str
     they asked for it), a grant's use counted, the log, and the owner told (always: the
     "cameo" notification cannot be muted). The caller commits."""
     caster = db.get(User, video.user_id)
-    for each in casts:
+    for each in sorted(casts, key=lambda c: c.cameo_id):  # lock order: see `cast`
         status = "awaiting_approval" if each.needs_approval else "drafted"
         db.add(
             CameoUse(
@@ -739,6 +741,7 @@ def record_uses(db: Session, video: Video, casts: list[CastCameo], *, event: str
             detail={"grant_id": each.grant_id, "status": status, "prompt": video.prompt},
         )
         who = f"@{caster.name}" if caster else "someone"
+        made = "made a remix" if event == "remix" else "made a draft"
         wait = " It waits for your approval before it can be posted." if each.needs_approval else ""
         notify(
             db,
@@ -746,7 +749,7 @@ def record_uses(db: Session, video: Video, casts: list[CastCameo], *, event: str
             type="cameo",
             actor=video.user_id,
             video_id=video.id,
-            text=f"{who} made a draft with your cameo @{each.handle}.{wait}",
+            text=f"{who} {made} with your cameo @{each.handle}.{wait}",
         )
 
 
