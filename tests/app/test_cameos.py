@@ -618,6 +618,9 @@ def test_deleting_the_cameo_removes_the_recording_features_and_videos_with_a_rec
         assert cameo is not None and cameo.likeness_json is None and cameo.take_key is None
         assert db.get(Video, draft) is None
     assert error(alice.get("/api/cameos/alice"), 404)["param"] == "handle"
+    kept = alice.get("/api/cameos/alice/log").json()  # the log outlives the cameo
+    assert kept["deleted"] and kept["intact"] and kept["entries"][-1]["event"] == "delete"
+    assert error(bob.get("/api/cameos/alice/log"), 404)["param"] == "handle"
     assert error(make(bob, "@alice bakes bread"), 403)["code"] == "cameo_not_allowed"
     assert "deleted your cameo" in cameo_notes(site, alice.user_id)[-1]
     assert _audit(site, "alice") == (0, ["@alice (deleted): 6 consent log entries", "chain intact"])

@@ -220,11 +220,12 @@ def cameo_out(cameo: Cameo) -> dict[str, Any]:
     }
 
 
-def owned_cameo(db: Session, handle: str, owner_id: str) -> Cameo:
-    """The caller's live cameo `handle`; anyone else's (or a deleted one) is a 404, as if
-    it did not exist."""
+def owned_cameo(db: Session, handle: str, owner_id: str, *, deleted: bool = False) -> Cameo:
+    """The caller's live cameo `handle` (or a deleted one too, with `deleted`: its consent
+    log stays theirs to read); anyone else's is a 404, as if it did not exist."""
     cameo = db.scalar(select(Cameo).where(Cameo.handle == handle.lower().removeprefix("@")))
-    if cameo is None or cameo.owner_id != owner_id or cameo.deleted_at is not None:
+    gone = cameo is not None and cameo.deleted_at is not None and not deleted
+    if cameo is None or cameo.owner_id != owner_id or gone:
         raise not_found(handle)
     return cameo
 

@@ -363,15 +363,16 @@ async def delete_cameo(handle: str, person: PersonDep, service: StateDep) -> dic
 @router.get("/{handle}/log")
 async def cameo_log(handle: str, person: PersonDep, service: StateDep) -> dict[str, Any]:
     """The consent log as JSON, with the chain's own check (anyone can redo it: see
-    cameos/consent_log.py)."""
+    cameos/consent_log.py); still there after the cameo is deleted."""
 
     def work(db: Session) -> dict[str, Any]:
-        cameo = rules.owned_cameo(db, handle, person.id)
+        cameo = rules.owned_cameo(db, handle, person.id, deleted=True)
         chain = consent_log.entries(db, cameo.id)
         problems = consent_log.verify_chain(chain)
         return {
             "cameo_id": cameo.id,
             "handle": cameo.handle,
+            "deleted": cameo.deleted_at is not None,
             "intact": not problems,
             "problems": problems,
             "entries": [consent_log.export(e) for e in chain],
