@@ -702,3 +702,40 @@ def test_the_consent_log_exports_verifies_and_shows_tampering(
     problems = alice.get("/api/cameos/alice/log").json()["problems"]
     assert any(p.startswith("entry 6: expected seq 5") for p in problems)
     assert _audit(site, "nobody_here")[0] == 2
+
+
+def test_the_finished_clip_is_checked_again_against_the_owners_rules(
+    site: AppUnderTest, liveness: FakeLiveness, takes: dict[str, Path]
+) -> None:
+    """An owner who tightens their rules while a clip is queued: the worker checks its
+    caption and speech against them and fails the job, logged at stage "clip". A clip
+    within the rules (the appearance preset is not held against the caption's description
+    of the person) completes."""
+    from tests.app.test_posts import run_worker
+
+    alice = verified(site, "alice", takes, access="everyone", no_appearance_changes=True)
+    bob = site.sign_up("bob")
+    political = make(bob, '@alice says "vote for me on election day"').json()["id"]
+    fine = make(bob, "@alice waves from a red boat").json()["id"]
+    alice.patch("/api/cameos/alice", json={"no_political": True})
+
+    run_worker(site, political)
+    failed = bob.get(f"/api/videos/{political}").json()
+    assert failed["status"] == "failed" and "no political content" in failed["error"]
+    with site.state.factory() as db:
+        assert db.scalar(select(Video.error_code).where(Video.id == political)) == (
+            "cameo_not_allowed"
+        )
+    run_worker(site, fine)
+    assert bob.get(f"/api/videos/{fine}").json()["status"] == "completed"
+
+    blocked = [
+        e
+        for e in alice.get("/api/cameos/alice/log").json()["entries"]
+        if e["event"] == "cast_blocked"
+    ]
+    assert [(e["video_id"], e["detail"]["stage"], e["detail"]["rule"]) for e in blocked] == [
+        (political, "clip", "no_political")
+    ]
+    listed = {v["video_id"] for v in alice.get("/api/cameos/alice/videos").json()["data"]}
+    assert listed == {fine}

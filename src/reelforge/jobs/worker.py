@@ -36,6 +36,7 @@ from reelforge.provenance.manifest import Parent
 from reelforge.provenance.registry import DatabaseRegistry
 from reelforge.recaption import remix_plan
 from reelforge.settings import Settings
+from reelforge.social.cameos import recheck as recheck_cameos
 from reelforge.storage import Storage, StorageNotFound
 from reelforge.types import Request, ScenePlan
 from reelforge.webhooks import deliver, video_event
@@ -224,6 +225,10 @@ class Worker:
                     cameos=references_of(casts),
                     stills=stills,
                 )
+                refusal = self._cameo_recheck(video_id, result)
+                if refusal is not None:  # an owner's rules, against what the clip became
+                    self._fail(video_id, "cameo_not_allowed", refusal)
+                    return
                 files = self._write_media(result, stills, Path(tmp))
                 for variant, path in files.items():
                     self.storage.put_file(media_key(video_id, variant), path, MEDIA[variant][1])
@@ -249,6 +254,13 @@ class Worker:
                     )
                 return
         self._complete(video_id, result.plan.model_dump_json())
+
+    def _cameo_recheck(self, video_id: str, result: pipeline.Result) -> str | None:
+        """The cast cameos' owners' presets and preferences, as they are now, against the
+        clip's caption and speech (social/cameos.py `recheck`); the refusal is logged."""
+        transcript = [segment.text for segment in result.clip.speech]
+        with transaction(self.factory) as session:
+            return recheck_cameos(session, video_id, result.caption, transcript)
 
     @staticmethod
     def _write_media(result: pipeline.Result, stills: Stills, tmp: Path) -> dict[str, Path]:

@@ -630,14 +630,20 @@ def _access(db: Session, cameo: Cameo, caster_id: str) -> tuple[str, str | None]
     return "grant", current.id
 
 
-def preference_refusal(cameo: Cameo, prompt: str) -> str | None:
-    """ "rule: reason" when the prompt goes against the owner's presets or free-text "no ..."
-    preferences; None when it does not."""
+def preference_refusal(
+    cameo: Cameo,
+    prompt: str,
+    *,
+    presets: tuple[str, ...] = PRESETS,
+    free_text: bool = True,
+) -> str | None:
+    """ "rule: reason" when the text goes against the owner's `presets` or (with
+    `free_text`) their free-text "no ..." preferences; None when it does not."""
     from reelforge.safety.resources import text_tools
 
     tools = text_tools()
     normalized = tools.normalizer.normalize(prompt)
-    for preset in PRESETS:
+    for preset in presets:
         if not getattr(cameo, preset):
             continue
         word = _PRESET_WORDS[preset].search(prompt)
@@ -658,8 +664,8 @@ def preference_refusal(cameo: Cameo, prompt: str) -> str | None:
         found = [word.group(0)] if word else hits or politicians
         if found:
             wish = _PRESET_REASON[preset]
-            return f"{preset}: its owner asks for {wish} (the prompt has {found[0]!r})"
-    return _free_text_refusal(cameo.preferences, prompt)
+            return f"{preset}: its owner asks for {wish} (the text has {found[0]!r})"
+    return _free_text_refusal(cameo.preferences, prompt) if free_text else None
 
 
 def forbidden_phrases(preferences: str) -> list[str]:
@@ -773,6 +779,38 @@ def casts_of_video(db: Session, video_id: str, caster_id: str, prompt: str) -> l
         )
     )
     return cast(db, caster_id, source_handles, prompt)
+
+
+def recheck(db: Session, video_id: str, caption: str, transcript: list[str]) -> str | None:
+    """After generation: each cameo owner's rules against what the clip became (its
+    detailed caption and its speech), with the settings they have now. The speech meets
+    every preset and the free text; the caption only the content presets (political,
+    embarrassing or romantic), since it describes the cast person's own hair, clothes and
+    age. A refusal is logged as `cast_blocked` at stage "clip", the use is marked removed,
+    and "@handle: reason" returned (the worker fails the job). The caller commits."""
+    content_presets = ("no_political", "no_embarrassing_or_romantic")
+    said = ". ".join(line.strip() for line in transcript if line.strip())
+    for use in uses_of_video(db, video_id):
+        cameo = db.get(Cameo, use.cameo_id)
+        if cameo is None or cameo.owner_id == use.caster_id:
+            continue
+        refusal = (preference_refusal(cameo, said) if said else None) or preference_refusal(
+            cameo, caption, presets=content_presets, free_text=False
+        )
+        if refusal is None:
+            continue
+        rule, reason = refusal.split(":", 1)
+        consent_log.append(
+            db,
+            cameo.id,
+            "cast_blocked",
+            actor_id=use.caster_id,
+            video_id=video_id,
+            detail={"rule": rule, "reason": refusal, "stage": "clip"},
+        )
+        use.status = "removed"
+        return f"@{cameo.handle}: {reason.strip()}"
+    return None
 
 
 def check_postable(db: Session, video_id: str) -> None:
