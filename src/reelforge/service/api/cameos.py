@@ -13,7 +13,6 @@ naming `challenge_id`. Every attempt goes to the cameo's consent log.
 
 from __future__ import annotations
 
-import importlib
 import secrets
 from pathlib import Path
 from typing import Any, Literal
@@ -73,7 +72,9 @@ class GrantIn(_In):
 async def new_challenge(person: PersonDep, service: StateDep) -> dict[str, Any]:
     """Digits to read aloud and head turns to make, in order, in one take recorded within
     two minutes. Rate-limited per person."""
-    challenge = _liveness().new_challenge()
+    from reelforge.cameos.liveness import new_challenge as draw  # loads its models lazily
+
+    challenge = draw()
 
     def work(db: Session) -> dict[str, Any]:
         made = rules.issue_challenge(db, person.id, challenge.digits, challenge.turns)
@@ -169,15 +170,10 @@ def _too_large() -> APIError:
     )
 
 
-def _liveness() -> Any:
-    """cameos/liveness.py, imported when first needed (its detectors load models)."""
-    return importlib.import_module("reelforge.cameos.liveness")
-
-
 def _check(path: Path, digits: str, turns: tuple[str, ...]) -> dict[str, Any]:
     """Run the liveness checks; an unreadable take or one of the wrong length is a failed
     "readable" check, with `unreadable` saying why (the route answers 422)."""
-    liveness = _liveness()
+    from reelforge.cameos.liveness import Challenge, check_take  # imports torch: when used
 
     def unreadable(why: str) -> dict[str, Any]:
         check = {"name": "readable", "passed": False, "detail": why}
@@ -193,7 +189,7 @@ def _check(path: Path, digits: str, turns: tuple[str, ...]) -> dict[str, Any]:
     if not low <= info.duration_s <= high:
         return unreadable(f"a take is {low:g}-{high:g} s long, got {info.duration_s:.1f} s")
     try:
-        verdict = liveness.check_take(path, liveness.Challenge(digits=digits, turns=turns))
+        verdict = check_take(path, Challenge(digits=digits, turns=turns))
     except MediaError as error:
         return unreadable(str(error))
     checks = [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in verdict.checks]
