@@ -724,3 +724,33 @@ def test_the_finished_clip_is_checked_again_against_the_owners_rules(
     ]
     listed = {v["video_id"] for v in alice.get("/api/cameos/alice/videos").json()["data"]}
     assert listed == {fine}
+
+
+def test_the_real_checks_through_the_route(site: AppUnderTest, tmp_path: Path) -> None:
+    """cameos/liveness.py itself (no stand-in) on two fixture takes made from a packaged
+    photograph: a replay with the wrong digits fails on "digits", the right take
+    passes and gives the cameo its likeness."""
+    from tests.cameos.fixtures import make_take
+
+    alice = site.sign_up("alice")
+    for kind, passes in (("wrong_digits", False), ("positive", True)):
+        take = make_take(kind, 1, tmp_path)
+        made = alice.post("/api/cameos/challenge").json()
+        with site.state.factory() as db:  # the server's challenge is the one the take answers
+            db.execute(
+                update(CameoChallenge)
+                .where(CameoChallenge.id == made["id"])
+                .values(digits=take.challenge.digits, turns=",".join(take.challenge.turns))
+            )
+            db.commit()
+        result = submit(alice, take.path, made["id"])
+        assert result.status_code == 200, result.text
+        checks = {c["name"]: c["passed"] for c in result.json()["checks"]}
+        assert result.json()["passed"] is passes, result.json()["checks"]
+        assert checks["digits"] is passes and checks["same_face"] and checks["face_quality"]
+    with site.state.factory() as db:
+        cameo = db.scalar(select(Cameo).where(Cameo.handle == "alice"))
+        assert cameo is not None and cameo.verified_at is not None and cameo.likeness_json
+        assert Likeness.from_dict(json.loads(cameo.likeness_json)).voice_pitch_hz > 0
+    entries = alice.get("/api/cameos/alice/log").json()["entries"]
+    assert [e["detail"]["passed"] for e in entries] == [False, True]
