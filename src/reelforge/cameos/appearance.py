@@ -57,8 +57,8 @@ def estimate_likeness(take: Take, track: FaceTrack, yaw: np.ndarray) -> Likeness
         shirt_rgb=shirt,
         glasses=_glasses(faces),
         face_shape=_face_shape([face for _, face in faces]),
-        voice_pitch_hz=round(pitch_hz, 1),
-        speech_rate=round(rate, 2),
+        voice_pitch_hz=round(float(pitch_hz), 1),
+        speech_rate=round(float(rate), 2),
     )
 
 

@@ -332,17 +332,28 @@ def mouth_motion(take: Take, track: FaceTrack) -> np.ndarray:
     """Per analysed frame: how far the mouth is open, in a way that needs no model of the
     face: the darkness of the middle of the mouth region (between the lips, where an open
     mouth shows its dark inside) against the region's mean, plus how much the region
-    changed since the frame before. NaN without a face."""
-    openness = np.full(len(track.faces), np.nan)
-    change = np.full(len(track.faces), np.nan)
+    changed since the frame before. NaN without a face.
+
+    The region follows the mouth corners' midpoint and the face's width, each a running
+    median over five frames: the landmarks jitter by a pixel or two from frame to frame,
+    which would otherwise read as the mouth moving."""
+    count = len(track.faces)
+    centres = np.full((count, 2), np.nan)
+    widths = np.full(count, np.nan)
+    for index, face in track.found_faces():
+        centres[index] = (face.landmarks[3] + face.landmarks[4]) / 2
+        widths[index] = face.width
+    centres = np.stack([_smooth(centres[:, 0], 5), _smooth(centres[:, 1], 5)], axis=1)
+    widths = _smooth(widths, 5)
+    openness = np.full(count, np.nan)
+    change = np.full(count, np.nan)
     previous: np.ndarray | None = None
-    for index, face in enumerate(track.faces):
-        if face is None:
+    for index, tracked in enumerate(track.faces):
+        if tracked is None:
             previous = None
             continue
         grey = cv2.cvtColor(take.frames[index], cv2.COLOR_RGB2GRAY)
-        mouth_centre = (face.landmarks[3] + face.landmarks[4]) / 2
-        mouth = _patch(grey, mouth_centre, face.width, (-0.35, -0.15, 0.35, 0.3))  # (16, 24)
+        mouth = _patch(grey, centres[index], widths[index], (-0.35, -0.15, 0.35, 0.3))  # (16, 24)
         openness[index] = 1.0 - float(mouth[4:12, 6:18].mean())
         if previous is not None:
             change[index] = float(np.abs(mouth - previous).mean())
@@ -384,14 +395,23 @@ def loudness(take: Take) -> np.ndarray:
 
 
 def sync_correlation(motion: np.ndarray, level_db: np.ndarray, fps: float) -> tuple[float, float]:
-    """(best Pearson correlation, its lag in seconds) of mouth motion against loudness over
-    lags up to ±MAX_LAG_S; the audio leads for positive lags."""
+    """(best Pearson correlation, its lag in seconds) of the mouth's signal against the
+    loudness over lags up to ±MAX_LAG_S; the audio leads for positive lags.
+
+    Both signals lose their one-second running mean first: any speech, dubbed or not, makes
+    the mouth busy while the audio is loud, and only the timing of the syllables within it
+    tells a take's own audio from another recording of the same digits. Silence is floored
+    at 45 dB under the loud parts, so that room noise does not count as structure."""
     good = ~np.isnan(motion)
     if good.sum() < 10:
         return 0.0, 0.0
-    # A three-frame running mean of each: single-frame detector jitter is not speech.
+    window = max(3, round(fps) | 1)  # odd, about one second
+    level_db = np.maximum(level_db, np.percentile(level_db, 95) - 45)
+    motion = _minus_running_mean(np.where(good, motion, np.nanmedian(motion)), window)
+    level_db = _minus_running_mean(level_db, window)
+    # And a three-frame running mean of each: single-frame detector jitter is not speech.
     kernel = np.ones(3) / 3
-    motion = np.convolve(np.where(good, motion, np.nanmedian(motion)), kernel, mode="same")
+    motion = np.convolve(motion, kernel, mode="same")
     level_db = np.convolve(level_db, kernel, mode="same")
     max_lag = max(1, round(MAX_LAG_S * fps))
     best, best_lag = -1.0, 0
@@ -407,6 +427,11 @@ def sync_correlation(motion: np.ndarray, level_db: np.ndarray, fps: float) -> tu
         if correlation > best:
             best, best_lag = correlation, lag
     return max(best, 0.0), best_lag / fps
+
+
+def _minus_running_mean(values: np.ndarray, window: int) -> np.ndarray:
+    padded = np.pad(values, window // 2, mode="edge")
+    return values - np.convolve(padded, np.ones(window) / window, mode="valid")
 
 
 def check_lip_sync(take: Take, track: FaceTrack) -> Check:
