@@ -36,6 +36,7 @@ PAGE_PATHS = (
     "/drafts",
     "/notifications",
     "/settings",
+    "/cameos",
     "/moderation",
     "/login",
     "/signup",

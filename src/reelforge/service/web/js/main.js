@@ -3,6 +3,7 @@
 import { get, post, setCsrf } from "./api.js";
 import { h, icon } from "./dom.js";
 import { loginView, signupView } from "./views/auth.js";
+import { cameosView } from "./views/cameos.js";
 import { createView } from "./views/create.js";
 import { draftsView } from "./views/drafts.js";
 import { feedView, postView } from "./views/feed.js";
@@ -21,6 +22,7 @@ const ROUTES = [
   [/^\/drafts$/, draftsView, true],
   [/^\/notifications$/, notificationsView, true],
   [/^\/settings$/, settingsView, true],
+  [/^\/cameos$/, cameosView, true],
   [/^\/moderation$/, moderationView, true],
   [/^\/login$/, loginView, false],
   [/^\/signup$/, signupView, false],
@@ -88,7 +90,8 @@ function drawNav() {
           h("span", { id: "badge", class: "badge", hidden: true }),
         ),
         h("a", { href: `/u/${user.handle}` }, "Profile"),
-        // On phones these three are on one's own profile page instead (profile.js).
+        // On phones these are on one's own profile page instead (profile.js).
+        h("a", { href: "/cameos", class: "wide-only" }, "Cameos"),
         h("a", { href: "/settings", class: "wide-only" }, "Settings"),
         user.role !== "user" ? h("a", { href: "/moderation", class: "wide-only" }, "Moderation") : null,
         h("button", { type: "button", class: "link wide-only", onclick: logOut }, "Log out"),

@@ -52,7 +52,7 @@ function createForm() {
       field("Size", h("select", { name: "size" }, SIZES.map((s) => h("option", { value: s }, s)))),
     ),
     field("Cameos", h("input", { name: "cameos", placeholder: "@alice @bob", autocomplete: "off" }), {
-      hint: "Up to 3 people by @handle whose cameos you may use",
+      hint: "Up to 2 by @handle (an @handle in the prompt casts one too): yours, or ones whose owners let you",
     }),
     field("First frame (optional)", h("input", { name: "image", type: "file", accept: "image/png,image/jpeg,image/webp" }), {
       hint: "The clip starts from this picture",

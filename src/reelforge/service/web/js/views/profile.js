@@ -43,6 +43,7 @@ function profileHeader(p, redraw) {
     );
   const buttons = me
     ? [
+        h("a", { class: "button", href: "/cameos" }, "Cameos"),
         h("a", { class: "button", href: "/settings" }, "Settings"),
         session.user.role !== "user" ? h("a", { class: "button", href: "/moderation" }, "Moderation") : null,
         h("button", { type: "button", onclick: logOut }, "Log out"),

@@ -1,0 +1,320 @@
+"""Cameo onboarding in a real browser: a real `reelforge serve`, Debian's Chromium with a
+fake camera and microphone fed from a fixture take (a packaged photograph animated into
+the head turns, the digits spoken by espeak-ng: tests/cameos/fixtures.py), the real
+/cameos page recording it with MediaRecorder (WebM) and uploading it to the real liveness
+checks, to a verified cameo; then the owner's controls, saved and read back.
+
+Chromium reads its fake capture files when the page opens the camera, so the take is
+made while the page's challenge request is answered: the test lets the request through
+to the server, reads the digits and turns the page is about to show, writes the take
+that says and does them, and only then hands the answer to the page (which opens the
+camera next).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests.servers import free_port
+
+sync_api = pytest.importorskip("playwright.sync_api")
+from playwright.sync_api import Route, ViewportSize, expect, sync_playwright  # noqa: E402
+
+CHROMIUM = shutil.which("chromium")
+FFMPEG = shutil.which("ffmpeg")
+pytestmark = [
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="Debian's chromium is not installed (bin/setup installs it)"
+    ),
+    pytest.mark.skipif(FFMPEG is None, reason="ffmpeg is needed to write the fake camera file"),
+]
+
+PASSWORD = "correct horse battery"
+PHONE: ViewportSize = {"width": 390, "height": 844}
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
+VERIFY_S = 120  # the checks take ~10 s of CPU; generous for a busy 2-core machine
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[str]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data = tmp_path_factory.mktemp("cameo-ui")
+    port = free_port()
+    env = {
+        **os.environ,
+        "REELFORGE_DATA_DIR": str(data),
+        "REELFORGE_QUEUE_NAME": f"reelforge-cameo-ui-{port}",
+        "REELFORGE_RATE_LIMIT_PER_MINUTE": "6000",
+        "REELFORGE_SIGNUP_PER_HOUR": "1000",
+        "REELFORGE_LOGIN_PER_MINUTE": "1000",
+    }
+    for name in ("REELFORGE_DATABASE_URL", "REELFORGE_QUEUE_URL", "REELFORGE_REDIS_URL"):
+        env.pop(name, None)  # the embedded default: SQLite, one process
+    log = (data / "server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reelforge.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            raise RuntimeError(f"server did not start: {(data / 'server.log').read_text()}")
+        time.sleep(0.1)
+    yield Server(url, process)
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+class Person:
+    """Someone signed up through the API, with the session cookie the browser will use."""
+
+    def __init__(self, server: Server, handle: str) -> None:
+        self.handle = handle
+        self.http = httpx.Client(base_url=server.url, timeout=60)
+        made = self.http.post("/api/signup", json={"handle": handle, "password": PASSWORD})
+        assert made.status_code in (200, 201), made.text
+        self.cookie = self.http.cookies["rf_session"]
+
+    def get(self, path: str) -> Any:
+        response = self.http.get(path)
+        assert response.status_code == 200, f"GET {path}: {response.text}"
+        return response.json()
+
+
+# The take the fake devices play --------------------------------------------------------
+
+
+def take_for(challenge: Any, seed: int, folder: Path) -> Path:
+    """A passing fixture take that says `challenge.digits` and turns `challenge.turns`.
+
+    fixtures.make_take draws its challenge from its own seeded stream; here that stream
+    answers the digit and turn draws with the server's challenge, and every other draw
+    (voice rate, timing, framing) as before, so the take is a normal positive take."""
+    from tests.cameos import fixtures
+
+    digits = list(challenge.digits)
+
+    class Scripted(random.Random):
+        def choice(self, seq: Any) -> Any:
+            if seq == "0123456789" and digits:
+                return digits.pop(0)
+            turn_orders = isinstance(seq, tuple) and seq and isinstance(seq[0], tuple)
+            if turn_orders and set(seq[0]) == set(challenge.turns):
+                return tuple(challenge.turns)
+            return super().choice(seq)
+
+    real = fixtures.random
+    fixtures.random = types.SimpleNamespace(Random=Scripted)  # type: ignore[assignment]
+    try:
+        made = fixtures.make_take("positive", seed, folder)
+    finally:
+        fixtures.random = real
+    assert not digits and made.challenge.digits == challenge.digits
+    assert made.challenge.turns == tuple(challenge.turns)
+    return made.path
+
+
+PAD_S = 3.0  # held first/last frame and silence around the take in the fake files
+
+
+def write_fake_devices(take: Path, video: Path, audio: Path) -> None:
+    """The take as Chromium's fake devices read it: Y4M frames and a WAV file, each with
+    PAD_S s of the held frame and of silence before and after. The devices loop their
+    files from when the page opens the camera; the pads let a recording started a moment
+    later, and stopped a moment after the take, hold the whole take once and nothing of
+    its next loop (see RECORD_EXTRA_S)."""
+    pad = f"{PAD_S:g}"
+    for args in (
+        [
+            *("-i", str(take), "-an", "-pix_fmt", "yuv420p"),
+            *(
+                "-vf",
+                f"tpad=start_duration={pad}:stop_duration={pad}:start_mode=clone:stop_mode=clone",
+            ),
+            str(video),
+        ],
+        [
+            *("-i", str(take), "-vn", "-ac", "1", "-ar", "48000", "-c:a", "pcm_s16le"),
+            *("-af", f"adelay={int(PAD_S * 1000)}:all=1,apad=pad_dur={pad}"),
+            str(audio),
+        ],
+    ):
+        subprocess.run([FFMPEG or "ffmpeg", "-y", "-loglevel", "error", *args], check=True)
+
+
+def take_seconds(take: Path) -> float:
+    from reelforge.media import probe
+
+    return float(probe(take).duration_s)
+
+
+# Recorded for the take's length plus this: the lead pad's rest (the Record click comes
+# 0-3 s after the camera opened), the take, a little of the tail pad.
+RECORD_EXTRA_S = PAD_S + 1.5
+
+
+# The test ------------------------------------------------------------------------------
+
+
+def test_onboarding_with_camera_and_microphone(server: Server, tmp_path: Path) -> None:
+    ada = Person(server, "ada")
+    Person(server, "bea")
+    video, audio = tmp_path / "camera.y4m", tmp_path / "microphone.wav"
+    made: dict[str, Any] = {}
+
+    def answer_challenge(route: Route) -> None:
+        from reelforge.cameos.liveness import Challenge
+
+        response = route.fetch()
+        issued = response.json()
+        challenge = Challenge(
+            digits=issued["digits"].replace(" ", ""), turns=tuple(issued["turns"])
+        )
+        take = take_for(challenge, seed=3, folder=tmp_path)
+        write_fake_devices(take, video, audio)
+        made.update(challenge=challenge, seconds=take_seconds(take))
+        route.fulfill(response=response)
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-video-capture={video}",
+                f"--use-file-for-fake-audio-capture={audio}",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
+        context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
+        context.set_default_timeout(20_000)
+        context.add_cookies([{"name": "rf_session", "value": ada.cookie, "url": server.url}])
+        context.route("**/api/cameos/challenge", answer_challenge)
+        page = context.new_page()
+        page.on("dialog", lambda dialog: dialog.accept())
+
+        # 1. The challenge, shown; the camera on.
+        page.goto(f"{server.url}/cameos")
+        expect(page.get_by_role("heading", name="Verify your likeness")).to_be_visible()
+        page.get_by_role("button", name="Get challenge").click()
+        record = page.get_by_role("button", name="Record")
+        expect(record).to_be_visible(timeout=60_000)
+        challenge = made["challenge"]
+        expect(page.locator(".verify-digits")).to_have_text(" ".join(challenge.digits))
+        turns = page.locator(".verify-turns li")
+        expect(turns).to_have_text([f"Turn your head to your {t}" for t in challenge.turns])
+        page.wait_for_function("() => document.querySelector('.verify-preview').readyState >= 2")
+
+        # 2. One take: Stop is refused before 5 s; stopped once the take has played through.
+        record.click()
+        stop = page.get_by_role("button", name="Stop")
+        expect(stop).to_be_disabled()
+        expect(page.locator(".verify-clock")).to_contain_text("Recording")
+        # From a moment after the camera opened to within the tail pad (see PAD_S).
+        page.wait_for_timeout(int((made["seconds"] + RECORD_EXTRA_S) * 1000))
+        expect(stop).to_be_enabled()
+        stop.click()
+
+        # 3. The server's checks, each shown, and the cameo verified.
+        verdict = page.locator(".verify-verdict")
+        expect(verdict).to_be_visible(timeout=VERIFY_S * 1000)
+        checks = {
+            row.get_attribute("data-check"): row.inner_text()
+            for row in page.locator(".checks .check").all()
+        }
+        print(made["challenge"], *checks.values(), sep="\n")
+        assert verdict.inner_text().startswith("Verified"), checks
+        assert set(checks) >= {"digits", "head_turns", "same_face", "lip_sync", "face_quality"}
+        assert page.locator(".checks .check.failed").count() == 0, checks
+        shown = ada.get("/api/cameos/ada")
+        assert shown["verified"] is True and shown["kind"] == "person"
+
+        # 4. The owner's controls: people I approve, approval before posting, a preset,
+        #    preferences, and Bea granted three uses; all read back after a reload.
+        card = page.locator('section.cameo[data-handle="ada"]')
+        expect(card).to_contain_text("verified")
+        card.get_by_label("Who may cast it").select_option("approved")
+        card.get_by_label("Approve before posting").check()
+        card.get_by_label("No political content").check()
+        card.get_by_label("Preferences").fill("no scenes with horses")
+        card.get_by_role("button", name="Save settings").click()
+        expect(page.locator("#toast")).to_have_text("Cameo settings saved.")
+        card.get_by_label("Handle").fill("@bea")
+        card.get_by_label("Uses (optional)").fill("3")
+        card.get_by_role("button", name="Grant").click()
+        grant = page.locator('section.cameo[data-handle="ada"] .grant[data-grantee="bea"]')
+        expect(grant).to_contain_text("3 uses left")
+
+        # A grant to nobody: the error beside the handle field.
+        card = page.locator('section.cameo[data-handle="ada"]')
+        card.get_by_label("Handle").fill("nobody_here")
+        card.get_by_role("button", name="Grant").click()
+        expect(card.locator('[data-error-for="grantee"]')).to_contain_text("no user @nobody_here")
+
+        page.reload()
+        card = page.locator('section.cameo[data-handle="ada"]')
+        expect(card.get_by_label("Who may cast it")).to_have_value("approved")
+        expect(card.get_by_label("Approve before posting")).to_be_checked()
+        expect(card.get_by_label("No political content")).to_be_checked()
+        expect(card.get_by_label("No changes to my appearance")).not_to_be_checked()
+        expect(card.get_by_label("Preferences")).to_have_value("no scenes with horses")
+        expect(card.locator('.grant[data-grantee="bea"]')).to_contain_text("3 uses left")
+        log = card.locator(".consent-log")
+        expect(log).to_contain_text("grant")
+        expect(card).to_contain_text("the hash chain is intact")
+        export = card.get_by_role("link", name="Export JSON")
+        assert export.get_attribute("href") == "/api/cameos/ada/log"
+
+        saved = ada.get("/api/cameos/ada")
+        assert saved["access"] == "approved" and saved["approve_before_posting"] is True
+        assert saved["presets"] == {
+            "no_appearance_changes": False,
+            "no_embarrassing_or_romantic": False,
+            "no_political": True,
+        }
+        assert saved["preferences"] == "no scenes with horses"
+        assert [(g["grantee"], g["uses_left"]) for g in saved["grants"]] == [("bea", 3)]
+        events = [e["event"] for e in ada.get("/api/cameos/ada/log")["entries"]]
+        assert len(events) >= 3, events
+
+        shot = tmp_path / "app-cameos.png"
+        page.evaluate("() => window.scrollTo(0, 0)")
+        page.screenshot(path=shot)
+        assert shot.stat().st_size > 10_000
+        if os.environ.get("REELFORGE_UPDATE_SCREENSHOTS") == "1":
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(shot, SCREENSHOTS / shot.name)
+        context.close()
+        browser.close()
