@@ -9,6 +9,7 @@ import functools
 import secrets
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -132,6 +133,19 @@ def test_a_file_that_is_not_a_take_is_a_media_error_naming_take(tmp_path: Path) 
     with pytest.raises(MediaError) as error:
         check_take(short, Challenge("123456", ("left", "right")))
     assert error.value.param == "take" and "5 to 15 seconds" in str(error.value)
+
+    mute = tmp_path / "mute.mp4"  # six seconds of video and no audio stream at all
+    with av.open(str(mute), "w") as container:
+        stream = container.add_stream("libx264", rate=15)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        for index in range(90):
+            frame = av.VideoFrame.from_ndarray(frames[0], format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with pytest.raises(MediaError) as error:
+        check_take(mute, Challenge("123456", ("left", "right")))
+    assert error.value.param == "take" and "no audio stream" in str(error.value)
 
 
 # ---------------------------------------------------------------------------------------
