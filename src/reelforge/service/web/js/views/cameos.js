@@ -64,6 +64,7 @@ function verifyCard(onVerified) {
   let stream = null;
   let recorder = null;
   let timer = 0;
+  let leaving = false; // the page is being left: a take being recorded is dropped
 
   const stop = () => {
     clearInterval(timer);
@@ -90,7 +91,8 @@ function verifyCard(onVerified) {
       return;
     }
     try {
-      stream = stream || (await navigator.mediaDevices.getUserMedia({ video: true, audio: true }));
+      // A fresh stream per challenge: the camera is released while results are shown.
+      stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
     } catch (failure) {
       body.replaceChildren(error);
       error.textContent = `The camera and microphone are needed: ${failure.message}`;
@@ -127,8 +129,10 @@ function verifyCard(onVerified) {
       recorder.addEventListener("dataavailable", (event) => event.data.size && chunks.push(event.data));
       recorder.addEventListener("stop", () => {
         clearInterval(timer);
+        if (leaving) return;
         const mime = (recorder && recorder.mimeType) || type || "video/webm";
         recorder = null;
+        stop();
         upload(issued, new Blob(chunks, { type: mime.split(";")[0] }));
       });
       const began = performance.now();
@@ -175,7 +179,7 @@ function verifyCard(onVerified) {
     const rows = result.checks.map((check) =>
       h(
         "li",
-        { class: `check ${check.passed ? "passed" : "failed"}`, dataset: { check: check.name } },
+        { class: `liveness-check ${check.passed ? "passed" : "failed"}`, dataset: { check: check.name } },
         h("span", { class: "check-mark", "aria-hidden": "true" }, check.passed ? "✓" : "✗"),
         h("strong", {}, CHECK_NAMES[check.name] || check.name),
         h("span", { class: "visually-hidden" }, check.passed ? " passed" : " failed"),
@@ -186,16 +190,17 @@ function verifyCard(onVerified) {
       ? h("p", { class: "verify-verdict passed", role: "status" }, `Verified: your cameo is @${result.cameo.handle}.`)
       : h("p", { class: "verify-verdict failed", role: "alert" }, "Not verified: see the failed checks, then try again with a new challenge.");
     body.replaceChildren(verdict, h("ul", { class: "checks", "aria-label": "Checks" }, rows));
-    if (result.passed) {
-      stop();
-      onVerified();
-    } else {
-      body.append(tryAgain());
-    }
+    stop();
+    if (result.passed) onVerified();
+    else body.append(tryAgain());
   };
 
   start();
-  return { card, stop };
+  const leave = () => {
+    leaving = true;
+    stop();
+  };
+  return { card, stop: leave };
 }
 
 // The owner's controls ----------------------------------------------------------------
