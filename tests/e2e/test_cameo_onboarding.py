@@ -105,10 +105,16 @@ class Person:
         made = self.http.post("/api/signup", json={"handle": handle, "password": PASSWORD})
         assert made.status_code in (200, 201), made.text
         self.cookie = self.http.cookies["rf_session"]
+        self.csrf = self.http.get("/api/session").json()["csrf_token"]
 
     def get(self, path: str) -> Any:
         response = self.http.get(path)
         assert response.status_code == 200, f"GET {path}: {response.text}"
+        return response.json()
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        response = self.http.post(path, json=body, headers={"x-csrf-token": self.csrf})
+        assert response.status_code < 400, f"POST {path}: {response.text}"
         return response.json()
 
 
@@ -217,12 +223,19 @@ def verify_once(page: Page, made: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def wait_finished(person: Person, video_id: str) -> None:
+    deadline = time.monotonic() + VERIFY_S
+    while person.get(f"/api/videos/{video_id}")["status"] not in ("completed", "failed"):
+        assert time.monotonic() < deadline, f"{video_id} did not finish"
+        time.sleep(0.2)
+
+
 # The test ------------------------------------------------------------------------------
 
 
 def test_onboarding_with_camera_and_microphone(server: Server, tmp_path: Path) -> None:
     ada = Person(server, "ada")
-    Person(server, "bea")
+    bea = Person(server, "bea")
     video, audio = tmp_path / "camera.y4m", tmp_path / "microphone.wav"
     made: dict[str, Any] = {}
 
@@ -336,6 +349,30 @@ def test_onboarding_with_camera_and_microphone(server: Server, tmp_path: Path) -
         assert [(g["grantee"], g["uses_left"]) for g in saved["grants"]] == [("bea", 3)]
         events = [e["event"] for e in ada.get("/api/cameos/ada/log")["entries"]]
         assert len(events) >= 3, events
+
+        # 5. Bea casts @ada: the draft waits for Ada, who approves it on the page.
+        video_id = bea.post("/api/videos", {"prompt": "@ada waves hello", "seconds": "4"})["id"]
+        page.reload()
+        card = page.locator('section.cameo[data-handle="ada"]')
+        row = card.locator(f'.cameo-videos tr[data-video-id="{video_id}"]')
+        expect(row).to_contain_text("@bea")
+        expect(row).to_contain_text("@ada waves hello")
+        expect(row).to_contain_text("awaiting approval")
+        row.get_by_role("button", name="Approve").click()
+        expect(row).to_contain_text("approved")
+        expect(row.get_by_role("button", name="Approve")).to_have_count(0)
+        expect(card.locator(".consent-log")).to_contain_text("approve")
+        expect(card.locator('.grant[data-grantee="bea"]')).to_contain_text("2 uses left")
+        wait_finished(bea, video_id)
+
+        # 6. Delete the cameo (the confirm is accepted): the receipt, and Bea's video gone.
+        card.get_by_role("button", name="Delete cameo").click()
+        receipt = page.get_by_role("definition").filter(has_text=video_id)
+        expect(receipt).to_be_visible()
+        expect(page.locator(".receipt")).to_contain_text("Recording deleted")
+        assert ada.http.get("/api/cameos/ada").status_code == 404
+        assert bea.http.get(f"/api/videos/{video_id}").status_code == 404
+        assert ada.get("/api/cameos/ada/log")["intact"] is True
 
         context.close()
         browser.close()
