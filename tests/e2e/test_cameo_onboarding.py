@@ -236,6 +236,7 @@ def wait_finished(person: Person, video_id: str) -> None:
 def test_onboarding_with_camera_and_microphone(server: Server, tmp_path: Path) -> None:
     ada = Person(server, "ada")
     bea = Person(server, "bea")
+    cy = Person(server, "cy_ng")
     video, audio = tmp_path / "camera.y4m", tmp_path / "microphone.wav"
     made: dict[str, Any] = {}
 
@@ -364,6 +365,23 @@ def test_onboarding_with_camera_and_microphone(server: Server, tmp_path: Path) -
         expect(card.locator(".consent-log")).to_contain_text("approve")
         expect(card.locator('.grant[data-grantee="bea"]')).to_contain_text("2 uses left")
         wait_finished(bea, video_id)
+
+        # Cy, not approved, is refused on the create page, beside the cameos field.
+        other = browser.new_context(viewport=PHONE)
+        other.add_cookies([{"name": "rf_session", "value": cy.cookie, "url": server.url}])
+        create = other.new_page()
+        create.goto(f"{server.url}/create")
+        expect(create.get_by_label("Cameos")).to_be_visible()
+        expect(create.locator(".hint").filter(has_text="@handle")).to_have_count(1)
+        create.get_by_label("Prompt").fill("A walk on the beach")
+        create.get_by_label("Cameos").fill("@ada")
+        create.get_by_role("button", name="Generate").click()
+        refused = create.locator('[data-error-for="cameos"]')
+        expect(refused).to_contain_text("@ada")
+        expect(create.get_by_label("Cameos")).to_have_attribute("aria-invalid", "true")
+        other.close()
+        logged = [e["event"] for e in ada.get("/api/cameos/ada/log")["entries"]]
+        assert {"cast_allowed", "cast_blocked", "approve"} <= set(logged), logged
 
         # 6. Delete the cameo (the confirm is accepted): the receipt, and Bea's video gone.
         card.get_by_role("button", name="Delete cameo").click()
