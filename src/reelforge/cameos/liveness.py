@@ -15,8 +15,8 @@ turns. The person records one take of 5 to 15 seconds. `check_take` then, offlin
      then the other way, in the challenge's order;
    - same_face: one face throughout: found in most frames, no second face, no jump, and
      the face's colours and texture in the first part of the take match the rest;
-   - lip_sync: the mouth region's motion must follow the audio's loudness, at a lag of at
-     most ±200 ms;
+   - lip_sync: how open the mouth is (its dark inside) must follow the audio's loudness,
+     at a lag of at most ±200 ms;
    - face_quality: eyes at least 8 % of the frame's width apart, the face lit and with
      contrast;
    - readable: the take was decoded (always passes: unreadable takes raised in step 1).
@@ -59,6 +59,11 @@ SAME_FACE_MAX_DISTANCE = 3.0  # descriptor distance between the take's parts (se
 # lip_sync
 MAX_LAG_S = 0.2
 MIN_SYNC_CORRELATION = 0.5
+# The mouth region and the skin it is compared with, in eye distances about the mouth's
+# place (x across, y down), and how much darker than that skin a pixel of an open mouth is.
+MOUTH_REGION = (-0.4, -0.15, 0.4, 0.45)
+UPPER_LIP_REGION = (-0.4, -0.6, 0.4, -0.25)
+MOUTH_DARK = 0.6
 # face_quality
 MIN_EYE_DISTANCE_FRACTION = 0.08
 MIN_FACE_LUMA = 50.0
@@ -329,57 +334,72 @@ def _largest_change(take: Take, track: FaceTrack, found: list[int]) -> tuple[flo
 
 
 def mouth_motion(take: Take, track: FaceTrack) -> np.ndarray:
-    """Per analysed frame: how far the mouth is open, in a way that needs no model of the
-    face: the darkness of the middle of the mouth region (between the lips, where an open
-    mouth shows its dark inside) against the region's mean, plus how much the region
-    changed since the frame before. NaN without a face.
+    """Per analysed frame: how far the mouth is open, without a model of the lips: the
+    share of the mouth region's pixels much darker (under MOUTH_DARK of the median) than
+    the skin between the nose and the mouth. An open mouth shows its dark inside; a closed
+    one shows lips, about as bright as that skin. NaN without a face.
 
-    The region follows the mouth corners' midpoint and the face's width, each a running
-    median over five frames: the landmarks jitter by a pixel or two from frame to frame,
-    which would otherwise read as the mouth moving."""
+    The regions are held rigid to the upper face: placed in the frame of the eyes (their
+    midpoint, their axis, their distance as the unit), at the mouth's median position in
+    that frame over the whole take. The mouth's own landmarks move with the jaw, so a
+    region that followed them would move with what it measures; and the eyes' landmarks
+    jitter by a pixel or two, so they are a running median over five frames."""
     count = len(track.faces)
-    centres = np.full((count, 2), np.nan)
-    widths = np.full(count, np.nan)
+    eyes_mid = np.full((count, 2), np.nan)
+    eyes_axis = np.full((count, 2), np.nan)
     for index, face in track.found_faces():
-        centres[index] = (face.landmarks[3] + face.landmarks[4]) / 2
-        widths[index] = face.width
-    centres = np.stack([_smooth(centres[:, 0], 5), _smooth(centres[:, 1], 5)], axis=1)
-    widths = _smooth(widths, 5)
+        eyes_mid[index] = (face.landmarks[0] + face.landmarks[1]) / 2
+        eyes_axis[index] = face.landmarks[1] - face.landmarks[0]
+    for column in range(2):
+        eyes_mid[:, column] = _smooth(eyes_mid[:, column], 5)
+        eyes_axis[:, column] = _smooth(eyes_axis[:, column], 5)
+    # The mouth's place in the eyes' frame: x along the eye axis, y down from it.
+    placed = []
+    for index, face in track.found_faces():
+        axis, down = _eye_frame(eyes_axis[index])
+        offset = (face.landmarks[3] + face.landmarks[4]) / 2 - eyes_mid[index]
+        placed.append((offset @ axis, offset @ down))
+    mouth = np.median(np.array(placed), axis=0) if placed else np.zeros(2)
     openness = np.full(count, np.nan)
-    change = np.full(count, np.nan)
-    previous: np.ndarray | None = None
     for index, tracked in enumerate(track.faces):
         if tracked is None:
-            previous = None
             continue
         grey = cv2.cvtColor(take.frames[index], cv2.COLOR_RGB2GRAY)
-        mouth = _patch(grey, centres[index], widths[index], (-0.35, -0.15, 0.35, 0.3))  # (16, 24)
-        openness[index] = 1.0 - float(mouth[4:12, 6:18].mean())
-        if previous is not None:
-            change[index] = float(np.abs(mouth - previous).mean())
-        previous = mouth
-    return _standardise(openness) + _standardise(change)
+        frame = (eyes_mid[index], eyes_axis[index], mouth)
+        inside = _eye_frame_patch(grey, frame, MOUTH_REGION, (24, 18))
+        skin = _eye_frame_patch(grey, frame, UPPER_LIP_REGION, (24, 10))
+        openness[index] = float((inside < MOUTH_DARK * np.median(skin)).mean())
+    return openness
 
 
-def _standardise(values: np.ndarray) -> np.ndarray:
-    good = ~np.isnan(values)
-    if good.sum() < 2:
-        return values
-    return (values - np.nanmean(values)) / (np.nanstd(values) + 1e-9)
+def _eye_frame(axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors along the eyes' axis and perpendicular to it (down the face), each
+    scaled by 1 / eye distance, so that a point's offsets come out in eye distances."""
+    length_sq = float(axis @ axis) + 1e-9
+    along = axis / length_sq
+    return along, np.array([-along[1], along[0]])
 
 
-def _patch(
-    grey: np.ndarray, centre: np.ndarray, size: float, extent: tuple[float, float, float, float]
+def _eye_frame_patch(
+    grey: np.ndarray,
+    frame: tuple[np.ndarray, np.ndarray, np.ndarray],
+    extent: tuple[float, float, float, float],
+    size: tuple[int, int],
 ) -> np.ndarray:
-    """A 24 × 16 patch of `grey` spanning `extent` (x0, y0, x1, y1, in units of `size`)
-    about `centre`, normalised to its mean brightness."""
-    x0, y0 = centre[0] + extent[0] * size, centre[1] + extent[1] * size
-    x1, y1 = centre[0] + extent[2] * size, centre[1] + extent[3] * size
-    src = np.array([[x0, y0], [x1, y0], [x0, y1]], np.float32)
-    dst = np.array([[0, 0], [24, 0], [0, 16]], np.float32)
-    patch = cv2.warpAffine(grey, cv2.getAffineTransform(src, dst), (24, 16), flags=cv2.INTER_AREA)
-    values = patch.astype(np.float64)
-    return values / (values.mean() + 1.0)
+    """The patch of `grey` spanning `extent` (x0, y0, x1, y1 in eye distances about the
+    mouth's place) in the eyes' frame `frame` (midpoint, axis, mouth offset), resampled to
+    `size` (width, height)."""
+    mid, axis, mouth = frame
+    across = axis
+    down = np.array([-axis[1], axis[0]])
+
+    def point(x: float, y: float) -> np.ndarray:
+        return mid + (mouth[0] + x) * across + (mouth[1] + y) * down
+
+    x0, y0, x1, y1 = extent
+    src = np.array([point(x0, y0), point(x1, y0), point(x0, y1)], np.float32)
+    dst = np.array([[0, 0], [size[0], 0], [0, size[1]]], np.float32)
+    return cv2.warpAffine(grey, cv2.getAffineTransform(src, dst), size, flags=cv2.INTER_AREA)
 
 
 def loudness(take: Take) -> np.ndarray:
