@@ -231,8 +231,12 @@ def _envelope(audio: np.ndarray, count: int) -> np.ndarray:
 # The take.
 
 
-def make_take(kind: str, seed: int, folder: Path) -> FixtureTake:
-    """Write the take of `kind` for `seed` into `folder` (deterministic for a seed)."""
+def make_take(
+    kind: str, seed: int, folder: Path, *, challenge: Challenge | None = None
+) -> FixtureTake:
+    """Write the take of `kind` for `seed` into `folder` (deterministic for a seed). With
+    `challenge` (a server's), the take answers it: its digits and turns replace the
+    seed's, and every other draw (voice rate, timing, framing) stays the seed's."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}")
     rng = random.Random(f"{kind}:{seed}")
@@ -240,6 +244,8 @@ def make_take(kind: str, seed: int, folder: Path) -> FixtureTake:
     voice = VOICES[seed % len(VOICES)]
     digits = "".join(rng.choice("0123456789") for _ in range(6))
     turns = tuple(rng.choice((("left", "right"), ("right", "left"))))
+    if challenge is not None:
+        digits, turns = challenge.digits, tuple(challenge.turns)
     challenge = Challenge(digits=digits, turns=turns)
 
     # 1. What is said, and when the mouth moves.

@@ -14,13 +14,11 @@ camera next).
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import signal
 import subprocess
 import sys
 import time
-import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,32 +120,11 @@ class Person:
 
 
 def take_for(challenge: Any, seed: int, folder: Path) -> Path:
-    """A passing fixture take that says `challenge.digits` and turns `challenge.turns`.
-
-    fixtures.make_take draws its challenge from its own seeded stream; here that stream
-    answers the digit and turn draws with the server's challenge, and every other draw
-    (voice rate, timing, framing) as before, so the take is a normal positive take."""
+    """A passing fixture take that says `challenge.digits` and turns `challenge.turns`."""
     from tests.cameos import fixtures
 
-    digits = list(challenge.digits)
-
-    class Scripted(random.Random):
-        def choice(self, seq: Any) -> Any:
-            if seq == "0123456789" and digits:
-                return digits.pop(0)
-            turn_orders = isinstance(seq, tuple) and seq and isinstance(seq[0], tuple)
-            if turn_orders and set(seq[0]) == set(challenge.turns):
-                return tuple(challenge.turns)
-            return super().choice(seq)
-
-    real = fixtures.random
-    fixtures.random = types.SimpleNamespace(Random=Scripted)  # type: ignore[assignment]
-    try:
-        made = fixtures.make_take("positive", seed, folder)
-    finally:
-        fixtures.random = real
-    assert not digits and made.challenge.digits == challenge.digits
-    assert made.challenge.turns == tuple(challenge.turns)
+    made = fixtures.make_take("positive", seed, folder, challenge=challenge)
+    assert made.challenge == challenge
     return made.path
 
 
