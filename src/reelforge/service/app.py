@@ -17,6 +17,7 @@ from reelforge.jobs.worker import Worker
 from reelforge.service import characters, errors, live, provenance, videos, web_routes
 from reelforge.service.api import accounts, cameos, feed, moderation, notifications, posts
 from reelforge.service.deps import RateLimiter, ServiceState
+from reelforge.service.hardening import JsonGuard
 from reelforge.settings import Settings
 from reelforge.storage import storage_from_settings
 
@@ -55,6 +56,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     app.state.reelforge = ServiceState(
         settings, factory, storage, RateLimiter(settings.rate_limit_per_minute), queue
     )
+    app.add_middleware(JsonGuard)  # inside the body limit: it reads bounded bodies only
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     errors.install(app)
     app.include_router(provenance.router)
