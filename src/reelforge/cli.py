@@ -23,6 +23,8 @@ from reelforge.settings import Settings, load_settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
+    from reelforge.db.keys import KeyInfo
+
 from reelforge.types import (
     DEFAULT_FPS,
     DEFAULT_SECONDS,
@@ -162,6 +164,16 @@ def build_parser() -> argparse.ArgumentParser:
     key_commands = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
     create = key_commands.add_parser("create", help="create an API key for a user")
     create.add_argument("--user", required=True, help="user name (created if new)")
+    listing = key_commands.add_parser("list", help="list API keys (never the keys themselves)")
+    listing.add_argument("--user", help="only this user's keys")
+    listing.add_argument("--all", action="store_true", help="revoked keys too")
+    listing.add_argument("--json", action="store_true", help="print JSON Lines, one key a line")
+    revoke_key = key_commands.add_parser("revoke", help="revoke an API key (at once)")
+    revoke_key.add_argument("key_id", help="the key's id, as `keys list` shows it")
+    rotate = key_commands.add_parser(
+        "rotate", help="a new key for the same user; the old one is revoked"
+    )
+    rotate.add_argument("key_id", help="the key's id, as `keys list` shows it")
 
     users = commands.add_parser("users", help="people who sign in to the app on the web")
     user_commands = users.add_subparsers(dest="users_command", required=True, parser_class=_Parser)
@@ -356,17 +368,67 @@ def _worker(settings: Settings) -> int:
 
 
 def _keys(args: argparse.Namespace, settings: Settings) -> int:
-    from reelforge.db.keys import create_key
+    """Keys are printed once, on stdout (so `$(reelforge keys create ...)` captures only
+    the key); what happened goes to stderr."""
+    from reelforge.db import keys
     from reelforge.db.session import make_engine, session_factory, transaction
 
-    name = args.user.strip()
-    if not name or len(name) > 80:
-        raise InvalidRequestError("user must be 1..80 characters", param="user")
-    with transaction(session_factory(make_engine(settings))) as session:
-        key = create_key(session, name)
+    factory = session_factory(make_engine(settings))
+    if args.keys_command == "list":
+        user = _key_user(args.user) if args.user is not None else None
+        with transaction(factory) as session:
+            rows = keys.list_keys(session, user_name=user, include_revoked=args.all)
+        _print_keys(rows, as_json=args.json)
+        return 0
+    if args.keys_command == "revoke":
+        with transaction(factory) as session:
+            info, already = keys.revoke_key(session, args.key_id)
+        state = "was already revoked" if already else "is revoked"
+        print(f"API key {info.id} ({info.prefix}..., {info.user}) {state}", file=sys.stderr)
+        return 0
+    if args.keys_command == "rotate":
+        with transaction(factory) as session:
+            key, new, old = keys.rotate_key(session, args.key_id)
+        print(
+            f"API key {old.id} of {old.user} is revoked; its replacement {new.id} is shown "
+            "only once",
+            file=sys.stderr,
+        )
+        print(key)
+        return 0
+    name = _key_user(args.user)
+    with transaction(factory) as session:
+        key = keys.create_key(session, name)
     print(f"created an API key for {name}; it is shown only once", file=sys.stderr)
     print(key)
     return 0
+
+
+def _key_user(text: str) -> str:
+    name = text.strip()
+    if not name or len(name) > 80:
+        raise InvalidRequestError(f"user must be 1..80 characters, got {len(name)}", param="user")
+    return name
+
+
+def _print_keys(rows: Sequence[KeyInfo], *, as_json: bool) -> None:
+    import dataclasses
+
+    if as_json:
+        for row in rows:
+            print(json.dumps(dataclasses.asdict(row)))
+        return
+    table = [("ID", "USER", "PREFIX", "CREATED (UTC)", "REVOKED")]
+    for row in rows:
+        created = time.strftime("%Y-%m-%d %H:%M", time.gmtime(row.created_at))
+        table.append((row.id, row.user, row.prefix, created, "yes" if row.revoked else "no"))
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    for line in table:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        )
+    if len(table) == 1:
+        print("(no keys)", file=sys.stderr)
 
 
 def _users(args: argparse.Namespace, settings: Settings) -> int:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reelforge import __version__
@@ -15,9 +16,10 @@ from reelforge.db.session import make_engine, session_factory
 from reelforge.jobs.queue import JobQueue
 from reelforge.jobs.worker import Worker
 from reelforge.service import characters, errors, live, provenance, videos, web_routes
-from reelforge.service.api import accounts, cameos, feed, moderation, notifications, posts
+from reelforge.service.api import accounts, cameos, feed, keys, moderation, notifications, posts
 from reelforge.service.deps import RateLimiter, ServiceState
 from reelforge.service.hardening import JsonGuard
+from reelforge.service.readiness import readiness
 from reelforge.settings import Settings
 from reelforge.storage import storage_from_settings
 
@@ -62,7 +64,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     app.include_router(provenance.router)
     app.include_router(characters.router)  # before /v1/videos/{video_id}
     app.include_router(videos.router)
-    for router in (accounts, posts, feed, notifications, moderation, cameos):
+    for router in (accounts, posts, feed, notifications, moderation, cameos, keys):
         app.include_router(router.router)
     live.install(app, factory, settings)
     web_routes.install(app)  # last: `/` and the static files
@@ -70,6 +72,12 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        """Database, queue and storage each answer (service/readiness.py); 503 naming the
+        failing part otherwise."""
+        return await readiness(app.state.reelforge)
 
     return app
 
