@@ -625,9 +625,12 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
     public = report.public()
     c2pa = public["c2pa"]
     print(f"{args.file}: {report.summary}")
+    print(f"  container: {public['container']}")
     print(f"  C2PA: {c2pa['state']}" + (f" (signer {c2pa['signer']})" if c2pa["signer"] else ""))
     for problem in c2pa["problems"]:
         print(f"    {problem}")
+    if public["media_problem"]:
+        print(f"  media: {public['media_problem']}")
     for kind in ("video", "audio"):
         found = public["watermark"][kind]
         if found is None:

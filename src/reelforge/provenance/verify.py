@@ -3,9 +3,12 @@ where it came from.
 
 Three independent readings, then the registry:
 
-1. C2PA: is there a manifest, is its signature valid, do the hashes still match the bytes
-   (any change to the video or audio data breaks them), and is the signer trusted (this
-   installation's root, plus REELFORGE_C2PA_TRUST_ANCHORS)?
+1. C2PA: which container the file is; is there a manifest (WebM and Matroska cannot hold
+   one; an MP4 may simply not have one: both are "no manifest", with the container named,
+   never "INVALID"); is its signature valid, do the hashes still match the bytes (any
+   change to the video or audio data breaks them, and so does cutting the file short),
+   and is the signer trusted (this installation's root, plus
+   REELFORGE_C2PA_TRUST_ANCHORS)? "INVALID" always says why, in plain words.
 2. The invisible video watermark, read from the luma of up to MAX_SECONDS of frames, with
    a p-value under "no watermark with this installation's key".
 3. The audio watermark, from up to MAX_SECONDS of the first audio track, likewise.
@@ -14,19 +17,36 @@ A payload found at p ≤ 1e-6 (or, failing that, the manifest's soft binding whe
 manifest is valid) is looked up in the registry, which names the video it was made for:
 so a clip re-encoded with its metadata stripped is still traced. A valid manifest's
 consent assertion names the verified cameos the clip casts. Nothing is written.
+
+A file whose media cannot be read to the end (cut short, corrupt) is an error, unless it
+carries a manifest and some of its frames decode: then the manifest's verdict is the
+answer (its hashes fail), and the marks are read from the frames and audio that do
+decode; `media_problem` says so. Every
+text in the report is printable: what the c2pa library and the file itself say is
+cleaned in manifest.py, the file's name here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reelforge.errors import InvalidRequest
+import numpy as np
+
+from reelforge.errors import InvalidRequest, MediaError
 from reelforge.media import decode_audio, iter_luma, probe
 from reelforge.provenance.audio_watermark import AudioDetection, detect_audio
 from reelforge.provenance.identity import load_identity
-from reelforge.provenance.manifest import ManifestReport, payload_hex, read_manifest
+from reelforge.provenance.manifest import (
+    SNIFF_BYTES,
+    ManifestReport,
+    payload_hex,
+    printable,
+    read_manifest,
+    sniff_container,
+)
 from reelforge.provenance.registry import Registry, RegistryEntry, registry_from_settings
 from reelforge.provenance.video_watermark import VideoDetection, detect_video
 from reelforge.settings import Settings
@@ -45,6 +65,7 @@ class Verification:
     payload: str | None  # the traced payload (hex), from the marks or a valid manifest
     payload_source: str | None  # "video" | "audio" | "c2pa"
     record: RegistryEntry | None
+    media_problem: str | None = None  # the media could not be read to the end (signed files)
 
     @property
     def summary(self) -> str:
@@ -54,9 +75,9 @@ class Verification:
         elif self.c2pa.state == "Valid":
             parts.append("C2PA manifest valid (signer not in the trust list)")
         elif self.c2pa.present:
-            parts.append("C2PA manifest INVALID: the file was changed after signing")
+            parts.append(f"C2PA manifest INVALID: {self.c2pa.reason or 'it failed validation'}")
         else:
-            parts.append("no C2PA manifest")
+            parts.append(f"no C2PA manifest ({self.c2pa.container} file)")
         marks = [
             name
             for name, found in (("video", self.video), ("audio", self.audio))
@@ -95,7 +116,9 @@ class Verification:
             "object": "provenance.verification",
             "file": self.file,
             "size_bytes": self.size_bytes,
+            "container": self.c2pa.container,
             "summary": self.summary,
+            "media_problem": self.media_problem,
             "c2pa": self.c2pa.public(),
             "watermark": {"video": detection(self.video), "audio": detection(self.audio)},
             "payload": self.payload,
@@ -115,7 +138,7 @@ def verify_file(
     display_name: str | None = None,
 ) -> Verification:
     """Verify the video at `path`. InvalidRequest (param `file`) for a file too large,
-    MediaError for one that is not a readable video."""
+    MediaError for one that is not a readable video and carries no manifest."""
     path = Path(path)
     if not path.is_file():
         raise InvalidRequest(f"file {str(path)!r} does not exist", param="file")
@@ -124,15 +147,36 @@ def verify_file(
         raise InvalidRequest(
             f"file is {size} bytes; at most {max_bytes} bytes can be verified", param="file"
         )
-    info = probe(path)  # MediaError: not a video (or no video stream)
     identity = load_identity(settings)
     with path.open("rb") as stream:
-        manifest = read_manifest(stream, identity.trust_anchors_pem)
+        container = sniff_container(stream.read(SNIFF_BYTES))
+        manifest = read_manifest(stream, identity.trust_anchors_pem, container)
+    probe_error: MediaError | None = None
+    try:
+        fps = probe(path).fps  # MediaError: not a video, no video stream, cut short
+    except MediaError as error:
+        if not manifest.present:
+            raise
+        fps, probe_error = 0.0, error
+    media_problem = None if probe_error is None else _media_problem(probe_error, path)
 
-    frames_cap = max(1, round(MAX_SECONDS * (info.fps or 30.0)))
-    video = detect_video(iter_luma(path, max_frames=frames_cap), identity.watermark_key)
+    frames_cap = max(1, round(MAX_SECONDS * (fps or 30.0)))
+    frames = iter_luma(path, max_frames=frames_cap)
+    if probe_error is not None:
+        frames = _until_unreadable(frames)
+    try:
+        video = detect_video(frames, identity.watermark_key)
+    except MediaError:
+        if probe_error is None:
+            raise
+        raise probe_error from None  # not one frame decodes: still not a readable video
     audio = None
-    samples, rate = decode_audio(path, max_seconds=MAX_SECONDS)
+    try:
+        samples, rate = decode_audio(path, max_seconds=MAX_SECONDS)
+    except MediaError:
+        if probe_error is None:
+            raise
+        samples, rate = np.zeros((0, 0), np.float32), 0
     if samples.size:
         audio = detect_audio(samples, rate, identity.watermark_key)
 
@@ -146,7 +190,7 @@ def verify_file(
     registry = registry or registry_from_settings(settings)
     record = registry.lookup(payload) if payload is not None else None
     return Verification(
-        file=display_name or str(path),
+        file=printable(display_name or str(path)),
         size_bytes=size,
         c2pa=manifest,
         video=video,
@@ -154,7 +198,24 @@ def verify_file(
         payload=payload,
         payload_source=source,
         record=record,
+        media_problem=media_problem,
     )
+
+
+def _media_problem(error: MediaError, path: Path) -> str:
+    """The media reader's complaint without the file's path (the report names the file)."""
+    reason = str(error).removeprefix(f"{path} is not a readable video: ")
+    return printable(
+        f"the media cannot be read to the end ({reason}); the watermarks were read from what can be"
+    )
+
+
+def _until_unreadable(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """The frames up to the first one that cannot be decoded."""
+    try:
+        yield from frames
+    except MediaError:
+        return
 
 
 __all__ = ["Verification", "verify_file"]
