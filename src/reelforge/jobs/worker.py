@@ -36,6 +36,7 @@ from reelforge.provenance.manifest import Parent
 from reelforge.provenance.registry import DatabaseRegistry
 from reelforge.recaption import remix_plan
 from reelforge.settings import Settings
+from reelforge.social import cameo_webhooks
 from reelforge.social.cameos import recheck as recheck_cameos
 from reelforge.storage import Storage, StorageNotFound
 from reelforge.types import Request, ScenePlan
@@ -68,6 +69,9 @@ class Worker:
     ):
         self.settings = settings
         self.factory = factory
+        # `recheck` queues owners' webhooks; they go out when its transaction commits. The
+        # server shares its factory (installed once); the CLI's worker has its own.
+        cameo_webhooks.install(factory)
         self.storage = storage
         self.queue = queue
         self.registry = DatabaseRegistry(factory)

@@ -21,6 +21,7 @@ from reelforge.service.deps import RateLimiter, ServiceState
 from reelforge.service.hardening import JsonGuard
 from reelforge.service.readiness import readiness
 from reelforge.settings import Settings
+from reelforge.social import cameo_webhooks
 from reelforge.storage import storage_from_settings
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     engine = make_engine(settings)
     factory = session_factory(engine)
+    cameo_webhooks.install(factory)  # owners' webhooks go out after each commit
     storage = storage_from_settings(settings)
     queue = JobQueue(settings)
     stop = threading.Event()

@@ -21,7 +21,9 @@ this order and stops at the first rule that blocks:
 
 Every decision goes to the cameo's consent log (cameos/consent_log.py) with the rule that
 decided it; a blocked cast is committed to the log before the 403 is raised, so the
-refusal is on record although nothing is generated.
+refusal is on record although nothing is generated. Every use and attempted use by someone
+other than the owner is also a webhook event to the owner's address, sent after the commit
+(social/cameo_webhooks.py).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import numpy as np
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from reelforge import webhooks
 from reelforge.cameos import consent_log
 from reelforge.db.models import (
     Block,
@@ -51,7 +54,7 @@ from reelforge.db.models import (
 )
 from reelforge.safety.decision import HATE_HARASSMENT, ILLICIT_EXTREMISM, SEXUAL
 from reelforge.service.errors import APIError
-from reelforge.social import embedding
+from reelforge.social import cameo_webhooks, embedding
 from reelforge.social.notify import notify
 
 if TYPE_CHECKING:
@@ -265,6 +268,8 @@ def _reset(cameo: Cameo) -> None:
     cameo.access = "only_me"
     cameo.approve_before_posting = False
     cameo.preferences = ""
+    cameo.webhook_url = None
+    cameo.webhook_secret = None
     for name in PRESETS:
         setattr(cameo, name, False)
 
@@ -367,10 +372,19 @@ def create_character(db: Session, owner: User, handle: str, display_name: str) -
     return cameo
 
 
-def update_settings(db: Session, cameo: Cameo, actor_id: str, changes: dict[str, Any]) -> None:
-    """Apply the changed settings (access, approve_before_posting, presets, preferences),
-    logging each change as "setting" with its old and new value. The caller commits."""
+def update_settings(
+    db: Session, cameo: Cameo, actor_id: str, changes: dict[str, Any]
+) -> str | None:
+    """Apply the changed settings (access, approve_before_posting, presets, preferences,
+    webhook_url), logging each change as "setting" with its old and new value. A new
+    webhook address gets a new secret, returned (to be shown once) and never logged;
+    otherwise None. The caller commits."""
+    secret = None
+    if "webhook_url" in changes:
+        secret = _set_webhook_url(db, cameo, actor_id, changes["webhook_url"])
     for name, value in changes.items():
+        if name == "webhook_url":
+            continue
         if name == "access" and value not in ACCESS_LEVELS:
             raise APIError(
                 400,
@@ -389,6 +403,51 @@ def update_settings(db: Session, cameo: Cameo, actor_id: str, changes: dict[str,
             actor_id=actor_id,
             detail={"name": name, "from": old, "to": value},
         )
+    return secret
+
+
+def _set_webhook_url(db: Session, cameo: Cameo, actor_id: str, value: str | None) -> str | None:
+    url = cameo_webhooks.check_url(value)
+    if url == cameo.webhook_url:
+        return None
+    old = cameo.webhook_url
+    cameo.webhook_url = url
+    cameo.webhook_secret = webhooks.new_secret() if url is not None else None
+    consent_log.append(
+        db,
+        cameo.id,
+        "setting",
+        actor_id=actor_id,
+        # Without query strings, which may hold the receiver's own tokens; no secret.
+        detail={
+            "name": "webhook_url",
+            "from": cameo_webhooks.redacted(old),
+            "to": cameo_webhooks.redacted(url),
+        },
+    )
+    return cameo.webhook_secret
+
+
+def rotate_webhook_secret(db: Session, cameo: Cameo, actor_id: str) -> str:
+    """A new secret for the cameo's webhook (the old one stops working at once), logged
+    as a setting without either secret. 409 naming `webhook_url` when none is set. The
+    caller commits."""
+    if cameo.webhook_url is None:
+        raise APIError(
+            409,
+            "webhook_url: set a webhook address first; it comes with its secret",
+            param="webhook_url",
+            code="no_webhook",
+        )
+    cameo.webhook_secret = webhooks.new_secret()
+    consent_log.append(
+        db,
+        cameo.id,
+        "setting",
+        actor_id=actor_id,
+        detail={"name": "webhook_secret", "from": "(not logged)", "to": "a new secret"},
+    )
+    return cameo.webhook_secret
 
 
 # Grants ------------------------------------------------------------------------------
@@ -535,14 +594,25 @@ def cast(db: Session, caster_id: str, handles: list[str], prompt: str) -> list[C
     for cameo in casting:
         decision = _decide(db, cameo, caster_id, prompt)
         if isinstance(decision, str):
-            consent_log.append(
+            entry = consent_log.append(
                 db,
                 cameo.id,
                 "cast_blocked",
                 actor_id=caster_id,
                 detail={"rule": decision.split(":")[0], "reason": decision, "prompt": prompt},
             )
-            db.commit()
+            if caster_id != cameo.owner_id:
+                cameo_webhooks.queue_event(
+                    db,
+                    cameo,
+                    "cameo.blocked",
+                    entry,
+                    by=_handle(db, caster_id),
+                    prompt=prompt,
+                    reason=decision,
+                    stage="request",
+                )
+            db.commit()  # the refusal, and its webhook, even though the request fails
             raise _forbidden(403, f"cameos: @{cameo.handle}: {decision.split(':', 1)[1].strip()}")
         out.append(decision)
     # Appends lock each cameo's row (PostgreSQL): always in id order, so two requests
@@ -581,6 +651,11 @@ def _decide(db: Session, cameo: Cameo, caster_id: str, prompt: str) -> CastCameo
     return CastCameo(
         cameo.id, cameo.handle, cameo.owner_id, grant_id, allowed_by, cameo.approve_before_posting
     )
+
+
+def _handle(db: Session, user_id: str | None) -> str | None:
+    user = db.get(User, user_id) if user_id is not None else None
+    return user.name if user is not None else None
 
 
 def _blocked(db: Session, a: str, b: str) -> bool:
@@ -739,7 +814,7 @@ def record_uses(db: Session, video: Video, casts: list[CastCameo], *, event: str
                 .where(CameoAccessGrant.id == each.grant_id, CameoAccessGrant.uses_left > 0)
                 .values(uses_left=CameoAccessGrant.uses_left - 1)
             )
-        consent_log.append(
+        entry = consent_log.append(
             db,
             each.cameo_id,
             event,
@@ -747,6 +822,17 @@ def record_uses(db: Session, video: Video, casts: list[CastCameo], *, event: str
             video_id=video.id,
             detail={"grant_id": each.grant_id, "status": status, "prompt": video.prompt},
         )
+        cameo = db.get(Cameo, each.cameo_id)
+        if cameo is not None and video.user_id != each.owner_id:
+            cameo_webhooks.queue_event(
+                db,
+                cameo,
+                "cameo.used",
+                entry,
+                by=caster.name if caster else None,
+                prompt=video.prompt,
+                status=status,
+            )
         who = f"@{caster.name}" if caster else "someone"
         made = "made a remix" if event == "remix" else "made a draft"
         wait = " It waits for your approval before it can be posted." if each.needs_approval else ""
@@ -800,13 +886,24 @@ def recheck(db: Session, video_id: str, caption: str, transcript: list[str]) -> 
         if refusal is None:
             continue
         rule, reason = refusal.split(":", 1)
-        consent_log.append(
+        entry = consent_log.append(
             db,
             cameo.id,
             "cast_blocked",
             actor_id=use.caster_id,
             video_id=video_id,
             detail={"rule": rule, "reason": refusal, "stage": "clip"},
+        )
+        video = db.get(Video, video_id)
+        cameo_webhooks.queue_event(
+            db,
+            cameo,
+            "cameo.blocked",
+            entry,
+            by=_handle(db, use.caster_id),
+            prompt=video.prompt if video is not None else None,
+            reason=refusal,
+            stage="clip",
         )
         use.status = "removed"
         return f"@{cameo.handle}: {reason.strip()}"
@@ -833,10 +930,22 @@ def check_postable(db: Session, video_id: str) -> None:
 def note_event(db: Session, video_id: str, actor_id: str | None, event: str) -> None:
     """Log `event` (post, download) for every cameo the video shows; posting also moves
     each use to "posted". The caller commits."""
+    video = db.get(Video, video_id) if event == "post" else None
     for use in uses_of_video(db, video_id):
         if event == "post":
             use.status = "posted"
-        consent_log.append(db, use.cameo_id, event, actor_id=actor_id, video_id=video_id)
+        entry = consent_log.append(db, use.cameo_id, event, actor_id=actor_id, video_id=video_id)
+        cameo = db.get(Cameo, use.cameo_id)
+        if event == "post" and cameo is not None and use.caster_id != cameo.owner_id:
+            cameo_webhooks.queue_event(
+                db,
+                cameo,
+                "cameo.posted",
+                entry,
+                by=_handle(db, use.caster_id),
+                prompt=video.prompt if video is not None else None,
+                status="posted",
+            )
 
 
 # The owner's view of their cameo's videos --------------------------------------------
@@ -901,7 +1010,17 @@ def approve(db: Session, cameo: Cameo, video_id: str) -> CameoUse:
             code="not_awaiting_approval",
         )
     use.status = "approved"
-    consent_log.append(db, cameo.id, "approve", actor_id=cameo.owner_id, video_id=video_id)
+    entry = consent_log.append(db, cameo.id, "approve", actor_id=cameo.owner_id, video_id=video_id)
+    video = db.get(Video, video_id)
+    cameo_webhooks.queue_event(
+        db,
+        cameo,
+        "cameo.used",
+        entry,
+        by=_handle(db, use.caster_id),
+        prompt=video.prompt if video is not None else None,
+        status="approved",
+    )
     notify(
         db,
         to=use.caster_id,
@@ -950,7 +1069,7 @@ def take_down(
         if video is None:
             continue
         removed.append({"video_id": video.id, "creator_id": video.user_id, "prompt": video.prompt})
-        consent_log.append(
+        entry = consent_log.append(
             db,
             cameo.id,
             "video_removed",
@@ -958,6 +1077,16 @@ def take_down(
             video_id=video.id,
             detail={"why": why, "remix": video.id not in video_ids},
         )
+        if video.user_id != cameo.owner_id:
+            cameo_webhooks.queue_event(
+                db,
+                cameo,
+                "cameo.removed",
+                entry,
+                by=_handle(db, video.user_id),
+                prompt=video.prompt,
+                reason=why,
+            )
         forget_video(db, service, video)  # commits
     if removed:
         notify(
@@ -999,6 +1128,9 @@ def delete_cameo(db: Session, service: ServiceState, cameo: Cameo) -> dict[str, 
     cameo.take_key = None
     cameo.likeness_json = None
     cameo.verified_at = None
+    # After take_down queued its events: the owner hears of those removals too.
+    cameo.webhook_url = None
+    cameo.webhook_secret = None
     cameo.deleted_at = now_s()
     receipt = {
         "cameo_id": cameo.id,

@@ -9,6 +9,9 @@ Verification answers 200 whether the take passed or not ({"passed": false, "chec
 recording, not a malformed request. A take that cannot be read as a video with audio, or
 is not 5-15 s long, is a 422 naming `take`; a wrong, used or expired challenge a 400
 naming `challenge_id`. Every attempt goes to the cameo's consent log.
+
+A webhook's secret is shown once, in the answer that made it (a PATCH that set a new
+`webhook_url`, or `…/webhook/rotate`); reading the cameo says only whether one is set.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from reelforge.service.api.schemas import HANDLE_PATTERN
 from reelforge.service.auth import PersonDep
 from reelforge.service.deps import StateDep, run_db, upload_on_disk
 from reelforge.service.errors import APIError
+from reelforge.social import cameo_webhooks
 from reelforge.social import cameos as rules
 
 router = APIRouter(prefix="/api/cameos", tags=["app: cameos"])
@@ -58,6 +62,10 @@ class CameoSettingsIn(_In):
     no_embarrassing_or_romantic: bool | None = None
     no_political: bool | None = None
     preferences: str | None = Field(default=None, max_length=2000)
+    webhook_url: str | None = Field(
+        default=None,
+        description='http(s) URL told of every use by someone else; "" or null removes it',
+    )
 
 
 class GrantIn(_In):
@@ -241,13 +249,53 @@ async def get_cameo(handle: str, person: PersonDep, service: StateDep) -> dict[s
 async def update_cameo(
     handle: str, body: CameoSettingsIn, person: PersonDep, service: StateDep
 ) -> dict[str, Any]:
+    changes = body.model_dump(exclude_none=True)
+    if "webhook_url" in body.model_fields_set:  # null is sent to remove it
+        changes["webhook_url"] = body.webhook_url
+
     def work(db: Session) -> dict[str, Any]:
         cameo = rules.owned_cameo(db, handle, person.id)
-        rules.update_settings(db, cameo, person.id, body.model_dump(exclude_none=True))
+        secret = rules.update_settings(db, cameo, person.id, changes)
         db.commit()
-        return _with_grants(db, cameo)
+        shown_once = {"webhook_secret": secret} if secret is not None else {}
+        return _with_grants(db, cameo) | shown_once
 
     return await run_db(service, work)
+
+
+@router.post("/{handle}/webhook/rotate")
+async def rotate_webhook_secret(
+    handle: str, person: PersonDep, service: StateDep
+) -> dict[str, Any]:
+    """A new secret for the cameo's webhook, shown this once; the old one stops working."""
+
+    def work(db: Session) -> dict[str, Any]:
+        cameo = rules.owned_cameo(db, handle, person.id)
+        secret = rules.rotate_webhook_secret(db, cameo, person.id)
+        db.commit()
+        return {"webhook_url": cameo.webhook_url, "webhook_secret": secret}
+
+    return await run_db(service, work)
+
+
+@router.post("/{handle}/webhook/test")
+async def test_webhook(handle: str, person: PersonDep, service: StateDep) -> dict[str, Any]:
+    """Send one signed "cameo.test" event now, once, and answer what the receiver said:
+    {delivered, status, detail, event_id}."""
+
+    def read(db: Session) -> tuple[str, str, str]:
+        cameo = rules.owned_cameo(db, handle, person.id)
+        if cameo.webhook_url is None or cameo.webhook_secret is None:
+            raise APIError(
+                409,
+                "webhook_url: set a webhook address first",
+                param="webhook_url",
+                code="no_webhook",
+            )
+        return cameo.webhook_url, cameo.webhook_secret, cameo.handle
+
+    url, secret, cameo_handle = await run_db(service, read)
+    return await run_in_threadpool(cameo_webhooks.send_test, url, secret, cameo_handle)
 
 
 def _with_grants(db: Session, cameo: Cameo) -> dict[str, Any]:
@@ -267,7 +315,11 @@ def _with_grants(db: Session, cameo: Cameo) -> dict[str, Any]:
         }
         for g, name in rows
     ]
-    return rules.cameo_out(cameo) | {"grants": grants}
+    webhook = {
+        "webhook_url": cameo.webhook_url,
+        "webhook_secret_set": cameo.webhook_secret is not None,
+    }
+    return rules.cameo_out(cameo) | webhook | {"grants": grants}
 
 
 @router.post("/{handle}/grants/{grantee}")

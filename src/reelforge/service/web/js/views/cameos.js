@@ -1,7 +1,8 @@
 // Cameos (docs/CAMEOS.md): verifying one's likeness with the camera and microphone (a
 // challenge of digits to read and head turns, one recorded take, the server's checks each
 // with its result), and the owner's controls: who may cast it, presets and preferences,
-// approval before posting, grants, every video with it, the consent log, deletion.
+// approval before posting, a webhook told of every use (its secret shown once), grants,
+// every video with it, the consent log, deletion.
 import { del, get, patch, post, q } from "../api.js";
 import { h, timeAgo, toast } from "../dom.js";
 import { field, formErrorLine, onSubmit } from "../forms.js";
@@ -226,6 +227,7 @@ function cameoCard(cameo, redraw) {
 }
 
 function settingsForm(cameo, path) {
+  const webhook = webhookPart(cameo, path);
   const access = h(
     "select",
     { name: "access" },
@@ -249,9 +251,23 @@ function settingsForm(cameo, path) {
     field("Preferences", h("textarea", { name: "preferences", rows: 2, maxlength: 2000, props: { value: cameo.preferences } }), {
       hint: "In your words, for example: no scenes with horses",
     }),
+    field(
+      "Webhook URL",
+      h("input", {
+        type: "url",
+        name: "webhook_url",
+        maxlength: 2000,
+        placeholder: "https://example.com/hooks/cameo",
+        autocomplete: "off",
+        props: { value: cameo.webhook_url || "" },
+      }),
+      { hint: "Told of every use by someone else, as a signed POST (Standard Webhooks). Empty: none." },
+    ),
+    webhook.box,
     formErrorLine(),
     h("button", { type: "submit", class: "primary" }, "Save settings"),
   );
+  let savedUrl = cameo.webhook_url || "";
   onSubmit(form, async (data) => {
     const changes = {
       access: data.get("access"),
@@ -259,10 +275,72 @@ function settingsForm(cameo, path) {
       preferences: data.get("preferences"),
     };
     for (const [name] of PRESETS) changes[name] = data.has(name);
-    await patch(path, changes);
+    // Only a changed address is sent: each new one comes with a new secret.
+    const url = String(data.get("webhook_url")).trim();
+    if (url !== savedUrl) changes.webhook_url = url;
+    const saved = await patch(path, changes);
+    savedUrl = saved.webhook_url || "";
+    webhook.show(saved);
     toast("Cameo settings saved.");
   });
   return form;
+}
+
+/** The webhook's buttons (a test event, a new secret) and the secret, shown once. */
+function webhookPart(cameo, path) {
+  const buttons = h("div", { class: "row webhook-buttons" });
+  const result = h("p", { class: "webhook-result", role: "status" });
+  const secretNote = h("div", { class: "webhook-secret" });
+  const showSecret = (secret) => {
+    const value = h("input", { type: "text", readonly: true, "aria-label": "Webhook secret", props: { value: secret } });
+    const copy = async () => {
+      value.select();
+      try {
+        await navigator.clipboard.writeText(secret);
+        toast("Secret copied.");
+      } catch {
+        toast("Copy the selected secret with Ctrl+C or ⌘C.");
+      }
+    };
+    secretNote.replaceChildren(
+      h("p", { role: "status" }, h("strong", {}, "Webhook secret, shown once: "), "copy it now. Your receiver checks each event's signature with it."),
+      h("div", { class: "row" }, value, h("button", { type: "button", onclick: copy }, "Copy")),
+    );
+  };
+  const run = async (work) => {
+    result.classList.remove("error");
+    try {
+      await work();
+    } catch (failure) {
+      result.textContent = failure.message;
+      result.classList.add("error");
+    }
+  };
+  const sendTest = () =>
+    run(async () => {
+      result.textContent = "Sending a test event…";
+      const sent = await post(`${path}/webhook/test`);
+      result.textContent = sent.delivered ? `Test event delivered: ${sent.detail}.` : `Test event not delivered: ${sent.detail}.`;
+      if (!sent.delivered) result.classList.add("error");
+    });
+  const rotate = () =>
+    confirm("Make a new secret? The current one stops working at once.") &&
+    run(async () => {
+      showSecret((await post(`${path}/webhook/rotate`)).webhook_secret);
+      result.textContent = "";
+    });
+  const show = (current) => {
+    buttons.replaceChildren(
+      ...(current.webhook_url
+        ? [h("button", { type: "button", onclick: sendTest }, "Send test event"), h("button", { type: "button", onclick: rotate }, "New secret")]
+        : []),
+    );
+    result.textContent = "";
+    if (current.webhook_secret) showSecret(current.webhook_secret);
+    else if (!current.webhook_url) secretNote.replaceChildren();
+  };
+  show(cameo);
+  return { box: h("div", { class: "webhook" }, buttons, result, secretNote), show };
 }
 
 function grantsPart(cameo, path, redraw) {
