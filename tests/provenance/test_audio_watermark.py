@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from reelforge.engines import get_engine
 from reelforge.errors import InvalidRequest, MediaError
-from reelforge.provenance.audio_watermark import AudioWatermarker, detect_audio
+from reelforge.media import decode_audio, resample
+from reelforge.provenance.audio_watermark import (
+    OFFSETS,
+    PERIOD_FRAMES,
+    AudioWatermarker,
+    detect_audio,
+)
+from reelforge.provenance.payload import max_normal_p_value, normal_tail
 from reelforge.recaption import recaption
 from reelforge.settings import Settings
 from reelforge.types import no_progress
@@ -146,3 +154,46 @@ def test_bad_inputs_name_the_field() -> None:
         marker.embed(np.zeros((2, SR), np.float32), 44_100)
     with pytest.raises(MediaError, match="sample_rate"):
         detect_audio(np.zeros((2, SR), np.float32), 0, KEY)
+
+
+def test_the_p_value_spends_half_on_the_clip_as_made_and_half_on_a_search(
+    marked: np.ndarray,
+) -> None:
+    """Bonferroni over two tests: the clip as made (its period starts at sample 0: one
+    statistic) and an excerpt (the largest of 4 offsets x 188 starts)."""
+    whole = detect_audio(marked, SR, KEY)
+    assert whole.start_s == 0.0
+    assert whole.p_value == pytest.approx(2 * normal_tail(whole.sync_z), rel=1e-9)
+    start = round(2.713 * SR)
+    excerpt = detect_audio(marked[:, start : start + 4 * SR], SR, KEY)
+    searched = max_normal_p_value(excerpt.sync_z, OFFSETS * PERIOD_FRAMES)
+    assert excerpt.detected and excerpt.p_value == pytest.approx(2 * searched, rel=1e-9)
+
+
+def test_an_untouched_2_s_clip_the_search_alone_missed_is_found(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Issue 21: one untouched clip in 100 was missed at p = 1.03e-6. This 2 s sim clip,
+    marked, muxed into an MP4 with AAC at 192 kbps and decoded as `verify` decodes it,
+    has z = 5.78 where its period starts: the search over 752 starts alone gives
+    p = 2.7e-6 (missed), the test of the clip as made 7e-9 (found, right payload)."""
+    key, payload = bytes(range(32)), 0x1234_5678_9ABC_DEF0
+    prompt = 'a teacher plays the piano while a boy sings "Happy birthday!" in the classroom'
+    plan, _ = recaption(prompt, 17, settings)
+    clip = get_engine("sim", settings).generate(
+        plan, seconds=2.0, size="360x640", fps=24, seed=2017, references=None,
+        progress=no_progress,
+    )  # fmt: skip
+    audio = AudioWatermarker(payload, key).embed(resample(clip.audio, clip.sample_rate, SR), SR)
+    pcm = (np.clip(audio.T, -1, 1) * 32767).astype("<i2").tobytes()
+    video = tmp_path / "clip.mp4"
+    _ffmpeg(
+        "-f", "s16le", "-ar", str(SR), "-ac", str(audio.shape[0]), "-i", "pipe:",
+        "-f", "lavfi", "-i", "color=black:s=64x64:r=24", "-shortest",
+        "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-b:a", "192k", str(video),
+        data=pcm,
+    )  # fmt: skip
+    found = detect_audio(*decode_audio(video), key)
+    assert found.start_s == 0.0
+    assert max_normal_p_value(found.sync_z, OFFSETS * PERIOD_FRAMES) > 1e-6  # search: missed
+    assert found.detected and found.p_value <= 1e-8 and found.payload == payload, found
