@@ -26,7 +26,7 @@ from tests.servers import scratch_database
 
 from reelforge.db.keys import create_key, user_for_key
 from reelforge.db.migrations import BASELINE, config, current_revision, upgrade
-from reelforge.db.models import ApiKey, Base, User, Video
+from reelforge.db.models import ApiKey, Base, Cameo, User, Video
 from reelforge.db.session import make_engine, session_factory, transaction
 from reelforge.settings import Settings
 
@@ -325,3 +325,63 @@ def test_head_revision_from_file_names_is_alembics_head() -> None:
     from reelforge.db.migrations import head_revision
 
     assert ScriptDirectory.from_config(config()).get_current_head() == head_revision() == HEAD
+
+
+# 0011: the API's characters become character cameos -----------------------------------
+
+
+def _old_character_becomes_a_cameo(engine: Engine) -> None:
+    """At 0010, with a user who has an old `characters` row (and a cameo already holding
+    the handle its name gives), upgrade to head: the row is a character cameo of theirs,
+    same id and name, its upload as the source, a free handle from its name."""
+    upgrade(engine, "0010")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO users (id, name, created_at) VALUES ('u1', 'ada', 1)"))
+        connection.execute(
+            text(
+                "INSERT INTO cameos (id, owner_id, handle, kind, display_name, access,"
+                " approve_before_posting, no_appearance_changes, no_embarrassing_or_romantic,"
+                " no_political, preferences, created_at) VALUES ('cameo_1', 'u1',"
+                " 'rex_the_dog', 'character', 'Rex', 'only_me', false, false, false, false,"
+                " '', 1)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO characters (id, user_id, name, video_key, created_at) VALUES"
+                " ('char_0123456789abcdef01234567', 'u1', 'Rex the Dog',"
+                " 'characters/char_0123456789abcdef01234567/source.mp4', 1700000000),"
+                " ('char_2', 'u1', 'R2', 'characters/char_2/source.mp4', 1700000001)"
+            )
+        )
+    upgrade(engine)
+    assert_schema_is_models(engine)
+    assert "characters" not in inspect(engine).get_table_names()
+    with transaction(session_factory(engine)) as session:
+        rex = session.get(Cameo, "char_0123456789abcdef01234567")
+        assert rex is not None
+        assert (rex.owner_id, rex.kind, rex.display_name) == ("u1", "character", "Rex the Dog")
+        assert rex.handle == "rex_the_dog_2"  # "rex_the_dog" was taken
+        assert rex.take_key == "characters/char_0123456789abcdef01234567/source.mp4"
+        assert (rex.access, rex.created_at, rex.deleted_at) == ("only_me", 1700000000, None)
+        assert rex.verified_at is not None  # a character has nothing to verify: castable
+        r2 = session.get(Cameo, "char_2")
+        assert r2 is not None and r2.handle == "r2_char"  # padded to the 3 a handle needs
+
+
+def test_sqlite_0011_makes_old_characters_cameos(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    engine = create_engine(f"sqlite:///{tmp_path / 'data' / 'reelforge.db'}")
+    try:
+        _old_character_becomes_a_cameo(engine)
+    finally:
+        engine.dispose()
+
+
+@requires_pg
+def test_pg_0011_makes_old_characters_cameos(pg_url: str) -> None:
+    engine = create_engine(pg_url)
+    try:
+        _old_character_becomes_a_cameo(engine)
+    finally:
+        engine.dispose()

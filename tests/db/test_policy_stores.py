@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from reelforge import pipeline
 from reelforge.db.keys import create_key
-from reelforge.db.models import Character, PolicyAudit, User
+from reelforge.db.models import Cameo, PolicyAudit, User
 from reelforge.db.policy import DatabaseConsent, DatabaseRightsRegistry, policy_engine
 from reelforge.db.session import shared_factory, transaction
 from reelforge.safety import ContentPolicyViolation, PolicyEngine
@@ -99,7 +99,7 @@ def test_public_figures_need_their_own_cameo_consent(settings, policy):
     assert not policy.check_request(prompt, requester="fan").allowed  # no cameo yet
     with transaction(factory) as session:
         owner = session.scalars(select(User).where(User.name == "serena")).one()
-        session.add(Character(id="char_s", user_id=owner.id, name="Serena", video_key="k"))
+        session.add(Cameo(id="char_s", owner_id=owner.id, handle="serena_char", kind="character"))
     assert policy.check_request(prompt, requester="fan").allowed
     assert policy.check_request(prompt, requester="serena").allowed
     blocked = policy.check_request(prompt, requester="stranger")

@@ -25,6 +25,8 @@ from PIL import Image
 from tests.conftest import ffprobe
 from tests.servers import free_port
 
+from reelforge.media import encode_mp4
+
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
@@ -840,9 +842,13 @@ def test_edit_and_extension_errors(server, alice, done):
         mallory.videos.remix(done.id, prompt="mine now")
 
 
-def test_characters(server, alice, done, tmp_path):
-    clip = tmp_path / "me.mp4"
-    clip.write_bytes(alice.videos.download_content(done.id).read())
+def test_characters(server, alice, tmp_path):
+    """More in test_api_characters.py (a character is a cameo, cast under its rules)."""
+    clip = tmp_path / "ball.mp4"  # 2 s of a yellow square sliding over grey: no face
+    frames = np.full((48, 96, 128, 3), 90, np.uint8)  # (T, H, W, 3)
+    for t in range(48):
+        frames[t, 30:60, 2 * t : 2 * t + 30] = (240, 200, 40)
+    encode_mp4(clip, frames, np.zeros((1, 2 * 48_000), np.float32), 24, 48_000)
     with clip.open("rb") as handle:
         created = alice.videos.create_character(name="Ada", video=handle)
     assert created.id.startswith("char_") and created.name == "Ada"

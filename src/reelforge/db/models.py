@@ -98,18 +98,6 @@ class Video(Base):
     sequence: Mapped[int] = mapped_column(BigInteger, index=True, default=0)  # creation, ns
 
 
-class Character(Base):
-    """A cameo: a person's likeness from a short video they uploaded."""
-
-    __tablename__ = "characters"
-
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
-    name: Mapped[str] = mapped_column(String(80))
-    video_key: Mapped[str] = mapped_column(String(200))  # the upload, in storage
-    created_at: Mapped[int] = mapped_column(Integer, default=now_s)
-
-
 class Watermark(Base):
     """The provenance registry: which clip carries which watermark payload, so a copy whose
     C2PA manifest was stripped can still be traced from the mark alone."""
@@ -408,6 +396,9 @@ class Cameo(Base):
     preferences: Mapped[str] = mapped_column(Text, default="")  # free text, as written
     likeness_json: Mapped[str | None] = mapped_column(Text, nullable=True)  # cameos.likeness
     take_key: Mapped[str | None] = mapped_column(String(200), nullable=True)  # in storage
+    # Where the owner is told of every use (a signed POST, webhooks.py), and its secret.
+    webhook_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    webhook_secret: Mapped[str | None] = mapped_column(String(80), nullable=True)
     verified_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
     deleted_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[int] = mapped_column(Integer, default=now_s)

@@ -20,7 +20,6 @@ from reelforge.db.models import (
     Cameo,
     CameoAccessGrant,
     CameoGrant,
-    Character,
     PolicyAudit,
     RightsEntryRow,
     RightsLicence,
@@ -77,8 +76,9 @@ class DatabaseAuditLog:
 
 class DatabaseConsent:
     """A public figure consents through their cameos: the user verified as `person_key`
-    owns at least one character (the operator flow) or a verified cameo, and has allowed
-    the requester: an operator's grant (or one to everyone), or their cameo's access."""
+    owns at least one cameo (an API character, as the operator flow made, or a verified
+    person cameo) and has allowed the requester: an operator's grant (or one to
+    everyone), or their person cameo's access."""
 
     def __init__(self, factory: sessionmaker[Session]) -> None:
         self.factory = factory
@@ -88,7 +88,10 @@ class DatabaseConsent:
             owner = session.scalars(select(User).where(User.figure_key == person_key)).first()
             if owner is None:
                 return False
-            has_cameo = session.scalar(select(exists().where(Character.user_id == owner.id)))
+            # Any cameo of theirs (the API's characters included, as the operator flow had).
+            has_cameo = session.scalar(
+                select(exists().where(Cameo.owner_id == owner.id, Cameo.deleted_at.is_(None)))
+            )
             cameo = session.scalars(
                 select(Cameo).where(
                     Cameo.owner_id == owner.id,

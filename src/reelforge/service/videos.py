@@ -3,6 +3,14 @@
 A create commits the job's row before the response goes out, so an accepted request
 survives any restart. Nobody sees another user's videos: they are 404, like ids that
 never existed, so ids do not leak.
+
+Every create, remix, edit and extension casts its cameos as the app's /api/videos does
+(social/cameos.py `cast`): the `characters` a create names (the caller's own character
+cameos, each named in the prompt), the prompt's @handles, and for a video made from
+another the source's cameos. A cameo the caller may not use is a 403 and nothing is
+made; the uses are recorded in the transaction that commits the job. The prompt is
+stored as sent (clients read it back): the worker finds the cast cameos in cameo_uses,
+not in the prompt's words.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from reelforge.db.models import Video
+from reelforge.db.models import Cameo, Video
 from reelforge.engines import engine_names, get_engine
 from reelforge.errors import MediaError
 from reelforge.jobs.worker import MEDIA, media_key
@@ -34,6 +42,7 @@ from reelforge.recaption.understood import understood
 from reelforge.service.deps import ServiceState, StateDep, UserDep, run_db
 from reelforge.service.errors import APIError
 from reelforge.settings import Settings
+from reelforge.social import cameos as cameo_rules
 from reelforge.social.posts import check_daily_quota, delete_post_rows
 from reelforge.types import API_SIZES, MAX_PROMPT_CHARS, ScenePlan, parse_size
 
@@ -94,10 +103,137 @@ async def _fields(request: Request) -> dict[str, Any]:
         return body
     if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         form = await request.form()
-        return {key: value for key, value in form.multi_items()}
+        items = form.multi_items()
+        fields: dict[str, Any] = {k: v for k, v in items if not _CHARACTERS_KEY.match(k)}
+        characters = [(key, value) for key, value in items if _CHARACTERS_KEY.match(key)]
+        if characters:
+            fields["characters"] = _form_characters(characters)
+        return fields
     raise APIError(
         400, "send the parameters as multipart/form-data or JSON", code="unsupported_content_type"
     )
+
+
+# characters, characters[], characters[][id], characters[0][id], characters[0]
+_CHARACTERS_KEY = re.compile(r"^characters(?:\[(\d*)\](?:\[id\])?)?$")
+
+
+def _form_characters(items: list[tuple[str, Any]]) -> list[Any]:
+    """The `characters` of a form, in order. openai-python sends a list of {"id": ...} as
+    repeated `characters[][id]` fields; `characters[0][id]`, `characters[]` (plain ids)
+    and a `characters` field holding JSON (a list, an object) or a plain id work too."""
+    numbered: list[tuple[int, int, Any]] = []
+    for position, (key, value) in enumerate(items):
+        match = _CHARACTERS_KEY.match(key)
+        assert match is not None  # filtered by the caller
+        index = int(match[1]) if match[1] else position
+        if key == "characters" and isinstance(value, str) and value.strip()[:1] in ("[", "{"):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise APIError(
+                    400,
+                    f"characters is not valid JSON: {value[:80]!r}",
+                    param="characters",
+                    code="invalid_value",
+                ) from None
+        for offset, each in enumerate(value if isinstance(value, list) else [value]):
+            numbered.append((index, offset, each))
+    return [value for _, _, value in sorted(numbered, key=lambda n: (n[0], n[1]))]
+
+
+def _character_ids(fields: dict[str, Any]) -> list[str]:
+    """The ids in `characters`: a list of {"id": "char_..."} (OpenAI's form) or of ids; at
+    most MAX_CAST, each once."""
+    value = fields.get("characters")
+    if value in (None, "", []):
+        return []
+    if not isinstance(value, list):
+        value = [value]
+    ids = []
+    for each in value:
+        character_id = each.get("id") if isinstance(each, dict) else each
+        if not isinstance(character_id, str) or not character_id.strip():
+            raise APIError(
+                400,
+                f'characters must be a list of {{"id": "char_..."}}, got {each!r}',
+                param="characters",
+                code="invalid_value",
+            )
+        ids.append(character_id.strip())
+    if len(ids) > cameo_rules.MAX_CAST:
+        raise APIError(
+            400,
+            f"characters: at most {cameo_rules.MAX_CAST} in one video, got {len(ids)}",
+            param="characters",
+            code="too_many_characters",
+        )
+    twice = [i for i in dict.fromkeys(ids) if ids.count(i) > 1]
+    if twice:
+        raise APIError(
+            400, f"characters: {twice[0]} is listed twice", param="characters", code="invalid_value"
+        )
+    return ids
+
+
+def _character_handles(db: Session, user_id: str, ids: list[str], prompt: str) -> list[str]:
+    """The handles of the caller's characters `ids`, each named in the prompt (its name,
+    verbatim, any case): the prompt is how the planner knows where it appears."""
+    handles = []
+    for character_id in ids:
+        cameo = db.get(Cameo, character_id)
+        if cameo is None or cameo.owner_id != user_id or cameo.deleted_at is not None:
+            raise APIError(
+                404,
+                f"characters: no character with id {character_id!r}",
+                param="characters",
+                code="not_found",
+            )
+        if cameo.verified_at is None:  # a person's cameo whose take has not passed yet
+            raise APIError(
+                400,
+                f"characters: {character_id} is not verified yet; it cannot be cast",
+                param="characters",
+                code="cameo_not_verified",
+            )
+        if cameo.display_name.lower() not in prompt.lower():
+            raise APIError(
+                400,
+                f"characters: the prompt must name each character; it does not name "
+                f"{cameo.display_name!r} ({character_id})",
+                param="characters",
+                code="character_not_in_prompt",
+            )
+        handles.append(cameo.handle)
+    return handles
+
+
+def _cast(
+    db: Session,
+    user_id: str,
+    handles: list[str],
+    prompt: str,
+    *,
+    source: Video | None = None,
+    source_param: str = "video",
+) -> list[cameo_rules.CastCameo]:
+    """`cameo_rules.cast` (or, for a video made from `source`, `casts_of_video`), its
+    refusals naming this API's field: the prompt for an @handle in it, else `characters`
+    (or `source_param` for a cameo the source video shows)."""
+    try:
+        if source is not None:
+            return cameo_rules.casts_of_video(db, source.id, user_id, prompt)
+        return cameo_rules.cast(db, user_id, handles, prompt)
+    except APIError as error:
+        if error.param == "cameos":
+            named = re.match(r"cameos: @([a-z0-9_]+)", error.message)
+            if named is None:  # too many: the characters and the @handles together
+                error.param = "characters" if handles else "prompt"
+            elif named[1] in cameo_rules.mentioned_handles(prompt, []):
+                error.param = "prompt"
+            else:
+                error.param = source_param if source is not None else "characters"
+        raise
 
 
 def _seconds(fields: dict[str, Any], default: str | None) -> str:
@@ -223,6 +359,7 @@ async def create_video(
     fields = await _fields(request)
     prompt, seconds, size, model = _check_create(fields)
     engine = engine_for_model(model, service.settings)
+    character_ids = _character_ids(fields)
     image = await _reference_image(fields)
     reference_key = await _store_reference(service, image, size, engine) if image else None
     video = Video(
@@ -239,15 +376,31 @@ async def create_video(
         seed=secrets.randbelow(2**31),
         sequence=time.time_ns(),
     )
+
+    def work(db: Session) -> dict[str, Any]:
+        handles = _character_handles(db, user.id, character_ids, prompt)
+        casts = _cast(db, user.id, handles, prompt)  # 403: nothing is made
+        return _submit(db, service, video, casts)
+
     _poll_headers(response)
-    return await run_db(service, lambda db: _submit(db, service, video))
+    return await run_db(service, work)
 
 
-def _submit(db: Session, service: ServiceState, video: Video) -> dict[str, Any]:
-    """Commit the job's row, then announce it: an accepted request is never lost (a lost
-    announcement is made again by the worker's scan of queued rows). Every video counts
-    against its user's daily quota, however it was asked for."""
+def _submit(
+    db: Session,
+    service: ServiceState,
+    video: Video,
+    casts: tuple[cameo_rules.CastCameo, ...] | list[cameo_rules.CastCameo] = (),
+    *,
+    event: str = "draft",
+) -> dict[str, Any]:
+    """Commit the job's row with the uses of the cameos it casts, then announce it: an
+    accepted request is never lost (a lost announcement is made again by the worker's
+    scan of queued rows). Every video counts against its user's daily quota, however it
+    was asked for."""
     check_daily_quota(db, video.user_id, service.settings.daily_generation_quota)
+    if casts:  # the app's routes record their uses themselves, then submit
+        cameo_rules.record_uses(db, video, list(casts), event=event)
     db.add(video)
     db.commit()
     service.queue.enqueue(video.id)
@@ -373,7 +526,8 @@ async def edit_video(
 
     def work(db: Session) -> dict[str, Any]:
         source = _owned(db, source_id, user.id, param="video")
-        return _submit(db, service, _derived(source, prompt, "edit", source.seconds, None))
+        video = _derived(source, prompt, "edit", source.seconds, None)
+        return _submit(db, service, video, _cast(db, user.id, [], prompt, source=source))
 
     _poll_headers(response)
     return await run_db(service, work)
@@ -408,7 +562,8 @@ def _extend(
         )
     # The sim is deterministic: the same plan and seed, run longer, replays the source
     # exactly and then goes on; the prompt's changes apply to the whole clip.
-    return _submit(db, service, _derived(source, prompt, "extension", str(total), None))
+    video = _derived(source, prompt, "extension", str(total), None)
+    return _submit(db, service, video, _cast(db, user_id, [], prompt, source=source))
 
 
 @router.post("/{video_id}/remix")
@@ -424,7 +579,9 @@ async def remix_video(
 
     def work(db: Session) -> dict[str, Any]:
         source = _owned(db, video_id, user.id)
-        return _submit(db, service, _derived(source, prompt, "remix", source.seconds, source.id))
+        video = _derived(source, prompt, "remix", source.seconds, source.id)
+        casts = _cast(db, user.id, [], prompt, source=source, source_param="video_id")
+        return _submit(db, service, video, casts, event="remix")
 
     _poll_headers(response)
     return await run_db(service, work)
