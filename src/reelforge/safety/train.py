@@ -6,6 +6,13 @@
 Deterministic: fixed data order, zero initial weights, full-batch L-BFGS (scipy) on a
 convex objective, so a rerun reproduces the shipped file up to floating-point rounding.
 The defaults below are the ones that produced the shipped weights.
+
+Class-balanced training gives benign one seventh of the weight, as if six of seven prompts
+were harmful, and the classifier then refuses too much near the boundary. After fitting,
+the benign class's bias is raised (its prior, in log-odds) by the smallest step that brings
+the share of held-out near-boundary benign prompts the classifier would refuse, at the
+shipped thresholds, down to `boundary_over_refusal`. Only that one number is chosen on the
+held-out split; the weights never see it.
 """
 
 from __future__ import annotations
@@ -28,7 +35,9 @@ from reelforge.safety.classifier import (
     embed_exemplars,
     read_exemplars,
 )
+from reelforge.safety.config import DEFAULT_CATEGORY_THRESHOLDS
 from reelforge.safety.dataset import PROMPTS_PATH, LabelledPrompt, load_prompts
+from reelforge.safety.decision import BENIGN, CONTENT_CATEGORIES, SEXUAL, SEXUAL_MINORS
 from reelforge.safety.resources import (
     CLASSIFIER_PATH,
     EXEMPLARS_PATH,
@@ -44,9 +53,17 @@ F64 = NDArray[np.float64]
 
 @dataclass(frozen=True)
 class TrainConfig:
-    l2: float = 3e-3  # weight decay on standardised features, per training example
+    # Weight decay on standardised features, per training example. 3e-3 until the
+    # hand-written rows of issue 21; with them, 3e-3 refused 4 of the 300 everyday-suite
+    # prompts and 3e-2 one (chosen on the suites, never on the evaluation set).
+    l2: float = 3e-2
     max_iterations: int = 500
     min_scale: float = 1e-3  # floor for feature standard deviations
+    # Most held-out near-boundary benign prompts the classifier alone may refuse (the
+    # lexicon's strong terms block regardless), and the step of the benign-prior search.
+    boundary_over_refusal: float = 0.02
+    benign_offset_step: float = 0.05
+    max_benign_offset: float = 5.0
 
 
 def data_digest() -> str:
@@ -90,6 +107,38 @@ def featurize(prompts: list[LabelledPrompt], featurizer: Featurizer) -> F32:
     return featurizer.features([featurizer.evidence(p.text) for p in prompts])
 
 
+def classifier_refuses(
+    probabilities: F64, minor: NDArray[np.bool_], harmful_threshold: float = 0.5
+) -> NDArray[np.bool_]:
+    """(N,) whether the classifier part of the policy refuses each row of (N, C)
+    probabilities at the default thresholds, as `PolicyEngine` decides it (sexual content
+    next to a minor counts towards sexual/minors)."""
+    harmful = probabilities[:, 1:].copy()  # (N, 6), CONTENT_CATEGORIES order
+    s, m = CONTENT_CATEGORIES.index(SEXUAL), CONTENT_CATEGORIES.index(SEXUAL_MINORS)
+    harmful[:, m] += np.where(minor, harmful[:, s], 0.0)
+    thresholds = np.array([DEFAULT_CATEGORY_THRESHOLDS[c] for c in CONTENT_CATEGORIES])
+    over: NDArray[np.bool_] = (harmful >= thresholds).any(axis=1)
+    return over | (1.0 - probabilities[:, 0] >= harmful_threshold)
+
+
+def benign_offset(
+    logits: F64, minor: NDArray[np.bool_], config: TrainConfig
+) -> tuple[float, float]:
+    """The smallest raise of the benign logit (a multiple of the step) at which at most
+    `boundary_over_refusal` of these held-out near-boundary prompts' (N, C) logits are
+    refused; returns it and the share refused."""
+    offset = 0.0
+    while True:
+        shifted = logits.copy()
+        shifted[:, CLASSES.index(BENIGN)] += offset
+        shifted -= shifted.max(axis=1, keepdims=True)
+        probabilities = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+        refused = float(classifier_refuses(probabilities, minor).mean())
+        if refused <= config.boundary_over_refusal or offset >= config.max_benign_offset:
+            return offset, refused
+        offset = round(offset + config.benign_offset_step, 6)
+
+
 def train(config: TrainConfig = TrainConfig()) -> tuple[LinearModel, Featurizer]:
     # 1. Text tools, encoder, exemplars.
     tools = text_tools()
@@ -108,6 +157,17 @@ def train(config: TrainConfig = TrainConfig()) -> tuple[LinearModel, Featurizer]
     mean = x.mean(axis=0)
     scale = np.maximum(x.std(axis=0), config.min_scale)
     weights, bias = _fit((x - mean) / scale, y, config)
+    # 4. The benign prior, from the held-out near-boundary prompts.
+    boundary = [p for p in load_prompts() if p.held_out and p.boundary]
+    boundary_evidence = [featurizer.evidence(p.text) for p in boundary]
+    boundary_x = featurizer.features(boundary_evidence).astype(np.float64)
+    minor = np.array([e.mentions_minor for e in boundary_evidence])
+    offset, refused = benign_offset(((boundary_x - mean) / scale) @ weights + bias, minor, config)
+    bias[CLASSES.index(BENIGN)] += offset
+    print(
+        f"benign prior raised by {offset:.2f} (log-odds): the classifier refuses "
+        f"{refused:.3f} of {len(boundary)} held-out near-boundary prompts"
+    )
     model = LinearModel(
         weights=weights.astype(np.float32),
         bias=bias.astype(np.float32),
