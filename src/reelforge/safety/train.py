@@ -117,7 +117,7 @@ def classifier_refuses(
     s, m = CONTENT_CATEGORIES.index(SEXUAL), CONTENT_CATEGORIES.index(SEXUAL_MINORS)
     harmful[:, m] += np.where(minor, harmful[:, s], 0.0)
     thresholds = np.array([DEFAULT_CATEGORY_THRESHOLDS[c] for c in CONTENT_CATEGORIES])
-    over: NDArray[np.bool_] = (harmful >= thresholds).any(axis=1)
+    over = np.asarray((harmful >= thresholds).any(axis=1), dtype=np.bool_)
     return over | (1.0 - probabilities[:, 0] >= harmful_threshold)
 
 
