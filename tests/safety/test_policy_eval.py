@@ -30,10 +30,12 @@ from reelforge.safety.resources import EXEMPLARS_PATH, TextTools
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "policy_eval.json"
 # The fixed sample: this many prompts per harmful category, and this many near-misses,
 # chosen by a hash of their text so the sample never depends on the file's order.
-SAMPLE_PER_CATEGORY = 10
-SAMPLE_NEAR_MISSES = 20
-# A sample group may do this many prompts worse than the benchmark's run on the same
-# prompts (float rounding in another BLAS can move a prompt on the threshold).
+SAMPLE_PER_CATEGORY = 20
+SAMPLE_NEAR_MISSES = 40
+# The sample may do this many prompts worse than the benchmark's run on the same prompts
+# (float rounding in another BLAS can move a prompt that sits on a threshold). A sample
+# of 160 is small: the margin must stay this tight to catch a policy that refuses a few
+# points less, or a few points more.
 MARGIN = 1
 
 
@@ -126,6 +128,6 @@ def test_sample_does_what_the_benchmark_reported(
             now.append(BENIGN if decision.allowed else category)
         right_now = sum(_right(prompts[i].label, p) for i, p in zip(indices, now, strict=True))
         right_then = sum(_right(prompts[i].label, reported[i]) for i in indices)
-        if right_now < right_then - MARGIN:
+        if right_now < right_then:
             shortfalls[group] = (right_now, right_then, len(indices))
-    assert shortfalls == {}
+    assert sum(then - now for now, then, _ in shortfalls.values()) <= MARGIN, shortfalls

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from reelforge.eval.suite import default_suite_path, load_suite
+from reelforge.eval.suite import (
+    default_everyday_path,
+    default_suite_path,
+    load_everyday_suite,
+    load_suite,
+)
 from reelforge.safety import PolicyEngine
 from reelforge.safety.dataset import load_prompts
 from reelforge.safety.decision import HATE_HARASSMENT
@@ -52,9 +57,27 @@ def test_every_eval_suite_prompt_is_allowed(engine: PolicyEngine) -> None:
     assert blocked == []
 
 
+# Everyday-suite prompts the policy still refuses (issue 21: animals-011, home-021 and
+# space-017 were refused; the first two pass since the hand-written training rows). Only
+# these may be refused; fixing one means removing it here.
+EVERYDAY_KNOWN_REFUSED = {"space-017"}
+
+
+def test_everyday_suite_prompts_are_allowed(engine: PolicyEngine) -> None:
+    suite = load_everyday_suite(default_everyday_path())
+    assert len(suite) >= 300
+    refused = {
+        item.id
+        for item in suite
+        if not engine.check_request(item.prompt, requester="eval", speech=item.dialogue).allowed
+    }
+    assert refused <= EVERYDAY_KNOWN_REFUSED
+
+
 def test_these_prompts_are_not_in_the_labelled_set() -> None:
     labelled = {p.text.lower() for p in load_prompts()}
     suite = [item.prompt for item in load_suite(default_suite_path())]
+    suite += [item.prompt for item in load_everyday_suite(default_everyday_path())]
     for text in [*SHOUTING_DIALOGUE, *SHOUTED_HARASSMENT, *suite]:
         assert text.lower() not in labelled, text
 
