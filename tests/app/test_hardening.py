@@ -5,6 +5,7 @@ compatible routes and the app's."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from tests.app.conftest import AppUnderTest
@@ -26,7 +27,7 @@ def test_unencodable_names_the_path() -> None:
     assert unencodable(["\ud83d"]) == "[0]"
 
 
-def _error(response) -> dict:  # type: ignore[no-untyped-def]
+def _error(response: Any) -> dict[str, Any]:
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert "Traceback" not in error["message"]

@@ -470,3 +470,20 @@ class ConsentLogEntry(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_consent_log_cameo_seq", "cameo_id", "seq", unique=True),)
+
+
+class IdempotencyKey(Base):
+    """A POST's Idempotency-Key, claimed per user (service/idempotency.py): what the
+    request was, what it created, and the answer it got, kept for 24 h."""
+
+    __tablename__ = "idempotency_keys"
+
+    user_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    path: Mapped[str] = mapped_column(String(300))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of method, path, body
+    resource_id: Mapped[str | None] = mapped_column(String(40), nullable=True)  # a video id
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: running
+    content_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    body: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[int] = mapped_column(Integer, index=True)

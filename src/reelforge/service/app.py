@@ -19,6 +19,7 @@ from reelforge.service import characters, errors, live, provenance, videos, web_
 from reelforge.service.api import accounts, cameos, feed, keys, moderation, notifications, posts
 from reelforge.service.deps import RateLimiter, ServiceState
 from reelforge.service.hardening import JsonGuard
+from reelforge.service.idempotency import Idempotency
 from reelforge.service.readiness import readiness
 from reelforge.settings import Settings
 from reelforge.social import cameo_webhooks
@@ -60,6 +61,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     app.state.reelforge = ServiceState(
         settings, factory, storage, RateLimiter(settings.rate_limit_per_minute), queue
     )
+    app.add_middleware(Idempotency, factory=factory)  # after the guard: sound bodies only
     app.add_middleware(JsonGuard)  # inside the body limit: it reads bounded bodies only
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     errors.install(app)

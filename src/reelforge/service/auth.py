@@ -132,6 +132,16 @@ def _by_cookie(db: Session, token: str) -> Person | None:
     )
 
 
+def person_for_credentials(db: Session, api_key: str | None, cookie: str | None) -> Person | None:
+    """Who an API key (first) or a session cookie belongs to, without raising: for the
+    middleware that needs the caller before any route runs (service/idempotency.py)."""
+    if api_key:
+        return _by_key(db, api_key)
+    if cookie:
+        return _by_cookie(db, cookie)
+    return None
+
+
 async def optional_person(request: Request, service: StateDep) -> Person | None:
     """The caller, or None when nobody is signed in. A bad key or an expired cookie is
     treated as nobody only for the cookie; a bad API key is an error (the app meant to

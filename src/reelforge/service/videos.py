@@ -39,6 +39,7 @@ from reelforge.errors import MediaError
 from reelforge.jobs.worker import MEDIA, media_key
 from reelforge.media import load_image
 from reelforge.recaption.understood import understood
+from reelforge.service import idempotency
 from reelforge.service.deps import ServiceState, StateDep, UserDep, run_db
 from reelforge.service.errors import APIError
 from reelforge.settings import Settings
@@ -402,6 +403,7 @@ def _submit(
     if casts:  # the app's routes record their uses themselves, then submit
         cameo_rules.record_uses(db, video, list(casts), event=event)
     db.add(video)
+    idempotency.settle(db, video.id)  # in this transaction: a retry finds it
     db.commit()
     service.queue.enqueue(video.id)
     return video_public(video)
