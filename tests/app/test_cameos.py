@@ -615,21 +615,31 @@ def test_deleting_the_cameo_removes_the_recording_features_and_videos_with_a_rec
 
 
 def _audit(site: AppUnderTest, handle: str) -> tuple[int, list[str]]:
+    """`reelforge cameo audit HANDLE` against the site's database (SQLite or PostgreSQL)."""
     import contextlib
     import io
     import os
 
     out = io.StringIO()
-    before = os.environ.get("REELFORGE_DATA_DIR")
-    os.environ["REELFORGE_DATA_DIR"] = str(site.settings.data_dir)
+    wanted = {
+        "REELFORGE_DATA_DIR": str(site.settings.data_dir),
+        "REELFORGE_DATABASE_URL": site.settings.database_url,
+    }
+    before = {name: os.environ.get(name) for name in wanted}
+    for name, value in wanted.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     try:
         with contextlib.redirect_stdout(out):
             code = cli.main(["cameo", "audit", handle])
     finally:
-        if before is None:
-            os.environ.pop("REELFORGE_DATA_DIR")
-        else:
-            os.environ["REELFORGE_DATA_DIR"] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     return code, out.getvalue().splitlines()
 
 
