@@ -43,6 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reelforge.db.models import IdempotencyKey, now_s
 from reelforge.service import errors
+from reelforge.service.hardening import read_body
 
 HEADER = "idempotency-key"
 KEEP_S = 24 * 3600
@@ -123,7 +124,7 @@ class Idempotency:
         if user_id is None:  # nobody signed in: the route answers 401 (or signs someone up)
             await self.app(scope, receive, send)
             return
-        body, receive_body = await _read_body(receive)
+        body, receive_body = await read_body(receive)
         if body is None:
             return  # the client left
         content_type = headers.get(b"content-type", b"").decode("latin-1")
@@ -290,26 +291,3 @@ def _cookie(header: str, name: str) -> str | None:
         if key == name and value:
             return value
     return None
-
-
-async def _read_body(receive: Receive) -> tuple[bytes | None, Receive]:
-    """The whole body (None if the client disconnected) and a receive that replays it."""
-    chunks: list[bytes] = []
-    more = True
-    while more:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None, receive
-        chunks.append(message.get("body", b""))
-        more = message.get("more_body", False)
-    body = b"".join(chunks)
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return body, replay
