@@ -2,7 +2,8 @@
 fake camera and microphone fed from a fixture take (a packaged photograph animated into
 the head turns, the digits spoken by espeak-ng: tests/cameos/fixtures.py), the real
 /cameos page recording it with MediaRecorder (WebM) and uploading it to the real liveness
-checks, to a verified cameo; then the owner's controls, saved and read back.
+checks, to a verified cameo; then the owner's controls, saved and read back. Twice: on
+the embedded SQLite, and on PostgreSQL + Redis (when the test command has started them).
 
 Chromium reads its fake capture files when the page opens the camera, so the take is
 made while the page's challenge request is answered: the test lets the request through
@@ -26,7 +27,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.servers import free_port
+from tests.servers import free_port, scratch_database
 
 sync_api = pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Page, Route, ViewportSize, expect, sync_playwright  # noqa: E402
@@ -52,8 +53,33 @@ class Server:
     process: subprocess.Popen[str]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+PG_URL = os.environ.get("REELFORGE_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("REELFORGE_TEST_REDIS_URL")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres+redis"])
+def server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Server]:
+    if request.param == "sqlite":
+        yield from _serve(tmp_path_factory, {})
+        return
+    if not (PG_URL and REDIS_URL):
+        pytest.skip("REELFORGE_TEST_DATABASE_URL / REELFORGE_TEST_REDIS_URL are not set")
+    with scratch_database(PG_URL) as url:
+        yield from _serve(
+            tmp_path_factory,
+            {
+                "REELFORGE_DATABASE_URL": url,
+                "REELFORGE_QUEUE_URL": REDIS_URL,
+                "REELFORGE_REDIS_URL": REDIS_URL,
+            },
+        )
+
+
+def _serve(tmp_path_factory: pytest.TempPathFactory, backend: dict[str, str]) -> Iterator[Server]:
+    """`reelforge serve` on a free port: the embedded default (SQLite, one process), or
+    the `backend` settings given."""
     data = tmp_path_factory.mktemp("cameo-ui")
     port = free_port()
     env = {
@@ -66,6 +92,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     }
     for name in ("REELFORGE_DATABASE_URL", "REELFORGE_QUEUE_URL", "REELFORGE_REDIS_URL"):
         env.pop(name, None)  # the embedded default: SQLite, one process
+    env.update(backend)
     log = (data / "server.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "reelforge.cli", "serve", "--port", str(port)],
