@@ -136,7 +136,9 @@ class Feed {
     const step = { ArrowDown: 1, j: 1, ArrowUp: -1, k: -1 }[event.key];
     if (!step || !this.items.length) return;
     event.preventDefault();
-    const at = Math.max(0, this.items.indexOf(this.current));
+    // Where the feed rests, from its scroll position: the observer's idea of the current
+    // item can lag a key pressed right after a scroll ends.
+    const at = Math.round(this.list.scrollTop / Math.max(1, this.list.clientHeight));
     const next = this.items[Math.min(this.items.length - 1, Math.max(0, at + step))];
     next.el.scrollIntoView({ block: "start" });
     next.el.focus({ preventScroll: true });
