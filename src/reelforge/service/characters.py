@@ -41,7 +41,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from reelforge.cameos.faces import detect_faces
-from reelforge.db.models import Cameo, User, now_s
+from reelforge.db.models import Cameo, User
 from reelforge.errors import MediaError
 from reelforge.media import probe
 from reelforge.service.deps import StateDep, UserDep, run_db, upload_on_disk
@@ -245,29 +245,14 @@ def _new_character(db: Session, owner: User, name: str, character_id: str) -> Ca
     (its checks and its consent log). Not committed."""
     for _attempt in range(3):
         handle = _free_handle(db, name)
-        # create_character revives a deleted character of the caller's that has the handle,
-        # keeping its id. A row with the API's id, deleted and never committed, lets it do
-        # just that, so the cameo has the char_ id the API answers with (the ids that
-        # migration 0011 kept are the same kind).
-        db.add(
-            Cameo(
-                id=character_id,
-                owner_id=owner.id,
-                handle=handle,
-                kind="character",
-                access="only_me",
-                preferences="",
-                deleted_at=now_s(),
-            )
-        )
         try:
-            db.flush()
+            with db.begin_nested():
+                return cameo_rules.create_character(db, owner, handle, name, character_id)
         except IntegrityError:  # another request took the handle a moment ago
-            db.rollback()
             continue
-        try:
-            return cameo_rules.create_character(db, owner, handle, name)
         except APIError as error:
+            if error.code == "handle_taken":  # committed by another request meanwhile
+                continue
             if error.param in ("handle", "display_name"):  # both come from the name here
                 message = error.message.split(": ", 1)[-1]
                 raise APIError(

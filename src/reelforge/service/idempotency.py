@@ -179,17 +179,7 @@ class Idempotency:
             if random.random() < PURGE_CHANCE:
                 db.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < now - KEEP_S))
                 db.commit()
-            row = IdempotencyKey(
-                user_id=user_id, key=key, path=path, fingerprint=digest, created_at=now
-            )
-            db.add(row)
-            try:
-                db.commit()
-                return None
-            except IntegrityError:
-                db.rollback()
-            held = db.get(IdempotencyKey, (user_id, key), populate_existing=True)
-            if held is None:  # released meanwhile: try once more
+            for _attempt in range(2):  # a second try when the holder released it meanwhile
                 db.add(
                     IdempotencyKey(
                         user_id=user_id, key=key, path=path, fingerprint=digest, created_at=now
@@ -199,7 +189,12 @@ class Idempotency:
                     db.commit()
                     return None
                 except IntegrityError:
-                    return _in_progress()
+                    db.rollback()
+                held = db.get(IdempotencyKey, (user_id, key), populate_existing=True)
+                if held is not None:
+                    break
+            else:
+                return _in_progress()
             expired = held.created_at < now - KEEP_S
             stale = (
                 held.status is None

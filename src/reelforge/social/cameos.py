@@ -321,10 +321,13 @@ def record_verification(
     return replaced
 
 
-def create_character(db: Session, owner: User, handle: str, display_name: str) -> Cameo:
+def create_character(
+    db: Session, owner: User, handle: str, display_name: str, cameo_id: str | None = None
+) -> Cameo:
     """A character cameo (a pet, an object, an original). It needs no liveness check, so it
     must not be anyone real: 400 naming the field when its handle or name is a user's
-    handle or names someone on the public-figure list; 409 when the handle is taken."""
+    handle or names someone on the public-figure list; 409 when the handle is taken. A new
+    cameo gets `cameo_id` when given (the API's `char_` ids), else a `cameo_` one."""
     from reelforge.safety.resources import text_tools
 
     handle = handle.lower().removeprefix("@")
@@ -352,7 +355,7 @@ def create_character(db: Session, owner: User, handle: str, display_name: str) -
         raise APIError(409, f"handle: @{handle} is taken", param="handle", code="handle_taken")
     if taken is None:
         cameo = Cameo(
-            id=f"cameo_{secrets.token_hex(12)}",
+            id=cameo_id or f"cameo_{secrets.token_hex(12)}",
             owner_id=owner.id,
             handle=handle,
             kind="character",
