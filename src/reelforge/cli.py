@@ -333,12 +333,20 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from reelforge.service.app import create_app
+    from reelforge.service.connections import connection_cap, protocol_for
 
     if not 1 <= args.port <= 65535:
         raise InvalidRequestError(f"port must be 1..65535, got {args.port}", param="port")
     app = create_app(settings, run_worker=not args.no_worker)
     print(f"reelforge: serving on http://{args.host}:{args.port}/v1", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        http=protocol_for(settings.header_timeout_s, settings.body_timeout_s),
+        limit_concurrency=connection_cap(settings.max_connections),
+    )
     return 0
 
 

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     webhook_secret: str | None = Field(default=None, repr=False)  # "whsec_<base64>"
     max_request_bytes: int = 50 * 1024 * 1024
     rate_limit_per_minute: int = 120  # requests per API key
+    # Slow clients (issue 21): seconds to send a request's headers, then its body; open
+    # connections at most (also kept below the file-descriptor limit; beyond it a 503).
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    body_timeout_s: float = Field(default=60.0, gt=0)
+    max_connections: int = Field(default=2000, ge=1)
     # The app's accounts (docs/APP.md): per client IP; 0: no limit.
     signup_per_hour: int = Field(default=10, ge=0)
     login_per_minute: int = Field(default=30, ge=0)
