@@ -7,6 +7,7 @@ import { postItem } from "./post_item.js";
 
 const PAGE_SIZE = 10;
 const VISIBLE = 0.6; // share of a post on screen for it to play
+const SETTLE_MS = 300; // a key's scroll is checked this long after it is issued
 
 /** For You or Following. */
 export function feedView(kind) {
@@ -70,6 +71,8 @@ class Feed {
     this.loading = false;
     this.count = 0;
     this.items = [];
+    this.wanted = null; // the post a key aims at until the feed rests there
+    this.aimTimer = null;
     this.list = h("section", { class: "feed", "aria-label": `${label} feed` });
     root.append(this.list);
     this.observer = new IntersectionObserver((entries) => this.onVisibility(entries), {
@@ -136,12 +139,30 @@ class Feed {
     const step = { ArrowDown: 1, j: 1, ArrowUp: -1, k: -1 }[event.key];
     if (!step || !this.items.length) return;
     event.preventDefault();
-    // Where the feed rests, from its scroll position: the observer's idea of the current
-    // item can lag a key pressed right after a scroll ends.
-    const at = Math.round(this.list.scrollTop / Math.max(1, this.list.clientHeight));
-    const next = this.items[Math.min(this.items.length - 1, Math.max(0, at + step))];
+    const from = this.wanted ?? this.restingAt();
+    this.goTo(Math.min(this.items.length - 1, Math.max(0, from + step)), 3);
+  }
+
+  /** The post the feed rests on, from its scroll position (the observer's last report
+   * can lag a key pressed right after a scroll ends). */
+  restingAt() {
+    return Math.round(this.list.scrollTop / Math.max(1, this.list.clientHeight));
+  }
+
+  /** Scroll to post `index` and hold that aim until the feed rests there: Chromium can
+   * snap back to the post it last rested on when a post's content changes while the
+   * scroll settles, so the scroll is issued again (at most `tries` times). */
+  goTo(index, tries) {
+    this.wanted = index;
+    const next = this.items[index];
     next.el.scrollIntoView({ block: "start" });
     next.el.focus({ preventScroll: true });
+    clearTimeout(this.aimTimer);
+    this.aimTimer = setTimeout(() => {
+      if (this.wanted !== index) return;
+      if (this.restingAt() !== index && tries > 1 && this.items[index]) this.goTo(index, tries - 1);
+      else this.wanted = null;
+    }, SETTLE_MS);
   }
 
   flushAll() {
@@ -149,6 +170,7 @@ class Feed {
   }
 
   close() {
+    clearTimeout(this.aimTimer);
     this.flushAll();
     this.observer.disconnect();
     document.removeEventListener("keydown", this.onKey);
