@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -195,6 +196,16 @@ class Stills:
 
 
 MAX_IMAGE_PIXELS = 40_000_000  # decompression-bomb guard: 40 MP is above any real photo
+# Pillow's own guard (a warning above it, DecompressionBombError above twice it) for every
+# Image.open in the process, the avatar upload's too.
+Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+# Memory one full-size decode may take (Pillow keeps 4 bytes a pixel for RGB, RGBA and P
+# once converted). JPEG decodes at the scale the frame needs (`draft`), so this bounds
+# the other formats: a 154 KB all-zero PNG of 40 MP used to cost the API process 815 MB.
+MAX_DECODED_BYTES = 128 * 1024 * 1024
+IMAGE_FORMATS = frozenset({"PNG", "JPEG", "MPO", "WEBP", "GIF", "BMP", "TIFF"})
+# Full-size decodes at once in a process: with MAX_DECODED_BYTES, the memory images cost.
+_DECODE_SLOTS = threading.BoundedSemaphore(2)
 
 
 def cover_fit(frame: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -217,25 +228,65 @@ def load_image(data: bytes, width: int, height: int) -> np.ndarray:
     """An uploaded image (PNG, JPEG, WebP, ...) as uint8 (height, width, 3) RGB, fitted to
     the frame the way a cover photo is: scaled until it covers it, then centre-cropped.
     EXIF orientation is applied; transparency is flattened onto black. MediaError if it is
-    not a decodable image."""
+    not a decodable image, or too large by its header (format and size are read before
+    any pixel is decoded; JPEG is decoded straight at the scale the frame needs, other
+    formats reduced right after decoding)."""
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.width * image.height > MAX_IMAGE_PIXELS:
-                raise MediaError(
-                    f"the image is {image.width}x{image.height}; at most "
-                    f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels are accepted"
-                )
+        with _DECODE_SLOTS, Image.open(io.BytesIO(data)) as image:
+            _check_header(image)
+            if image.format in ("JPEG", "MPO"):
+                image.draft("RGB", (width, height))  # smallest DCT scale still covering it
             image.load()
-            oriented = ImageOps.exif_transpose(image)
-            if oriented.mode in ("RGBA", "LA", "P"):
+            reduced = _reduce_to_cover(image, width, height)
+            oriented = ImageOps.exif_transpose(reduced)
+            if oriented.mode in ("RGBA", "LA", "P", "PA"):
+                rgba = oriented.convert("RGBA")
                 flat = Image.new("RGB", oriented.size)
-                flat.paste(oriented.convert("RGBA"), mask=oriented.convert("RGBA").getchannel("A"))
+                flat.paste(rgba, mask=rgba.getchannel("A"))
                 oriented = flat
             fitted = ImageOps.fit(
                 oriented.convert("RGB"), (width, height), Image.Resampling.LANCZOS
             )
     except MediaError:
         raise
-    except (OSError, ValueError, Image.DecompressionBombError) as error:
+    except Image.DecompressionBombError:
+        raise MediaError(
+            f"the image is larger than {MAX_IMAGE_PIXELS // 1_000_000} megapixels"
+        ) from None
+    except (OSError, ValueError, SyntaxError) as error:
         raise MediaError(f"not a decodable image ({type(error).__name__})") from None
     return np.asarray(fitted, dtype=np.uint8).copy()
+
+
+def _check_header(image: Image.Image) -> None:
+    """Refuse by the header alone: an unknown format, too many pixels, or (for formats
+    decoded at full size) more memory than MAX_DECODED_BYTES."""
+    if image.format not in IMAGE_FORMATS:
+        raise MediaError(
+            f"{image.format} images are not accepted (PNG, JPEG, WebP, GIF, BMP or TIFF)"
+        )
+    pixels = image.width * image.height
+    if pixels > MAX_IMAGE_PIXELS:
+        raise MediaError(
+            f"the image is {image.width}x{image.height}; at most "
+            f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels are accepted"
+        )
+    if image.format not in ("JPEG", "MPO") and pixels * 4 > MAX_DECODED_BYTES:
+        raise MediaError(
+            f"the {image.format} image is {image.width}x{image.height}; at most "
+            f"{MAX_DECODED_BYTES // 4 // 1_000_000} megapixels are accepted in "
+            f"{image.format} (JPEG up to {MAX_IMAGE_PIXELS // 1_000_000})"
+        )
+
+
+def _reduce_to_cover(image: Image.Image, width: int, height: int) -> Image.Image:
+    """`image` shrunk by the largest whole factor that still covers (width, height), so
+    the copies made after it (orientation, mode, fit) are of frame size, not photo size."""
+    factor = min(image.width // width, image.height // height)
+    if factor < 2:
+        return image
+    if image.mode == "P":
+        return image.resize(
+            (image.width // factor, image.height // factor), Image.Resampling.NEAREST
+        )
+    return image.reduce(factor)
