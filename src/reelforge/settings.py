@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     s3_presign_ttl_s: int = Field(default=3600, ge=0, le=7 * 24 * 3600)
     webhook_url: str | None = None
     webhook_secret: str | None = Field(default=None, repr=False)  # "whsec_<base64>"
+    # Webhook addresses on loopback, private, link-local or reserved networks are refused
+    # (SSRF) unless this is set: for tests and receivers on the same host or LAN.
+    webhook_allow_private: bool = False
+    # The outbox sender (outbox.py) retries on Standard Webhooks' schedule times this
+    # factor (tests shrink it), and gives up once an event is this old.
+    webhook_backoff_scale: float = Field(default=1.0, gt=0)
+    webhook_give_up_after_s: float = Field(default=24 * 3600, gt=0)
+    webhook_poll_interval_s: float = Field(default=1.0, gt=0)
     max_request_bytes: int = 50 * 1024 * 1024
     rate_limit_per_minute: int = 120  # requests per API key
     # Slow clients (issue 21): seconds to send a request's headers, then its body; open

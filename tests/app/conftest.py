@@ -33,8 +33,18 @@ WATERMARK_KEY = SecretStr("a11" * 21 + "a")  # 64 hex digits
 
 
 def app_settings(data_dir: Path, **overrides: Any) -> Settings:
+    # Webhook receivers in tests listen on 127.0.0.1, and the outbox retries in fractions
+    # of a second instead of Standard Webhooks' minutes.
+    webhooks = {
+        "webhook_allow_private": True,
+        "webhook_backoff_scale": 0.02,
+        "webhook_poll_interval_s": 0.05,
+    }
     return Settings(
-        data_dir=data_dir, visible_watermark=False, watermark_key=WATERMARK_KEY, **overrides
+        data_dir=data_dir,
+        visible_watermark=False,
+        watermark_key=WATERMARK_KEY,
+        **(webhooks | overrides),
     )
 
 

@@ -487,3 +487,26 @@ class IdempotencyKey(Base):
     content_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
     body: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at: Mapped[int] = mapped_column(Integer, index=True)
+
+
+class WebhookDelivery(Base):
+    """One outgoing webhook event (outbox.py): written in the transaction of the change it
+    announces, sent by the outbox sender until delivered or 24 h have passed. `id` is the
+    event id and the `webhook-id` header of every attempt."""
+
+    __tablename__ = "webhook_outbox"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "evt_<hex>"
+    kind: Mapped[str] = mapped_column(String(40))  # the event type: "video.completed", ...
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(Text)  # as the webhook's store keeps it
+    body: Mapped[str] = mapped_column(Text)  # the event, JSON
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float, index=True)
+    claimed_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    claim_token: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    delivered_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    failed_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # gave up
+    created_at: Mapped[float] = mapped_column(Float, default=time.time)

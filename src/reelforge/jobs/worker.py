@@ -24,7 +24,7 @@ from typing import Literal
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from reelforge import pipeline
+from reelforge import outbox, pipeline
 from reelforge.cameos.draw import cast_likenesses, references_of
 from reelforge.db.models import User, Video, now_s
 from reelforge.db.policy import policy_engine
@@ -36,11 +36,10 @@ from reelforge.provenance.manifest import Parent
 from reelforge.provenance.registry import DatabaseRegistry
 from reelforge.recaption import remix_plan
 from reelforge.settings import Settings
-from reelforge.social import cameo_webhooks
 from reelforge.social.cameos import recheck as recheck_cameos
 from reelforge.storage import Storage, StorageNotFound
 from reelforge.types import Request, ScenePlan
-from reelforge.webhooks import deliver, video_event
+from reelforge.webhooks import video_event
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +68,6 @@ class Worker:
     ):
         self.settings = settings
         self.factory = factory
-        # `recheck` queues owners' webhooks; they go out when its transaction commits. The
-        # server shares its factory (installed once); the CLI's worker has its own.
-        cameo_webhooks.install(factory)
         self.storage = storage
         self.queue = queue
         self.registry = DatabaseRegistry(factory)
@@ -81,6 +77,9 @@ class Worker:
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
+        # Webhooks (video events here, owners' cameo events from `recheck`) are outbox rows
+        # written with the change; this process's sender sends them (outbox.py).
+        outbox.start_sender(self.factory, self.settings, stop)
         self.recover_stale()
         while not stop.is_set():
             if time.monotonic() - self._last_recover > RECOVER_EVERY_S:
@@ -285,7 +284,7 @@ class Worker:
             row.expires_at = row.completed_at + self.settings.video_ttl_s
             row.plan_json = plan_json
             row.heartbeat_at = time.time()
-        self._notify("video.completed", video_id)
+            self._notify("video.completed", video_id, session)
 
     def _fail(self, video_id: str, code: str, message: str) -> None:
         with transaction(self.factory) as session:
@@ -293,19 +292,24 @@ class Worker:
             if row is not None:
                 row.status, row.error_code, row.error_message = "failed", code, message[:1000]
                 row.completed_at = now_s()
-        self._notify("video.failed", video_id)
+            self._notify("video.failed", video_id, session)
 
     def _notify(
-        self, event_type: Literal["video.completed", "video.failed"], video_id: str
+        self,
+        event_type: Literal["video.completed", "video.failed"],
+        video_id: str,
+        session: Session | None = None,
     ) -> None:
-        """Send the signed webhook in the background, with retries; never block the queue."""
+        """Put the webhook in the outbox, in `session`'s transaction (the status change's)
+        or else its own; the outbox sender delivers it, with retries for 24 h."""
         url, secret = self.settings.webhook_url, self.settings.webhook_secret
         if not url or not secret:
             return
-        event = video_event(event_type, video_id)
-        threading.Thread(
-            target=deliver, args=(url, secret, event), daemon=True, name=f"webhook-{video_id}"
-        ).start()
+        if session is not None:
+            outbox.enqueue(session, url, secret, video_event(event_type, video_id))
+            return
+        with transaction(self.factory) as own:
+            outbox.enqueue(own, url, secret, video_event(event_type, video_id))
 
     def _requeue(self, video_id: str) -> None:
         with transaction(self.factory) as session:

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reelforge import __version__
+from reelforge import __version__, outbox
 from reelforge.db.session import make_engine, session_factory
 from reelforge.jobs.queue import JobQueue
 from reelforge.jobs.worker import Worker
@@ -22,7 +22,6 @@ from reelforge.service.hardening import JsonGuard
 from reelforge.service.idempotency import Idempotency
 from reelforge.service.readiness import readiness
 from reelforge.settings import Settings
-from reelforge.social import cameo_webhooks
 from reelforge.storage import storage_from_settings
 
 log = logging.getLogger(__name__)
@@ -31,7 +30,6 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     engine = make_engine(settings)
     factory = session_factory(engine)
-    cameo_webhooks.install(factory)  # owners' webhooks go out after each commit
     storage = storage_from_settings(settings)
     queue = JobQueue(settings)
     stop = threading.Event()
@@ -39,6 +37,9 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         thread = None
+        # Webhooks raised by requests (cameo owners') wait in the outbox; send them from here
+        # too, so that a server without a worker still delivers them (outbox.py).
+        outbox.start_sender(factory, settings, stop)
         if run_worker:
             worker = Worker(settings, factory, storage, queue)
             thread = threading.Thread(

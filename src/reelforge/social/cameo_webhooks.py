@@ -2,18 +2,19 @@
 (docs/CAMEOS.md, "Told of every use: webhooks"). Always on: there is no event to opt out of.
 
 1. The owner sets `webhook_url` (`check_url`: http or https, no credentials, at most 2000
-   characters); a new address gets a new secret (webhooks.new_secret), shown to them once.
+   characters; `check_public`: a public address, see outbox.check_address); a new address
+   gets a new secret (webhooks.new_secret), shown to them once.
 2. social/cameos.py calls `queue_event` beside each consent log entry about another
    person's use: a draft or remix ("cameo.used"), the owner's approval ("cameo.used",
    status approved), a post ("cameo.posted"), a refused cast at request or clip stage
    ("cameo.blocked"), a take-down ("cameo.removed"). The event, naming the log entry's
-   `seq`, waits in `db.info[PENDING]` with the address and secret the cameo has then.
-3. After the transaction commits, the `after_commit` listener that `install` put on the
-   session factory (the server's and the worker's) hands the events to one daemon thread
-   per address, which sends them in order with webhooks.deliver (signed, 5 tries with
-   backoff). A rollback drops them, so nothing is announced that did not happen; a process
-   that dies before a send ends loses that event (the consent log still has the entry).
-4. `send_test` sends one "cameo.test" event at once and says what the receiver answered.
+   `seq`, is an outbox row (outbox.enqueue) in the log entry's transaction, with the
+   address and secret the cameo has then: a rollback writes neither, a commit both.
+3. The outbox sender of the server and of each worker delivers it, in order per address,
+   retrying with backoff for 24 h; a process killed mid-send leaves the row to be sent
+   again (at-least-once, one `webhook-id`). `reelforge webhooks list` shows what failed.
+4. `send_test` sends one "cameo.test" event at once (to a public address only) and says
+   what the receiver answered.
 
 Logs name the event and the address without its query string, never the secret.
 """
@@ -22,38 +23,24 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from sqlalchemy import event as sa_event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from reelforge import webhooks
+from reelforge import outbox, webhooks
 from reelforge.db.models import Cameo, ConsentLogEntry
 from reelforge.service.errors import APIError
 
 log = logging.getLogger(__name__)
 
-PENDING = "reelforge.cameo_webhooks"  # db.info key: the events to send after commit
 MAX_URL_CHARS = 2000  # the column's size (db/models.py Cameo.webhook_url)
 TEST_TIMEOUT_S = 10.0
 
 EventType = Literal["cameo.used", "cameo.blocked", "cameo.posted", "cameo.removed"]
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """One event for one address, with the secret it is signed with."""
-
-    url: str
-    secret: str
-    event: dict[str, Any]
 
 
 # 1. The address ----------------------------------------------------------------------
@@ -100,6 +87,19 @@ def redacted(url: str | None) -> str | None:
 # 2. Queueing, beside the consent log entry -------------------------------------------
 
 
+def check_public(url: str | None, *, allow_private: bool) -> None:
+    """400 naming `webhook_url` when `url` resolves to a loopback, private, link-local,
+    multicast, reserved or unspecified address (unless `allow_private`)."""
+    if url is None:
+        return
+    try:
+        outbox.check_address(url, allow_private=allow_private)
+    except outbox.AddressRefused as refused:
+        raise APIError(
+            400, f"webhook_url: {refused}", param="webhook_url", code="invalid_value"
+        ) from None
+
+
 def queue_event(
     db: Session,
     cameo: Cameo,
@@ -110,8 +110,8 @@ def queue_event(
     prompt: str | None,
     **detail: Any,
 ) -> None:
-    """Hold an event about `entry` (a consent log entry of `cameo`) until the transaction
-    commits; nothing when the cameo has no webhook. `by` is the handle of the person who
+    """Put an event about `entry` (a consent log entry of `cameo`) in the outbox, in the
+    entry's transaction; nothing when the cameo has no webhook. `by` is the handle of the person who
     used or tried to use the cameo; `detail` adds `status` or `reason` (and `stage`)."""
     if not cameo.webhook_url or not cameo.webhook_secret:
         return
@@ -125,7 +125,7 @@ def queue_event(
         "log_seq": entry.seq,
     }
     event = _event(event_type, data, created_at=entry.at)
-    db.info.setdefault(PENDING, []).append(Outgoing(cameo.webhook_url, cameo.webhook_secret, event))
+    outbox.enqueue(db, cameo.webhook_url, cameo.webhook_secret, event)
 
 
 def _event(event_type: str, data: dict[str, Any], created_at: int | None = None) -> dict[str, Any]:
@@ -138,75 +138,22 @@ def _event(event_type: str, data: dict[str, Any], created_at: int | None = None)
     }
 
 
-# 3. Sending, after commit ------------------------------------------------------------
-
-
-def install(factory: sessionmaker[Session]) -> None:
-    """Send the events of every commit of `factory`'s sessions; drop them on rollback.
-    Installing twice on one factory (the server's worker shares the server's) is a no-op."""
-    if not sa_event.contains(factory, "after_commit", _after_commit):
-        sa_event.listen(factory, "after_commit", _after_commit)
-        sa_event.listen(factory, "after_rollback", _after_rollback)
-
-
-def _after_commit(db: Session) -> None:
-    pending: list[Outgoing] | None = db.info.pop(PENDING, None)
-    if pending:
-        start_sending(pending)
-
-
-def _after_rollback(db: Session) -> None:
-    db.info.pop(PENDING, None)
-
-
-def start_sending(
-    pending: list[Outgoing], deliver: Callable[..., bool] = webhooks.deliver
-) -> list[threading.Thread]:
-    """One daemon thread per address, sending its events in the order they were queued;
-    the caller never waits on a receiver."""
-    by_url: dict[str, list[Outgoing]] = {}
-    for each in pending:
-        by_url.setdefault(each.url, []).append(each)
-    threads = [
-        threading.Thread(target=_send_all, args=(batch, deliver), daemon=True, name="cameo-webhook")
-        for batch in by_url.values()
-    ]
-    for thread in threads:
-        thread.start()
-    return threads
-
-
-def _send_all(batch: list[Outgoing], deliver: Callable[..., bool]) -> None:
-    for each in batch:
-        event_id, event_type = each.event["id"], each.event["type"]
-        try:
-            sent = deliver(each.url, each.secret, each.event)
-        except Exception as error:  # a bad stored secret, say: log it, keep the thread's peers
-            log.error(
-                "cameo webhook %s (%s) to %s failed: %s",
-                event_id,
-                event_type,
-                redacted(each.url),
-                type(error).__name__,
-            )
-            continue
-        if not sent:
-            log.error(
-                "cameo webhook %s (%s) for @%s to %s was not delivered",
-                event_id,
-                event_type,
-                each.event["data"]["cameo"],
-                redacted(each.url),
-            )
+# 3. Sending: outbox.py's sender, in the server and in every worker --------------------
 
 
 # 4. The test event -------------------------------------------------------------------
 
 
-def send_test(url: str, secret: str, handle: str) -> dict[str, Any]:
+def send_test(url: str, secret: str, handle: str, *, allow_private: bool = False) -> dict[str, Any]:
     """POST one signed "cameo.test" event, once (no retries: the owner is waiting), and
-    say what happened: {"delivered", "status" (the HTTP status or None), "detail"}."""
+    say what happened: {"delivered", "status" (the HTTP status or None), "detail"}. The
+    address is checked again after DNS resolution; a refused one is not sent to."""
     event = _event("cameo.test", {"cameo": handle})
+    try:
+        outbox.check_address(url, allow_private=allow_private)
+    except outbox.AddressRefused as refused:
+        detail = f"not sent: {refused}"
+        return {"delivered": False, "status": None, "detail": detail, "event_id": event["id"]}
     body = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     timestamp = int(time.time())
     headers = {

@@ -255,6 +255,11 @@ async def update_cameo(
 
     def work(db: Session) -> dict[str, Any]:
         cameo = rules.owned_cameo(db, handle, person.id)
+        if "webhook_url" in changes:  # SSRF: a public address only (resolves it: a thread)
+            cameo_webhooks.check_public(
+                cameo_webhooks.check_url(changes["webhook_url"]),
+                allow_private=service.settings.webhook_allow_private,
+            )
         secret = rules.update_settings(db, cameo, person.id, changes)
         db.commit()
         shown_once = {"webhook_secret": secret} if secret is not None else {}
@@ -295,7 +300,11 @@ async def test_webhook(handle: str, person: PersonDep, service: StateDep) -> dic
         return cameo.webhook_url, cameo.webhook_secret, cameo.handle
 
     url, secret, cameo_handle = await run_db(service, read)
-    return await run_in_threadpool(cameo_webhooks.send_test, url, secret, cameo_handle)
+    return await run_in_threadpool(
+        lambda: cameo_webhooks.send_test(
+            url, secret, cameo_handle, allow_private=service.settings.webhook_allow_private
+        )
+    )
 
 
 def _with_grants(db: Session, cameo: Cameo) -> dict[str, Any]:
