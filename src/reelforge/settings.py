@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     login_per_minute: int = Field(default=30, ge=0)
     max_attempts: int = 3  # a job that fails or whose worker dies this often has failed
     job_stale_after_s: float = 20.0  # a running job without a heartbeat this long is requeued
+    # A claimed job's lease: renewed by its worker's heartbeat thread every third of it;
+    # another worker takes the job over only once it has expired.
+    job_lease_s: float = Field(default=30.0, gt=0)
+    job_retry_base_s: float = Field(default=5.0, ge=0)  # backoff: base * 2^(attempt-1), jittered
+    max_active_jobs_per_user: int = Field(default=20, ge=1)  # queued + running, at submit
+    job_step_sleep_s: float = Field(default=0.0, ge=0)  # tests: a silent heavy step
     video_ttl_s: int = 24 * 3600  # expires_at = completed_at + this
 
     # Content policy (docs/POLICY.md): the classifier's blocking threshold on

@@ -8,7 +8,9 @@ Making one (POST, multipart `name` and `video`):
 
 1. The fields: `name` 1..80 characters, `video` an uploaded file.
 2. The upload: a readable video (422 naming `video`) of at most MAX_CHARACTER_SECONDS
-   (400 naming `video`).
+   (400 naming `video`), and a real one, by its headers before anything is decoded (at
+   most 4K UHD, at least MIN_CHARACTER_FRAMES frames over MIN_CHARACTER_SECONDS, a sound
+   track) and by its sampled frames (not all the same picture): 422 naming `video`.
 3. Not a real person. A character needs no liveness check, so it must not show anyone:
    MTCNN (cameos/faces.py) looks at FACE_SAMPLES frames spread over the clip, read at
    SAMPLE_WIDTH px wide; a face at least FACE_MIN_WIDTH of the frame's width in most of
@@ -43,7 +45,7 @@ from starlette.datastructures import UploadFile
 from reelforge.cameos.faces import detect_faces
 from reelforge.db.models import Cameo, User
 from reelforge.errors import MediaError
-from reelforge.media import probe
+from reelforge.media import ProbeInfo, probe
 from reelforge.service.deps import StateDep, UserDep, run_db, upload_on_disk
 from reelforge.service.errors import APIError
 from reelforge.social import cameos as cameo_rules
@@ -57,6 +59,12 @@ SAMPLE_WIDTH = 320  # px: MTCNN finds a face of 8 % of this (26 px) in a few ms
 # A face this wide (share of the frame's width) is a person filmed, not a figure in the
 # background: the app's verification takes hold a face at about 26-34 % of the width.
 FACE_MIN_WIDTH = 0.08
+# A real video (issue 21: 19 of 21 still images were accepted as "videos"), by its headers
+# and then its sampled frames.
+MAX_CHARACTER_PIXELS = 3840 * 2160
+MIN_CHARACTER_FRAMES = 8
+MIN_CHARACTER_SECONDS = 1.0
+STILL_MEAN_DIFF = 0.5  # grey levels (0..255): below it, two frames are the same picture
 HANDLE_BASE_CHARS = 24  # room for a "_NN" suffix within the 30 a handle may have
 # The container's format (as FFmpeg names it, [a-z0-9_]) → the stored source's extension
 # and media type; another format keeps its name as the extension.
@@ -132,8 +140,7 @@ async def _fields(request: Request) -> tuple[str, UploadFile]:
 def _check_video(path: Path) -> tuple[str, str]:
     """Steps 2 and 3 on the uploaded file; its extension and media type for storage."""
     try:
-        info = probe(path)
-        frames, container_format = sample_frames(path, info.duration_s, FACE_SAMPLES)
+        info = probe(path)  # headers and packets, nothing decoded
     except MediaError:
         raise APIError(
             422, "video is not a readable video file", param="video", code="invalid_video"
@@ -142,6 +149,21 @@ def _check_video(path: Path) -> tuple[str, str]:
         raise APIError(
             400,
             f"video must be at most {MAX_CHARACTER_SECONDS:g} s, got {info.duration_s:.1f} s",
+            param="video",
+            code="invalid_video",
+        )
+    _check_is_a_real_video(info)
+    try:
+        frames, container_format = sample_frames(path, info.duration_s, FACE_SAMPLES)
+    except MediaError:
+        raise APIError(
+            422, "video is not a readable video file", param="video", code="invalid_video"
+        ) from None
+    if all(_same_picture(frames[0], frame) for frame in frames[1:]):
+        raise APIError(
+            422,
+            f"video shows one still picture ({len(frames)} frames looked at, all alike); "
+            "a character is filmed: send a video in which it moves",
             param="video",
             code="invalid_video",
         )
@@ -156,6 +178,34 @@ def _check_video(path: Path) -> tuple[str, str]:
             code="real_person",
         )
     return _FORMATS.get(container_format, (container_format, "application/octet-stream"))
+
+
+def _check_is_a_real_video(info: ProbeInfo) -> None:
+    """A video by its headers, before a frame is decoded: a picture of bounded size, at
+    least MIN_CHARACTER_FRAMES frames over MIN_CHARACTER_SECONDS, and a sound track. A
+    still image renamed .mp4 (a one-frame "video", the 30000x30000 bomb too) stops here."""
+    problem = None
+    if info.width * info.height > MAX_CHARACTER_PIXELS:
+        problem = (
+            f"is {info.width}x{info.height}; at most "
+            f"{MAX_CHARACTER_PIXELS / 1e6:.1f} megapixels (4K UHD) are accepted"
+        )
+    elif info.frame_count < MIN_CHARACTER_FRAMES or info.duration_s < MIN_CHARACTER_SECONDS:
+        problem = (
+            f"has {info.frame_count} frames over {info.duration_s:.2f} s; a character video "
+            f"has at least {MIN_CHARACTER_FRAMES} frames over {MIN_CHARACTER_SECONDS:g} s "
+            "(a still image is not a video)"
+        )
+    elif info.audio_codec is None:
+        problem = "has no sound track; a character video has one (its voice and sounds)"
+    if problem is not None:
+        raise APIError(422, f"video {problem}", param="video", code="invalid_video")
+
+
+def _same_picture(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two sampled frames (same size, uint8) show the same picture, allowing for
+    compression noise: the mean absolute difference is under STILL_MEAN_DIFF levels."""
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean()) < STILL_MEAN_DIFF
 
 
 def sample_frames(path: Path, duration_s: float, count: int) -> tuple[list[np.ndarray], str]:
