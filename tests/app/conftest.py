@@ -23,7 +23,7 @@ from pydantic import SecretStr
 
 from reelforge.db.keys import create_key
 from reelforge.db.models import User, Video
-from reelforge.jobs.worker import MEDIA, media_key
+from reelforge.jobs.worker import MEDIA, media_key, served_key
 from reelforge.service.app import create_app
 from reelforge.service.deps import ServiceState
 from reelforge.settings import Settings
@@ -180,7 +180,7 @@ def sample_media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         for variant in MEDIA:
             path = out / MEDIA[variant][0]
             with (
-                state.storage.open(media_key(video_id, variant)) as source,
+                state.storage.open(served_key(state.factory, video_id, variant)) as source,
                 path.open("wb") as sink,
             ):
                 shutil.copyfileobj(source, sink)

@@ -18,7 +18,7 @@ from reelforge.db.models import Cameo, CameoUse, User, Video
 from reelforge.db.policy import shared_policy_engine
 from reelforge.db.session import make_engine, session_factory
 from reelforge.jobs.queue import JobQueue
-from reelforge.jobs.worker import Worker, media_key
+from reelforge.jobs.worker import Worker, served_key
 from reelforge.provenance.identity import load_identity
 from reelforge.provenance.manifest import (
     CONSENT_LABEL,
@@ -201,7 +201,7 @@ def test_the_worker_draws_the_cameos_a_video_casts_and_names_them(tmp_path: Path
     assert "ada" not in [c.name for c in plans["video_b"].characters]
 
     def manifest_of(video_id: str) -> dict[str, object] | None:
-        with storage.open(media_key(video_id, "video")) as stream:
+        with storage.open(served_key(factory, video_id, "video")) as stream:
             return read_manifest(io.BytesIO(stream.read())).consent
 
     consent = manifest_of("video_a")

@@ -87,6 +87,13 @@ class Video(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     worker_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     heartbeat_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The running attempt's lease (jobs/worker.py): its writes are fenced by the token.
+    lease_token: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    lease_expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    not_before: Mapped[float | None] = mapped_column(Float, nullable=True)  # a retry's backoff
+    claimed_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # the fair pick's turn
+    # The served attempt's folder in storage ("{id}/{attempt}"); None: rows before 0014.
+    media_prefix: Mapped[str | None] = mapped_column(String(100), nullable=True)
     plan_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Remixes, edits and extensions start from another video's plan.
     kind: Mapped[str] = mapped_column(String(16), default="create")

@@ -1,12 +1,25 @@
 """The job worker: takes announced videos from the queue and runs the pipeline on them.
 
 The video's row is the job's truth; the queue (queue.py) only announces it. A worker
-claims a row atomically (status queued → in_progress, attempts + 1), writes progress
-and a heartbeat from the engine's progress callback, and finishes with completed or
-failed. A worker that dies leaves its row in_progress with an old heartbeat; the next
-worker to start (or any worker, every RECOVER_EVERY_S) puts such rows back in the queue,
-or fails them once they have used all their attempts. Cancellation (DELETE) is noticed
-at the next progress callback, that is within one rendering step.
+picks the next job fairly (round-robin between users: the user with the fewest running
+jobs, then the one served longest ago; their oldest due job) and claims it atomically:
+status queued → in_progress, attempts + 1, a random lease token and lease_expires_at =
+now + job_lease_s. A heartbeat thread renews
+the lease every third of it, independently of rendering, so a heavy step that calls no
+progress callback is not mistaken for a dead worker. Every later write of the job
+(progress, completion with its files' folder, failure, requeue) is fenced: UPDATE ...
+WHERE id = ? AND lease_token = ?; no row means this worker lost the job (its lease
+expired and another worker took it over): it deletes its own files and stops.
+
+Each attempt writes its files under its own folder, `{video_id}/{attempt}/`; the served
+files change only when the fenced completion stores that folder on the row, so a late
+worker never overwrites what is served. A failed attempt's files are deleted; a retry is
+queued with not_before = now + job_retry_base_s * 2^(attempt-1), jittered. A worker
+whose lease expired (killed, stopped) leaves its row in_progress; any worker, every
+RECOVER_EVERY_S, puts such rows back in the queue, or fails them once they have used all
+their attempts. Temp folders are `reelforge-job-{pid}-*` under one parent; a worker
+removes those of dead processes at start-up. Cancellation (DELETE) is noticed at the
+next progress callback, that is within one rendering step.
 """
 
 from __future__ import annotations
@@ -14,14 +27,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import random
 import secrets
+import shutil
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from reelforge import outbox, pipeline
@@ -33,7 +48,7 @@ from reelforge.errors import Cancelled, ReelforgeError
 from reelforge.jobs.queue import JobQueue
 from reelforge.media.images import Stills
 from reelforge.provenance.manifest import Parent
-from reelforge.provenance.registry import DatabaseRegistry
+from reelforge.provenance.registry import DatabaseRegistry, RegistryEntry
 from reelforge.recaption import remix_plan
 from reelforge.settings import Settings
 from reelforge.social.cameos import recheck as recheck_cameos
@@ -53,8 +68,98 @@ MEDIA = {
 }
 
 
-def media_key(video_id: str, variant: str) -> str:
-    return f"{video_id}/{MEDIA[variant][0]}"
+def media_key(video_id: str, variant: str, prefix: str | None = None) -> str:
+    """The stored file of a video's variant: under its served attempt's folder (the row's
+    media_prefix), or, for rows from before leases (no prefix), directly under its id."""
+    return f"{prefix or video_id}/{MEDIA[variant][0]}"
+
+
+def served_key(factory: sessionmaker[Session], video_id: str, variant: str) -> str:
+    """media_key of the attempt the row serves now."""
+    with factory() as session:
+        prefix = session.scalar(select(Video.media_prefix).where(Video.id == video_id))
+    return media_key(video_id, variant, prefix)
+
+
+JOB_TMP_PREFIX = "reelforge-job-"
+
+
+def job_tmp_parent() -> Path:
+    parent = Path(tempfile.gettempdir()) / "reelforge-jobs"
+    parent.mkdir(parents=True, exist_ok=True)
+    return parent
+
+
+def remove_orphan_tmp() -> list[Path]:
+    """Remove temp folders of jobs whose worker process is gone (killed mid-job)."""
+    removed = []
+    for folder in job_tmp_parent().glob(f"{JOB_TMP_PREFIX}*"):
+        try:
+            pid = int(folder.name[len(JOB_TMP_PREFIX) :].split("-")[0])
+        except ValueError:
+            continue
+        if pid == os.getpid() or _alive(pid):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class LeaseLost(Exception):
+    """Another worker holds the job now (this one's lease expired)."""
+
+
+class _FencedRegistry(DatabaseRegistry):
+    """The watermark registry, written only while this worker holds the job's lease (in
+    the same transaction as a fenced touch of the row): a late worker adds no row."""
+
+    def __init__(self, factory: sessionmaker[Session], video_id: str, token: str) -> None:
+        super().__init__(factory)
+        self.video_id, self.token = video_id, token
+
+    def record(self, entry: RegistryEntry) -> None:
+        from reelforge.db.models import Watermark
+
+        fields = {k: v for k, v in dataclasses.asdict(entry).items() if v is not None}
+        with self.factory() as session, session.begin():
+            held = session.execute(
+                update(Video)
+                .where(Video.id == self.video_id, Video.lease_token == self.token)
+                .values(heartbeat_at=time.time())
+            )
+            if held.rowcount != 1:  # type: ignore[attr-defined]
+                raise LeaseLost(self.video_id)
+            session.merge(Watermark(**fields))
+
+
+class _Heartbeat:
+    """Renews one job's lease every third of job_lease_s until stopped, fenced by token."""
+
+    def __init__(self, worker: Worker, video_id: str, token: str):
+        self.worker, self.video_id, self.token = worker, video_id, token
+        self.stop = threading.Event()
+        self.lost = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True, name=f"lease-{video_id}")
+
+    def _run(self) -> None:
+        lease_s = self.worker.settings.job_lease_s
+        while not self.stop.wait(lease_s / 3):
+            try:
+                if not self.worker._renew(self.video_id, self.token):
+                    self.lost.set()
+                    return
+            except Exception:  # the database is briefly away: try again next beat
+                log.warning("lease renewal of %s failed", self.video_id, exc_info=True)
 
 
 class Worker:
@@ -80,29 +185,37 @@ class Worker:
         # Webhooks (video events here, owners' cameo events from `recheck`) are outbox rows
         # written with the change; this process's sender sends them (outbox.py).
         outbox.start_sender(self.factory, self.settings, stop)
+        for folder in remove_orphan_tmp():
+            log.warning("removed the temp folder of a dead worker: %s", folder)
         self.recover_stale()
         while not stop.is_set():
             if time.monotonic() - self._last_recover > RECOVER_EVERY_S:
                 self.recover_stale()
+            # An announcement only wakes the worker; which job it runs is the fair pick.
             announced = self.queue.next()
-            if announced is None:
+            claimed = self.claim_next()
+            if claimed is not None:
+                self.process(*claimed)
+            elif announced is None:
                 stop.wait(POLL_S)
-                continue
-            if self.claim(announced):
-                self.process(announced)
 
     def recover_stale(self) -> None:
         """Requeue jobs whose worker stopped heart-beating (fail those out of attempts), and
         announce again queued jobs that nobody took (their message was lost)."""
         self._last_recover = time.monotonic()
-        cutoff = time.time() - self.settings.job_stale_after_s
+        now = time.time()
+        cutoff = now - self.settings.job_stale_after_s
         announce: list[str] = []
         failed: list[str] = []
         with transaction(self.factory) as session:
             stale = session.scalars(
                 select(Video).where(
                     Video.status == "in_progress",
-                    (Video.heartbeat_at.is_(None)) | (Video.heartbeat_at < cutoff),
+                    (Video.lease_expires_at < now)
+                    | (
+                        Video.lease_expires_at.is_(None)
+                        & ((Video.heartbeat_at.is_(None)) | (Video.heartbeat_at < cutoff))
+                    ),
                 )
             ).all()
             for video in stale:
@@ -117,6 +230,7 @@ class Worker:
                     failed.append(video.id)
                 else:
                     video.status, video.worker_id = "queued", None
+                    video.lease_token, video.lease_expires_at = None, None
                     video.heartbeat_at = time.time()
                     announce.append(video.id)
                 log.warning("recovered stale job %s (attempt %d)", video.id, video.attempts)
@@ -136,24 +250,125 @@ class Worker:
         for video_id in failed:
             self._notify("video.failed", video_id)
 
-    def claim(self, video_id: str) -> bool:
-        """Take the job if it is still queued (a duplicate or stale message is not)."""
+    def claim_next(self) -> tuple[str, str] | None:
+        """Claim the next due job, fairly between users: among users with a due queued job,
+        the one with the fewest running jobs, then the one whose last claim is longest ago
+        (round-robin), then the one whose oldest due job is oldest; that user's oldest job.
+        Returns (video_id, lease_token), or None when nothing is due."""
+        for _ in range(5):  # another worker may claim the pick first: pick again
+            video_id = self._fair_pick()
+            if video_id is None:
+                return None
+            token = self.claim(video_id)
+            if token is not None:
+                return video_id, token
+        return None
+
+    def _fair_pick(self) -> str | None:
+        now = time.time()
+        with self.factory() as session:
+            due = (Video.status == "queued") & (
+                Video.not_before.is_(None) | (Video.not_before <= now)
+            )
+            oldest = (
+                select(Video.user_id, func.min(Video.sequence).label("first"))
+                .where(due)
+                .group_by(Video.user_id)
+                .subquery()
+            )
+            running = (
+                select(Video.user_id, func.count().label("n"))
+                .where(Video.status == "in_progress")
+                .group_by(Video.user_id)
+                .subquery()
+            )
+            last_turn = (  # when each user last had a job claimed: round-robin order
+                select(Video.user_id, func.max(Video.claimed_at).label("at"))
+                .where(Video.claimed_at.is_not(None))
+                .group_by(Video.user_id)
+                .subquery()
+            )
+            pick = session.execute(
+                select(oldest.c.user_id, oldest.c.first)
+                .outerjoin(running, running.c.user_id == oldest.c.user_id)
+                .outerjoin(last_turn, last_turn.c.user_id == oldest.c.user_id)
+                .order_by(
+                    func.coalesce(running.c.n, 0),
+                    func.coalesce(last_turn.c.at, 0.0),
+                    oldest.c.first,
+                )
+                .limit(1)
+            ).first()
+            if pick is None:
+                return None
+            return session.scalar(
+                select(Video.id)
+                .where(due, Video.user_id == pick.user_id, Video.sequence == pick.first)
+                .limit(1)
+            )
+
+    def claim(self, video_id: str) -> str | None:
+        """Take the job if it is still queued and due; its lease token, or None."""
+        token = secrets.token_hex(16)
+        now = time.time()
         with transaction(self.factory) as session:
             claimed = session.execute(
                 update(Video)
-                .where(Video.id == video_id, Video.status == "queued")
+                .where(
+                    Video.id == video_id,
+                    Video.status == "queued",
+                    Video.not_before.is_(None) | (Video.not_before <= now),
+                )
                 .values(
                     status="in_progress",
                     worker_id=self.worker_id,
                     attempts=Video.attempts + 1,
-                    heartbeat_at=time.time(),
+                    heartbeat_at=now,
+                    lease_token=token,
+                    lease_expires_at=now + self.settings.job_lease_s,
                     progress=0,
+                    claimed_at=now,
                 )
             )
-            return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
+            return token if claimed.rowcount == 1 else None  # type: ignore[attr-defined]
+
+    def _fenced(self, session: Session, video_id: str, token: str, **values: object) -> bool:
+        """UPDATE the job's row only while this worker holds its lease."""
+        result = session.execute(
+            update(Video).where(Video.id == video_id, Video.lease_token == token).values(**values)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def _renew(self, video_id: str, token: str) -> bool:
+        with transaction(self.factory) as session:
+            now = time.time()
+            return self._fenced(
+                session,
+                video_id,
+                token,
+                heartbeat_at=now,
+                lease_expires_at=now + self.settings.job_lease_s,
+            )
 
     # -- one job -----------------------------------------------------------------------------
-    def process(self, video_id: str) -> None:
+    def process(self, video_id: str, token: str | None = None) -> None:
+        if token is None:  # claimed by `claim` (tests, tools): the row holds the token
+            with self.factory() as session:
+                token = session.scalar(select(Video.lease_token).where(Video.id == video_id))
+            if token is None:
+                return
+        heartbeat = _Heartbeat(self, video_id, token)
+        heartbeat.thread.start()
+        prefix = f"{video_id}/{secrets.token_hex(6)}"  # this attempt's folder in storage
+        try:
+            self._process(video_id, token, prefix, heartbeat)
+        except LeaseLost:
+            log.warning("job %s: lease lost to another worker; output discarded", video_id)
+            self._delete_media(video_id, prefix)
+        finally:
+            heartbeat.stop.set()
+
+    def _process(self, video_id: str, token: str, prefix: str, heartbeat: _Heartbeat) -> None:
         with self.factory() as session:
             video = session.get(Video, video_id)
             if video is None:
@@ -174,20 +389,26 @@ class Worker:
             reference_key = video.input_reference_key
             casts = cast_likenesses(session, video_id)  # the cameos it casts (cameo_uses)
         last_write = [0.0]
+        slept: list[bool] = []
 
         def on_progress(stage: str, fraction: float) -> None:
             now = time.monotonic()
             if now - last_write[0] < 0.25 and fraction < 1.0:
                 return
             last_write[0] = now
+            if self.settings.job_step_sleep_s and not slept:  # tests: one silent heavy step
+                slept.append(True)
+                time.sleep(self.settings.job_step_sleep_s)
             with transaction(self.factory) as session:
-                row = session.get(Video, video_id)
-                if row is None:  # deleted: cancelled
+                if self._fenced(session, video_id, token, progress=min(99, int(fraction * 100))):
+                    return
+                if session.get(Video, video_id) is None:  # deleted: cancelled
                     raise Cancelled(f"video {video_id} was cancelled")
-                row.progress = min(99, int(fraction * 100))
-                row.heartbeat_at = time.time()
+            raise LeaseLost(video_id)
 
-        with tempfile.TemporaryDirectory(prefix="reelforge-job-") as tmp:
+        with tempfile.TemporaryDirectory(
+            prefix=f"{JOB_TMP_PREFIX}{os.getpid()}-", dir=job_tmp_parent()
+        ) as tmp:
             try:
                 if reference_key is not None:
                     reference = Path(tmp) / "reference"
@@ -198,7 +419,9 @@ class Worker:
                 if source_id is not None:  # the C2PA parent ingredient, if still stored
                     parent_path: Path | None = Path(tmp) / "parent.mp4"
                     try:
-                        with self.storage.open(media_key(source_id, "video")) as source:
+                        with self.storage.open(
+                            served_key(self.factory, source_id, "video")
+                        ) as source:
                             Path(tmp, "parent.mp4").write_bytes(source.read())
                     except StorageNotFound:
                         parent_path = None
@@ -222,7 +445,9 @@ class Worker:
                     settings=self.settings,
                     plan=plan,
                     provenance=pipeline.Provenance(
-                        video_id=video_id, parent=parent, registry=self.registry
+                        video_id=video_id,
+                        parent=parent,
+                        registry=_FencedRegistry(self.factory, video_id, token),
                     ),
                     policy=self.policy,
                     cameos=references_of(casts),
@@ -230,33 +455,43 @@ class Worker:
                 )
                 refusal = self._cameo_recheck(video_id, result)
                 if refusal is not None:  # an owner's rules, against what the clip became
-                    self._fail(video_id, "cameo_not_allowed", refusal)
+                    self._fail(video_id, "cameo_not_allowed", refusal, token)
                     return
+                if heartbeat.lost.is_set():
+                    raise LeaseLost(video_id)
                 files = self._write_media(result, stills, Path(tmp))
                 for variant, path in files.items():
-                    self.storage.put_file(media_key(video_id, variant), path, MEDIA[variant][1])
-            except Cancelled:
-                self._forget(video_id)
-                return
+                    self.storage.put_file(
+                        media_key(video_id, variant, prefix), path, MEDIA[variant][1]
+                    )
+            except (Cancelled, LeaseLost) as stopped:
+                self._delete_media(video_id, prefix)
+                if isinstance(stopped, Cancelled):
+                    self._forget(video_id)
+                    return
+                raise
             except ReelforgeError as error:
+                self._delete_media(video_id, prefix)
                 if error.status >= 500 and attempts < self.settings.max_attempts:
                     log.warning("job %s: %s; retrying", video_id, error)  # e.g. moderation down
-                    self._requeue(video_id)
+                    self._requeue(video_id, token, attempts)
                 else:  # the request cannot be done (policy, bad input): no retry
-                    self._fail(video_id, error.code or "generation_failed", str(error))
+                    self._fail(video_id, error.code or "generation_failed", str(error), token)
                 return
             except Exception as error:
+                self._delete_media(video_id, prefix)
                 log.exception("job %s failed (attempt %d)", video_id, attempts)
                 if attempts < self.settings.max_attempts:
-                    self._requeue(video_id)
+                    self._requeue(video_id, token, attempts)
                 else:
                     self._fail(
                         video_id,
                         "generation_failed",
                         f"generation failed {attempts} times: {type(error).__name__}",
+                        token,
                     )
                 return
-        self._complete(video_id, result.plan.model_dump_json())
+        self._complete(video_id, token, prefix, result.plan.model_dump_json())
 
     def _cameo_recheck(self, video_id: str, result: pipeline.Result) -> str | None:
         """The cast cameos' owners' presets and preferences, as they are now, against the
@@ -273,26 +508,45 @@ class Worker:
         sprites.write_bytes(stills.spritesheet_jpg())
         return {"video": result.video_path, "thumbnail": thumbnail, "spritesheet": sprites}
 
-    def _complete(self, video_id: str, plan_json: str) -> None:
+    def _complete(self, video_id: str, token: str, prefix: str, plan_json: str) -> None:
+        """The fenced switch: the row serves this attempt's folder, and its event is queued,
+        in one transaction, only while this worker still holds the lease."""
         with transaction(self.factory) as session:
-            row = session.get(Video, video_id)
-            if row is None:  # deleted: cancelled
-                self._delete_media(video_id)
+            completed_at = now_s()
+            if self._fenced(
+                session,
+                video_id,
+                token,
+                status="completed",
+                progress=100,
+                completed_at=completed_at,
+                expires_at=completed_at + self.settings.video_ttl_s,
+                plan_json=plan_json,
+                heartbeat_at=time.time(),
+                media_prefix=prefix,
+                lease_token=None,
+                lease_expires_at=None,
+            ):
+                self._notify("video.completed", video_id, session)
                 return
-            row.status, row.progress = "completed", 100
-            row.completed_at = now_s()
-            row.expires_at = row.completed_at + self.settings.video_ttl_s
-            row.plan_json = plan_json
-            row.heartbeat_at = time.time()
-            self._notify("video.completed", video_id, session)
+        # Cancelled (row deleted) or taken over: this attempt's files are nobody's.
+        self._delete_media(video_id, prefix)
+        log.warning("job %s: not completed by this worker (cancelled or lease lost)", video_id)
 
-    def _fail(self, video_id: str, code: str, message: str) -> None:
+    def _fail(self, video_id: str, code: str, message: str, token: str) -> None:
         with transaction(self.factory) as session:
-            row = session.get(Video, video_id)
-            if row is not None:
-                row.status, row.error_code, row.error_message = "failed", code, message[:1000]
-                row.completed_at = now_s()
-            self._notify("video.failed", video_id, session)
+            if self._fenced(
+                session,
+                video_id,
+                token,
+                status="failed",
+                error_code=code,
+                error_message=message[:1000],
+                completed_at=now_s(),
+                lease_token=None,
+                lease_expires_at=None,
+            ):
+                self._notify("video.failed", video_id, session)
 
     def _notify(
         self,
@@ -311,13 +565,24 @@ class Worker:
         with transaction(self.factory) as own:
             outbox.enqueue(own, url, secret, video_event(event_type, video_id))
 
-    def _requeue(self, video_id: str) -> None:
+    def _requeue(self, video_id: str, token: str, attempts: int) -> None:
+        """Back to the queue, due after base * 2^(attempts-1) seconds, jittered ±50 %."""
+        delay_s = self.settings.job_retry_base_s * 2 ** (attempts - 1) * random.uniform(0.5, 1.5)
         with transaction(self.factory) as session:
-            row = session.get(Video, video_id)
-            if row is not None:
-                row.status, row.worker_id, row.progress = "queued", None, 0
-                row.heartbeat_at = time.time()
-        self.queue.enqueue(video_id)
+            requeued = self._fenced(
+                session,
+                video_id,
+                token,
+                status="queued",
+                worker_id=None,
+                progress=0,
+                heartbeat_at=time.time(),
+                not_before=time.time() + delay_s,
+                lease_token=None,
+                lease_expires_at=None,
+            )
+        if requeued:
+            self.queue.enqueue(video_id)
 
     def _forget(self, video_id: str) -> None:
         self._delete_media(video_id)
@@ -326,6 +591,6 @@ class Worker:
             if row is not None:
                 session.delete(row)
 
-    def _delete_media(self, video_id: str) -> None:
+    def _delete_media(self, video_id: str, prefix: str | None = None) -> None:
         for variant in MEDIA:
-            self.storage.delete(media_key(video_id, variant))
+            self.storage.delete(media_key(video_id, variant, prefix))

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -400,6 +400,7 @@ def _submit(
     scan of queued rows). Every video counts against its user's daily quota, however it
     was asked for."""
     check_daily_quota(db, video.user_id, service.settings.daily_generation_quota)
+    _check_active_jobs(db, video.user_id, service.settings.max_active_jobs_per_user)
     if casts:  # the app's routes record their uses themselves, then submit
         cameo_rules.record_uses(db, video, list(casts), event=event)
     db.add(video)
@@ -407,6 +408,23 @@ def _submit(
     db.commit()
     service.queue.enqueue(video.id)
     return video_public(video)
+
+
+def _check_active_jobs(db: Session, user_id: str, limit: int) -> None:
+    """A user's queued + running jobs are capped, so one burst cannot fill the queue (the
+    worker's fair pick keeps others' jobs moving; this keeps the queue itself bounded)."""
+    active = db.scalar(
+        select(func.count())
+        .select_from(Video)
+        .where(Video.user_id == user_id, Video.status.in_(("queued", "in_progress")))
+    )
+    if (active or 0) >= limit:
+        raise APIError(
+            429,
+            f"at most {limit} videos may be queued or in progress per user; "
+            f"you have {active}: wait for some to finish",
+            code="too_many_active_jobs",
+        )
 
 
 @router.get("")
@@ -609,14 +627,14 @@ async def delete_video(video_id: str, user: UserDep, service: StateDep) -> dict[
 def forget_video(db: Session, service: ServiceState, video: Video) -> None:
     """Delete the video: its post in the app (with its likes, comments, views), its row,
     then its files (the row first: files of a committed row are never missing)."""
-    video_id, reference = video.id, video.input_reference_key
+    video_id, reference, prefix = video.id, video.input_reference_key, video.media_prefix
     running = video.status == "in_progress"
     delete_post_rows(db, video_id)
     db.delete(video)  # a running job's worker sees its row gone at the next step and stops
     db.commit()
     if not running:
         for variant in MEDIA:
-            service.storage.delete(media_key(video_id, variant))
+            service.storage.delete(media_key(video_id, variant, prefix))
     shared = db.scalar(select(Video.id).where(Video.input_reference_key == reference).limit(1))
     if reference is not None and shared is None and not running:
         service.storage.delete(reference)
@@ -639,7 +657,7 @@ async def download_content(
             param="video_id",
             code="video_not_ready",
         )
-    key = media_key(video_id, variant)
+    key = media_key(video_id, variant, video.media_prefix)
     ttl_s = service.settings.s3_presign_ttl_s
     if ttl_s > 0:
         url = await run_in_threadpool(service.storage.presigned_url, key, ttl_s)

@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from reelforge.db.models import Post, Video
 from reelforge.errors import MediaError
-from reelforge.jobs.worker import MEDIA, media_key
+from reelforge.jobs.worker import MEDIA, served_key
 from reelforge.provenance.registry import DatabaseRegistry
 from reelforge.provenance.verify import Verification, verify_file
 from reelforge.service.api.schemas import (
@@ -230,7 +230,8 @@ async def _send(
     """A stored file: from local storage with Range support; from S3 a 307 to a presigned
     URL (S3 honours Range itself), or streamed whole when presigning is off or the file is
     an attachment (a presigned URL cannot set Content-Disposition here)."""
-    key, media_type = media_key(video_id, variant), MEDIA[variant][1]
+    key = await run_in_threadpool(served_key, service.factory, video_id, variant)
+    media_type = MEDIA[variant][1]
     filename = f"{video_id}.mp4" if attachment else None
     storage = service.storage
     if isinstance(storage, LocalStorage):
@@ -270,7 +271,7 @@ async def post_provenance(
 
 
 def _verify_stored(service: ServiceState, video_id: str) -> Verification:
-    key = media_key(video_id, "video")
+    key = served_key(service.factory, video_id, "video")
     registry = DatabaseRegistry(service.factory)
     try:
         if isinstance(service.storage, LocalStorage):

@@ -1,0 +1,228 @@
+"""Exactly-once jobs and fair scheduling (jobs/worker.py): a real server and real
+`reelforge worker` processes on one data directory (SQLite, the SQLite queue).
+
+- A worker stopped (SIGSTOP) mid-job loses its lease; another worker completes the job;
+  the first, continued, has its writes refused: the served file is the second's, one
+  watermark registry row, and the first's attempt folder is gone.
+- A heavy step that calls no progress callback for longer than the lease is not taken
+  over (the heartbeat thread renews the lease): the job completes in one attempt.
+- A SIGKILLed worker's temp folder is removed by the next worker at start-up.
+- Fair pick: one user's burst does not delay another user's single job by more than one
+  job; the per-user cap on queued + running jobs answers 429 too_many_active_jobs.
+- Retries back off: not_before = now + base * 2^(attempt-1), jittered; not claimed early.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select, update
+from tests.app.test_notifications import Server, start_server
+
+from reelforge.db.models import Video, Watermark
+from reelforge.db.session import make_engine, session_factory
+from reelforge.jobs.queue import JobQueue
+from reelforge.jobs.worker import JOB_TMP_PREFIX, Worker, served_key
+from reelforge.settings import Settings
+from reelforge.storage import storage_from_settings
+
+LEASE_S = 2.0
+
+
+class Site:
+    def __init__(self, tmp_path: Path, **env: str) -> None:
+        self.data_dir = tmp_path / "data"
+        self.tmp_dir = tmp_path / "tmp"
+        self.tmp_dir.mkdir()
+        self.env = {
+            "REELFORGE_DATA_DIR": str(self.data_dir),
+            "REELFORGE_JOB_LEASE_S": str(LEASE_S),
+            "TMPDIR": str(self.tmp_dir),
+            **env,
+        }
+        self.server: Server = start_server(self.data_dir, **self.env)
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.settings = Settings(data_dir=self.data_dir)
+        self.engine = make_engine(self.settings)
+        self.factory = session_factory(self.engine)
+
+    def key(self, user: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "reelforge.cli", "keys", "create", "--user", user],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            check=True,
+        )
+        return done.stdout.decode().strip()
+
+    def worker(self, **env: str) -> subprocess.Popen[bytes]:
+        log = (self.data_dir / f"worker-{len(self.workers)}.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "reelforge.cli", "worker"],
+            env={**os.environ, **self.env, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.workers.append(process)
+        return process
+
+    def log_of(self, process: subprocess.Popen[bytes]) -> str:
+        index = self.workers.index(process)
+        return (self.data_dir / f"worker-{index}.log").read_text(errors="replace")
+
+    def submit(self, key: str, prompt: str) -> httpx.Response:
+        return httpx.post(
+            f"{self.server.url}/v1/videos",
+            json={"prompt": prompt, "seconds": "4"},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+
+    def row(self, video_id: str) -> Video:
+        with self.factory() as db:
+            video = db.get(Video, video_id)
+            assert video is not None
+            db.expunge(video)
+            return video
+
+    def wait(self, video_id: str, status: str, within_s: float = 120) -> Video:
+        deadline = time.monotonic() + within_s  # a bound on a hang, not a measurement
+        while (video := self.row(video_id)).status != status:
+            assert time.monotonic() < deadline, f"{video_id} is {video.status}, not {status}"
+            time.sleep(0.1)
+        return video
+
+    def close(self) -> None:
+        for process in self.workers:
+            if process.poll() is None:
+                process.send_signal(signal.SIGCONT)
+                process.kill()
+                process.wait()
+        self.server.stop()
+        self.engine.dispose()
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    made = Site(tmp_path)
+    yield made
+    made.close()
+
+
+def _attempt_folders(site: Site, video_id: str) -> list[str]:
+    root = site.data_dir / "media" / video_id
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+def test_a_stopped_worker_loses_the_job_and_its_late_writes_are_refused(site: Site) -> None:
+    key = site.key("alice")
+    # The first attempt pauses in one step, so it is surely mid-job when stopped.
+    first = site.worker(REELFORGE_JOB_STEP_SLEEP_S="3")
+    video_id = site.submit(key, "a red ball bounces").json()["id"]
+    site.wait(video_id, "in_progress")
+    first.send_signal(signal.SIGSTOP)
+    site.worker()
+    done = site.wait(video_id, "completed")
+    served = served_key(site.factory, video_id, "video")
+    assert done.media_prefix and served.startswith(done.media_prefix)
+    first.send_signal(signal.SIGCONT)
+    deadline = time.monotonic() + 60
+    while "lease lost" not in site.log_of(first):
+        assert time.monotonic() < deadline, site.log_of(first)
+        time.sleep(0.1)
+    after = site.row(video_id)
+    assert (after.status, after.media_prefix, after.attempts) == ("completed", done.media_prefix, 2)
+    with site.factory() as db:
+        rows = db.scalar(select(func.count()).where(Watermark.video_id == video_id))
+    assert rows == 1
+    assert _attempt_folders(site, video_id) == [done.media_prefix.split("/")[1]]
+    storage = storage_from_settings(site.settings)
+    assert storage.exists(served)
+
+
+def test_a_silent_heavy_step_longer_than_the_lease_is_not_taken_over(site: Site) -> None:
+    key = site.key("alice")
+    site.worker(REELFORGE_JOB_STEP_SLEEP_S=str(3 * LEASE_S))
+    site.worker(REELFORGE_JOB_STEP_SLEEP_S=str(3 * LEASE_S))
+    video_id = site.submit(key, "a blue cube spins").json()["id"]
+    done = site.wait(video_id, "completed")
+    assert done.attempts == 1
+    assert len(_attempt_folders(site, video_id)) == 1
+
+
+def test_a_killed_workers_temp_folder_is_removed_at_the_next_start(site: Site) -> None:
+    key = site.key("alice")
+    first = site.worker(REELFORGE_JOB_STEP_SLEEP_S="30")
+    video_id = site.submit(key, "a green cone").json()["id"]
+    site.wait(video_id, "in_progress")
+    parent = site.tmp_dir / "reelforge-jobs"
+    deadline = time.monotonic() + 30
+    while not (mine := list(parent.glob(f"{JOB_TMP_PREFIX}{first.pid}-*"))):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    first.kill()
+    first.wait()
+    site.worker()
+    deadline = time.monotonic() + 60
+    while any(folder.exists() for folder in mine):
+        assert time.monotonic() < deadline, "the dead worker's temp folder is still there"
+        time.sleep(0.1)
+    assert site.wait(video_id, "completed").attempts == 2
+
+
+def test_one_users_burst_does_not_starve_another_and_the_cap_answers_429(tmp_path: Path) -> None:
+    site = Site(tmp_path, REELFORGE_MAX_ACTIVE_JOBS_PER_USER="6")
+    try:
+        alice, bob = site.key("alice"), site.key("bob")
+        burst = [site.submit(alice, f"a ball number {n}").json()["id"] for n in range(6)]
+        over = site.submit(alice, "one too many")
+        assert over.status_code == 429
+        assert over.json()["error"]["code"] == "too_many_active_jobs"
+        assert "6" in over.json()["error"]["message"]
+        single = site.submit(bob, "bob's one clip").json()["id"]
+        # The order a worker takes them in (each finished before the next pick).
+        worker = Worker(
+            site.settings,
+            site.factory,
+            storage_from_settings(site.settings),
+            JobQueue(site.settings),
+        )
+        order = []
+        while (claimed := worker.claim_next()) is not None:
+            order.append(claimed[0])
+            with site.factory() as db, db.begin():
+                db.execute(update(Video).where(Video.id == claimed[0]).values(status="completed"))
+        assert sorted(order) == sorted([*burst, single])
+        assert order.index(single) <= 1, order
+        assert order[0] == burst[0]  # oldest first among users with nothing running
+    finally:
+        site.close()
+
+
+def test_a_failed_attempt_backs_off_and_is_not_claimed_before_it_is_due(site: Site) -> None:
+    key = site.key("alice")
+    video_id = site.submit(key, "a slow retry").json()["id"]
+    settings = site.settings.model_copy(update={"job_retry_base_s": 60.0})
+    worker = Worker(settings, site.factory, storage_from_settings(settings), JobQueue(settings))
+    for attempt in (1, 2):
+        before = time.time()
+        token = worker.claim(video_id)
+        assert token is not None
+        worker._requeue(video_id, token, attempt)
+        row = site.row(video_id)
+        assert row.status == "queued" and row.not_before is not None
+        delay_s = row.not_before - before
+        base_s = 60.0 * 2 ** (attempt - 1)
+        assert 0.5 * base_s - 1 <= delay_s <= 1.5 * base_s + 1
+        assert worker.claim(video_id) is None and worker.claim_next() is None  # not yet due
+        with site.factory() as db, db.begin():  # time passes
+            db.execute(update(Video).where(Video.id == video_id).values(not_before=time.time()))
+    assert worker.claim_next() == (video_id, site.row(video_id).lease_token)
