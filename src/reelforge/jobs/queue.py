@@ -4,7 +4,8 @@ when REELFORGE_QUEUE_URL is redis://...
 Only "video X is ready to run" travels through the queue; the database row stays the
 truth. A message can be lost (a worker killed after taking it, Redis restarted): the
 worker's sweep puts such jobs back, and a duplicate message is harmless because claiming
-a row is atomic.
+a row is atomic. A message only wakes a worker: which job it claims is its fair pick
+(worker.py), so one user's burst of messages does not decide the order.
 """
 
 from __future__ import annotations
