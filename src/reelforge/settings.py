@@ -19,6 +19,10 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path.home() / ".local" / "share" / "reelforge")
     debug: bool = False  # the CLI shows tracebacks of internal errors
+    # Log lines on stderr: "text", or "json" (one object a line with time, level, logger,
+    # message, request_id, job_id: telemetry.py), at this level and above.
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     default_engine: str = "sim"
     # API model names → engines: sora-2 and its dated variants (sora-2-2025-10-06) use
     # `sora2_engine`, sora-2-pro and its variants `sora2_pro_engine`; None: default_engine.
@@ -76,7 +80,15 @@ class Settings(BaseSettings):
     webhook_give_up_after_s: float = Field(default=24 * 3600, gt=0)
     webhook_poll_interval_s: float = Field(default=1.0, gt=0)
     max_request_bytes: int = 50 * 1024 * 1024
-    rate_limit_per_minute: int = 120  # requests per API key
+    # Requests per API key and minute, per route class (service/limits.py), shared across
+    # server processes through Redis when one is configured. Reads: 600 leaves room for
+    # five clients polling at the advised 500 ms (`openai-poll-after-ms`).
+    poll_rate_limit_per_minute: int = Field(default=600, ge=1)
+    rate_limit_per_minute: int = Field(default=120, ge=1)  # writes; creates too unless set
+    create_rate_limit_per_minute: int | None = Field(default=None, ge=1)
+    # /metrics (service/metrics.py): callers sending this as a Bearer token; None: only
+    # clients on this host (loopback).
+    metrics_token: SecretStr | None = Field(default=None, repr=False)
     # Slow clients (issue 21): seconds to send a request's headers, then its body; open
     # connections at most (also kept below the file-descriptor limit; beyond it a 503).
     header_timeout_s: float = Field(default=10.0, gt=0)

@@ -15,11 +15,12 @@ from reelforge import __version__, outbox
 from reelforge.db.session import make_engine, session_factory
 from reelforge.jobs.queue import JobQueue
 from reelforge.jobs.worker import Worker
-from reelforge.service import characters, errors, live, provenance, videos, web_routes
+from reelforge.service import characters, errors, live, metrics, provenance, videos, web_routes
 from reelforge.service.api import accounts, cameos, feed, keys, moderation, notifications, posts
-from reelforge.service.deps import RateLimiter, ServiceState
+from reelforge.service.deps import ServiceState
 from reelforge.service.hardening import JsonGuard
 from reelforge.service.idempotency import Idempotency
+from reelforge.service.limits import RequestLimits
 from reelforge.service.readiness import readiness
 from reelforge.settings import Settings
 from reelforge.storage import storage_from_settings
@@ -59,12 +60,11 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         docs_url=None,  # web_routes serves /docs from a local swagger-ui, never a CDN
         redoc_url=None,
     )
-    app.state.reelforge = ServiceState(
-        settings, factory, storage, RateLimiter(settings.rate_limit_per_minute), queue
-    )
+    app.state.reelforge = ServiceState(settings, factory, storage, RequestLimits(settings), queue)
     app.add_middleware(Idempotency, factory=factory)  # after the guard: sound bodies only
     app.add_middleware(JsonGuard)  # inside the body limit: it reads bounded bodies only
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    metrics.install(app)  # outermost: request id, counts and times for every answer
     errors.install(app)
     app.include_router(provenance.router)
     app.include_router(characters.router)  # before /v1/videos/{video_id}

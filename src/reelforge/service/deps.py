@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-import threading
-import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -29,6 +27,7 @@ from starlette.datastructures import UploadFile
 from reelforge.db.keys import user_for_key
 from reelforge.jobs.queue import JobQueue
 from reelforge.service.errors import APIError
+from reelforge.service.limits import RequestLimits, route_class
 from reelforge.settings import Settings
 from reelforge.storage import Storage
 
@@ -36,32 +35,11 @@ T = TypeVar("T")
 
 
 @dataclass
-class RateLimiter:
-    """A token bucket per API key: `per_minute` requests, refilled continuously."""
-
-    per_minute: int
-    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def allow(self, key: str) -> float:
-        """0 if the request may go ahead, else seconds to wait."""
-        with self._lock:
-            now = time.monotonic()
-            tokens, last = self._buckets.get(key, (float(self.per_minute), now))
-            tokens = min(float(self.per_minute), tokens + (now - last) * self.per_minute / 60)
-            if tokens < 1.0:
-                self._buckets[key] = (tokens, now)
-                return (1.0 - tokens) * 60 / self.per_minute
-            self._buckets[key] = (tokens - 1.0, now)
-            return 0.0
-
-
-@dataclass
 class ServiceState:
     settings: Settings
     factory: sessionmaker[Session]
     storage: Storage
-    limiter: RateLimiter
+    limiter: RequestLimits
     queue: JobQueue
 
 
@@ -106,14 +84,18 @@ async def current_user(request: Request, service: StateDep) -> Caller:
     user = await run_db(service, lambda db: _caller(db, key.strip()))
     if user is None:
         raise APIError(401, "invalid API key", code="invalid_api_key")
-    wait_s = service.limiter.allow(user.id)
-    if wait_s > 0:
+    route = request.scope.get("route")
+    template = getattr(route, "path", request.url.path)
+    refusal = await run_in_threadpool(
+        service.limiter.hit, route_class(request.method, template), user.id
+    )
+    if refusal is not None:
         raise APIError(
             429,
-            f"rate limit of {service.limiter.per_minute} requests per minute "
-            f"reached; retry in {wait_s:.1f} s",
+            f"rate limit of {refusal.per_minute} {refusal.route_class} requests per minute "
+            f"per API key reached; retry in {refusal.retry_after_s} s",
             code="rate_limit_exceeded",
-            headers={"retry-after": str(max(1, round(wait_s)))},
+            headers={"retry-after": str(refusal.retry_after_s)},
         )
     return user
 
