@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, NoReturn
 from reelforge.errors import InvalidRequest as InvalidRequestError
 from reelforge.errors import ReelforgeError
 from reelforge.settings import Settings, load_settings
-from reelforge.telemetry import configure_logging
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -176,6 +175,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rotate.add_argument("key_id", help="the key's id, as `keys list` shows it")
 
+    hooks = commands.add_parser("webhooks", help="webhook deliveries not yet delivered")
+    hook_commands = hooks.add_subparsers(
+        dest="webhooks_command", required=True, parser_class=_Parser
+    )
+    hook_list = hook_commands.add_parser(
+        "list", help="pending and failed deliveries, with attempts and last error"
+    )
+    hook_list.add_argument("--failed", action="store_true", help="only those given up on")
+    hook_list.add_argument("--json", action="store_true", help="print JSON Lines")
+    hook_retry = hook_commands.add_parser(
+        "retry", help="send an undelivered event again now, with a fresh 24 h of retries"
+    )
+    hook_retry.add_argument("event_id", help="the event's id, as `webhooks list` shows it")
+
     users = commands.add_parser("users", help="people who sign in to the app on the web")
     user_commands = users.add_subparsers(dest="users_command", required=True, parser_class=_Parser)
     make_user = user_commands.add_parser(
@@ -246,7 +259,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         debug = settings.debug
-        configure_logging(settings.log_format, settings.log_level)
         if args.command == "generate":
             return _generate(args, settings)
         if args.command == "eval":
@@ -259,6 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _keys(args, settings)
         if args.command == "users":
             return _users(args, settings)
+        if args.command == "webhooks":
+            return _webhooks(args, settings)
         if args.command == "verify":
             return _verify(args, settings)
         if args.command == "rights":
@@ -346,7 +360,6 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host,
         port=args.port,
         log_level="warning",
-        log_config=None,  # configure_logging's handler (text or JSON) stays in place
         http=protocol_for(settings.header_timeout_s, settings.body_timeout_s),
         limit_concurrency=connection_cap(settings.max_connections),
     )
@@ -412,6 +425,36 @@ def _keys(args: argparse.Namespace, settings: Settings) -> int:
         key = keys.create_key(session, name)
     print(f"created an API key for {name}; it is shown only once", file=sys.stderr)
     print(key)
+    return 0
+
+
+def _webhooks(args: argparse.Namespace, settings: Settings) -> int:
+    """The outbox as the operator sees it (outbox.py): never a secret."""
+    from reelforge import outbox
+    from reelforge.db.session import make_engine, session_factory, transaction
+
+    factory = session_factory(make_engine(settings))
+    if args.webhooks_command == "retry":
+        with transaction(factory) as session:
+            retried = outbox.retry(session, args.event_id)
+        if retried is None:
+            raise InvalidRequestError(
+                f"event_id: no undelivered webhook {args.event_id!r}", param="event_id"
+            )
+        print(f"webhook {args.event_id} is due again now", file=sys.stderr)
+        return 0
+    with transaction(factory) as session:
+        rows = outbox.list_deliveries(session, failed_only=args.failed)
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+        return 0
+    print("ID\tKIND\tSTATE\tATTEMPTS\tLAST_STATUS\tLAST_ERROR\tURL")
+    for row in rows:
+        print(
+            f"{row['id']}\t{row['kind']}\t{row['state']}\t{row['attempts']}\t"
+            f"{row['last_status'] or '-'}\t{row['last_error'] or '-'}\t{row['url']}"
+        )
     return 0
 
 

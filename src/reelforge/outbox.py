@@ -232,12 +232,19 @@ def _record(
             )
 
 
-def send_due(factory: sessionmaker[Session], settings: Settings, rng: random.Random) -> int:
-    """One poll: claim the due rows and send them; the number delivered."""
+def send_due(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    rng: random.Random,
+    *,
+    now: float | None = None,
+) -> int:
+    """One poll: claim the rows due at `now` (default: the clock) and send them; the
+    number delivered."""
     token = secrets.token_hex(8)
     delivered = 0
     stalled: set[str] = set()  # addresses that failed this poll: keep their order
-    for row in claim(factory, token, time.time()):
+    for row in claim(factory, token, time.time() if now is None else now):
         if row.url in stalled:
             outcome = Attempt(False, None, "an earlier event to this address is not delivered")
             with transaction(factory) as db:  # release without counting an attempt
