@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, NoReturn
 from reelforge.errors import InvalidRequest as InvalidRequestError
 from reelforge.errors import ReelforgeError
 from reelforge.settings import Settings, load_settings
+from reelforge.telemetry import configure_logging
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -259,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         debug = settings.debug
+        configure_logging(settings.log_format, settings.log_level)
         if args.command == "generate":
             return _generate(args, settings)
         if args.command == "eval":
@@ -360,6 +362,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host,
         port=args.port,
         log_level="warning",
+        log_config=None,  # configure_logging's handler (text or JSON) stays in place
         http=protocol_for(settings.header_timeout_s, settings.body_timeout_s),
         limit_concurrency=connection_cap(settings.max_connections),
     )

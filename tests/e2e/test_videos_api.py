@@ -71,6 +71,21 @@ class Server:
         )
         return storage_from_settings(settings).exists(key)
 
+    def served_key(self, video_id: str, variant: str) -> str:
+        """The storage key of the variant of the attempt the video's row serves."""
+        from reelforge.db.session import make_engine, session_factory
+        from reelforge.jobs.worker import served_key
+        from reelforge.settings import Settings
+
+        settings = Settings(
+            data_dir=self.data_dir, database_url=self.env.get("REELFORGE_DATABASE_URL")
+        )
+        engine = make_engine(settings)
+        try:
+            return served_key(session_factory(engine), video_id, variant)
+        finally:
+            engine.dispose()
+
     def client(self, key: str) -> openai.OpenAI:
         return openai.OpenAI(base_url=self.url, api_key=key, max_retries=0)
 
@@ -252,13 +267,13 @@ def test_delete_removes_the_video_and_its_files(server):
     video = client.videos.create_and_poll(
         prompt="a green cube falls", seconds="4", poll_interval_ms=200
     )
-    assert server.stored(f"{video.id}/video.mp4") and server.stored(f"{video.id}/thumbnail.webp")
+    keys = [server.served_key(video.id, variant) for variant in ("video", "spritesheet")]
+    assert all(key.startswith(f"{video.id}/") and server.stored(key) for key in keys)
     deleted = client.videos.delete(video.id)
     assert (deleted.id, deleted.deleted, deleted.object) == (video.id, True, "video.deleted")
     with pytest.raises(openai.NotFoundError):
         client.videos.retrieve(video.id)
-    assert not server.stored(f"{video.id}/video.mp4")
-    assert not server.stored(f"{video.id}/spritesheet.jpg")
+    assert not any(server.stored(key) for key in keys)
 
 
 def test_delete_cancels_a_running_job(server):
