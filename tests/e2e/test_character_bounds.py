@@ -86,3 +86,39 @@ def test_a_frozen_clip_is_refused(server: Server, tmp_path: Path) -> None:
 def test_a_moving_clip_with_sound_is_a_character(server: Server, tmp_path: Path) -> None:
     response = _upload(server, "ball.mp4", _clip(tmp_path, moving=True, seconds=2))
     assert response.status_code == 200, response.text
+
+
+def _verify(server: Server, data: bytes) -> httpx.Response:
+    key = _keys.setdefault(server.url, server.key("uploader"))
+    return httpx.post(
+        f"{server.url}/provenance/verify",
+        headers={"Authorization": f"Bearer {key}"},
+        files={"file": ("clip.mp4", data)},
+        timeout=60,
+    )
+
+
+def _grey_clip(tmp_path: Path, seconds: float, width: int, height: int, fps: int) -> bytes:
+    frames = np.full((round(seconds * fps), height, width, 3), 128, np.uint8)  # (T, H, W, 3)
+    path = tmp_path / "grey.mp4"
+    encode_mp4(path, frames, np.zeros((1, round(seconds * 48_000)), np.float32), fps, 48_000)
+    return path.read_bytes()
+
+
+def test_verify_refuses_a_long_video_by_its_header(server: Server, tmp_path: Path) -> None:
+    response = _verify(server, _grey_clip(tmp_path, 26, 64, 48, 4))
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert (error["param"], error["code"]) == ("file", "video_too_long"), error
+
+
+def test_verify_refuses_a_picture_over_1080p(server: Server, tmp_path: Path) -> None:
+    response = _verify(server, _grey_clip(tmp_path, 1, 2560, 1440, 4))
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert (error["param"], error["code"]) == ("file", "video_too_large"), error
+
+
+def test_verify_answers_a_clip_within_the_bounds(server: Server, tmp_path: Path) -> None:
+    response = _verify(server, _grey_clip(tmp_path, 2, 64, 48, 8))
+    assert response.status_code == 200, response.text
