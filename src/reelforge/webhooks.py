@@ -7,6 +7,10 @@ Every delivery carries three headers:
 - `webhook-signature`: "v1," + base64(HMAC-SHA256(key, f"{id}.{timestamp}.{body}")).
 
 A secret is "whsec_" + base64 of the key bytes; the HMAC key is the decoded bytes.
+
+What the service sends goes through outbox.py (durable, retried for 24 h, SSRF-guarded),
+which signs with `sign`; `deliver` is the simple in-process sender with a few quick tries,
+for callers that own no database (it checks no address: give it only trusted URLs).
 """
 
 from __future__ import annotations
