@@ -14,7 +14,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -194,6 +194,26 @@ def test_a_bad_address_is_a_400_naming_webhook_url_and_changes_nothing(
     shown = alice.get("/api/cameos/alice").json()
     assert (shown["access"], shown["webhook_url"]) == ("only_me", receiver.url)
     assert log_entries(alice, "alice") == before
+
+
+def test_a_non_public_address_is_a_400_when_private_addresses_are_not_allowed(
+    make_app: Callable[..., AppUnderTest], liveness: FakeLiveness, takes: dict[str, Path]
+) -> None:
+    """The SSRF guard at the moment the address is set (outbox.check_address)."""
+    site = make_app(webhook_allow_private=False)
+    alice = verified(site, "alice", takes)
+    for bad in (
+        "http://127.0.0.1:8080/hook",
+        "http://10.0.0.7/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://localhost/hook",
+    ):
+        problem = error(alice.patch("/api/cameos/alice", json={"webhook_url": bad}), 400)
+        assert problem["param"] == "webhook_url", (bad, problem)
+        assert "not a public address" in problem["message"], (bad, problem)
+    assert alice.get("/api/cameos/alice").json()["webhook_url"] is None
 
 
 # The events --------------------------------------------------------------------------
