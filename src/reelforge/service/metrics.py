@@ -25,6 +25,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import (
@@ -103,38 +104,46 @@ class RequestTelemetry:
         access_log.info("%s %s %d %.1f ms", method, route, status, seconds * 1000)
 
 
-class _DatabaseGauges(Collector):
-    """The gauges read from the database at scrape time: a few indexed aggregates."""
+@dataclass(frozen=True)
+class _Snapshot:
+    """The database's numbers at one scrape: a few aggregates over indexed columns."""
 
-    def __init__(self, snapshot: dict[str, object]) -> None:
+    by_status: dict[str, int]
+    leases: dict[str, int]  # worker id → jobs in progress
+    heartbeat_age_s: float
+    webhook_backlog: int | None  # None: no webhook_outbox table (an older schema)
+
+
+class _DatabaseGauges(Collector):
+    def __init__(self, snapshot: _Snapshot) -> None:
         self.snapshot = snapshot
 
     def collect(self) -> Iterator[Metric]:
         videos = GaugeMetricFamily("reelforge_videos", "Videos per status.", labels=["status"])
-        for status, count in sorted(self.snapshot["by_status"].items()):  # type: ignore[attr-defined]
+        for status, count in sorted(self.snapshot.by_status.items()):
             videos.add_metric([status], count)
         yield videos
         leases = GaugeMetricFamily(
             "reelforge_worker_leases", "Jobs in progress per worker.", labels=["worker"]
         )
-        for worker, count in sorted(self.snapshot["leases"].items()):  # type: ignore[attr-defined]
+        for worker, count in sorted(self.snapshot.leases.items()):
             leases.add_metric([worker], count)
         yield leases
         yield GaugeMetricFamily(
             "reelforge_job_heartbeat_age_seconds_max",
             "Seconds since the oldest heartbeat among jobs in progress (0: none running).",
-            value=float(self.snapshot["heartbeat_age_s"]),  # type: ignore[arg-type]
+            value=self.snapshot.heartbeat_age_s,
         )
-        backlog = self.snapshot["webhook_backlog"]
+        backlog = self.snapshot.webhook_backlog
         if backlog is not None:
             yield GaugeMetricFamily(
                 "reelforge_webhook_backlog",
                 "Webhook events neither delivered nor given up (webhook_outbox).",
-                value=float(backlog),  # type: ignore[arg-type]
+                value=float(backlog),
             )
 
 
-def _snapshot(db: Session) -> dict[str, object]:
+def _snapshot(db: Session) -> _Snapshot:
     by_status = dict(db.execute(select(Video.status, func.count()).group_by(Video.status)).all())
     running = Video.status == "in_progress"
     leases = dict(
@@ -153,12 +162,12 @@ def _snapshot(db: Session) -> dict[str, object]:
                 "WHERE delivered_at IS NULL AND failed_at IS NULL"
             )
         )
-    return {
-        "by_status": by_status,
-        "leases": leases,
-        "heartbeat_age_s": max(0.0, time.time() - oldest) if oldest else 0.0,
-        "webhook_backlog": backlog,
-    }
+    return _Snapshot(
+        by_status={str(status): int(n) for status, n in by_status.items()},
+        leases={str(worker): int(n) for worker, n in leases.items()},
+        heartbeat_age_s=max(0.0, time.time() - oldest) if oldest else 0.0,
+        webhook_backlog=None if backlog is None else int(backlog),
+    )
 
 
 def _registry() -> CollectorRegistry:
