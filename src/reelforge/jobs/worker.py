@@ -53,6 +53,7 @@ from reelforge.recaption import remix_plan
 from reelforge.settings import Settings
 from reelforge.social.cameos import recheck as recheck_cameos
 from reelforge.storage import Storage, StorageNotFound
+from reelforge.telemetry import job_telemetry
 from reelforge.types import Request, ScenePlan
 from reelforge.webhooks import video_event
 
@@ -361,7 +362,8 @@ class Worker:
         heartbeat.thread.start()
         prefix = f"{video_id}/{secrets.token_hex(6)}"  # this attempt's folder in storage
         try:
-            self._process(video_id, token, prefix, heartbeat)
+            with job_telemetry(video_id):  # job_id on log lines; duration for /metrics
+                self._process(video_id, token, prefix, heartbeat)
         except LeaseLost:
             log.warning("job %s: lease lost to another worker; output discarded", video_id)
             self._delete_media(video_id, prefix)
