@@ -600,7 +600,7 @@ def test_many_concurrent_requests_never_stall_or_fail(server, done):
 
 
 def test_rate_limit_per_key(tmp_path, backend):
-    limited = start_server(tmp_path, REELFORGE_RATE_LIMIT_PER_MINUTE="10")
+    limited = start_server(tmp_path, REELFORGE_POLL_RATE_LIMIT_PER_MINUTE="10")
     try:
         headers = {"Authorization": f"Bearer {limited.key('flood')}"}
         statuses = [
