@@ -525,6 +525,63 @@ def test_the_owner_sees_and_deletes_others_drafts_and_hears_of_every_use(
     assert {"name": "access", "from": "only_me", "to": "everyone"} in settings
 
 
+def test_the_owner_watches_and_reports_a_draft_and_a_moderator_takes_it_down(
+    site: AppUnderTest, liveness: FakeLiveness, takes: dict[str, Path]
+) -> None:
+    alice = verified(site, "alice", takes, access="everyone")
+    bob, carol = site.sign_up("bob"), site.sign_up("carol")
+    moderator = site.sign_up("mod", role="moderator")
+    draft = make(bob, "@alice dances on a table").json()["id"]
+    complete(site, draft)
+    mine = make(bob, "a red ball bounces").json()["id"]
+    complete(site, mine)
+
+    # The owner may watch the draft that casts them; nobody else may, the moderator
+    # neither until it is reported.
+    assert alice.get(f"/api/posts/{draft}/video").status_code == 200
+    for other in (carol, moderator):
+        assert error(other.get(f"/api/posts/{draft}/video"), 404)["param"] == "video_id"
+    assert error(alice.get(f"/api/posts/{mine}/video"), 404)["param"] == "video_id"
+
+    # Only the owner of a cameo it casts may report a video; others get a 404.
+    body = {"target_type": "video", "target_id": draft, "reason": "likeness"}
+    assert error(carol.post("/api/reports", json=body), 404)["param"] == "target_id"
+    not_hers = {**body, "target_id": mine}
+    assert error(alice.post("/api/reports", json=not_hers), 404)["param"] == "target_id"
+    filed = alice.post("/api/reports", json={**body, "details": "I never agreed to this"})
+    assert filed.status_code in (200, 201), filed.text
+    report_id = filed.json()["id"]
+    assert error(alice.post("/api/reports", json=body), 409)["code"] == "duplicate_report"
+    assert log_events(alice, "alice")[-1] == "report"
+
+    # The moderator sees whose it is and its prompt, and may watch it to judge.
+    queue = moderator.get("/api/reports", params={"status": "open"}).json()["data"]
+    assert [(r["id"], r["target_type"], r["target_summary"]) for r in queue] == [
+        (report_id, "video", 'by @bob: "@alice dances on a table"')
+    ]
+    assert moderator.get(f"/api/posts/{draft}/video").status_code == 200
+    assert error(carol.get(f"/api/posts/{draft}/video"), 404)["param"] == "video_id"
+
+    upheld = moderator.post(
+        f"/api/reports/{report_id}/resolve", json={"outcome": "upheld", "note": "no consent"}
+    )
+    assert upheld.status_code == 200, upheld.text
+    assert upheld.json()["status"] == "upheld"
+    assert upheld.json()["target_summary"] == "deleted"
+    assert bob.get(f"/api/videos/{draft}").status_code == 404
+    assert not site.state.storage.exists(media_key(draft, "video"))
+    assert bob.get(f"/api/videos/{mine}").status_code == 200
+    assert alice.get("/api/cameos/alice/videos").json()["data"] == []
+    assert log_events(alice, "alice")[-2:] == ["report", "video_removed"]
+    with site.state.factory() as db:
+        told = {
+            n.user_id: n.text
+            for n in db.scalars(select(Notification).where(Notification.type == "report"))
+        }
+    assert told[alice.user_id] == "your report of a video was upheld: it was taken down"
+    assert told[bob.user_id] == "your video was taken down after a report (likeness)"
+
+
 def test_approve_before_posting(
     site: AppUnderTest, liveness: FakeLiveness, takes: dict[str, Path]
 ) -> None:

@@ -21,6 +21,7 @@ from tests.app.test_cameos import (  # noqa: F401  (fixtures and tests collected
     test_revoking_a_grant_takes_down_the_draft_the_post_and_their_remixes,
     test_the_consent_log_exports_verifies_and_shows_tampering,
     test_the_owner_sees_and_deletes_others_drafts_and_hears_of_every_use,
+    test_the_owner_watches_and_reports_a_draft_and_a_moderator_takes_it_down,
 )
 from tests.servers import scratch_database
 

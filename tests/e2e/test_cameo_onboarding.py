@@ -89,6 +89,8 @@ def _serve(tmp_path_factory: pytest.TempPathFactory, backend: dict[str, str]) ->
         "REELFORGE_RATE_LIMIT_PER_MINUTE": "6000",
         "REELFORGE_SIGNUP_PER_HOUR": "1000",
         "REELFORGE_LOGIN_PER_MINUTE": "1000",
+        # The webhook receivers these tests run listen on 127.0.0.1.
+        "REELFORGE_WEBHOOK_ALLOW_PRIVATE": "1",
     }
     for name in ("REELFORGE_DATABASE_URL", "REELFORGE_QUEUE_URL", "REELFORGE_REDIS_URL"):
         env.pop(name, None)  # the embedded default: SQLite, one process

@@ -45,6 +45,7 @@ EVENTS = frozenset(
         "verify",
         "approve",
         "video_removed",
+        "report",
         "create",
     }
 )

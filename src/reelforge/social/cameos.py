@@ -986,6 +986,24 @@ def videos_with(db: Session, cameo: Cameo) -> list[dict[str, Any]]:
     ]
 
 
+def cameos_of_owner_in(db: Session, video_id: str, owner_id: str) -> list[Cameo]:
+    """The owner's live cameos that the video casts (uses not removed): what lets them
+    watch and report someone else's draft."""
+    return list(
+        db.scalars(
+            select(Cameo)
+            .join(CameoUse, CameoUse.cameo_id == Cameo.id)
+            .where(
+                CameoUse.video_id == video_id,
+                CameoUse.status != "removed",
+                Cameo.owner_id == owner_id,
+                Cameo.deleted_at.is_(None),
+            )
+            .order_by(Cameo.id)
+        )
+    )
+
+
 def use_of(db: Session, cameo: Cameo, video_id: str) -> CameoUse:
     use = db.scalars(
         select(CameoUse).where(

@@ -25,7 +25,20 @@ from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from reelforge.db.models import Block, Comment, Like, Post, SeeLess, User, Video, View, now_s
+from reelforge.db.models import (
+    Block,
+    Cameo,
+    CameoUse,
+    Comment,
+    Like,
+    Post,
+    Report,
+    SeeLess,
+    User,
+    Video,
+    View,
+    now_s,
+)
 from reelforge.service.api.schemas import CommentOut, Page, PostIn, VideoOut
 from reelforge.service.errors import APIError
 from reelforge.social.notify import notify
@@ -185,13 +198,15 @@ def visible_post(db: Session, video_id: str, viewer: Person | None, *, media: bo
 
 def media_video(db: Session, video_id: str, viewer: Person | None) -> Video:
     """The video whose files this viewer may fetch: their own (draft or post, unless a
-    moderator took it down), or a post they may see. 409 `not_ready` until its files
-    exist."""
+    moderator took it down), a post they may see, or one they review: a video that casts
+    their cameo, or (a moderator) one reported as a video. 409 `not_ready` until its
+    files exist."""
     video = db.get(Video, video_id)
     if video is None:
         raise not_found("post", video_id, "video_id")
     if viewer is None or video.user_id != viewer.id:
-        visible_post(db, video_id, viewer, media=True)
+        if viewer is None or not _reviews(db, video_id, viewer):
+            visible_post(db, video_id, viewer, media=True)
     elif (post := db.get(Post, video_id)) is not None and post.removed:
         visible_post(db, video_id, viewer, media=True)  # a moderator's own, or a 404
     if video.status != "completed":
@@ -202,6 +217,25 @@ def media_video(db: Session, video_id: str, viewer: Person | None) -> Video:
             code="not_ready",
         )
     return video
+
+
+def _reviews(db: Session, video_id: str, viewer: Person) -> bool:
+    """Whether the viewer may watch this video, draft or not, to judge it: it casts one
+    of their cameos, or they are a moderator and someone reported it as a video."""
+    casts_theirs = (
+        select(CameoUse.id)
+        .join(Cameo, Cameo.id == CameoUse.cameo_id)
+        .where(
+            CameoUse.video_id == video_id,
+            CameoUse.status != "removed",
+            Cameo.owner_id == viewer.id,
+            Cameo.deleted_at.is_(None),
+        )
+    )
+    if db.scalar(casts_theirs.limit(1)) is not None:
+        return True
+    reported = select(Report.id).where(Report.target_type == "video", Report.target_id == video_id)
+    return viewer.is_moderator and db.scalar(reported.limit(1)) is not None
 
 
 # Posting -----------------------------------------------------------------------------

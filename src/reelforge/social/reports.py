@@ -1,16 +1,20 @@
 """Reports and moderation: the rules, apart from HTTP.
 
-A report names a post (its video id), a comment (its id) or a profile (a handle), and a
-reason ("this is me", copyright, harmful, ...). Its life, in the order of this module:
+A report names a post (its video id), a comment (its id), a profile (a handle) or a
+video (its id: a cameo owner's report of a video that casts them, a draft of someone else
+included), and a reason ("this is me", copyright, harmful, ...). Its life, in the order of
+this module:
 
 1. Filed (`file_report`) by someone who can see the target and does not own it; at most
-   REPORTS_PER_HOUR per person, and one open report per reporter and target.
+   REPORTS_PER_HOUR per person, and one open report per reporter and target. A video
+   report goes into the consent log of each of the reporter's cameos it casts.
 2. Discussed (`add_message`): the reporter and the moderators write in its thread; a
    reporter's message tells the moderators on the thread (all of them while none has
    written), a moderator's tells the reporter.
 3. Resolved by a moderator (`resolve`): upheld takes the target down everywhere (a post is
    removed; a comment is removed; a profile's owner is suspended and all their posts are
-   removed); dismissed changes nothing. The reporter is told the outcome, the owner of what
+   removed; a video is deleted with its remixes, as its cameo's owner could have done);
+   dismissed changes nothing. The reporter is told the outcome, the owner of what
    was taken down is told too, and the action is written to the audit (`audit_page`).
 
 Who sees a report: its reporter and the moderators; to anyone else it is a 404.
@@ -23,6 +27,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from reelforge.cameos import consent_log
 from reelforge.db.models import (
     Comment,
     ModerationAudit,
@@ -30,6 +35,7 @@ from reelforge.db.models import (
     Report,
     ReportMessage,
     User,
+    Video,
     now_s,
 )
 from reelforge.service.api.schemas import (
@@ -41,12 +47,14 @@ from reelforge.service.api.schemas import (
     ResolveIn,
 )
 from reelforge.service.errors import APIError
+from reelforge.social import cameos as cameo_rules
 from reelforge.social import posts
 from reelforge.social.notify import notify
 from reelforge.social.present import user_out
 
 if TYPE_CHECKING:
     from reelforge.service.auth import Person
+    from reelforge.service.deps import ServiceState
 
 REPORTS_PER_HOUR = 10  # per person, counted over stored reports (every server process)
 MODERATOR_ROLES = ("moderator", "admin")
@@ -87,6 +95,16 @@ def file_report(db: Session, reporter: Person, body: ReportIn) -> Report:
     )
     db.add(report)
     db.flush()
+    if body.target_type == "video":
+        for cameo in cameo_rules.cameos_of_owner_in(db, body.target_id, reporter.id):
+            consent_log.append(
+                db,
+                cameo.id,
+                "report",
+                actor_id=reporter.id,
+                video_id=body.target_id,
+                detail={"report_id": report.id, "reason": body.reason},
+            )
     return report
 
 
@@ -99,6 +117,11 @@ def target_owner(db: Session, viewer: Person, target_type: str, target_id: str) 
         if user is None or user.suspended or posts.blocked_between(db, viewer.id, user.id):
             raise gone
         return user.id
+    if target_type == "video":
+        video = db.get(Video, target_id)
+        if video is None or not cameo_rules.cameos_of_owner_in(db, target_id, viewer.id):
+            raise gone
+        return video.user_id
     owner = None
     video_id = target_id
     if target_type == "comment":
@@ -158,7 +181,13 @@ def report_outs(
                 .order_by(ReportMessage.id)
             )
         )
-    user_ids = {r.reporter_id for r in reports} | {m.author_id for m in messages}
+    video_ids = {r.target_id for r in reports if r.target_type in ("post", "video")}
+    videos = {v.id: v for v in db.scalars(select(Video).where(Video.id.in_(video_ids)))}
+    user_ids = (
+        {r.reporter_id for r in reports}
+        | {m.author_id for m in messages}
+        | {v.user_id for v in videos.values()}
+    )
     users = {u.id: u for u in db.scalars(select(User).where(User.id.in_(user_ids)))}
     outs = {
         r.id: ReportOut(
@@ -168,6 +197,7 @@ def report_outs(
             target_id=r.target_id,
             reason=r.reason,
             details=r.details,
+            target_summary=_summary(r, videos, users),
             status=r.status,  # type: ignore[arg-type]
             created_at=r.created_at,
             resolved_at=r.resolved_at,
@@ -183,6 +213,16 @@ def report_outs(
             )
         )
     return list(outs.values())
+
+
+def _summary(report: Report, videos: dict[str, Video], users: dict[str, User]) -> str | None:
+    """What a moderator needs to judge a video without opening it: whose, and its prompt."""
+    if report.target_type not in ("post", "video"):
+        return None
+    video = videos.get(report.target_id)
+    if video is None:
+        return "deleted"
+    return f'by @{users[video.user_id].name}: "{video.prompt}"'
 
 
 def reports_page(
@@ -239,8 +279,11 @@ def _other_side(db: Session, report: Report, author: Person) -> set[str]:
 # 3. Resolving ------------------------------------------------------------------------
 
 
-def resolve(db: Session, report: Report, moderator: Person, choice: ResolveIn) -> None:
-    """Uphold (take the target down) or dismiss; tell the people concerned; audit it."""
+def resolve(
+    db: Session, service: ServiceState, report: Report, moderator: Person, choice: ResolveIn
+) -> None:
+    """Uphold (take the target down) or dismiss; tell the people concerned; audit it.
+    Upholding a video report deletes files too, and commits on the way."""
     if report.status != "open":
         raise APIError(
             409,
@@ -250,7 +293,7 @@ def resolve(db: Session, report: Report, moderator: Person, choice: ResolveIn) -
         )
     report.status = choice.outcome
     report.resolved_at, report.resolved_by = now_s(), moderator.id
-    owner = _take_down(db, report) if choice.outcome == "upheld" else None
+    owner = _take_down(db, service, report) if choice.outcome == "upheld" else None
     db.add(
         ModerationAudit(
             moderator_id=moderator.id,
@@ -281,8 +324,22 @@ def resolve(db: Session, report: Report, moderator: Person, choice: ResolveIn) -
         )
 
 
-def _take_down(db: Session, report: Report) -> str | None:
+def _take_down(db: Session, service: ServiceState, report: Report) -> str | None:
     """Remove the report's target everywhere; the id of its owner (None if it is gone)."""
+    if report.target_type == "video":
+        video = db.get(Video, report.target_id)
+        cameos = cameo_rules.cameos_of_owner_in(db, report.target_id, report.reporter_id)
+        if video is None:
+            return None
+        creator = video.user_id
+        if cameos:  # logged in the cameo's consent log, remixes included
+            why = f"a moderator upheld your report of video {video.id}"
+            cameo_rules.take_down(db, service, cameos[0], {video.id}, why)
+        else:  # the reporter's cameo was deleted since: its take-down took the video
+            from reelforge.service.videos import forget_video
+
+            forget_video(db, service, video)
+        return creator
     if report.target_type == "post":
         post = db.get(Post, report.target_id)
         if post is not None:

@@ -79,7 +79,8 @@ async def resolve(
     """Uphold (take the target down everywhere) or dismiss."""
 
     def work(db: Session) -> ReportOut:
-        rules.resolve(db, rules.visible_report(db, report_id, moderator), moderator, body)
+        report = rules.visible_report(db, report_id, moderator)
+        rules.resolve(db, service, report, moderator, body)
         db.commit()
         return _with_thread(db, report_id, moderator)
 

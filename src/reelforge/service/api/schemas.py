@@ -230,8 +230,10 @@ class ReadIn(_In):
 
 
 class ReportIn(_In):
-    target_type: Literal["post", "comment", "profile"]
-    target_id: str = Field(min_length=1, max_length=40)  # video id, comment id or handle
+    # post, video: a video id (video: a cameo owner's report of a video casting them, a
+    # draft included); comment: a comment id; profile: a handle
+    target_type: Literal["post", "comment", "profile", "video"]
+    target_id: str = Field(min_length=1, max_length=40)
     reason: Literal["likeness", "copyright", "harmful", "harassment", "spam", "other"]
     details: str = Field(default="", max_length=2000)
 
@@ -249,6 +251,7 @@ class ReportOut(BaseModel):
     target_id: str
     reason: str
     details: str
+    target_summary: str | None = None  # post, video: whose it is and its prompt
     status: Literal["open", "upheld", "dismissed"]
     created_at: int
     resolved_at: int | None

@@ -6,6 +6,7 @@
 import { del, get, patch, post, q } from "../api.js";
 import { h, timeAgo, toast } from "../dom.js";
 import { field, formErrorLine, onSubmit } from "../forms.js";
+import { openDialog, openReport } from "./dialogs.js";
 
 const MIN_TAKE_S = 5; // the server takes 5-15 s (service/api/cameos.py TAKE_SECONDS)
 const MAX_TAKE_S = 15;
@@ -408,6 +409,15 @@ function grantsPart(cameo, path, redraw) {
   );
 }
 
+/** Play a video with the cameo, someone else's draft included (the owner may watch it). */
+function watch(video) {
+  openDialog(
+    `@${video.creator}'s video`,
+    h("video", { class: "review-clip", src: `/api/posts/${q(video.video_id)}/video`, controls: true, playsinline: true }),
+    h("p", { class: "prompt" }, video.prompt),
+  );
+}
+
 async function drawVideos(box, path, log) {
   const heading = h("h3", {}, "Videos with this cameo");
   let videos;
@@ -449,6 +459,20 @@ async function drawVideos(box, path, log) {
               "Approve",
             )
           : null,
+        video.video_status === "completed"
+          ? h("button", { type: "button", onclick: () => watch(video) }, "Watch")
+          : null,
+        h(
+          "button",
+          {
+            type: "button",
+            onclick: () =>
+              openReport("video", video.video_id, `@${video.creator}'s video`, {
+                onSent: () => drawLog(log, path, path.split("/").pop()),
+              }),
+          },
+          "Report",
+        ),
         h(
           "button",
           {

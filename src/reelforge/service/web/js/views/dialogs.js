@@ -38,8 +38,10 @@ export const REPORT_REASONS = [
   ["other", "Other"],
 ];
 
-/** Report a post, comment or profile (target_id: video id, comment id or handle). */
-export function openReport(targetType, targetId, what) {
+/** Report a post, comment, profile or video (target_id: video id, comment id, handle,
+ * video id; a video: a cameo owner's report of a video that casts them, drafts included).
+ * `onSent` runs once the report is filed. */
+export function openReport(targetType, targetId, what, { onSent } = {}) {
   const reason = h(
     "select",
     { name: "reason", required: true },
@@ -64,6 +66,7 @@ export function openReport(targetType, targetId, what) {
     });
     dialog.close();
     toast("Report sent. A moderator will look at it.");
+    if (onSent) await onSent();
   });
   reason.focus();
 }

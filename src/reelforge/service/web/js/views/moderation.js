@@ -36,6 +36,7 @@ function reportRow(report, open) {
 
 function targetLink(report) {
   if (report.target_type === "post") return h("a", { href: `/p/${report.target_id}` }, "the post");
+  if (report.target_type === "video") return h("span", {}, `video ${report.target_id}`);
   if (report.target_type === "profile") return h("a", { href: `/u/${report.target_id}` }, `@${report.target_id}`);
   return h("span", {}, `comment ${report.target_id}`);
 }
@@ -88,6 +89,10 @@ async function openReport(detail, reportId, moderator, reloadQueue) {
   append(detail, [
     h("h2", { tabindex: "-1" }, `Report: ${report.reason}`),
     h("p", {}, `On `, targetLink(report), ` · by @${report.reporter.handle} · ${report.status}`),
+    report.target_summary ? h("p", { class: "target-summary" }, report.target_summary) : null,
+    report.target_type === "video" && report.target_summary !== "deleted"
+      ? h("video", { class: "review-clip", src: `/api/posts/${encodeURIComponent(report.target_id)}/video`, controls: true, playsinline: true })
+      : null,
     report.details ? h("p", { class: "details" }, report.details) : null,
     h("h3", {}, "Thread"),
     thread,
