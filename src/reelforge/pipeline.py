@@ -58,6 +58,7 @@ from reelforge.provenance.registry import (
 )
 from reelforge.provenance.visible import MAX_HANDLE_CHARS
 from reelforge.recaption import detailed_caption, recaption
+from reelforge.recaption.rules import fit_plan_dialogue
 from reelforge.recaption.understood import understood
 from reelforge.safety import PolicyEngine, raise_for_decision
 from reelforge.settings import Settings
@@ -148,8 +149,9 @@ def generate(
     report("recaption", 0.0)
     t0 = time.perf_counter()
     if plan is None:
-        plan, caption = recaption(request.prompt, seed, settings)
-    else:
+        plan, caption = recaption(request.prompt, seed, settings, request.seconds)
+    else:  # dialogue no longer than the clip holds, whoever made the plan (issue 21)
+        plan = fit_plan_dialogue(plan, request.seconds)
         caption = detailed_caption(plan)
     if any(cameo.likeness is not None for cameo in cameos):
         plan = cast(plan, cameos)  # the cameos' likenesses drawn into the plan's characters

@@ -435,6 +435,7 @@ class Worker:
                         request.prompt,
                         request.seed or 0,
                         self.settings,
+                        request.seconds,
                     )
                     if base_plan
                     else None

@@ -14,7 +14,13 @@ from reelforge.recaption.assets import asset_matcher
 from reelforge.recaption.caption import detailed_caption
 from reelforge.recaption.concepts import Match, concept_index
 from reelforge.recaption.llm import RecaptionFailed, recaption_with_llm
-from reelforge.recaption.rules import PLACE_WORDS, RulePlanner, color_name, stated_aspects
+from reelforge.recaption.rules import (
+    PLACE_WORDS,
+    RulePlanner,
+    color_name,
+    fit_plan_dialogue,
+    stated_aspects,
+)
 from reelforge.recaption.things import ThingReader
 from reelforge.recaption.vocabulary import (
     CHARACTER_NOUNS,
@@ -38,8 +44,12 @@ log = logging.getLogger(__name__)
 __all__ = ["detailed_caption", "recaption", "remix_plan"]
 
 
-def recaption(prompt: str, seed: int, settings: Settings) -> tuple[ScenePlan, str]:
-    """Expand `prompt` into a ScenePlan and its detailed caption (deterministic per seed)."""
+def recaption(
+    prompt: str, seed: int, settings: Settings, seconds: float | None = None
+) -> tuple[ScenePlan, str]:
+    """Expand `prompt` into a ScenePlan and its detailed caption (deterministic per seed).
+    With `seconds`, the plan's dialogue is cut to what a clip that long can hold, with a
+    note (rules.fit_dialogue)."""
     if settings.recaption_llm_url:
         try:
             plan, caption = recaption_with_llm(
@@ -50,6 +60,10 @@ def recaption(prompt: str, seed: int, settings: Settings) -> tuple[ScenePlan, st
                 api_key=settings.recaption_llm_api_key,
                 timeout_s=settings.recaption_llm_timeout_s,
             )
+            if seconds is not None:
+                fitted = fit_plan_dialogue(plan, seconds)
+                caption = caption if fitted is plan else detailed_caption(fitted)
+                plan = fitted
             return plan, caption or detailed_caption(plan)
         except RecaptionFailed as exc:
             log.warning("LLM recaption failed, using rules: %s", exc)
@@ -63,7 +77,7 @@ def recaption(prompt: str, seed: int, settings: Settings) -> tuple[ScenePlan, st
         return concept_index(settings.embedding_model_dir).nearest(noun, among)
 
     planner = RulePlanner(nearest, settings.concept_min_similarity, _thing_reader(settings))
-    plan = planner.plan(prompt, seed)
+    plan = planner.plan(prompt, seed, seconds)
     if note:
         plan.notes.insert(0, note)
     return plan, detailed_caption(plan)
@@ -103,11 +117,13 @@ def _thing_reader(settings: Settings) -> ThingReader:
     )
 
 
-def remix_plan(base: ScenePlan, prompt: str, seed: int, settings: Settings) -> ScenePlan:
+def remix_plan(
+    base: ScenePlan, prompt: str, seed: int, settings: Settings, seconds: float | None = None
+) -> ScenePlan:
     """`base` changed by what `prompt` states, and only that: a new setting, light,
     weather or camera move, new objects, new characters or lines. Everything the prompt
     does not mention (and the seed, so the same motion) stays as it was."""
-    change, _ = recaption(prompt, seed, settings)
+    change, _ = recaption(prompt, seed, settings, seconds)
     stated = stated_aspects(prompt, change)
     plan = base.model_copy(deep=True)
     plan.prompt = prompt

@@ -68,6 +68,15 @@ T = TypeVar("T")
 MAX_OBJECTS = 12
 MAX_CHARACTERS = 2
 SPEECH_WORDS_PER_S = 2.7  # typical espeak-ng rate at 165 wpm, for planning line starts
+# Dialogue is fitted to the clip at planning, at the fastest real pace of the sim's voices:
+# espeak-ng at 180 wpm says short plain words at about 4.5 words and 20 characters a
+# second. What cannot be said within the clip even at that pace is cut, with a note, so
+# neither the content policy nor the speech synthesiser ever works on it (issue 21: a
+# 32,000-character line took 14 GB and minutes of a worker for a 4 s clip).
+MAX_SPEECH_WORDS_PER_S = 4.5
+MAX_SPEECH_CHARS_PER_S = 20.0
+FIRST_LINE_S = 0.5  # the first line starts here
+LINE_PAUSE_S = 0.3  # the shortest pause between lines (the sim's LINE_GAP_S)
 
 # Words that end a noun phrase or can never be its head.
 STOPWORDS = frozenset(
@@ -398,6 +407,87 @@ def _by_reference(
     return None
 
 
+def speaking_s(text: str) -> float:
+    """Seconds `text` takes at least, at the fastest pace a voice of the sim speaks."""
+    return max(len(text.split()) / MAX_SPEECH_WORDS_PER_S, len(text) / MAX_SPEECH_CHARS_PER_S)
+
+
+def fit_dialogue(lines: list[str], seconds: float) -> tuple[list[str], str | None]:
+    """The lines, in the order they are spoken, that a `seconds`-long clip can hold, and
+    a note saying what was cut (None: nothing was).
+
+    Lines start at FIRST_LINE_S with LINE_PAUSE_S between them and take `speaking_s`
+    each. Whole lines are kept while they fit; the first that does not is shortened at a
+    word boundary to what fits (left out if not even its first word does); the rest are
+    cut."""
+    kept: list[str] = []
+    free_s = seconds - FIRST_LINE_S
+    for index, line in enumerate(lines):
+        if speaking_s(line) <= free_s:
+            kept.append(line)
+            free_s -= speaking_s(line) + LINE_PAUSE_S
+            continue
+        shortened = _fitting_prefix(line, free_s)
+        if shortened:
+            kept.append(shortened)
+        cut_words = sum(len(rest.split()) for rest in lines[index:]) - len(shortened.split())
+        total_words = sum(len(text.split()) for text in lines)
+        first_cut = line[len(shortened) :].lstrip(" ,;:")
+        preview = " ".join(first_cut.split()[:6])[:40]
+        note = (
+            f"dialogue cut to what a {seconds:g} s clip can hold (at most "
+            f"{MAX_SPEECH_WORDS_PER_S:g} words a second): {total_words - cut_words} of "
+            f"{total_words} words kept, {len(lines) - index} of {len(lines)} lines cut "
+            f'or shortened, from "{preview}..."'
+        )
+        return kept, note
+    return kept, None
+
+
+def _fitting_prefix(line: str, free_s: float) -> str:
+    """The longest start of `line` that ends at a word boundary and is said in `free_s`."""
+    words = list(re.finditer(r"\S+", line))
+    low, high = 0, len(words)  # the number of words that fit: binary search
+    while low < high:
+        middle = (low + high + 1) // 2
+        if speaking_s(line[: words[middle - 1].end()]) <= free_s:
+            low = middle
+        else:
+            high = middle - 1
+    return line[: words[low - 1].end()].rstrip(",;:") if low else ""
+
+
+def fit_plan_dialogue(plan: ScenePlan, seconds: float) -> ScenePlan:
+    """`plan` (made elsewhere: an endpoint, a remix's source) with its dialogue cut by
+    `fit_dialogue` to a `seconds`-long clip, in the order its lines start; the note is
+    added to its notes. The same plan when nothing is cut."""
+    ordered = sorted(
+        (
+            (line.start_s, c, n)
+            for c, character in enumerate(plan.characters)
+            for n, line in enumerate(character.lines)
+        ),
+        key=lambda item: item[0],
+    )
+    texts = [plan.characters[c].lines[n].text for _, c, n in ordered]
+    kept, note = fit_dialogue(texts, seconds)
+    if note is None:
+        return plan
+    fitted = plan.model_copy(deep=True)
+    keep: dict[tuple[int, int], str] = {
+        (c, n): text for (_, c, n), text in zip(ordered, kept, strict=False)
+    }
+    for c, character in enumerate(fitted.characters):
+        character.lines = [
+            line.model_copy(update={"text": keep[(c, n)]})
+            for n, line in enumerate(character.lines)
+            if (c, n) in keep
+        ]
+    fitted.timeline = RulePlanner.timeline(fitted)
+    fitted.notes.append(note)
+    return fitted
+
+
 def singular(word: str) -> str:
     if word in OBJECT_NOUNS or word in SETTING_NOUNS or word in CHARACTER_NOUNS:
         return word
@@ -435,11 +525,17 @@ class RulePlanner:
         self._setting_word: str | None = None  # an unknown place word read as the setting
 
     # 1. Entry point ------------------------------------------------------------------
-    def plan(self, prompt: str, seed: int) -> ScenePlan:
+    def plan(self, prompt: str, seed: int, seconds: float | None = None) -> ScenePlan:
+        """The plan of `prompt`; with `seconds`, its dialogue is cut to what a clip of
+        that length can hold (`fit_dialogue`). None: no clip, nothing cut."""
         rng = np.random.default_rng(seed)
         self._setting_word = None
         notes: list[str] = []
         text, quotes = self._lift_quotes(prompt)
+        if seconds is not None:  # before attribution: cut lines are never read further
+            quotes, cut_note = fit_dialogue(quotes, seconds)
+            if cut_note:
+                notes.append(cut_note)
         sentences = [s for s in SENTENCE_RE.split(text) if s.strip()]
         words = [[w for w in WORD_RE.findall(s)] for s in sentences]
         lower = " ".join(text.lower().split())
