@@ -1,5 +1,6 @@
 """Exactly-once jobs and fair scheduling (jobs/worker.py): a real server and real
-`reelforge worker` processes on one data directory (SQLite, the SQLite queue).
+`reelforge worker` processes, stopped with SIGSTOP and killed with SIGKILL, on SQLite (the
+SQLite queue) and on PostgreSQL + Redis (issue 21: "on SQLite and on PostgreSQL + Redis").
 
 - A worker stopped (SIGSTOP) mid-job loses its lease; another worker completes the job;
   the first, continued, has its writes refused: the served file is the second's, one
@@ -10,6 +11,10 @@
 - Fair pick: one user's burst does not delay another user's single job by more than one
   job; the per-user cap on queued + running jobs answers 429 too_many_active_jobs.
 - Retries back off: not_before = now + base * 2^(attempt-1), jittered; not claimed early.
+
+One server per backend serves every test of the module (starting one costs seconds);
+each test has its own users, and its workers are killed and its unfinished jobs failed
+when it ends, so no test sees another's work.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +32,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 from tests.app.test_notifications import Server, start_server
+from tests.servers import scratch_database
 
 from reelforge.db.models import Video, Watermark
 from reelforge.db.session import make_engine, session_factory
@@ -35,22 +42,33 @@ from reelforge.settings import Settings
 from reelforge.storage import storage_from_settings
 
 LEASE_S = 2.0
+MAX_ACTIVE = 6  # the per-user cap the fairness test meets
+PG_URL = os.environ.get("REELFORGE_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("REELFORGE_TEST_REDIS_URL")
 
 
 class Site:
-    def __init__(self, tmp_path: Path, **env: str) -> None:
-        self.data_dir = tmp_path / "data"
-        self.tmp_dir = tmp_path / "tmp"
+    def __init__(self, root: Path, backend: dict[str, str]) -> None:
+        self.data_dir = root / "data"
+        self.tmp_dir = root / "tmp"
         self.tmp_dir.mkdir()
         self.env = {
             "REELFORGE_DATA_DIR": str(self.data_dir),
             "REELFORGE_JOB_LEASE_S": str(LEASE_S),
+            "REELFORGE_MAX_ACTIVE_JOBS_PER_USER": str(MAX_ACTIVE),
+            "REELFORGE_QUEUE_NAME": f"leases-{uuid.uuid4().hex[:8]}",
             "TMPDIR": str(self.tmp_dir),
-            **env,
+            **backend,
         }
         self.server: Server = start_server(self.data_dir, **self.env)
         self.workers: list[subprocess.Popen[bytes]] = []
-        self.settings = Settings(data_dir=self.data_dir)
+        self.settings = Settings(
+            data_dir=self.data_dir,
+            database_url=backend.get("REELFORGE_DATABASE_URL"),
+            queue_url=backend.get("REELFORGE_QUEUE_URL"),
+            redis_url=backend.get("REELFORGE_REDIS_URL"),
+            queue_name=self.env["REELFORGE_QUEUE_NAME"],
+        )
         self.engine = make_engine(self.settings)
         self.factory = session_factory(self.engine)
 
@@ -100,21 +118,61 @@ class Site:
             time.sleep(0.1)
         return video
 
-    def close(self) -> None:
+    def end_test(self) -> None:
+        """Kill this test's workers and fail its unfinished jobs: the next test starts
+        with no worker running and nothing queued."""
         for process in self.workers:
             if process.poll() is None:
                 process.send_signal(signal.SIGCONT)
                 process.kill()
                 process.wait()
+        with self.factory() as db, db.begin():
+            db.execute(
+                update(Video)
+                .where(Video.status.in_(("queued", "in_progress")))
+                .values(status="failed", lease_token=None, lease_expires_at=None)
+            )
+
+    def close(self) -> None:
+        self.end_test()
         self.server.stop()
         self.engine.dispose()
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    made = Site(tmp_path)
+@pytest.fixture(scope="module", params=["sqlite", "postgres+redis"])
+def backend(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The settings of each backend: the embedded default, or a scratch PostgreSQL
+    database with the queue and rate limits in Redis."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    if not (PG_URL and REDIS_URL):
+        pytest.skip("REELFORGE_TEST_DATABASE_URL / REELFORGE_TEST_REDIS_URL are not set")
+    with scratch_database(PG_URL) as url:
+        yield {
+            "REELFORGE_DATABASE_URL": url,
+            "REELFORGE_QUEUE_URL": REDIS_URL,
+            "REELFORGE_REDIS_URL": REDIS_URL,
+        }
+
+
+@pytest.fixture(scope="module")
+def shared_site(
+    backend: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Site]:
+    made = Site(tmp_path_factory.mktemp("leases"), backend)
     yield made
     made.close()
+
+
+@pytest.fixture
+def site(shared_site: Site) -> Iterator[Site]:
+    yield shared_site
+    shared_site.end_test()
+
+
+def _user(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:6]}"  # the tests share one database
 
 
 def _attempt_folders(site: Site, video_id: str) -> list[str]:
@@ -123,7 +181,7 @@ def _attempt_folders(site: Site, video_id: str) -> list[str]:
 
 
 def test_a_stopped_worker_loses_the_job_and_its_late_writes_are_refused(site: Site) -> None:
-    key = site.key("alice")
+    key = site.key(_user("alice"))
     # The first attempt pauses in one step, so it is surely mid-job when stopped.
     first = site.worker(REELFORGE_JOB_STEP_SLEEP_S="3")
     video_id = site.submit(key, "a red ball bounces").json()["id"]
@@ -149,7 +207,7 @@ def test_a_stopped_worker_loses_the_job_and_its_late_writes_are_refused(site: Si
 
 
 def test_a_silent_heavy_step_longer_than_the_lease_is_not_taken_over(site: Site) -> None:
-    key = site.key("alice")
+    key = site.key(_user("alice"))
     site.worker(REELFORGE_JOB_STEP_SLEEP_S=str(3 * LEASE_S))
     site.worker(REELFORGE_JOB_STEP_SLEEP_S=str(3 * LEASE_S))
     video_id = site.submit(key, "a blue cube spins").json()["id"]
@@ -159,7 +217,7 @@ def test_a_silent_heavy_step_longer_than_the_lease_is_not_taken_over(site: Site)
 
 
 def test_a_killed_workers_temp_folder_is_removed_at_the_next_start(site: Site) -> None:
-    key = site.key("alice")
+    key = site.key(_user("alice"))
     first = site.worker(REELFORGE_JOB_STEP_SLEEP_S="30")
     video_id = site.submit(key, "a green cone").json()["id"]
     site.wait(video_id, "in_progress")
@@ -178,37 +236,29 @@ def test_a_killed_workers_temp_folder_is_removed_at_the_next_start(site: Site) -
     assert site.wait(video_id, "completed").attempts == 2
 
 
-def test_one_users_burst_does_not_starve_another_and_the_cap_answers_429(tmp_path: Path) -> None:
-    site = Site(tmp_path, REELFORGE_MAX_ACTIVE_JOBS_PER_USER="6")
-    try:
-        alice, bob = site.key("alice"), site.key("bob")
-        burst = [site.submit(alice, f"a ball number {n}").json()["id"] for n in range(6)]
-        over = site.submit(alice, "one too many")
-        assert over.status_code == 429
-        assert over.json()["error"]["code"] == "too_many_active_jobs"
-        assert "6" in over.json()["error"]["message"]
-        single = site.submit(bob, "bob's one clip").json()["id"]
-        # The order a worker takes them in (each finished before the next pick).
-        worker = Worker(
-            site.settings,
-            site.factory,
-            storage_from_settings(site.settings),
-            JobQueue(site.settings),
-        )
-        order = []
-        while (claimed := worker.claim_next()) is not None:
-            order.append(claimed[0])
-            with site.factory() as db, db.begin():
-                db.execute(update(Video).where(Video.id == claimed[0]).values(status="completed"))
-        assert sorted(order) == sorted([*burst, single])
-        assert order.index(single) <= 1, order
-        assert order[0] == burst[0]  # oldest first among users with nothing running
-    finally:
-        site.close()
+def test_one_users_burst_does_not_starve_another_and_the_cap_answers_429(site: Site) -> None:
+    alice, bob = site.key(_user("alice")), site.key(_user("bob"))
+    burst = [site.submit(alice, f"a ball number {n}").json()["id"] for n in range(MAX_ACTIVE)]
+    over = site.submit(alice, "one too many")
+    assert over.status_code == 429
+    assert over.json()["error"]["code"] == "too_many_active_jobs"
+    assert str(MAX_ACTIVE) in over.json()["error"]["message"]
+    single = site.submit(bob, "bob's one clip").json()["id"]
+    # One real worker, started after the burst: bob's job is the first or second it
+    # takes (alice's oldest may go first: nobody has had a turn), never behind the burst.
+    site.worker()
+    bobs = site.wait(single, "completed")
+    assert bobs.claimed_at is not None
+    with site.factory() as db:
+        claimed_before = db.scalars(
+            select(Video.id).where(Video.id.in_(burst), Video.claimed_at < bobs.claimed_at)
+        ).all()
+    assert set(claimed_before) <= {burst[0]}, claimed_before
+    assert bobs.attempts == 1
 
 
 def test_a_failed_attempt_backs_off_and_is_not_claimed_before_it_is_due(site: Site) -> None:
-    key = site.key("alice")
+    key = site.key(_user("alice"))
     video_id = site.submit(key, "a slow retry").json()["id"]
     settings = site.settings.model_copy(update={"job_retry_base_s": 60.0})
     worker = Worker(settings, site.factory, storage_from_settings(settings), JobQueue(settings))
