@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     webhook_backoff_scale: float = Field(default=1.0, gt=0)
     webhook_give_up_after_s: float = Field(default=24 * 3600, gt=0)
     webhook_poll_interval_s: float = Field(default=1.0, gt=0)
+    # One attempt's network timeout; a sender's claim on an event lasts 6 times this, so
+    # after a sender is killed mid-send another one sends the event that much later.
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    # Delivered events are kept this long (for `reelforge webhooks` and receivers' support
+    # questions), then the sender deletes them; failed ones stay for the operator.
+    webhook_keep_delivered_s: float = Field(default=7 * 24 * 3600, ge=0)
     max_request_bytes: int = 50 * 1024 * 1024
     # Requests per API key and minute, per route class (service/limits.py), shared across
     # server processes through Redis when one is configured. Reads: 600 leaves room for
