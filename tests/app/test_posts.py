@@ -71,7 +71,8 @@ def test_a_clip_made_in_the_app_becomes_a_post_and_a_remix_chain_two_deep(
     done = alice.get(f"/api/videos/{draft['id']}").json()
     assert done["status"] == "completed" and done["video_url"]
     assert alice.get(done["video_url"]).status_code == 200  # the creator plays the draft
-    assert bob.get(done["video_url"]).status_code == 404
+    assert carol.get(done["video_url"]).status_code == 404  # a draft is nobody else's,
+    assert bob.get(done["video_url"]).status_code == 200  # but its cameo's owner may watch it
 
     original = post(alice, draft["id"], caption="bouncing")
     remix = bob.post(f"/api/posts/{original['id']}/remix", json={"prompt": "a blue ball bounces"})
