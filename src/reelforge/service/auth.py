@@ -27,6 +27,7 @@ from reelforge.db.keys import user_for_key
 from reelforge.db.models import User, WebSession, now_s
 from reelforge.service.deps import StateDep, run_db
 from reelforge.service.errors import APIError
+from reelforge.service.forms import read_form
 
 SESSION_COOKIE = "rf_session"
 CSRF_HEADER = "x-csrf-token"
@@ -169,7 +170,7 @@ async def _check_csrf(request: Request, person: Person) -> None:
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
-        form = await request.form()
+        form = await read_form(request)
         value = form.get("csrf_token")
         sent = value if isinstance(value, str) else None
     if not sent or not person.csrf_token or not secrets.compare_digest(sent, person.csrf_token):

@@ -48,6 +48,7 @@ from reelforge.errors import MediaError
 from reelforge.media import ProbeInfo, probe
 from reelforge.service.deps import StateDep, UserDep, run_db, upload_on_disk
 from reelforge.service.errors import APIError
+from reelforge.service.forms import read_form
 from reelforge.social import cameos as cameo_rules
 
 router = APIRouter(prefix="/v1/videos/characters", tags=["characters"])
@@ -116,7 +117,7 @@ async def _fields(request: Request) -> tuple[str, UploadFile]:
         raise APIError(
             400, "send name and video as multipart/form-data", code="unsupported_content_type"
         )
-    form = await request.form()
+    form = await read_form(request)
     name = form.get("name")
     if not isinstance(name, str) or not 1 <= len(name.strip()) <= MAX_NAME_CHARS:
         got = f"{len(name.strip())} characters" if isinstance(name, str) else "nothing"

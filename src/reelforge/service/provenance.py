@@ -21,6 +21,7 @@ from reelforge.provenance.registry import DatabaseRegistry
 from reelforge.provenance.verify import verify_file
 from reelforge.service.deps import StateDep, UserDep, upload_on_disk
 from reelforge.service.errors import APIError
+from reelforge.service.forms import read_form
 
 router = APIRouter(prefix="/v1/provenance", tags=["provenance"])
 
@@ -35,7 +36,7 @@ async def verify(request: Request, user: UserDep, service: StateDep) -> dict[str
         raise APIError(
             400, "send the video as multipart/form-data field `file`", code="invalid_value"
         )
-    form = await request.form()
+    form = await read_form(request)
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         raise APIError(400, "file is required: the video to verify", param="file")

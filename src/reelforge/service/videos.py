@@ -42,6 +42,8 @@ from reelforge.recaption.understood import understood
 from reelforge.service import idempotency
 from reelforge.service.deps import ServiceState, StateDep, UserDep, run_db
 from reelforge.service.errors import APIError
+from reelforge.service.forms import read_form
+from reelforge.service.hardening import unencodable
 from reelforge.settings import Settings
 from reelforge.social import cameos as cameo_rules
 from reelforge.social.posts import check_daily_quota, delete_post_rows
@@ -103,7 +105,7 @@ async def _fields(request: Request) -> dict[str, Any]:
             raise APIError(400, "the request body must be a JSON object", code="invalid_json")
         return body
     if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-        form = await request.form()
+        form = await read_form(request)
         items = form.multi_items()
         fields: dict[str, Any] = {k: v for k, v in items if not _CHARACTERS_KEY.match(k)}
         characters = [(key, value) for key, value in items if _CHARACTERS_KEY.match(key)]
@@ -138,6 +140,15 @@ def _form_characters(items: list[tuple[str, Any]]) -> list[Any]:
                     param="characters",
                     code="invalid_value",
                 ) from None
+            where = unencodable(value)  # "\ud800" escaped inside the JSON: not text
+            if where is not None:
+                param = "characters" + ("" if where == "body" else f".{where}".replace(".[", "["))
+                raise APIError(
+                    400,
+                    f"{param}: contains a lone surrogate, which is not text; send valid Unicode",
+                    param=param,
+                    code="invalid_text",
+                )
         for offset, each in enumerate(value if isinstance(value, list) else [value]):
             numbered.append((index, offset, each))
     return [value for _, _, value in sorted(numbered, key=lambda n: (n[0], n[1]))]

@@ -35,6 +35,7 @@ from reelforge.service.api.schemas import HANDLE_PATTERN
 from reelforge.service.auth import PersonDep
 from reelforge.service.deps import StateDep, run_db, upload_on_disk
 from reelforge.service.errors import APIError
+from reelforge.service.forms import read_form
 from reelforge.social import cameo_webhooks
 from reelforge.social import cameos as rules
 
@@ -109,7 +110,7 @@ async def verify(request: Request, person: PersonDep, service: StateDep) -> dict
         )
     if int(request.headers.get("content-length") or 0) > MAX_TAKE_BYTES + 1_000_000:
         raise _too_large()
-    form = await request.form()
+    form = await read_form(request)
     challenge_id = form.get("challenge_id")
     if not isinstance(challenge_id, str) or not challenge_id.strip():
         raise APIError(400, "challenge_id is required", param="challenge_id", code="invalid_value")
