@@ -8,7 +8,8 @@
    server's): every poll it `claim`s due rows with a conditional UPDATE (due, not delivered
    or failed, and unclaimed or its claim expired), so two processes never send one row at
    once, on SQLite and PostgreSQL alike. A process killed mid-send leaves a claim that
-   expires after CLAIM_S; another poll, here or elsewhere, sends the row again.
+   expires after claim_s (6 × webhook_timeout_s: a claim outlives any one send); another
+   poll, here or elsewhere, sends the row again.
 3. `send` checks the address (`check_address`: after DNS resolution, no loopback, private,
    link-local, multicast, reserved or unspecified address unless
    REELFORGE_WEBHOOK_ALLOW_PRIVATE) and POSTs once, signed, never following a redirect.
@@ -20,6 +21,10 @@
    until the next poll, so a receiver that is down sees its events in order.
 5. `list_deliveries` and `retry` are the operator's view (`reelforge webhooks`); they show
    the last status and error, never the secret.
+6. `prune`: every PRUNE_EVERY_S the sender deletes delivered rows older than
+   webhook_keep_delivered_s, PRUNE_BATCH rows a transaction and at most
+   PRUNE_MAX_BATCHES a time, so the table does not grow for ever and no delete holds
+   long locks. Failed rows are kept for the operator.
 
 The event body is stored as sent; the signature is made per attempt (fresh timestamp).
 """
@@ -39,7 +44,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import CursorResult, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from reelforge import webhooks
@@ -50,9 +55,10 @@ from reelforge.settings import Settings
 log = logging.getLogger(__name__)
 
 SCHEDULE_S = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)  # Standard Webhooks
-CLAIM_S = 60.0  # a claim outlives one send (TIMEOUT_S) by far
-TIMEOUT_S = 10.0
 BATCH = 50
+PRUNE_EVERY_S = 60.0
+PRUNE_BATCH = 500
+PRUNE_MAX_BATCHES = 20
 
 
 class AddressRefused(Exception):
@@ -140,7 +146,7 @@ def send(row: WebhookDelivery, settings: Settings) -> Attempt:
     }
     try:
         with (
-            httpx.Client(timeout=TIMEOUT_S, follow_redirects=False) as client,
+            httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False) as client,
             client.stream("POST", row.url, content=body, headers=headers) as response,
         ):
             status = response.status_code  # the body is never read
@@ -157,8 +163,16 @@ def next_delay_s(attempts: int, settings: Settings, rng: random.Random) -> float
     return base * (1 + 0.1 * rng.random())
 
 
-def claim(factory: sessionmaker[Session], token: str, now: float) -> list[WebhookDelivery]:
-    """The due rows this caller now holds, oldest first (detached copies)."""
+def claim_s(settings: Settings) -> float:
+    """How long a claim holds: far longer than one send (each of its connect, write and
+    read may take webhook_timeout_s)."""
+    return 6 * settings.webhook_timeout_s
+
+
+def claim(
+    factory: sessionmaker[Session], token: str, now: float, hold_s: float
+) -> list[WebhookDelivery]:
+    """The due rows this caller now holds for `hold_s`, oldest first (detached copies)."""
     due = or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < now)
     open_ = (
         WebhookDelivery.delivered_at.is_(None),
@@ -178,7 +192,7 @@ def claim(factory: sessionmaker[Session], token: str, now: float) -> list[Webhoo
             result = db.execute(
                 update(WebhookDelivery)
                 .where(WebhookDelivery.id == event_id, *open_, due)
-                .values(claimed_until=now + CLAIM_S, claim_token=token)
+                .values(claimed_until=now + hold_s, claim_token=token)
             )
             taken = cast(CursorResult[Any], result).rowcount
             if taken == 1:
@@ -244,7 +258,8 @@ def send_due(
     token = secrets.token_hex(8)
     delivered = 0
     stalled: set[str] = set()  # addresses that failed this poll: keep their order
-    for row in claim(factory, token, time.time() if now is None else now):
+    at = time.time() if now is None else now
+    for row in claim(factory, token, at, claim_s(settings)):
         if row.url in stalled:
             outcome = Attempt(False, None, "an earlier event to this address is not delivered")
             with transaction(factory) as db:  # release without counting an attempt
@@ -288,9 +303,13 @@ def start_sender(
 
 def _run(factory: sessionmaker[Session], settings: Settings, stop: threading.Event) -> None:
     rng = random.Random()
+    last_prune = 0.0  # monotonic: prune at the first poll, then every PRUNE_EVERY_S
     while not stop.is_set():
         try:
             send_due(factory, settings, rng)
+            if time.monotonic() - last_prune >= PRUNE_EVERY_S:
+                last_prune = time.monotonic()
+                prune(factory, settings)
         except Exception as error:  # the database away for a moment: try again next poll
             log.warning("webhook outbox poll failed: %s: %s", type(error).__name__, error)
         stop.wait(settings.webhook_poll_interval_s)
@@ -330,3 +349,29 @@ def retry(db: Session, event_id: str) -> WebhookDelivery | None:
     row.failed_at, row.next_attempt_at, row.created_at = None, now, now
     row.claimed_until, row.claim_token = None, None
     return row
+
+
+# 6. Pruning ---------------------------------------------------------------------------
+
+
+def prune(factory: sessionmaker[Session], settings: Settings, *, now: float | None = None) -> int:
+    """Delete delivered rows older than webhook_keep_delivered_s, PRUNE_BATCH a
+    transaction and at most PRUNE_MAX_BATCHES a call (a backlog goes over several calls,
+    and sending is never held up long); the number deleted. Undelivered and failed rows
+    are never deleted."""
+    cutoff = (time.time() if now is None else now) - settings.webhook_keep_delivered_s
+    old = WebhookDelivery.delivered_at.is_not(None) & (WebhookDelivery.delivered_at < cutoff)
+    deleted = 0
+    for _ in range(PRUNE_MAX_BATCHES):
+        with transaction(factory) as db:
+            batch = select(WebhookDelivery.id).where(old).limit(PRUNE_BATCH)
+            result = db.execute(
+                delete(WebhookDelivery)
+                .where(WebhookDelivery.id.in_(batch))
+                .execution_options(synchronize_session=False)
+            )
+            count = cast(CursorResult[Any], result).rowcount
+        deleted += count
+        if count < PRUNE_BATCH:
+            break
+    return deleted

@@ -2,8 +2,10 @@
 with its transaction is delivered; a receiver that is down gets it later with the same
 `webhook-id`; a sender SIGKILLed while the receiver holds the request is followed by
 another that sends the event again; a rollback sends nothing; an event past its deadline
-is marked failed and `reelforge webhooks list --failed` shows it. And the SSRF guard
-refuses every non-public address when REELFORGE_WEBHOOK_ALLOW_PRIVATE is off."""
+is marked failed and `reelforge webhooks list --failed` shows it. The SSRF guard refuses
+every non-public address when REELFORGE_WEBHOOK_ALLOW_PRIVATE is off. Delivered events
+are pruned after webhook_keep_delivered_s, in bounded batches, by the sender thread;
+failed ones are kept (on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from tests.app.conftest import AppUnderTest
+from tests.servers import scratch_database
 
 from reelforge import outbox, webhooks
 from reelforge.db.models import WebhookDelivery
@@ -280,3 +283,75 @@ def test_settings_default_to_refusing_and_to_the_real_schedule() -> None:
     for delay, base in zip(delays, outbox.SCHEDULE_S, strict=True):
         assert base <= delay <= base * 1.1
     assert defaults.webhook_give_up_after_s == 24 * 3600
+
+
+# Pruning ------------------------------------------------------------------------------
+
+PG_URL = os.environ.get("REELFORGE_TEST_DATABASE_URL")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_site(
+    make_app: Callable[..., AppUnderTest], request: pytest.FixtureRequest
+) -> Iterator[AppUnderTest]:
+    """An app that keeps delivered events 1,000 s, on SQLite or on a scratch PostgreSQL
+    database (skipped without REELFORGE_TEST_DATABASE_URL)."""
+    if request.param == "sqlite":
+        yield make_app(webhook_keep_delivered_s=1000.0)
+        return
+    if not PG_URL:
+        pytest.skip("REELFORGE_TEST_DATABASE_URL is not set")
+    with scratch_database(PG_URL) as url:
+        made = make_app(webhook_keep_delivered_s=1000.0, database_url=url)
+        yield made
+        made.state.factory.kw["bind"].dispose()
+
+
+def _store(site: AppUnderTest, event_id: str, **state: float) -> None:
+    """An outbox row as the sender leaves it: delivered_at / failed_at / created_at."""
+    with site.state.factory() as db, db.begin():
+        row = outbox.enqueue(db, "http://127.0.0.1:9/hooks", "whsec_x", event(event_id))
+        for name, value in state.items():
+            setattr(row, name, value)
+
+
+def _ids(site: AppUnderTest) -> set[str]:
+    with site.state.factory() as db:
+        return set(db.scalars(select(WebhookDelivery.id)))
+
+
+def test_delivered_events_past_their_keep_are_pruned_in_batches_failed_ones_kept(
+    any_site: AppUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = time.time()
+    old, recent = now - 2000, now - 10
+    for n in range(7):
+        _store(any_site, f"evt_old_{n}", delivered_at=old, created_at=old)
+    _store(any_site, "evt_recent", delivered_at=recent, created_at=recent)
+    _store(any_site, "evt_failed_long_ago", failed_at=old, created_at=old - 86400)
+    _store(any_site, "evt_pending_long_ago", created_at=old, next_attempt_at=now + 3600)
+    kept = {"evt_recent", "evt_failed_long_ago", "evt_pending_long_ago"}
+
+    monkeypatch.setattr(outbox, "PRUNE_BATCH", 2)
+    monkeypatch.setattr(outbox, "PRUNE_MAX_BATCHES", 3)
+    assert outbox.prune(any_site.state.factory, any_site.settings, now=now) == 6  # 3 × 2
+    assert len(_ids(any_site) - kept) == 1  # the rest waits for the next call
+    assert outbox.prune(any_site.state.factory, any_site.settings, now=now) == 1
+    assert _ids(any_site) == kept
+    assert outbox.prune(any_site.state.factory, any_site.settings, now=now) == 0
+    # A day later the recent one is old too; the failed and pending ones stay for ever.
+    later = now + 86400
+    assert outbox.prune(any_site.state.factory, any_site.settings, now=later) == 1
+    assert _ids(any_site) == {"evt_failed_long_ago", "evt_pending_long_ago"}
+
+
+def test_the_sender_thread_prunes_on_its_own(site: AppUnderTest) -> None:
+    old = time.time() - site.settings.webhook_keep_delivered_s - 60
+    _store(site, "evt_old", delivered_at=old, created_at=old)
+    _store(site, "evt_failed", failed_at=old, created_at=old)
+    stop = threading.Event()
+    outbox.start_sender(site.state.factory, site.settings, stop)
+    try:
+        wait_until(lambda: _ids(site) == {"evt_failed"})
+    finally:
+        stop.set()
