@@ -31,11 +31,11 @@ def multipart(fields: list[tuple[bytes, bytes]], files: Sequence[tuple[str, byte
             + value
             + b"\r\n"
         )
-    for name, content in files:
+    for field, content in files:
         body += (
             (
                 f"--{BOUNDARY}\r\n"
-                f'Content-Disposition: form-data; name="{name}"; filename="{name}.mp4"\r\n'
+                f'Content-Disposition: form-data; name="{field}"; filename="{field}.mp4"\r\n'
                 "Content-Type: video/mp4\r\n\r\n"
             ).encode()
             + content
