@@ -480,6 +480,7 @@ def test_errors_beside_their_field_settings_kept_and_drafts(server, new_phone):
     page = new_phone().new_page()
     page.goto(f"{server.url}/signup")
     # By keyboard alone: the handle has focus, Tab moves on in order, Enter submits.
+    expect(page.get_by_label("Handle")).to_be_focused()  # the page has drawn its form
     page.keyboard.type("Not A Handle")
     page.keyboard.press("Tab")
     page.keyboard.press("Tab")
