@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     job_retry_base_s: float = Field(default=5.0, ge=0)  # backoff: base * 2^(attempt-1), jittered
     max_active_jobs_per_user: int = Field(default=20, ge=1)  # queued + running, at submit
     job_step_sleep_s: float = Field(default=0.0, ge=0)  # tests: a silent heavy step
+    # Memory one job may take, in MB of the process's resident memory over what it held when
+    # the job started (jobs/memory_budget.py): a job estimated above it is refused before
+    # rendering, and one that grows past it while rendering is stopped; both fail with
+    # job_memory_budget_exceeded. The sim's jobs take 100-300 MB.
+    job_memory_budget_mb: int = Field(default=4096, ge=1)
     video_ttl_s: int = 24 * 3600  # expires_at = completed_at + this
 
     # Content policy (docs/POLICY.md): the classifier's blocking threshold on
