@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from reelforge import __version__ as reelforge_version
 from tests.conftest import ffprobe
 
 
@@ -218,3 +220,37 @@ def test_eval_bad_suite_line_names_the_line(tmp_path):
     suite.write_text('{"id": "a", "prompt": "a ball"}\n{not json\n')
     result = run_cli("eval", "--suite", str(suite), "--out", str(tmp_path / "r"), cwd=tmp_path)
     assert result.returncode == 2 and "line 2" in result.stderr
+
+
+def test_bare_reelforge_prints_help_and_version_prints_the_version(tmp_path):
+    bare = run_cli(cwd=tmp_path)
+    assert bare.returncode == 0, bare.stderr
+    assert bare.stdout.startswith("usage: reelforge")
+    for command in ("generate", "serve", "verify", "eval"):
+        assert f"    {command} " in bare.stdout
+    assert "4 refused by the content policy" in " ".join(bare.stdout.split())
+    version = run_cli("--version", cwd=tmp_path)
+    assert version.returncode == 0 and version.stdout.strip() == f"reelforge {reelforge_version}"
+
+
+def test_a_policy_refusal_has_its_own_exit_status(tmp_path):
+    before = set(tmp_path.rglob("*"))
+    result = run_cli("generate", "a man beheads a prisoner, blood everywhere", cwd=tmp_path)
+    assert result.returncode == 4, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "violence/graphic" in lines[0], result.stderr
+    assert not {p for p in set(tmp_path.rglob("*")) - before if p.suffix == ".mp4"}
+
+
+def test_every_option_says_what_it_takes():
+    """Each generate/eval/serve option's help names its allowed values or its default."""
+    from reelforge.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name in ("generate", "eval", "serve"):
+        for action in commands.choices[name]._actions:
+            if action.option_strings and action.dest != "help":
+                assert action.help, f"{name} {action.option_strings[0]} has no help"
+                if action.default not in (None, False):
+                    assert "default" in action.help, f"{name} {action.option_strings[0]}"

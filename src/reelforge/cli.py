@@ -1,7 +1,9 @@
 """The `reelforge` command line.
 
-Every failure a user can cause prints one readable line naming the field and exits with
-status 2; nothing is left half-written.
+Every failure a user can cause prints one readable line naming the field; nothing is left
+half-written. Exit statuses: 0 done; 1 a failure of the engine or the system; 2 a bad
+argument or input; 3 bad settings or a broken installation; 4 refused by the content
+policy; 130 interrupted. Bare `reelforge` prints the help.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from reelforge import __version__
 from reelforge.errors import InvalidRequest as InvalidRequestError
 from reelforge.errors import ReelforgeError
 from reelforge.settings import Settings, load_settings
@@ -30,7 +33,11 @@ from reelforge.types import (
     DEFAULT_FPS,
     DEFAULT_SECONDS,
     DEFAULT_SIZE,
+    MAX_SECONDS,
     MAX_SEED,
+    MIN_SECONDS,
+    SUPPORTED_FPS,
+    SUPPORTED_SIZES,
     Request,
     Result,
 )
@@ -56,8 +63,14 @@ def _number(field: str, kind: type[int] | type[float]) -> Callable[[str], int | 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="reelforge", description="Generate short video clips with sound.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = _Parser(
+        prog="reelforge",
+        description="Generate short video clips with sound.",
+        epilog="exit status: 0 done, 1 engine or system failure, 2 bad argument or input, "
+        "3 bad settings, 4 refused by the content policy, 130 interrupted",
+    )
+    parser.add_argument("--version", action="version", version=f"reelforge {__version__}")
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
     gen = commands.add_parser("generate", help="generate a clip from a text prompt")
     gen.add_argument("prompt", help="what the clip should show and sound like")
@@ -73,20 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--seconds",
         type=_number("seconds", float),
         default=DEFAULT_SECONDS,
-        help="clip length, 1..20 (default %(default)s)",
+        help=f"clip length in seconds, {MIN_SECONDS:g}..{MAX_SECONDS:g} (default %(default)s)",
     )
-    gen.add_argument("--size", default=DEFAULT_SIZE, help="WxH, e.g. 720x1280 or 1280x720")
+    gen.add_argument("--size", default=DEFAULT_SIZE, help=_SIZE_HELP)
     gen.add_argument(
         "--fps",
         type=_number("fps", int),
         default=DEFAULT_FPS,
-        help="frames per second (default %(default)s)",
+        help=f"frames per second: {', '.join(map(str, SUPPORTED_FPS))} (default %(default)s)",
     )
     gen.add_argument(
         "--seed",
         type=_number("seed", int),
         default=None,
-        help=f"0..{MAX_SEED}; the same seed gives the same clip",
+        help=f"0..{MAX_SEED}; the same seed gives the same scene (default: a random one)",
     )
     gen.add_argument("--engine", default=None, help="sim (default) or dit")
     gen.add_argument(
@@ -106,8 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     serve = commands.add_parser("serve", help="run the OpenAI-compatible HTTP API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=_number("port", int), default=8000)
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address to listen on; 0.0.0.0 for every interface (default %(default)s)",
+    )
+    serve.add_argument(
+        "--port", type=_number("port", int), default=8000, help="(default %(default)s)"
+    )
     serve.add_argument(
         "--no-worker",
         action="store_true",
@@ -226,8 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("eval-report"),
         help="directory for report.json, summary.md and plots (default %(default)s)",
     )
-    ev.add_argument("--seconds", type=_number("seconds", float), default=4.0)
-    ev.add_argument("--size", default="720x1280")
+    ev.add_argument(
+        "--seconds",
+        type=_number("seconds", float),
+        default=4.0,
+        help=f"each clip's length, {MIN_SECONDS:g}..{MAX_SECONDS:g} (default %(default)s)",
+    )
+    ev.add_argument("--size", default="720x1280", help=_SIZE_HELP)
     ev.add_argument("--keep-clips", action="store_true", help="keep the generated MP4s")
     ev.add_argument(
         "--cameos",
@@ -251,9 +275,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_SIZE_HELP = f"WxH, one of {', '.join(SUPPORTED_SIZES)} (default %(default)s)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:  # bare `reelforge`: what it can do
+        parser.print_help()
+        return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     prefix = f"reelforge {args.command}"
     debug = False

@@ -90,7 +90,7 @@ class ContentPolicyViolation(ReelforgeError):
 
     status = 400
     type = "invalid_request_error"
-    exit_code = 2
+    exit_code = 4  # the CLI's own status for a refusal, apart from a usage error's 2
 
     def __init__(self, message: str, *, category: str, policy_version: str) -> None:
         super().__init__(message, param="prompt", code="content_policy_violation")
