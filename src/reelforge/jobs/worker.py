@@ -19,7 +19,10 @@ whose lease expired (killed, stopped) leaves its row in_progress; any worker, ev
 RECOVER_EVERY_S, puts such rows back in the queue, or fails them once they have used all
 their attempts. Temp folders are `reelforge-job-{pid}-*` under one parent; a worker
 removes those of dead processes at start-up. Cancellation (DELETE) is noticed at the
-next progress callback, that is within one rendering step.
+next progress callback, that is within one rendering step. Each job keeps to
+Settings.job_memory_budget_mb (memory_budget.py): refused before rendering when its
+estimate is over it, stopped when the process's memory grows past it while rendering;
+either fails it (job_memory_budget_exceeded) without a retry.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from reelforge.db.models import User, Video, now_s
 from reelforge.db.policy import policy_engine
 from reelforge.db.session import transaction
 from reelforge.errors import Cancelled, ReelforgeError
+from reelforge.jobs.memory_budget import JobMemoryExceeded, MemoryWatch, estimate_peak_mb
 from reelforge.jobs.queue import JobQueue
 from reelforge.media.images import Stills
 from reelforge.provenance.manifest import Parent
@@ -390,6 +394,10 @@ class Worker:
             base_plan = video.base_plan_json
             reference_key = video.input_reference_key
             casts = cast_likenesses(session, video_id)  # the cameos it casts (cameo_uses)
+        refusal = self._over_budget(request)
+        if refusal is not None:
+            self._fail(video_id, "job_memory_budget_exceeded", refusal, token)
+            return
         last_write = [0.0]
         slept: list[bool] = []
 
@@ -441,21 +449,23 @@ class Worker:
                     else None
                 )
                 stills = Stills()  # the thumbnail's and spritesheet's frames, taken while encoding
-                result = pipeline.generate(
-                    request,
-                    Path(tmp) / "video.mp4",
-                    progress=on_progress,
-                    settings=self.settings,
-                    plan=plan,
-                    provenance=pipeline.Provenance(
-                        video_id=video_id,
-                        parent=parent,
-                        registry=_FencedRegistry(self.factory, video_id, token),
-                    ),
-                    policy=self.policy,
-                    cameos=references_of(casts),
-                    stills=stills,
-                )
+                watch = MemoryWatch(self.settings.job_memory_budget_mb)
+                with watch:  # JobMemoryExceeded in this thread once over the budget
+                    result = pipeline.generate(
+                        request,
+                        Path(tmp) / "video.mp4",
+                        progress=on_progress,
+                        settings=self.settings,
+                        plan=plan,
+                        provenance=pipeline.Provenance(
+                            video_id=video_id,
+                            parent=parent,
+                            registry=_FencedRegistry(self.factory, video_id, token),
+                        ),
+                        policy=self.policy,
+                        cameos=references_of(casts),
+                        stills=stills,
+                    )
                 refusal = self._cameo_recheck(video_id, result)
                 if refusal is not None:  # an owner's rules, against what the clip became
                     self._fail(video_id, "cameo_not_allowed", refusal, token)
@@ -467,6 +477,18 @@ class Worker:
                     self.storage.put_file(
                         media_key(video_id, variant, prefix), path, MEDIA[variant][1]
                     )
+            except JobMemoryExceeded:  # no retry: the same job would grow the same way
+                self._delete_media(video_id, prefix)
+                log.warning("job %s: stopped at %.0f MB over its start", video_id, watch.growth_mb)
+                self._fail(
+                    video_id,
+                    "job_memory_budget_exceeded",
+                    f"job_memory_budget_exceeded: the job grew its worker's memory by "
+                    f"{watch.growth_mb:.0f} MB while rendering, over the budget of "
+                    f"{watch.budget_mb:g} MB (REELFORGE_JOB_MEMORY_BUDGET_MB); it was stopped",
+                    token,
+                )
+                return
             except (Cancelled, LeaseLost) as stopped:
                 self._delete_media(video_id, prefix)
                 if isinstance(stopped, Cancelled):
@@ -495,6 +517,21 @@ class Worker:
                     )
                 return
         self._complete(video_id, token, prefix, result.plan.model_dump_json())
+
+    def _over_budget(self, request: Request) -> str | None:
+        """Why the job cannot run within the memory budget by its estimate, else None."""
+        budget_mb = self.settings.job_memory_budget_mb
+        estimate_mb = estimate_peak_mb(
+            request.engine, request.width, request.height, request.seconds, request.fps
+        )
+        if estimate_mb <= budget_mb:
+            return None
+        return (
+            f"job_memory_budget_exceeded: a {request.seconds:g} s {request.size} clip at "
+            f"{request.fps} fps on engine {request.engine} needs about {estimate_mb:.0f} MB, "
+            f"over the budget of {budget_mb} MB (REELFORGE_JOB_MEMORY_BUDGET_MB); "
+            "nothing was rendered"
+        )
 
     def _cameo_recheck(self, video_id: str, result: pipeline.Result) -> str | None:
         """The cast cameos' owners' presets and preferences, as they are now, against the
