@@ -446,8 +446,10 @@ def fit_dialogue(lines: list[str], seconds: float) -> tuple[list[str], str | Non
 
 def _fitting_prefix(line: str, free_s: float) -> str:
     """The longest start of `line` that ends at a word boundary and is said in `free_s`."""
-    longest = max(0, int(free_s * MAX_SPEECH_CHARS_PER_S))  # no longer start can fit
-    words = list(re.finditer(r"\S+", line[:longest]))
+    # No start longer than `longest` can fit: only words that end within it are candidates.
+    longest = max(0, int(free_s * MAX_SPEECH_CHARS_PER_S))
+    window = line[: longest + 1]
+    words = [w for w in re.finditer(r"\S+", window) if w.end() <= longest or window == line]
     low, high = 0, len(words)  # the number of words that fit: binary search
     while low < high:
         middle = (low + high + 1) // 2
