@@ -7,6 +7,10 @@ serve` processes driven by the official `openai` SDK.
   reads go on.
 - Two server processes on one Redis enforce one limit. Needs REELFORGE_TEST_REDIS_URL
   and REELFORGE_TEST_DATABASE_URL (`bin/test` starts both through `bin/services`).
+- The app's /api writes by a signed-in person (cookie and CSRF token) spend the same
+  per-user write budget as /v1: a 429 in the same envelope with Retry-After; their reads
+  and the view beacon do not; another person's budget is their own. On SQLite, and on
+  PostgreSQL + Redis.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
-from tests.app.test_notifications import Server, start_server
+from tests.app.test_notifications import Server, sign_up, start_server
 from tests.e2e.test_videos_api import cli
 from tests.servers import scratch_database
 
@@ -121,3 +126,73 @@ def test_two_server_processes_on_one_redis_share_one_limit(tmp_path: Path) -> No
         finally:
             first.stop()
             second.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres+redis"])
+def app_server(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[Server, dict[str, str]]]:
+    """A server allowing 3 writes a minute per user, on each backend; its environment."""
+    env = {"REELFORGE_RATE_LIMIT_PER_MINUTE": "3"}
+    data = tmp_path / "data"
+    if request.param == "sqlite":
+        running = start_server(data, **env)
+        yield running, _env(data, **env)
+        running.stop()
+        return
+    if not (REDIS_URL and PG_URL):
+        pytest.skip("REELFORGE_TEST_DATABASE_URL / REELFORGE_TEST_REDIS_URL are not set")
+    with scratch_database(PG_URL) as database_url:
+        env |= {
+            "REELFORGE_DATABASE_URL": database_url,
+            "REELFORGE_QUEUE_URL": REDIS_URL,
+            "REELFORGE_REDIS_URL": REDIS_URL,
+            "REELFORGE_QUEUE_NAME": f"reelforge-limits-{uuid.uuid4().hex[:8]}",
+        }
+        running = start_server(data, **env)
+        try:
+            yield running, _env(data, **env)
+        finally:
+            running.stop()
+
+
+def test_the_apps_writes_share_the_per_user_write_limit_with_v1(
+    app_server: tuple[Server, dict[str, str]],
+) -> None:
+    running, env = app_server
+    ada, bob = sign_up(running.url, "ada"), sign_up(running.url, "bob")
+    for write in (
+        lambda: ada.patch("/api/me", json={"bio": "I draw with light"}),
+        lambda: ada.put("/api/me/settings", json={"notifications": {"follow": False}}),
+        lambda: ada.post("/api/users/bob/follow"),
+    ):
+        assert write().status_code == 200
+    refused = ada.delete("/api/users/bob/follow")
+    assert refused.status_code == 429, refused.text
+    assert refused.json() == {
+        "error": {
+            "message": refused.json()["error"]["message"],
+            "type": "rate_limit_error",
+            "param": None,
+            "code": "rate_limit_exceeded",
+        }
+    }
+    assert "3 write requests per minute" in refused.json()["error"]["message"]
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    # Reads, and the view beacon a scrolling feed sends per post, are not writes.
+    assert ada.get("/api/users/bob").status_code == 200
+    assert ada.post("/api/posts/video_nobody/view", json={}).status_code != 429
+    # A forged request without the CSRF token is refused before it is counted: bob's own
+    # three writes all go through after it.
+    forged = httpx.post(f"{running.url}/api/users/ada/follow", cookies=bob.cookies)
+    assert forged.status_code == 403
+    assert bob.post("/api/users/ada/follow").status_code == 200
+    assert bob.post("/api/users/ada/hide").status_code == 200
+    assert bob.delete("/api/users/ada/hide").status_code == 200
+    assert bob.delete("/api/users/ada/follow").status_code == 429
+    # /v1 with ada's API key spends the same budget: one user, one limit.
+    key = cli(env, "keys", "create", "--user", "ada")
+    v1 = httpx.delete(
+        f"{running.url}/v1/videos/video_nobody", headers={"Authorization": f"Bearer {key}"}
+    )
+    assert v1.status_code == 429 and v1.json()["error"]["code"] == "rate_limit_exceeded"

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from reelforge.db.keys import user_for_key
 from reelforge.db.models import User, WebSession, now_s
-from reelforge.service.deps import StateDep, run_db
+from reelforge.service.deps import StateDep, check_rate_limit, run_db
 from reelforge.service.errors import APIError
 from reelforge.service.forms import read_form
 
@@ -146,7 +146,7 @@ def person_for_credentials(db: Session, api_key: str | None, cookie: str | None)
 async def optional_person(request: Request, service: StateDep) -> Person | None:
     """The caller, or None when nobody is signed in. A bad key or an expired cookie is
     treated as nobody only for the cookie; a bad API key is an error (the app meant to
-    authenticate)."""
+    authenticate). A write by someone signed in counts against their rate limit."""
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if header:
@@ -155,13 +155,19 @@ async def optional_person(request: Request, service: StateDep) -> Person | None:
         person = await run_db(service, lambda db: _by_key(db, key.strip()))
         if person is None:
             raise APIError(401, "invalid API key", code="invalid_api_key")
-        return person
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return None
-    person = await run_db(service, lambda db: _by_cookie(db, token))
-    if person is not None and request.method not in SAFE_METHODS:
-        await _check_csrf(request, person)
+    else:
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            return None
+        person = await run_db(service, lambda db: _by_cookie(db, token))
+        if person is None:
+            return None
+        if request.method not in SAFE_METHODS:
+            await _check_csrf(request, person)
+    if request.method not in SAFE_METHODS:
+        # The app's writes spend the same per-person budget as /v1 (service/limits.py);
+        # its reads do not: a page load is many of them, and each is cheap to serve.
+        await check_rate_limit(request, service, person.id)
     return person
 
 

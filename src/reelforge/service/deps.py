@@ -84,20 +84,27 @@ async def current_user(request: Request, service: StateDep) -> Caller:
     user = await run_db(service, lambda db: _caller(db, key.strip()))
     if user is None:
         raise APIError(401, "invalid API key", code="invalid_api_key")
+    await check_rate_limit(request, service, user.id)
+    return user
+
+
+async def check_rate_limit(request: Request, service: ServiceState, user_id: str) -> None:
+    """Count this request against its route class's limit for `user_id` (service/
+    limits.py): /v1 calls by API key, and the app's /api writes by cookie or key, share
+    one budget per person. A 429 with Retry-After when over it."""
     route = request.scope.get("route")
     template = getattr(route, "path", request.url.path)
     refusal = await run_in_threadpool(
-        service.limiter.hit, route_class(request.method, template), user.id
+        service.limiter.hit, route_class(request.method, template), user_id
     )
     if refusal is not None:
         raise APIError(
             429,
             f"rate limit of {refusal.per_minute} {refusal.route_class} requests per minute "
-            f"per API key reached; retry in {refusal.retry_after_s} s",
+            f"per user reached; retry in {refusal.retry_after_s} s",
             code="rate_limit_exceeded",
             headers={"retry-after": str(refusal.retry_after_s)},
         )
-    return user
 
 
 UserDep = Annotated[Caller, Depends(current_user)]

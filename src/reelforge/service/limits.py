@@ -1,12 +1,18 @@
-"""Request limits per API key and route class, shared by every server process.
+"""Request limits per user and route class, shared by every server process.
 
-Three classes, each its own window, so a burst of one never starves another:
+The /v1 API counts every request of an API key's user (service/deps.py); the app's /api
+counts the writes of the person signed in, by cookie or key (service/auth.py), against
+the same user's windows. Three classes, each its own window, so a burst of one never
+starves another:
 
 - `poll`: reads (GET /v1/videos/{id}, its content, lists). A client polling a job at the
   interval the API advises (`openai-poll-after-ms`, 500 ms) makes 120 reads a minute; the
-  default of 600 leaves room for five such pollers per key at once.
+  default of 600 leaves room for five such pollers per key at once. The app's view beacon
+  (a POST per post shown while scrolling) counts here, so a fast scroll never spends the
+  budget of likes and comments.
 - `create`: POSTs that start work (videos, remixes, edits, extensions, characters).
-- `write`: every other write (deletes, provenance checks).
+- `write`: every other write (deletes, provenance checks; the app's follows, likes,
+  comments, settings, reports ...).
 
 The counts live in Redis when one is configured (`REELFORGE_REDIS_URL`, else a Redis
 `REELFORGE_QUEUE_URL`), so N server processes enforce one limit rather than N; without
@@ -40,12 +46,16 @@ CREATE_ROUTES = frozenset(
         "/v1/videos/edits",
         "/v1/videos/extensions",
         "/v1/videos/characters",
+        "/api/videos",
+        "/api/posts/{video_id}/remix",
+        "/api/cameos/characters",
     }
 )
+BEACON_ROUTES = frozenset({"/api/posts/{video_id}/view"})
 
 
 def route_class(method: str, route_template: str) -> RouteClass:
-    if method in ("GET", "HEAD"):
+    if method in ("GET", "HEAD") or route_template in BEACON_ROUTES:
         return "poll"
     if method == "POST" and route_template in CREATE_ROUTES:
         return "create"
