@@ -22,6 +22,17 @@ as much as the server's) is part of every figure. Medians over --runs runs go to
 docs/BENCHMARKS.md.
 
     .venv/bin/python benchmarks/api_load.py [--runs 3] [--clients 50] [--no-write]
+
+`--abuse` runs the abuse cases of issue 21 instead (benchmarks/api_abuse.py: hostile
+JSON, slow clients and a socket flood, image and upload bombs, one user's burst, pollers,
+a huge dialogue prompt), on SQLite and on PostgreSQL + Redis (--database-url/--redis-url
+or $REELFORGE_TEST_DATABASE_URL/$REELFORGE_TEST_REDIS_URL). It is a mode of its own, not
+a phase after the load: it wants the default limits (the load phases raise the rate
+limit out of the way), a worker for some cases, and a server whose memory peak no load
+phase has touched; and at about 5 minutes a backend it would triple a load run.
+
+    .venv/bin/python benchmarks/api_load.py --abuse [--backend sqlite|postgres|both]
+        [--cases json,png,...] [--no-write]
 """
 
 from __future__ import annotations
@@ -47,6 +58,7 @@ from typing import Any
 
 import httpx
 
+import api_abuse
 from benchmark_doc import write_section
 
 MARK_BEGIN, MARK_END = "<!-- api_load:begin -->", "<!-- api_load:end -->"
@@ -337,7 +349,29 @@ def main() -> None:
     parser.add_argument("--paced-s", type=float, default=20.0, help="seconds per paced phase")
     parser.add_argument("--warmup", type=int, default=5, help="warm-up requests per kind")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    abuse = parser.add_argument_group("abuse cases of issue 21 (benchmarks/api_abuse.py)")
+    abuse.add_argument(
+        "--abuse", action="store_true", help="run the abuse cases instead of the load phases"
+    )
+    abuse.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    abuse.add_argument(
+        "--database-url", help="PostgreSQL server (default: $REELFORGE_TEST_DATABASE_URL)"
+    )
+    abuse.add_argument("--redis-url", help="Redis (default: $REELFORGE_TEST_REDIS_URL)")
+    abuse.add_argument("--cases", help=f"comma-separated, of: {','.join(api_abuse.CASES)}")
+    abuse.add_argument(
+        "--flood-sockets",
+        default="1500,5000",
+        help="idle sockets in each flood: under and over the server's 2,000-connection cap",
+    )
+    abuse.add_argument("--flood-s", type=float, default=30.0)
+    abuse.add_argument("--poll-s", type=float, default=60.0)
+    abuse.add_argument("--dialogue-rss-cap-mb", type=float, default=6000.0)
+    abuse.add_argument("--dialogue-timeout-s", type=float, default=180.0)
     args = parser.parse_args()
+    if args.abuse:
+        api_abuse.main(args)
+        return
     keys_of = [(mode, name) for mode in modes(args) for name in PHASES]
     summaries: dict[tuple[str, str], list[dict[str, float]]] = {k: [] for k in keys_of}
     statuses: dict[tuple[str, str], Counter[int]] = {k: Counter() for k in keys_of}
