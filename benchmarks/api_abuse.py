@@ -66,6 +66,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "api_abuse.json"
+MARK_BEGIN, MARK_END = "<!-- api_abuse:begin -->", "<!-- api_abuse:end -->"
+BACKEND_TITLES = {"sqlite": "now: SQLite", "postgres": "now: PostgreSQL + Redis"}
 CASES = ("json", "png", "verify", "character", "pollers", "flood", "burst", "dialogue")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 HOLD_CAP_S = 130.0  # the issue saw sockets held longer than this
@@ -994,10 +996,6 @@ def main(args: Any) -> None:
         from benchmark_doc import write_section
 
         write_section(MARK_BEGIN, MARK_END, section(json.loads(RESULTS.read_text())))
-
-
-MARK_BEGIN, MARK_END = "<!-- api_abuse:begin -->", "<!-- api_abuse:end -->"
-BACKEND_TITLES = {"sqlite": "now: SQLite", "postgres": "now: PostgreSQL + Redis"}
 
 
 # 6. The document: one row per figure, the issue's figure next to each backend's.
