@@ -16,10 +16,11 @@ files change only when the fenced completion stores that folder on the row, so a
 worker never overwrites what is served. A failed attempt's files are deleted; a retry is
 queued with not_before = now + job_retry_base_s * 2^(attempt-1), jittered. A worker
 whose lease expired (killed, stopped) leaves its row in_progress; any worker, every
-RECOVER_EVERY_S, puts such rows back in the queue, or fails them once they have used all
-their attempts. Temp folders are `reelforge-job-{pid}-*` under one parent; a worker
-removes those of dead processes at start-up. Cancellation (DELETE) is noticed at the
-next progress callback, that is within one rendering step. Each job keeps to
+RECOVER_EVERY_S (or job_lease_s if shorter), puts such rows back in the queue, or fails
+them once they have used all their attempts. Temp folders are `reelforge-job-{pid}-*`
+under one parent; a worker removes those of dead processes at start-up. Cancellation
+(DELETE) is noticed at the next progress callback, that is within one rendering step.
+Each job keeps to
 Settings.job_memory_budget_mb (memory_budget.py): refused before rendering when its
 estimate is over it, stopped when the process's memory grows past it while rendering;
 either fails it (job_memory_budget_exceeded) without a retry.
@@ -194,7 +195,9 @@ class Worker:
             log.warning("removed the temp folder of a dead worker: %s", folder)
         self.recover_stale()
         while not stop.is_set():
-            if time.monotonic() - self._last_recover > RECOVER_EVERY_S:
+            # A takeover waits for the lease to expire, then at most this long.
+            recover_every_s = min(RECOVER_EVERY_S, self.settings.job_lease_s)
+            if time.monotonic() - self._last_recover > recover_every_s:
                 self.recover_stale()
             # An announcement only wakes the worker; which job it runs is the fair pick.
             announced = self.queue.next()
