@@ -10,10 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
+from reelforge.recaption.embedding import shared_encoder
 from reelforge.safety import CONTENT_CATEGORIES
-from reelforge.safety.classifier import CLASSES, LinearModel
+from reelforge.safety.classifier import CLASSES, Featurizer, LinearModel
 from reelforge.safety.dataset import build_prompts, load_prompts
-from reelforge.safety.resources import CLASSIFIER_PATH
+from reelforge.safety.decision import SELF_HARM
+from reelforge.safety.resources import CLASSIFIER_PATH, TextTools
 from reelforge.safety.train import data_digest
 
 
@@ -66,3 +68,34 @@ def test_training_command_reproduces_the_shipped_weights(tmp_path: Path) -> None
     assert np.allclose(retrained.mean, shipped.mean, atol=1e-4)
     assert np.allclose(retrained.scale, shipped.scale, rtol=1e-3, atol=1e-5)
     assert np.allclose(retrained.exemplar_embeddings, shipped.exemplar_embeddings, atol=1e-4)
+    assert np.array_equal(retrained.neighbour_labels, shipped.neighbour_labels)
+    assert np.allclose(
+        retrained.neighbour_embeddings.astype(np.float32),
+        shipped.neighbour_embeddings.astype(np.float32),
+        atol=2e-3,  # float16: about three significant digits
+    )
+
+
+def test_neighbours_are_the_training_split_and_exclude_hides_them(tools: TextTools) -> None:
+    """The shipped neighbours are the training prompts, in order: a training prompt's
+    closest neighbour of its own class is itself (cosine 1 up to float16), and once its
+    template group is excluded, as training does, it is not."""
+    model = LinearModel.load(CLASSIFIER_PATH)
+    training = [p for p in load_prompts() if not p.held_out]
+    assert model.neighbour_embeddings.shape == (len(training), 384)
+    assert [CLASSES[i] for i in model.neighbour_labels] == [p.label for p in training]
+    featurizer = Featurizer(
+        shared_encoder(None),
+        tools.normalizer,
+        tools.lexicon,
+        model.exemplar_embeddings,
+        model.exemplar_labels,
+        model.neighbour_embeddings,
+        model.neighbour_labels,
+    )
+    prompt = next(p for p in training if p.label == SELF_HARM and "/t" in p.group)
+    column = featurizer.names.index(f"neighbours:{SELF_HARM}:closest")
+    evidence = [featurizer.evidence(prompt.text)]
+    assert featurizer.features(evidence)[0, column] > 0.998
+    own_group = np.array([[p.group == prompt.group for p in training]])  # (1, M)
+    assert featurizer.features(evidence, own_group)[0, column] < 0.99

@@ -58,9 +58,10 @@ def test_every_eval_suite_prompt_is_allowed(engine: PolicyEngine) -> None:
 
 
 # Everyday-suite prompts the policy still refuses (issue 21: animals-011, home-021 and
-# space-017 were refused; the first two pass since the hand-written training rows). Only
-# these may be refused; fixing one means removing it here.
-EVERYDAY_KNOWN_REFUSED = {"space-017"}
+# space-017 were refused; the first two pass since the hand-written training rows, the
+# third since the nearest-neighbour features). Only these may be refused; fixing one means
+# removing it here.
+EVERYDAY_KNOWN_REFUSED: set[str] = set()
 
 
 def test_everyday_suite_prompts_are_allowed(engine: PolicyEngine) -> None:

@@ -364,6 +364,8 @@ class PolicyEngine:
             tools.lexicon,
             model.exemplar_embeddings,
             model.exemplar_labels,
+            model.neighbour_embeddings,
+            model.neighbour_labels,
         )
         digest = hashlib.sha256()
         for path in (LEXICON_PATH, config.public_figures_path or FIGURES_PATH, classifier_path):

@@ -7,6 +7,12 @@ Deterministic: fixed data order, zero initial weights, full-batch L-BFGS (scipy)
 convex objective, so a rerun reproduces the shipped file up to floating-point rounding.
 The defaults below are the ones that produced the shipped weights.
 
+The training split is embedded once: those embeddings are both the features and the
+neighbours that ship with the weights (`classifier.py`). A training prompt's neighbour
+features leave out its own template group, as a new text has no template sibling among
+the neighbours; held-out prompts are never neighbours, so the calibration below and the
+held-out measures see them as new text too.
+
 Class-balanced training gives benign one seventh of the weight, as if six of seven prompts
 were harmful, and the classifier then refuses too much near the boundary. After fitting,
 the benign class's bias is raised (its prior, in log-odds) by the smallest step that brings
@@ -146,13 +152,27 @@ def train(config: TrainConfig = TrainConfig()) -> tuple[LinearModel, Featurizer]
     exemplar_embeddings, exemplar_labels = embed_exemplars(
         read_exemplars(EXEMPLARS_PATH), encoder, tools.normalizer
     )
-    featurizer = Featurizer(
-        encoder, tools.normalizer, tools.lexicon, exemplar_embeddings, exemplar_labels
-    )
-    # 2. Features of the training split.
+    # 2. The training split, embedded once: its embeddings are the neighbours too.
     train_prompts = [p for p in load_prompts() if not p.held_out]
-    x = featurize(train_prompts, featurizer).astype(np.float64)  # (N, F)
     y = np.array([CLASSES.index(p.label) for p in train_prompts], dtype=np.int64)
+    normalized = [tools.normalizer.normalize(p.text) for p in train_prompts]
+    embeddings = encoder.encode([n.clean for n in normalized])  # (N, 384)
+    neighbours = embeddings.astype(np.float16)  # stored, and so used, in float16
+    featurizer = Featurizer(
+        encoder,
+        tools.normalizer,
+        tools.lexicon,
+        exemplar_embeddings,
+        exemplar_labels,
+        neighbours,
+        y,
+    )
+    # A prompt's own template group is not its neighbour: the weights must learn what
+    # the neighbours of a new text are worth.
+    groups = np.array([p.group for p in train_prompts])
+    own_group = groups[:, None] == groups[None, :]  # (N, N)
+    evidence = [featurizer.evidence(n) for n in normalized]
+    x = featurizer.features_of_embeddings(embeddings, evidence, own_group).astype(np.float64)
     # 3. Standardise, then fit.
     mean = x.mean(axis=0)
     scale = np.maximum(x.std(axis=0), config.min_scale)
@@ -175,6 +195,8 @@ def train(config: TrainConfig = TrainConfig()) -> tuple[LinearModel, Featurizer]
         scale=scale.astype(np.float32),
         exemplar_embeddings=exemplar_embeddings,
         exemplar_labels=exemplar_labels,
+        neighbour_embeddings=neighbours,
+        neighbour_labels=y,
         data_digest=data_digest(),
     )
     return model, featurizer
