@@ -238,7 +238,7 @@ def test_a_policy_refusal_has_its_own_exit_status(tmp_path):
     result = run_cli("generate", "a man beheads a prisoner, blood everywhere", cwd=tmp_path)
     assert result.returncode == 4, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "violence/graphic" in lines[0], result.stderr
+    assert len(lines) == 1 and "graphic violence" in lines[0], result.stderr
     assert not {p for p in set(tmp_path.rglob("*")) - before if p.suffix == ".mp4"}
 
 
