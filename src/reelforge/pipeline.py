@@ -106,36 +106,24 @@ def generate(
     sidecar_path = video_path.with_suffix(".json")
     engine = get_engine(request.engine, settings)
     capabilities = engine.capabilities
-    if request.size not in capabilities.sizes:
-        raise InvalidRequest(
-            f"size {request.size} is not supported by engine {engine.name}; "
-            f"supported: {', '.join(capabilities.sizes)}",
-            param="size",
-        )
-    if request.fps not in capabilities.fps:
-        raise InvalidRequest(
-            f"fps {request.fps} is not supported by engine {engine.name}", param="fps"
-        )
-    if request.seconds > capabilities.max_seconds:
-        raise InvalidRequest(
-            f"seconds must be at most {capabilities.max_seconds:g} for engine "
-            f"{engine.name}, got {request.seconds:g}",
-            param="seconds",
-        )
+    check_request(
+        engine.name,
+        capabilities,
+        seconds=request.seconds,
+        size=request.size,
+        fps=request.fps,
+        input_reference=request.input_reference is not None,
+        cameos=len(cameos),
+        cameos_without_likeness=sum(cameo.likeness is None for cameo in cameos),
+    )
     first_frame = None
     if request.input_reference is not None:
-        if not capabilities.image_input:
-            raise InvalidRequest(
-                f"engine {engine.name} cannot start from an image (input_reference)",
-                param="input_reference",
-            )
         try:
             first_frame = load_image(
                 request.input_reference.read_bytes(), request.width, request.height
             )
         except (OSError, MediaError) as error:
             raise InvalidRequest(f"input_reference: {error}", param="input_reference") from None
-    check_cameos(cameos, engine.name, capabilities)
     references = None
     if first_frame is not None or cameos:
         references = References(
@@ -274,20 +262,54 @@ def generate(
     )
 
 
-def check_cameos(
-    cameos: tuple[CameoReference, ...], engine_name: str, capabilities: Capabilities
+def check_request(
+    engine_name: str,
+    capabilities: Capabilities,
+    *,
+    seconds: float,
+    size: str,
+    fps: int,
+    input_reference: bool = False,
+    cameos: int = 0,
+    cameos_without_likeness: int = 0,
 ) -> None:
-    """InvalidRequest naming `cameos` unless the engine can take every one of them."""
+    """InvalidRequest naming the field unless engine `engine_name` can make this request.
+    The one check of a request against an engine: `generate` runs it first, and the API
+    runs it when a video is created, so nothing is stored for a job the engine would fail.
+    `cameos` counts the cameos the clip casts, `cameos_without_likeness` those of them
+    that bring only a reference image and voice (no likeness to draw)."""
+    if size not in capabilities.sizes:
+        raise InvalidRequest(
+            f"size {size} is not supported by engine {engine_name}; "
+            f"supported: {', '.join(capabilities.sizes)}",
+            param="size",
+        )
+    if fps not in capabilities.fps:
+        raise InvalidRequest(
+            f"fps {fps} is not supported by engine {engine_name}; "
+            f"supported: {', '.join(map(str, capabilities.fps))}",
+            param="fps",
+        )
+    if seconds > capabilities.max_seconds:
+        raise InvalidRequest(
+            f"seconds must be at most {capabilities.max_seconds:g} for engine "
+            f"{engine_name}, got {seconds:g}",
+            param="seconds",
+        )
+    if input_reference and not capabilities.image_input:
+        raise InvalidRequest(
+            f"engine {engine_name} cannot start from an image (input_reference)",
+            param="input_reference",
+        )
     if not cameos:
         return
     if not capabilities.cameos:
         raise InvalidRequest(f"engine {engine_name} cannot take cameos", param="cameos")
-    if len(cameos) > MAX_CAST:
+    if cameos > MAX_CAST:
         raise InvalidRequest(
-            f"cameos: a video casts at most {MAX_CAST}, got {len(cameos)}", param="cameos"
+            f"cameos: a video casts at most {MAX_CAST}, got {cameos}", param="cameos"
         )
-    plain = [cameo for cameo in cameos if cameo.likeness is None]
-    if plain and not capabilities.cameo_images:
+    if cameos_without_likeness and not capabilities.cameo_images:
         raise InvalidRequest(
             f"engine {engine_name} cannot take cameos without a likeness: it draws a "
             "verified cameo's likeness, not a reference image",

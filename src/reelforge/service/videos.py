@@ -34,10 +34,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from reelforge.db.models import Cameo, Video
-from reelforge.engines import engine_names, get_engine
-from reelforge.errors import MediaError
+from reelforge.engines import engine_names
+from reelforge.engines.capabilities import capabilities_of
+from reelforge.errors import InvalidRequest, MediaError
 from reelforge.jobs.worker import MEDIA, media_key
 from reelforge.media import load_image
+from reelforge.pipeline import check_request
 from reelforge.recaption.understood import understood
 from reelforge.service import idempotency
 from reelforge.service.deps import ServiceState, StateDep, UserDep, run_db
@@ -47,7 +49,7 @@ from reelforge.service.hardening import unencodable
 from reelforge.settings import Settings
 from reelforge.social import cameos as cameo_rules
 from reelforge.social.posts import check_daily_quota, delete_post_rows
-from reelforge.types import API_SIZES, MAX_PROMPT_CHARS, ScenePlan, parse_size
+from reelforge.types import API_SIZES, DEFAULT_FPS, MAX_PROMPT_CHARS, ScenePlan, parse_size
 
 router = APIRouter(prefix="/v1/videos", tags=["videos"])
 
@@ -317,15 +319,9 @@ async def _reference_image(fields: dict[str, Any]) -> bytes | None:
         ) from None
 
 
-async def _store_reference(service: ServiceState, image: bytes, size: str, engine: str) -> str:
-    """Check the image decodes, then store it content-addressed; returns its storage key."""
-    if not get_engine(engine, service.settings).capabilities.image_input:
-        raise APIError(
-            400,
-            f"engine {engine} cannot start from an image",
-            param="input_reference",
-            code="unsupported_parameter",
-        )
+async def _store_reference(service: ServiceState, image: bytes, size: str) -> str:
+    """Check the image decodes, then store it content-addressed; returns its storage key.
+    Whether the engine takes an image at all is `check_engine`'s, asked before."""
     width, height = parse_size(size)
     try:
         await run_in_threadpool(load_image, image, width, height)
@@ -341,6 +337,47 @@ async def _store_reference(service: ServiceState, image: bytes, size: str, engin
             service.storage.put_file, key, Path(file.name), "application/octet-stream"
         )
     return key
+
+
+def check_engine(
+    settings: Settings,
+    engine: str,
+    *,
+    seconds: str,
+    size: str,
+    image: bool = False,
+    cameos: int = 0,
+    cameos_param: str = "characters",
+) -> None:
+    """A 400 naming the field unless `engine` can make this video: the pipeline's own
+    check (pipeline.check_request) asked when the video is created, so a request the
+    engine cannot serve is refused now instead of failing in the worker later. `cameos`
+    counts the cast cameos with a likeness (the ones the worker hands the engine); a
+    refusal of them names `cameos_param`, this route's field for them."""
+    try:
+        check_request(
+            engine,
+            capabilities_of(engine, settings),
+            seconds=float(seconds),
+            size=size,
+            fps=DEFAULT_FPS,
+            input_reference=image,
+            cameos=cameos,
+        )
+    except InvalidRequest as error:
+        param = cameos_param if error.param == "cameos" else error.param
+        raise APIError(
+            400, error.message, param=param, code=error.code or "unsupported_parameter"
+        ) from None
+
+
+def drawn_cameos(db: Session, casts: list[cameo_rules.CastCameo]) -> int:
+    """How many of `casts` have a likeness: those the engine is asked to draw (a character
+    cameo without one is drawn by the planner from the prompt's words, by any engine)."""
+    return sum(
+        (cameo := db.get(Cameo, cast.cameo_id)) is not None and cameo.likeness_json is not None
+        for cast in casts
+    )
 
 
 _DATED = re.compile(r"^(sora-2(?:-pro)?)(?:-\d{4}-\d{2}-\d{2})?$")
@@ -373,7 +410,8 @@ async def create_video(
     engine = engine_for_model(model, service.settings)
     character_ids = _character_ids(fields)
     image = await _reference_image(fields)
-    reference_key = await _store_reference(service, image, size, engine) if image else None
+    check_engine(service.settings, engine, seconds=seconds, size=size, image=image is not None)
+    reference_key = await _store_reference(service, image, size) if image else None
     video = Video(
         id=f"video_{secrets.token_hex(12)}",
         user_id=user.id,
@@ -392,6 +430,9 @@ async def create_video(
     def work(db: Session) -> dict[str, Any]:
         handles = _character_handles(db, user.id, character_ids, prompt)
         casts = _cast(db, user.id, handles, prompt)  # 403: nothing is made
+        check_engine(
+            service.settings, engine, seconds=seconds, size=size, cameos=drawn_cameos(db, casts)
+        )
         return _submit(db, service, video, casts)
 
     _poll_headers(response)
@@ -531,6 +572,27 @@ def _derived(
     return video
 
 
+def check_derived(
+    db: Session,
+    settings: Settings,
+    video: Video,
+    casts: list[cameo_rules.CastCameo],
+    *,
+    cameos_param: str,
+) -> None:
+    """`check_engine` for a remix, edit or extension: its source's engine, size and first
+    frame, its own seconds, and the cameos it casts (the source's, named `cameos_param`)."""
+    check_engine(
+        settings,
+        video.engine,
+        seconds=video.seconds,
+        size=video.size,
+        image=video.input_reference_key is not None,
+        cameos=drawn_cameos(db, casts),
+        cameos_param=cameos_param,
+    )
+
+
 def _prompt(fields: dict[str, Any]) -> str:
     prompt = fields.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
@@ -558,7 +620,9 @@ async def edit_video(
     def work(db: Session) -> dict[str, Any]:
         source = _owned(db, source_id, user.id, param="video")
         video = _derived(source, prompt, "edit", source.seconds, None)
-        return _submit(db, service, video, _cast(db, user.id, [], prompt, source=source))
+        casts = _cast(db, user.id, [], prompt, source=source)
+        check_derived(db, service.settings, video, casts, cameos_param="video")
+        return _submit(db, service, video, casts)
 
     _poll_headers(response)
     return await run_db(service, work)
@@ -594,7 +658,9 @@ def _extend(
     # The sim is deterministic: the same plan and seed, run longer, replays the source
     # exactly and then goes on; the prompt's changes apply to the whole clip.
     video = _derived(source, prompt, "extension", str(total), None)
-    return _submit(db, service, video, _cast(db, user_id, [], prompt, source=source))
+    casts = _cast(db, user_id, [], prompt, source=source)
+    check_derived(db, service.settings, video, casts, cameos_param="video")
+    return _submit(db, service, video, casts)
 
 
 @router.post("/{video_id}/remix")
@@ -612,6 +678,7 @@ async def remix_video(
         source = _owned(db, video_id, user.id)
         video = _derived(source, prompt, "remix", source.seconds, source.id)
         casts = _cast(db, user.id, [], prompt, source=source, source_param="video_id")
+        check_derived(db, service.settings, video, casts, cameos_param="video_id")
         return _submit(db, service, video, casts, event="remix")
 
     _poll_headers(response)

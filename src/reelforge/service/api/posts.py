@@ -51,6 +51,9 @@ from reelforge.service.videos import (
     _reference_image,
     _store_reference,
     _submit,
+    check_derived,
+    check_engine,
+    drawn_cameos,
     engine_for_model,
     forget_video,
 )
@@ -74,14 +77,22 @@ async def create_video(body: CreateIn, person: PersonDep, service: StateDep) -> 
     """Start a clip (a private draft) from a prompt, and optionally a first frame, as
     /v1/videos does."""
     engine = engine_for_model(DEFAULT_MODEL, service.settings)
-    reference_key = None
+    image = None
     if body.input_reference:
         image = await _reference_image({"input_reference": {"image_url": body.input_reference}})
-        if image:
-            reference_key = await _store_reference(service, image, body.size, engine)
+    check_engine(service.settings, engine, seconds=body.seconds, size=body.size, image=bool(image))
+    reference_key = await _store_reference(service, image, body.size) if image else None
 
     def work(db: Session) -> VideoOut:
         casts = cameo_rules.cast(db, person.id, body.cameos, body.prompt)  # 403: nothing made
+        check_engine(
+            service.settings,
+            engine,
+            seconds=body.seconds,
+            size=body.size,
+            cameos=drawn_cameos(db, casts),
+            cameos_param="cameos",
+        )
         video = Video(
             id=f"video_{secrets.token_hex(12)}",
             user_id=person.id,
@@ -437,6 +448,7 @@ async def remix(video_id: str, body: RemixIn, person: PersonDep, service: StateD
         source = rules.remix_source(db, video_id, person)
         casts = cameo_rules.casts_of_video(db, source.id, person.id, body.prompt)
         video = _derived(source, body.prompt, "remix", source.seconds, source.id)
+        check_derived(db, service.settings, video, casts, cameos_param="video_id")
         video.user_id = person.id
         video.prompt = cameo_rules.with_mentions(video.prompt, casts)
         cameo_rules.record_uses(db, video, casts, event="remix")
