@@ -386,6 +386,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if not 1 <= args.port <= 65535:
         raise InvalidRequestError(f"port must be 1..65535, got {args.port}", param="port")
     app = create_app(settings, run_worker=not args.no_worker)
+    cap = connection_cap(settings.max_connections)
     print(f"reelforge: serving on http://{args.host}:{args.port}/v1", file=sys.stderr)
     uvicorn.run(
         app,
@@ -393,8 +394,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port,
         log_level="warning",
         log_config=None,  # configure_logging's handler (text or JSON) stays in place
-        http=protocol_for(settings.header_timeout_s, settings.body_timeout_s),
-        limit_concurrency=connection_cap(settings.max_connections),
+        http=protocol_for(settings.header_timeout_s, settings.body_timeout_s, cap),
+        limit_concurrency=cap + 1,  # reached only when no connection is idle
     )
     return 0
 

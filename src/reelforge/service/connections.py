@@ -14,9 +14,14 @@ The algorithm, per connection:
    request disarms it (the response may take as long as the route needs; the idle time
    between requests is uvicorn's own keep-alive timeout).
 
-The connection cap is uvicorn's `limit_concurrency` (beyond it a new connection gets a
-503 and is closed), kept below the process's file-descriptor limit so that accepting a
-socket can never be the thing that fails.
+The connection cap (`max_connections`, kept below the process's file-descriptor limit so
+that accepting a socket can never be the thing that fails) makes room rather than turning
+clients away: a connection that takes the count past the cap closes the least recently
+active *idle* connection (one with no request being answered: kept alive between
+requests, or still sending its headers), as web servers recycle idle keep-alive
+connections. A flood of idle sockets therefore costs the flood its own oldest sockets,
+not other clients their requests. Only when every connection is busy does uvicorn's
+`limit_concurrency`, one above the cap, answer a new request 503.
 """
 
 from __future__ import annotations
@@ -38,21 +43,46 @@ class DeadlineH11Protocol(H11Protocol):
 
     header_timeout_s = 10.0
     body_timeout_s = 60.0
+    max_connections = 2000
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
         self._deadline_for: Any = None  # the h11 state the deadline guards
+        self._last_active = 0.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._last_active = self.loop.time()
         # limit_concurrency may already have answered 503 and closed it.
         if not transport.is_closing():
             self._arm(h11.IDLE, self.header_timeout_s)
+            self._make_room()
 
     def data_received(self, data: bytes) -> None:
+        self._last_active = self.loop.time()
         super().data_received(data)
         self._follow_state()
+
+    def _idle(self) -> bool:
+        """No request of this connection is being answered (and it is not closing)."""
+        return (self.cycle is None or self.cycle.response_complete) and not (
+            self.transport.is_closing()
+        )
+
+    def _make_room(self) -> None:
+        """Past the cap, close the least recently active idle connection (not this one)."""
+        if len(self.connections) <= self.max_connections:
+            return
+        idle = [
+            each
+            for each in self.connections
+            if each is not self and isinstance(each, DeadlineH11Protocol) and each._idle()
+        ]
+        if idle:  # else every connection is busy: uvicorn's limit answers 503
+            oldest = min(idle, key=lambda each: each._last_active)
+            self.logger.info("closing the least recently active idle connection (at the cap)")
+            oldest.transport.close()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -91,13 +121,21 @@ class DeadlineH11Protocol(H11Protocol):
             self.transport.close()
 
 
-def protocol_for(header_timeout_s: float, body_timeout_s: float) -> type[DeadlineH11Protocol]:
-    """A `DeadlineH11Protocol` class with these deadlines (uvicorn builds the protocol
-    from its class, so the settings travel as class attributes)."""
+def protocol_for(
+    header_timeout_s: float, body_timeout_s: float, max_connections: int
+) -> type[DeadlineH11Protocol]:
+    """A `DeadlineH11Protocol` class with these deadlines and this cap (uvicorn builds the
+    protocol from its class, so the settings travel as class attributes). Pass uvicorn
+    `limit_concurrency=max_connections + 1`: the cap is kept by closing idle connections,
+    and uvicorn's limit only refuses requests when none is idle."""
     return type(
         "ConfiguredDeadlineH11Protocol",
         (DeadlineH11Protocol,),
-        {"header_timeout_s": header_timeout_s, "body_timeout_s": body_timeout_s},
+        {
+            "header_timeout_s": header_timeout_s,
+            "body_timeout_s": body_timeout_s,
+            "max_connections": max_connections,
+        },
     )
 
 
@@ -112,4 +150,4 @@ def connection_cap(max_connections: int) -> int:
             soft = target
         except (ValueError, OSError):
             pass
-    return max(1, min(max_connections, soft - FD_RESERVE))
+    return max(1, min(max_connections, soft - FD_RESERVE - 1))
