@@ -55,11 +55,14 @@ def capabilities_of(name: str, settings: Settings) -> Capabilities:
             raise EngineNotInstalled(
                 f"engine {name} is not installed: {error}", param="model", code="model_not_found"
             ) from None
-        capabilities = getattr(getattr(module, class_name), "capabilities", None)
+        engine_class = getattr(module, class_name, None)
+        capabilities = getattr(engine_class, "capabilities", None)
         if not isinstance(capabilities, Capabilities):
             raise EngineNotInstalled(
-                f"engine {name}: {module_name}.{class_name} declares no capabilities",
+                f"engine {name} is not installed: {module_name}.{class_name} declares "
+                "no capabilities",
                 param="model",
+                code="model_not_found",
             )
         return capabilities
     if name not in engine_names():

@@ -15,7 +15,16 @@ from reelforge import __version__, outbox
 from reelforge.db.session import make_engine, session_factory
 from reelforge.jobs.queue import JobQueue
 from reelforge.jobs.worker import Worker
-from reelforge.service import characters, errors, live, metrics, provenance, videos, web_routes
+from reelforge.service import (
+    characters,
+    errors,
+    live,
+    metrics,
+    models,
+    provenance,
+    videos,
+    web_routes,
+)
 from reelforge.service.api import accounts, cameos, feed, keys, moderation, notifications, posts
 from reelforge.service.deps import ServiceState
 from reelforge.service.hardening import JsonGuard
@@ -69,6 +78,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     app.include_router(provenance.router)
     app.include_router(characters.router)  # before /v1/videos/{video_id}
     app.include_router(videos.router)
+    app.include_router(models.router)
     for router in (accounts, posts, feed, notifications, moderation, cameos, keys):
         app.include_router(router.router)
     live.install(app, factory, settings)
