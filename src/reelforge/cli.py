@@ -267,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
+    from reelforge.models_cli import add_arguments as add_models_arguments
+
+    add_models_arguments(commands)
     from reelforge.engines.dit.config import add_train_arguments
 
     add_train_arguments(
@@ -311,6 +314,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _rights(args, settings)
         if args.command == "cameo":
             return _cameo(args, settings)
+        if args.command == "models":
+            from reelforge.models_cli import run as run_models
+
+            return run_models(args, settings)
         if args.command == "train":
             from reelforge.engines.dit.train import run_from_arguments
 
