@@ -83,6 +83,9 @@ class DeadlineH11Protocol(H11Protocol):
             oldest = min(idle, key=lambda each: each._last_active)
             self.logger.info("closing the least recently active idle connection (at the cap)")
             oldest.transport.close()
+            # Out of the count now: its connection_lost may run after this connection's
+            # first request is counted against uvicorn's limit.
+            self.connections.discard(oldest)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
