@@ -21,15 +21,18 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from tests.engines.ltx2.network_guard import NetworkBlocked
 from tests.engines.ltx2.tiny_snapshot import TEST_STEPS
 
 from reelforge.engines import References, get_engine
 from reelforge.engines.ltx2 import LTX2Engine
+from reelforge.engines.ltx2 import engine as engine_module
 from reelforge.engines.ltx2.engine import (
     _DEVICE_LOCKS,
     first_frame_image,
 )
+from reelforge.engines.ltx2.placement import Placement
 from reelforge.engines.ltx2.prompt import model_prompt
 from reelforge.engines.ltx2.snapshot import check_snapshot
 from reelforge.errors import Cancelled, ConfigError, InvalidRequest
@@ -153,6 +156,24 @@ def test_image_to_video_starts_from_the_cover_fitted_image(engine: LTX2Engine, m
     np.testing.assert_array_equal(first.frames[0], again.frames[0])
     assert np.abs(first.frames[1:].astype(int) - again.frames[1:].astype(int)).mean() > 1
     assert np.abs(first.frames[0].astype(int) - other.frames[0].astype(int)).mean() > 1
+
+
+def test_bf16_keeps_the_sound_in_float32_and_shares_the_modules(tiny_snapshot, monkeypatch):
+    """The GPU's resident placement, on the CPU: bf16 everywhere but the vocoder and the
+    audio VAE, and the image-to-video pipeline on the very same modules (no copy, no
+    cast)."""
+    bf16 = Placement("cpu", "bfloat16", offload=False)
+    monkeypatch.setattr(engine_module, "choose_placement", lambda setting, parameters: bf16)
+    engine = LTX2Engine(Settings(ltx2_dir=tiny_snapshot, ltx2_steps=1))
+    loaded = engine.load()
+    text_to_video, image_to_video = loaded.text_to_video, loaded.image_to_video
+    assert text_to_video.transformer.dtype == torch.bfloat16
+    assert text_to_video.vocoder.dtype == text_to_video.audio_vae.dtype == torch.float32
+    for name, module in text_to_video.components.items():
+        assert getattr(image_to_video, name) is module, name
+    clip = generate(engine, seconds=1 / 12)
+    assert clip.frames.shape == (1, 256, 448, 3) and clip.audio.shape == (2, 4000)
+    assert np.isfinite(clip.audio).all() and np.abs(clip.audio).max() > 0
 
 
 def test_first_frame_must_be_an_rgb_image():

@@ -273,15 +273,17 @@ class LTX2Engine:
                 param="ltx2_dir",
             ) from error
         pipe.set_progress_bar_config(disable=True)
-        if placement.device == "cuda":
+        if placement.dtype != "float32":
             pipe.vocoder.to(torch.float32)
             pipe.audio_vae.to(torch.float32)
+        if placement.device == "cuda":
             if placement.offload:
                 pipe.vae.enable_tiling()
             else:
                 pipe.to("cuda")
-        # Built once: from_pipe shares the modules but re-runs `.to()` and warns each time.
-        image_to_video = LTX2ImageToVideoPipeline.from_pipe(pipe)
+        # The same modules, built once. Not `from_pipe`: it casts every shared module to
+        # its dtype argument, float32 by default (a bf16 snapshot would double in size).
+        image_to_video = LTX2ImageToVideoPipeline(**pipe.components)
         image_to_video.set_progress_bar_config(disable=True)
         steps = self.settings.ltx2_steps or DEFAULT_STEPS[snapshot.kind]
         distilled_schedule = snapshot.kind == "distilled" and steps == len(DISTILLED_SIGMA_VALUES)
