@@ -283,7 +283,7 @@ class LTX2Engine:
                 pipe.to("cuda")
         # The same modules, built once. Not `from_pipe`: it casts every shared module to
         # its dtype argument, float32 by default (a bf16 snapshot would double in size).
-        image_to_video = LTX2ImageToVideoPipeline(**pipe.components)
+        image_to_video: Any = LTX2ImageToVideoPipeline(**pipe.components)
         image_to_video.set_progress_bar_config(disable=True)
         steps = self.settings.ltx2_steps or DEFAULT_STEPS[snapshot.kind]
         distilled_schedule = snapshot.kind == "distilled" and steps == len(DISTILLED_SIGMA_VALUES)
