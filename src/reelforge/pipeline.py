@@ -1,7 +1,8 @@
 """One function runs the whole chain from a request to files on disk.
 
     request → recaption → policy (prompt + planned speech) → engine.generate
-            → policy (final plan + transcript) → provenance.mark → media.encode
+            → policy (final plan + transcript: the engine's, else heard from the audio)
+            → provenance.mark → media.encode
             → provenance.sign (C2PA) → registry → MP4 + JSON sidecar
 
 Marking draws the visible moving mark (creator's handle) and adds the invisible watermarks
@@ -40,6 +41,7 @@ from reelforge.db.policy import shared_policy_engine
 from reelforge.engines import Capabilities, References, get_engine
 from reelforge.errors import InvalidRequest, MediaError
 from reelforge.media import encode_mp4, load_image
+from reelforge.media.transcribe import transcribe
 from reelforge.provenance.identity import load_identity
 from reelforge.provenance.manifest import (
     CameoConsent,
@@ -68,6 +70,9 @@ if TYPE_CHECKING:  # the sim renderer and speech behind it are not needed to pas
     from reelforge.engines.dit.references import CameoReference
     from reelforge.media.images import Stills
 
+# Engines whose Clip.speech is the ground truth of what is said (a simulator's): an
+# empty list means the clip says nothing. Every other engine's clips are transcribed.
+SPEECH_KNOWN_ENGINES = frozenset({"sim"})
 # Share of the progress bar each stage takes.
 RECAPTION_END, ENGINE_END = 0.04, 0.82
 DEFAULT_CREATOR = "reelforge-cli"  # the visible mark's handle when the request names none
@@ -174,7 +179,14 @@ def generate(
     )
     timings["engine_s"] = time.perf_counter() - t0
 
-    # 3b. The content policy, on the clip: the final plan and what is actually said.
+    # 3b. The content policy, on the clip: the final plan and what is actually said
+    # (heard from its audio when the engine cannot say: a learned engine's speech).
+    speech_source = "engine"
+    if not clip.speech and engine.name not in SPEECH_KNOWN_ENGINES:
+        t0 = time.perf_counter()
+        clip.speech = transcribe(clip.audio, clip.sample_rate)
+        speech_source = "transcribed (pocketsphinx)"
+        timings["transcribe_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     transcript = [segment.text for segment in clip.speech]
     clip_decision = policy.check_clip(caption, transcript, requester=requester)
@@ -243,6 +255,7 @@ def generate(
         )
         timings["total_s"] = time.perf_counter() - started
         sidecar = _sidecar(request, seed, engine.name, plan, caption, clip, timings)
+        sidecar["speech_source"] = speech_source  # events.speech: the engine's or heard
         sidecar["provenance"] = {"watermark_payload": payload_hex(payload), "c2pa": True}
         if cameos:
             sidecar["cameos"] = len(cameos)
