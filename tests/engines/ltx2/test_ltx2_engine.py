@@ -240,6 +240,35 @@ def test_a_hub_cache_snapshot_is_named_by_repository_and_revision(tiny_snapshot,
     assert check_snapshot(full).kind == "full"
 
 
+def test_steps_and_guidance_default_per_kind(tiny_snapshot: Path, tmp_path: Path):
+    distilled = LTX2Engine(Settings(ltx2_dir=tiny_snapshot)).load().recipe
+    assert (distilled.steps, distilled.guidance) == (8, 1.0)
+    assert distilled.sigmas is not None and len(distilled.sigmas) == 8
+    full_dir = tmp_path / "LTX-2"
+    full_dir.symlink_to(tiny_snapshot, target_is_directory=True)
+    full = LTX2Engine(Settings(ltx2_dir=full_dir)).load().recipe
+    assert (full.steps, full.guidance, full.sigmas) == (40, 4.0, None)
+    assert full.call_arguments()["guidance_scale"] == 4.0
+    assert "stg_scale" not in full.call_arguments()  # the pipeline's LTX-2 recipe
+
+
+def test_a_full_checkpoint_runs_with_guidance(tiny_snapshot: Path, tmp_path: Path):
+    full_dir = tmp_path / "LTX-2"
+    full_dir.symlink_to(tiny_snapshot, target_is_directory=True)
+    engine = LTX2Engine(Settings(ltx2_dir=full_dir, ltx2_steps=1))
+    passes = []
+    hook = engine.load().text_to_video.transformer.register_forward_hook(
+        lambda module, args, kwargs, output: passes.append(kwargs["hidden_states"].shape[0]),
+        with_kwargs=True,
+    )
+    clip = generate(engine, seconds=1 / 12)
+    hook.remove()
+    assert clip.frames.shape == (1, 256, 448, 3)
+    # One step: the caption and the empty caption batched, then the spatio-temporal and
+    # the modality-isolated passes.
+    assert passes == [2, 1, 1]
+
+
 def _broken_copy(tiny_snapshot: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "snapshot"
     shutil.copytree(tiny_snapshot, copy)
