@@ -4,7 +4,6 @@ checked against (a create the engine cannot serve is a 400 naming the field)."""
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -12,7 +11,10 @@ from typing import Any
 import openai
 import pytest
 from tests.app.test_notifications import Server, start_server
-from tests.e2e.test_videos_api import cli
+
+from reelforge.db.keys import create_key
+from reelforge.db.session import make_engine, session_factory, transaction
+from reelforge.settings import Settings
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
@@ -21,10 +23,11 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, openai.OpenAI]]:
     data = tmp_path_factory.mktemp("models") / "data"
     env = {"REELFORGE_SORA2_PRO_ENGINE": "dit"}  # sora-2 stays on the default, sim
-    key = cli(
-        {**os.environ, "REELFORGE_DATA_DIR": str(data), **env}, "keys", "create", "--user", "ada"
-    )
     running = start_server(data, **env)
+    engine = make_engine(Settings(data_dir=data))  # the server's own database
+    with transaction(session_factory(engine)) as session:
+        key = create_key(session, "ada")
+    engine.dispose()
     yield running, openai.OpenAI(base_url=f"{running.url}/v1", api_key=key, max_retries=0)
     running.stop()
 
