@@ -19,6 +19,7 @@ import platform
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 from benchmark_doc import write_section
 from reelforge.engines.sim.speech import synthesize
@@ -71,8 +72,8 @@ LINES = (
 )
 
 
-def measure(settings: Settings) -> dict[str, object]:
-    rows = []
+def measure(settings: Settings) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = []
     for i, line in enumerate(LINES):
         prompt = f'{SPEAKERS[i % len(SPEAKERS)]} says "{line}"'
         plan, _ = recaption(prompt, seed=i, settings=settings)
@@ -93,12 +94,12 @@ def measure(settings: Settings) -> dict[str, object]:
             }
         )
         print(f"{rows[-1]['wer']:.2f}  {speaker.voice.espeak_voice:<9} {spoken!r} -> {heard!r}")
-    rates = [float(r["wer"]) for r in rows]  # type: ignore[arg-type]
-    audio_s = sum(float(r["audio_s"]) for r in rows)  # type: ignore[arg-type]
-    compute_s = sum(float(r["transcribe_s"]) for r in rows)  # type: ignore[arg-type]
+    rates = [float(r["wer"]) for r in rows]
+    audio_s = sum(float(r["audio_s"]) for r in rows)
+    compute_s = sum(float(r["transcribe_s"]) for r in rows)
     by_voice: dict[str, list[float]] = {}
     for row, rate in zip(rows, rates, strict=True):
-        by_voice.setdefault(row["voice"]["espeak_voice"], []).append(rate)  # type: ignore[index]
+        by_voice.setdefault(row["voice"]["espeak_voice"], []).append(rate)
     return {
         "lines": len(rows),
         "wer_median": round(statistics.median(rates), 3),
@@ -113,8 +114,8 @@ def measure(settings: Settings) -> dict[str, object]:
     }
 
 
-def table(result: dict[str, object]) -> str:
-    voices = ", ".join(f"{v} {w:.2f}" for v, w in result["wer_by_voice"].items())  # type: ignore[attr-defined]
+def table(result: dict[str, Any]) -> str:
+    voices = ", ".join(f"{v} {w:.2f}" for v, w in result["wer_by_voice"].items())
     return "\n".join(
         [
             BEGIN,
