@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import resource
-from typing import Any
+from collections import OrderedDict
+from typing import Any, ClassVar
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -44,23 +45,26 @@ class DeadlineH11Protocol(H11Protocol):
     header_timeout_s = 10.0
     body_timeout_s = 60.0
     max_connections = 2000
+    # The server's connections, least recently active first (one event loop per class:
+    # `protocol_for` makes a class per server).
+    by_activity: ClassVar[OrderedDict[DeadlineH11Protocol, None]] = OrderedDict()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
         self._deadline_for: Any = None  # the h11 state the deadline guards
-        self._last_active = 0.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._last_active = self.loop.time()
+        self.by_activity[self] = None
         # limit_concurrency may already have answered 503 and closed it.
         if not transport.is_closing():
             self._arm(h11.IDLE, self.header_timeout_s)
             self._make_room()
 
     def data_received(self, data: bytes) -> None:
-        self._last_active = self.loop.time()
+        if self in self.by_activity:
+            self.by_activity.move_to_end(self)
         super().data_received(data)
         self._follow_state()
 
@@ -74,18 +78,16 @@ class DeadlineH11Protocol(H11Protocol):
         """Past the cap, close the least recently active idle connection (not this one)."""
         if len(self.connections) <= self.max_connections:
             return
-        idle = [
-            each
-            for each in self.connections
-            if each is not self and isinstance(each, DeadlineH11Protocol) and each._idle()
-        ]
-        if idle:  # else every connection is busy: uvicorn's limit answers 503
-            oldest = min(idle, key=lambda each: each._last_active)
-            self.logger.info("closing the least recently active idle connection (at the cap)")
-            oldest.transport.close()
-            # Out of the count now: its connection_lost may run after this connection's
-            # first request is counted against uvicorn's limit.
-            self.connections.discard(oldest)
+        # Oldest first; busy ones are skipped (few: each holds a request being answered).
+        oldest = next((c for c in self.by_activity if c is not self and c._idle()), None)
+        if oldest is None:
+            return  # every connection is busy: uvicorn's limit answers 503
+        self.logger.info("closing the least recently active idle connection (at the cap)")
+        oldest.transport.close()
+        # Out of the count now: its connection_lost may run after this connection's first
+        # request is counted against uvicorn's limit.
+        self.connections.discard(oldest)
+        del self.by_activity[oldest]
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -93,6 +95,7 @@ class DeadlineH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self.by_activity.pop(self, None)
         super().connection_lost(exc)
 
     def _follow_state(self) -> None:
@@ -138,6 +141,7 @@ def protocol_for(
             "header_timeout_s": header_timeout_s,
             "body_timeout_s": body_timeout_s,
             "max_connections": max_connections,
+            "by_activity": OrderedDict(),
         },
     )
 
