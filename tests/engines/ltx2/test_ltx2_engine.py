@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -110,20 +111,29 @@ def test_progress_rises_after_every_step(engine: LTX2Engine):
 
 def test_a_cancelled_job_stops_within_one_step(engine: LTX2Engine):
     calls = []
+    positions: list[weakref.ref] = []  # the call's video positions, held until it ends
     transformer = engine.load().text_to_video.transformer
-    hook = transformer.register_forward_hook(lambda *args: calls.append(1))
+
+    def before_pass(module: Any, args: Any, kwargs: dict[str, Any]) -> None:
+        calls.append(1)
+        positions.append(weakref.ref(kwargs["video_coords"]))
+
+    hook = transformer.register_forward_pre_hook(before_pass, with_kwargs=True)
 
     def progress(stage: str, fraction: float) -> None:
         if stage == "denoise":
             raise Cancelled("cancelled by the test")
 
     try:
-        with pytest.raises(Cancelled):
+        with pytest.raises(Cancelled) as stopped:
             generate(engine, progress=progress)
     finally:
         hook.remove()
     assert len(calls) == 1  # one transformer pass (guidance off), then stopped
     assert not _DEVICE_LOCKS["cpu"].locked()
+    # The Cancelled the caller holds does not keep the pipeline's tensors alive.
+    assert stopped.value.__traceback__ is not None
+    assert positions[0]() is None
 
 
 def test_image_to_video_starts_from_the_cover_fitted_image(engine: LTX2Engine, monkeypatch):

@@ -40,7 +40,7 @@ from reelforge.engines import Capabilities, References
 from reelforge.engines.ltx2.placement import Placement, choose_placement
 from reelforge.engines.ltx2.prompt import model_prompt
 from reelforge.engines.ltx2.snapshot import MODEL_NAME, Snapshot, check_snapshot
-from reelforge.errors import ConfigError, InvalidRequest
+from reelforge.errors import Cancelled, ConfigError, InvalidRequest
 from reelforge.media import resample
 from reelforge.media.images import cover_fit
 from reelforge.settings import Settings
@@ -218,7 +218,7 @@ class LTX2Engine:
             return {}
 
         started = time.perf_counter()
-        output = None
+        cancelled: Cancelled | None = None
         try:
             with _DEVICE_LOCKS[loaded.placement.device], torch.inference_mode():
                 output = pipe(
@@ -237,10 +237,16 @@ class LTX2Engine:
                     pipe.vocoder.config.output_sampling_rate,
                     round(frames / fps * AUDIO_SAMPLE_RATE),
                 )
+                del output
+        except Cancelled as error:
+            # Raised again as a new exception: this one's traceback holds the pipeline's
+            # frames and, through them, every tensor of the call until the caller lets go.
+            cancelled = Cancelled(error.message, param=error.param, code=error.code)
         finally:
-            del output
             if loaded.placement.device == "cuda":
-                torch.cuda.empty_cache()  # a cancelled or failed call leaves nothing held
+                torch.cuda.empty_cache()  # what a finished or stopped call held goes back
+        if cancelled is not None:
+            raise cancelled
         report("decode", 1.0)
         return Clip(
             frames=pixels,
