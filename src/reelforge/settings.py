@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     poll_rate_limit_per_minute: int = Field(default=600, ge=1)
     rate_limit_per_minute: int = Field(default=120, ge=1)  # writes; creates too unless set
     create_rate_limit_per_minute: int | None = Field(default=None, ge=1)
+    # Uploads decoded and checked (provenance verify, cameo takes): seconds of CPU each.
+    verify_rate_limit_per_minute: int = Field(default=10, ge=1)
     # /metrics (service/metrics.py): callers sending this as a Bearer token; None: only
     # clients on this host (loopback).
     metrics_token: SecretStr | None = Field(default=None, repr=False)

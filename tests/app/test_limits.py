@@ -49,7 +49,10 @@ def _client(server: Server, key: str) -> openai.OpenAI:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[Server, str]]:
     """One server with the default limits except 3 creates a minute; a key for `ada`."""
-    env = {"REELFORGE_CREATE_RATE_LIMIT_PER_MINUTE": "3"}
+    env = {
+        "REELFORGE_CREATE_RATE_LIMIT_PER_MINUTE": "3",
+        "REELFORGE_VERIFY_RATE_LIMIT_PER_MINUTE": "2",
+    }
     key = cli(_env(tmp_path / "data", **env), "keys", "create", "--user", "ada")
     running = start_server(tmp_path / "data", **env)
     yield running, key
@@ -95,6 +98,14 @@ def test_a_create_burst_is_limited_while_reads_go_on(server: tuple[Server, str])
     assert {v.id for v in client.videos.list()} >= {v.id for v in made}
     # Other writes have their own limit: a delete still goes through.
     assert client.videos.delete(made[0].id).deleted
+    # Verifying uploads (seconds of CPU each) has its own, smaller one.
+    auth = {"authorization": f"Bearer {key}"}
+    junk = {"file": ("clip.mp4", b"not a video", "video/mp4")}
+    verify = f"{running.url}/v1/provenance/verify"
+    answers = [httpx.post(verify, headers=auth, files=junk, timeout=30) for _ in range(3)]
+    assert [a.status_code for a in answers] == [422, 422, 429]  # not a video; then the limit
+    assert "2 verify requests per minute" in answers[2].json()["error"]["message"]
+    assert client.videos.retrieve(made[1].id).status == "queued"  # reads still go on
 
 
 @pytest.mark.skipif(

@@ -11,8 +11,11 @@ starves another:
   (a POST per post shown while scrolling) counts here, so a fast scroll never spends the
   budget of likes and comments.
 - `create`: POSTs that start work (videos, remixes, edits, extensions, characters).
-- `write`: every other write (deletes, provenance checks; the app's follows, likes,
-  comments, settings, reports ...).
+- `verify`: the checks that decode an uploaded video (`POST /v1/provenance/verify`,
+  the cameo take's liveness checks): seconds of CPU each (a 24 s 1080p file costs about
+  5 CPU-seconds), so 10 a minute by default: at most about one core per user.
+- `write`: every other write (deletes; the app's follows, likes, comments, settings,
+  reports ...).
 
 The counts live in Redis when one is configured (`REELFORGE_REDIS_URL`, else a Redis
 `REELFORGE_QUEUE_URL`), so N server processes enforce one limit rather than N; without
@@ -36,7 +39,7 @@ from reelforge.settings import Settings
 
 log = logging.getLogger(__name__)
 
-RouteClass = Literal["poll", "create", "write"]
+RouteClass = Literal["poll", "create", "verify", "write"]
 
 # Route templates whose POST starts a job or makes a character.
 CREATE_ROUTES = frozenset(
@@ -52,6 +55,7 @@ CREATE_ROUTES = frozenset(
     }
 )
 BEACON_ROUTES = frozenset({"/api/posts/{video_id}/view"})
+VERIFY_ROUTES = frozenset({"/v1/provenance/verify", "/api/cameos/verify"})
 
 
 def route_class(method: str, route_template: str) -> RouteClass:
@@ -59,6 +63,8 @@ def route_class(method: str, route_template: str) -> RouteClass:
         return "poll"
     if method == "POST" and route_template in CREATE_ROUTES:
         return "create"
+    if method == "POST" and route_template in VERIFY_ROUTES:
+        return "verify"
     return "write"
 
 
@@ -77,6 +83,7 @@ class RequestLimits:
         self.per_minute: dict[RouteClass, int] = {
             "poll": settings.poll_rate_limit_per_minute,
             "create": settings.rate_limit_per_minute if create is None else create,
+            "verify": settings.verify_rate_limit_per_minute,
             "write": settings.rate_limit_per_minute,
         }
         self._items: dict[RouteClass, RateLimitItem] = {
