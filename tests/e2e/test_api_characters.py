@@ -30,7 +30,11 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)  # the SDK's Sora
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    s = start_server(tmp_path_factory.mktemp("serve"), REELFORGE_RATE_LIMIT_PER_MINUTE="600")
+    s = start_server(
+        tmp_path_factory.mktemp("serve"),
+        REELFORGE_RATE_LIMIT_PER_MINUTE="600",
+        REELFORGE_VERIFY_RATE_LIMIT_PER_MINUTE="600",
+    )
     yield s
     stop(s.process)
 

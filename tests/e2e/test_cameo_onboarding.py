@@ -87,6 +87,7 @@ def _serve(tmp_path_factory: pytest.TempPathFactory, backend: dict[str, str]) ->
         "REELFORGE_DATA_DIR": str(data),
         "REELFORGE_QUEUE_NAME": f"reelforge-cameo-ui-{port}",
         "REELFORGE_RATE_LIMIT_PER_MINUTE": "6000",
+        "REELFORGE_VERIFY_RATE_LIMIT_PER_MINUTE": "6000",
         "REELFORGE_SIGNUP_PER_HOUR": "1000",
         "REELFORGE_LOGIN_PER_MINUTE": "1000",
         # The webhook receivers these tests run listen on 127.0.0.1.

@@ -199,6 +199,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[S
     s = start_server(
         tmp_path_factory.mktemp("serve"),
         REELFORGE_RATE_LIMIT_PER_MINUTE="600",
+        REELFORGE_VERIFY_RATE_LIMIT_PER_MINUTE="600",
         REELFORGE_MAX_REQUEST_BYTES=str(2 * 1024 * 1024),
     )
     yield s

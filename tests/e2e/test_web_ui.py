@@ -78,6 +78,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "REELFORGE_DATA_DIR": str(data),
         "REELFORGE_QUEUE_NAME": f"reelforge-web-{port}",
         "REELFORGE_RATE_LIMIT_PER_MINUTE": "6000",
+        "REELFORGE_VERIFY_RATE_LIMIT_PER_MINUTE": "6000",
         "REELFORGE_SIGNUP_PER_HOUR": "1000",
         "REELFORGE_LOGIN_PER_MINUTE": "1000",
     }
