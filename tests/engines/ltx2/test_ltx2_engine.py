@@ -260,6 +260,8 @@ def test_steps_and_guidance_default_per_kind(tiny_snapshot: Path, tmp_path: Path
     assert (full.steps, full.guidance, full.sigmas) == (40, 4.0, None)
     assert full.call_arguments()["guidance_scale"] == 4.0
     assert "stg_scale" not in full.call_arguments()  # the pipeline's LTX-2 recipe
+    assert full.call_arguments()["negative_prompt"].startswith("blurry, out of focus")
+    assert "negative_prompt" not in distilled.call_arguments()
 
 
 def test_a_full_checkpoint_runs_with_guidance(tiny_snapshot: Path, tmp_path: Path):

@@ -73,24 +73,29 @@ _DEVICE_LOCKS: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 @dataclass(frozen=True)
 class Recipe:
     """The sampler's knobs for one pipeline call. Guidance 1 turns every guidance term
-    off (the distilled recipe: one transformer pass a step); above 1, the LTX-2 recipe
-    of classifier-free, spatio-temporal and modality guidance (up to 4 passes a step)."""
+    off (the distilled recipe: one transformer pass a step). Above 1, LTX-2's recipe as
+    diffusers ships it (spatio-temporal guidance 1 on block 28, modality guidance 3,
+    rescale 0.7, the sound's classifier-free guidance 7, the reference negative prompt)
+    with the picture's classifier-free guidance at `guidance`: up to 4 passes a step."""
 
     steps: int
     guidance: float
     sigmas: tuple[float, ...] | None  # the distilled schedule, for its 8 steps
     use_cross_timestep: bool  # LTX-2.3 and later; False for LTX-2.0
+    negative_prompt: str  # what guidance steers away from (LTX-2's reference list)
 
     def call_arguments(self) -> dict[str, Any]:
         arguments: dict[str, Any] = {
             "num_inference_steps": self.steps,
             "sigmas": list(self.sigmas) if self.sigmas else None,
-            "guidance_scale": self.guidance,
-            "audio_guidance_scale": self.guidance,
+            "guidance_scale": self.guidance,  # the sound keeps the recipe's own (7)
             "use_cross_timestep": self.use_cross_timestep,
         }
-        if self.guidance == 1.0:
+        if self.guidance != 1.0:
+            arguments["negative_prompt"] = self.negative_prompt
+        else:
             arguments.update(
+                audio_guidance_scale=1.0,
                 stg_scale=0.0,
                 audio_stg_scale=0.0,
                 modality_scale=1.0,
@@ -267,7 +272,7 @@ class LTX2Engine:
         os.environ["HF_HUB_OFFLINE"] = "1"
         import torch
         from diffusers import LTX2ImageToVideoPipeline, LTX2Pipeline
-        from diffusers.pipelines.ltx2.utils import DISTILLED_SIGMA_VALUES
+        from diffusers.pipelines.ltx2.utils import DEFAULT_NEGATIVE_PROMPT, DISTILLED_SIGMA_VALUES
 
         try:
             pipe = LTX2Pipeline.from_pretrained(
@@ -298,6 +303,7 @@ class LTX2Engine:
             guidance=self.settings.ltx2_guidance or DEFAULT_GUIDANCE[snapshot.kind],
             sigmas=tuple(DISTILLED_SIGMA_VALUES) if distilled_schedule else None,
             use_cross_timestep=type(pipe.vocoder).__name__ != "LTX2Vocoder",
+            negative_prompt=DEFAULT_NEGATIVE_PROMPT,
         )
         return Loaded(snapshot, placement, recipe, pipe, image_to_video)
 
