@@ -410,7 +410,10 @@ async def create_video(
     engine = engine_for_model(model, service.settings)
     character_ids = _character_ids(fields)
     image = await _reference_image(fields)
-    check_engine(service.settings, engine, seconds=seconds, size=size, image=image is not None)
+    # In a thread: the first look at a learned engine's capabilities imports torch.
+    await run_in_threadpool(
+        check_engine, service.settings, engine, seconds=seconds, size=size, image=bool(image)
+    )
     reference_key = await _store_reference(service, image, size) if image else None
     video = Video(
         id=f"video_{secrets.token_hex(12)}",

@@ -80,7 +80,14 @@ async def create_video(body: CreateIn, person: PersonDep, service: StateDep) -> 
     image = None
     if body.input_reference:
         image = await _reference_image({"input_reference": {"image_url": body.input_reference}})
-    check_engine(service.settings, engine, seconds=body.seconds, size=body.size, image=bool(image))
+    await run_in_threadpool(  # in a thread: a learned engine's first look imports torch
+        check_engine,
+        service.settings,
+        engine,
+        seconds=body.seconds,
+        size=body.size,
+        image=bool(image),
+    )
     reference_key = await _store_reference(service, image, body.size) if image else None
 
     def work(db: Session) -> VideoOut:
