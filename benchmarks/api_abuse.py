@@ -1150,17 +1150,20 @@ def notes(stored: dict[str, Any]) -> list[str]:
             f"{under['requests'] - under['failed']} times of {under['requests']} "
             f"(p99 {under['p99_ms']:.0f} ms against "
             f"{flood['alone']['p99_ms']:.0f} ms alone); above it "
-            f"({sizes[-1]:,} sockets) {top['failed']} of its {top['requests']} requests were "
-            f"told 503 at once while the flood lasted, and all were answered once it "
-            f"stopped. The cap refuses requests, not connections: the server held a "
-            f"descriptor for every idle socket ({top['server_fds_max']:,} open at most, "
-            f"against its limit of {flood['server_fd_limit']:,}) until its header deadline, "
-            f"and one host holding "
-            f"more than 2,000 idle sockets shuts everyone out (there is no per-address "
-            f"cap). Not measured: a flood past the server's {flood['server_fd_limit']:,} "
-            f"descriptors (the issue's 24,000), which needs more sockets than this client "
-            f"may open ({flood['client_fd_limit']:,}) and more ephemeral ports than a "
-            f"shared machine should lend."
+            f"({sizes[-1]:,} sockets, reopened as fast as the server closes them: "
+            f"{flood[str(sizes[-1])]['flood_opened']:,} opened in {flood['seconds']:.0f} s) "
+            f"{top['requests'] - top['failed']} of its {top['requests']} requests were "
+            f"answered (p50 {top['p50_ms']:.0f} ms, p99 {top['p99_ms']:.0f} ms: its "
+            f"connections wait in the accept queue behind the flood's), and at once "
+            f"again after the flood stopped. At the cap the server closes the least recently active "
+            f"idle connection to make room (service/connections.py), so it never held more "
+            f"than {top['server_fds_max']:,} descriptors (its limit: "
+            f"{flood['server_fd_limit']:,}); a 503 is left for when every connection is "
+            f"busy. There is no per-address cap: a flood from many hosts at once is shed "
+            f"the same way, oldest first. Not measured: a flood past the server's "
+            f"{flood['server_fd_limit']:,} descriptors (the issue's 24,000), which needs "
+            f"more sockets than this client may open ({flood['client_fd_limit']:,}) and "
+            f"more ephemeral ports than a shared machine should lend."
         )
     if verify := first.get("verify"):
         accepted = verify.get("24 s", {})
@@ -1168,10 +1171,9 @@ def notes(stored: dict[str, Any]) -> list[str]:
             out.append(
                 f"`verify` refuses the 60 s upload by its header for almost nothing, but a "
                 f"clip within the bounds (24 s of 1080p) still costs "
-                f"{accepted['server_cpu_s']:.1f} CPU-s, and `verify` is in the `write` "
-                f"class (120 requests a minute per key): one key can keep far more than "
-                f"this machine's 2 cores busy. A per-user quota, or verify as a job, is not "
-                f"built."
+                f"{accepted['server_cpu_s']:.1f} CPU-s; `verify` has its own limit per "
+                f"user (the `verify` class, 10 a minute by default: about one core), "
+                f"measured before that limit was added. It does not run as a job."
             )
     if (png := first.get("png")) and len(rounds := png.get("growth_each_round_mb", [])) > 1:
         out.append(
