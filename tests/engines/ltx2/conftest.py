@@ -33,3 +33,13 @@ def engine(tiny_snapshot: Path) -> LTX2Engine:
         engine = LTX2Engine(Settings(ltx2_dir=tiny_snapshot, ltx2_steps=TEST_STEPS))
         engine.load()
     return engine
+
+
+@pytest.fixture(scope="session")
+def one_step_engine(tiny_snapshot: Path) -> LTX2Engine:
+    """For the large sizes, where a step costs seconds on two cores: sizes do not depend
+    on the step count."""
+    with network_blocked():
+        engine = LTX2Engine(Settings(ltx2_dir=tiny_snapshot, ltx2_steps=1))
+        engine.load()
+    return engine

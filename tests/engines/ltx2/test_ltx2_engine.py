@@ -72,8 +72,8 @@ def test_the_network_is_blocked():
 # multiple of 32, so 1280x720 is generated at 1280x736 and cropped. The frame count's
 # rounding to 8k+1 and the trim are checked at every fps below.
 @pytest.mark.parametrize("size", API_SIZES)
-def test_api_sizes_come_out_exact(engine: LTX2Engine, size: str):
-    clip = generate(engine, size=size, seconds=1 / 12)
+def test_api_sizes_come_out_exact(one_step_engine: LTX2Engine, size: str):
+    clip = generate(one_step_engine, size=size, seconds=1 / 12)
     width, height = parse_size(size)
     assert clip.frames.shape == (1, height, width, 3)
     assert clip.frames.dtype == np.uint8
