@@ -619,8 +619,14 @@ def test_rate_limit_per_key(tmp_path, backend):
 @contextlib.contextmanager
 def crashed_job(tmp_path: Path, **settings: str) -> Iterator[tuple[openai.OpenAI, str]]:
     """A job whose worker was SIGKILLed mid-generation, with a fresh worker started after
-    it: (client, video id). The server runs no worker; stale jobs are noticed after 3 s."""
-    settings = {"REELFORGE_JOB_STALE_AFTER_S": "3", **settings}
+    it: (client, video id). The server runs no worker; a dead worker's lease runs out after
+    3 s and a failed attempt is retried at once."""
+    settings = {
+        "REELFORGE_JOB_STALE_AFTER_S": "3",
+        "REELFORGE_JOB_LEASE_S": "3",
+        "REELFORGE_JOB_RETRY_BASE_S": "0",
+        **settings,
+    }
     api = start_server(
         tmp_path, "--no-worker", REELFORGE_RATE_LIMIT_PER_MINUTE="100000", **settings
     )
