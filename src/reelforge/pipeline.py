@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 from reelforge import __version__
 from reelforge.cameos.draw import MAX_CAST, cast
 from reelforge.db.policy import shared_policy_engine
-from reelforge.engines import Capabilities, References, get_engine
+from reelforge.engines import Capabilities, Engine, References, get_engine
 from reelforge.errors import InvalidRequest, MediaError
 from reelforge.media import encode_mp4, load_image
 from reelforge.media.transcribe import transcribe
@@ -233,6 +233,7 @@ def generate(
                 payload=payload,
                 duration_s=clip.duration_s,
                 engine=engine.name,
+                model=_model_of(engine),
                 video_id=provenance.video_id,
                 parent=provenance.parent,
                 consent=consent_of(cameos, clip_decision.policy_version),
@@ -353,6 +354,14 @@ class Provenance:
     video_id: str | None = None
     parent: Parent | None = None
     registry: Registry | None = None
+
+
+def _model_of(engine: Engine) -> tuple[str, str] | None:
+    """The published model an engine runs (its name and the weights' identity), if any:
+    engines that run published weights declare `generator_name` and `generator_version`."""
+    name = getattr(engine, "generator_name", None)
+    version = getattr(engine, "generator_version", None)
+    return (name, version) if isinstance(name, str) and isinstance(version, str) else None
 
 
 def _count_streamed(timings: dict[str, float], frames: FrameSource) -> None:

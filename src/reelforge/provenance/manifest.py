@@ -98,6 +98,9 @@ class ManifestFacts:
     duration_s: float
     engine: str
     video_id: str | None = None
+    # The model that made the pictures and sound, when the engine runs published weights
+    # (ltx2: "LTX-2" and its snapshot's identity): the generating actions' software agent.
+    model: tuple[str, str] | None = None
     parent: Parent | None = None
     consent: Consent | None = None  # None: the clip casts no verified cameo
 
@@ -121,12 +124,13 @@ def build_manifest(facts: ManifestFacts) -> dict[str, Any]:
     created (C2PA's c2pa.opened needs the ingredient); the generation assertion still
     names its source."""
     agent = {"name": "reelforge", "version": __version__}
+    maker = agent if facts.model is None else {"name": facts.model[0], "version": facts.model[1]}
     if facts.parent is None or _parent_file(facts) is None:
         actions: list[dict[str, Any]] = [
             {
                 "action": "c2pa.created",
                 "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
-                "softwareAgent": agent,
+                "softwareAgent": maker,
             }
         ]
     else:
@@ -139,7 +143,7 @@ def build_manifest(facts: ManifestFacts) -> dict[str, Any]:
             {
                 "action": "c2pa.edited",
                 "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
-                "softwareAgent": agent,
+                "softwareAgent": maker,
                 "parameters": {
                     "description": f"{facts.parent.relation} of {facts.parent.video_id}"
                 },
@@ -148,6 +152,8 @@ def build_manifest(facts: ManifestFacts) -> dict[str, Any]:
     actions.append({"action": "c2pa.watermarked.bound", "softwareAgent": agent})
     end_ms = max(1, round(facts.duration_s * 1000))
     generation: dict[str, Any] = {"engine": facts.engine, "reelforge_version": __version__}
+    if facts.model is not None:
+        generation["model"] = {"name": facts.model[0], "version": facts.model[1]}
     if facts.video_id is not None:
         generation["video_id"] = facts.video_id
     if facts.parent is not None:
