@@ -15,40 +15,29 @@ was trained on human speech), so the fixture takes use the former.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
 
-from reelforge.errors import ConfigError
+from reelforge.media.sphinx import SAMPLE_RATE, SharedDecoder
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 _GRAMMAR = (
     "#JSGF V1.0;\ngrammar digits;\n"
     "public <digits> = ( " + " | ".join((*DIGIT_WORDS, "oh")) + " )+ ;\n"
 )
-SAMPLE_RATE = 16_000
-_PEAK = 0.5
-
-_LOCK = threading.Lock()  # one decoder, not thread-safe: takes are heard one at a time
-_DECODER: Any = None
+__all__ = ["DIGIT_WORDS", "SAMPLE_RATE", "hear_digits"]
 
 
-def _decoder() -> Any:
-    global _DECODER
-    if _DECODER is None:
-        try:
-            from pocketsphinx import Config, Decoder
-        except ImportError as error:
-            raise ConfigError(
-                "pocketsphinx is not installed: it hears the digits of cameo takes "
-                "(pip install pocketsphinx==5.1.1)"
-            ) from error
-        decoder = Decoder(Config(loglevel="FATAL", lm=None, cmn="batch"))
-        decoder.add_jsgf_string("digits", _GRAMMAR)
-        decoder.activate_search("digits")
-        _DECODER = decoder
-    return _DECODER
+def _digits_decoder(config: Any, decoder_class: Any) -> Any:
+    decoder = decoder_class(config(loglevel="FATAL", lm=None, cmn="batch"))
+    decoder.add_jsgf_string("digits", _GRAMMAR)
+    decoder.activate_search("digits")
+    return decoder
+
+
+# One decoder: takes are heard one at a time.
+_DECODER = SharedDecoder("hears the digits of cameo takes", _digits_decoder)
 
 
 def hear_digits(audio: np.ndarray) -> str:
@@ -57,17 +46,7 @@ def hear_digits(audio: np.ndarray) -> str:
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     if peak < 1e-4:
         return ""
-    pcm = (np.clip(audio * (_PEAK / peak), -1.0, 1.0) * 32767).astype("<i2")
-    # Half a second of silence either side: the recogniser's first and last frames
-    # are otherwise cut into a word spoken right at the edge.
-    pad = np.zeros(SAMPLE_RATE // 2, "<i2")
-    raw = np.concatenate([pad, pcm, pad]).tobytes()
-    with _LOCK:
-        decoder = _decoder()
-        decoder.start_utt()
-        decoder.process_raw(raw, full_utt=True)
-        decoder.end_utt()
-        hypothesis = decoder.hyp()
+    hypothesis = _DECODER.decode(audio, lambda decoder: decoder.hyp())
     if hypothesis is None:
         return ""
     words = hypothesis.hypstr.split()

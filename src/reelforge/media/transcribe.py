@@ -22,39 +22,27 @@ what was said.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
 
-from reelforge.errors import ConfigError
 from reelforge.media.resampling import resample
+from reelforge.media.sphinx import PAD_S, SAMPLE_RATE, SharedDecoder
 from reelforge.types import SpeechSegment
 
-SAMPLE_RATE = 16_000
 FRAME_S = 0.01  # PocketSphinx's frames are 10 ms
 SEGMENT_GAP_S = 0.6
-_PEAK = 0.5
 _SILENT_PEAK = 1e-3  # quieter than this everywhere: nothing to hear
 SPEAKER = "?"  # a transcript cannot tell who spoke
 
-_LOCK = threading.Lock()  # one decoder, not thread-safe: clips are heard one at a time
-_DECODER: Any = None
+
+def _free_speech_decoder(config: Any, decoder_class: Any) -> Any:
+    # The defaults are the bundled en-us acoustic model, cmudict and en-us.lm.bin.
+    return decoder_class(config(loglevel="FATAL", cmn="batch"))
 
 
-def _decoder() -> Any:
-    global _DECODER
-    if _DECODER is None:
-        try:
-            from pocketsphinx import Config, Decoder
-        except ImportError as error:
-            raise ConfigError(
-                "pocketsphinx is not installed: it transcribes learned engines' speech "
-                "(pip install pocketsphinx==5.1.1)"
-            ) from error
-        # The defaults are the bundled en-us acoustic model, cmudict and en-us.lm.bin.
-        _DECODER = Decoder(Config(loglevel="FATAL", cmn="batch"))
-    return _DECODER
+# One decoder: clips are heard one at a time.
+_DECODER = SharedDecoder("transcribes learned engines' speech", _free_speech_decoder)
 
 
 def transcribe(audio: np.ndarray, sample_rate: int) -> list[SpeechSegment]:
@@ -68,22 +56,15 @@ def transcribe(audio: np.ndarray, sample_rate: int) -> list[SpeechSegment]:
     if peak < _SILENT_PEAK:
         return []
 
-    # 2. Level and padding.
-    pcm = (np.clip(mono * (_PEAK / peak), -1.0, 1.0) * 32767).astype("<i2")
-    pad = np.zeros(SAMPLE_RATE // 2, "<i2")
-    raw = np.concatenate([pad, pcm, pad]).tobytes()
-
-    # 3. One utterance.
-    with _LOCK:
-        decoder = _decoder()
-        decoder.start_utt()
-        decoder.process_raw(raw, full_utt=True)
-        decoder.end_utt()
-        words = [
-            (_plain(seg.word), seg.start_frame * FRAME_S - 0.5, seg.end_frame * FRAME_S - 0.5)
+    # 2-3. Levelled, padded, one utterance (media/sphinx.py); times from the padded start.
+    words = _DECODER.decode(
+        mono,
+        lambda decoder: [
+            (_plain(seg.word), seg.start_frame * FRAME_S - PAD_S, seg.end_frame * FRAME_S - PAD_S)
             for seg in decoder.seg()
             if _is_word(seg.word)
-        ]
+        ],
+    )
 
     # 4. Segments at pauses.
     return _segments([(w, max(0.0, s), max(0.0, e)) for w, s, e in words])
