@@ -29,15 +29,13 @@ import httpx
 import pytest
 from tests.app.test_notifications import Server, start_server
 from tests.app.test_webhook_outbox import Receiver
-from tests.servers import scratch_database
+from tests.servers import backend_settings
 
 from reelforge import webhooks
 from reelforge.db.models import Video, WebhookDelivery
 from reelforge.db.session import make_engine, session_factory
 from reelforge.settings import Settings
 
-PG_URL = os.environ.get("REELFORGE_TEST_DATABASE_URL")
-REDIS_URL = os.environ.get("REELFORGE_TEST_REDIS_URL")
 TIMEOUT_S = 1.0  # one attempt; a claim holds 6 s
 IDLE = {"REELFORGE_WEBHOOK_POLL_INTERVAL_S": "3600"}
 WITHIN_S = 120.0  # a bound on a hang, not a measurement
@@ -45,17 +43,10 @@ WITHIN_S = 120.0  # a bound on a hang, not a measurement
 
 @pytest.fixture(params=["sqlite", "postgres+redis"])
 def backend(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
-    if request.param == "sqlite":
-        yield {}
-        return
-    if not (PG_URL and REDIS_URL):
-        pytest.skip("REELFORGE_TEST_DATABASE_URL / REELFORGE_TEST_REDIS_URL are not set")
-    with scratch_database(PG_URL) as url:
-        yield {
-            "REELFORGE_DATABASE_URL": url,
-            "REELFORGE_QUEUE_URL": REDIS_URL,
-            "REELFORGE_REDIS_URL": REDIS_URL,
-        }
+    """The settings of each backend: the embedded default, or a scratch PostgreSQL
+    database with the queue and rate limits in Redis."""
+    with backend_settings(request.param) as settings:
+        yield settings
 
 
 class Site:

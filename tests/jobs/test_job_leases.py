@@ -32,7 +32,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 from tests.app.test_notifications import Server, start_server
-from tests.servers import scratch_database
+from tests.servers import backend_settings
 
 from reelforge.db.models import Video, Watermark
 from reelforge.db.session import make_engine, session_factory
@@ -43,8 +43,6 @@ from reelforge.storage import storage_from_settings
 
 LEASE_S = 2.0
 MAX_ACTIVE = 6  # the per-user cap the fairness test meets
-PG_URL = os.environ.get("REELFORGE_TEST_DATABASE_URL")
-REDIS_URL = os.environ.get("REELFORGE_TEST_REDIS_URL")
 
 
 class Site:
@@ -143,17 +141,8 @@ class Site:
 def backend(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     """The settings of each backend: the embedded default, or a scratch PostgreSQL
     database with the queue and rate limits in Redis."""
-    if request.param == "sqlite":
-        yield {}
-        return
-    if not (PG_URL and REDIS_URL):
-        pytest.skip("REELFORGE_TEST_DATABASE_URL / REELFORGE_TEST_REDIS_URL are not set")
-    with scratch_database(PG_URL) as url:
-        yield {
-            "REELFORGE_DATABASE_URL": url,
-            "REELFORGE_QUEUE_URL": REDIS_URL,
-            "REELFORGE_REDIS_URL": REDIS_URL,
-        }
+    with backend_settings(request.param) as settings:
+        yield settings
 
 
 @pytest.fixture(scope="module")
