@@ -245,20 +245,31 @@ def item(page: Page, post_id: str) -> Any:
     return page.locator(f'article.item[data-post-id="{post_id}"]')
 
 
+def record_progress(page: Page) -> None:
+    """From now on the page itself keeps every value its progress bar shows, so a slow
+    test loop cannot miss one (call before Generate)."""
+    page.evaluate(
+        """() => {
+          window.__progress = [];
+          new MutationObserver(() => {
+            const bar = document.querySelector('#progress');
+            if (bar && window.__progress.at(-1) !== bar.value) window.__progress.push(bar.value);
+          }).observe(document.body, { subtree: true, childList: true, attributes: true });
+        }"""
+    )
+
+
 def wait_for_draft(page: Page) -> list[int]:
-    """Follow the create page's progress bar until the draft shows; the values it showed."""
-    values: list[int] = []
+    """Wait until the draft shows; the values the progress bar showed since
+    record_progress (empty if it was not called)."""
     deadline = time.monotonic() + GENERATE_S
     draft = page.get_by_role("heading", name="Your draft")
     while not draft.is_visible():
         assert time.monotonic() < deadline, "the draft never showed"
-        value = page.evaluate("() => document.querySelector('#progress')?.value ?? null")
-        if value is not None:
-            values.append(int(value))
         failed = page.locator(".status.error")
         assert not failed.count(), failed.inner_text()
         time.sleep(0.1)
-    return values
+    return [int(v) for v in page.evaluate("() => window.__progress ?? []")]
 
 
 # The story of one post ---------------------------------------------------------------
@@ -275,6 +286,7 @@ def test_post_react_notify_remix_report_and_take_down(server, new_phone, hosts):
     alice.get_by_label("Prompt").fill("a red ball bounces on a wooden floor")
     alice.get_by_label("Length").select_option("4")
     alice.get_by_label("Size").select_option("720x1280")
+    record_progress(alice)
     alice.get_by_role("button", name="Generate").click()
     progress = wait_for_draft(alice)
     assert progress == sorted(progress) and any(0 < v < 100 for v in progress), progress

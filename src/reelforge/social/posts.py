@@ -27,8 +27,6 @@ from sqlalchemy.orm import Session
 
 from reelforge.db.models import (
     Block,
-    Cameo,
-    CameoUse,
     Comment,
     Like,
     Post,
@@ -41,6 +39,7 @@ from reelforge.db.models import (
 )
 from reelforge.service.api.schemas import CommentOut, Page, PostIn, VideoOut
 from reelforge.service.errors import APIError
+from reelforge.social import cameos as cameo_rules
 from reelforge.social.notify import notify
 from reelforge.social.present import user_out
 
@@ -222,17 +221,7 @@ def media_video(db: Session, video_id: str, viewer: Person | None) -> Video:
 def _reviews(db: Session, video_id: str, viewer: Person) -> bool:
     """Whether the viewer may watch this video, draft or not, to judge it: it casts one
     of their cameos, or they are a moderator and someone reported it as a video."""
-    casts_theirs = (
-        select(CameoUse.id)
-        .join(Cameo, Cameo.id == CameoUse.cameo_id)
-        .where(
-            CameoUse.video_id == video_id,
-            CameoUse.status != "removed",
-            Cameo.owner_id == viewer.id,
-            Cameo.deleted_at.is_(None),
-        )
-    )
-    if db.scalar(casts_theirs.limit(1)) is not None:
+    if cameo_rules.cameos_of_owner_in(db, video_id, viewer.id):
         return True
     reported = select(Report.id).where(Report.target_type == "video", Report.target_id == video_id)
     return viewer.is_moderator and db.scalar(reported.limit(1)) is not None
