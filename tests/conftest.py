@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,19 @@ from reelforge import pipeline
 from reelforge.media import Decoded, decode_mp4
 from reelforge.settings import Settings
 from reelforge.types import Request, Result
+
+
+def _own_redis_database() -> None:
+    """Under pytest-xdist (`bin/test` runs two workers) each worker takes its own Redis
+    database, so one test's queue never hands its jobs to another test's worker. Set
+    before any test module reads the URL."""
+    url, worker = os.environ.get("REELFORGE_TEST_REDIS_URL"), os.environ.get("PYTEST_XDIST_WORKER")
+    if url and worker and worker.startswith("gw"):
+        base = url.rsplit("/", 1)[0] if url.rsplit("/", 1)[-1].isdigit() else url.rstrip("/")
+        os.environ["REELFORGE_TEST_REDIS_URL"] = f"{base}/{1 + int(worker[2:]) % 15}"
+
+
+_own_redis_database()
 
 
 @dataclass
