@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import minimize
 
-from reelforge.recaption.embedding import shared_encoder
+from reelforge.recaption.embedding import SentenceEncoder, shared_encoder
 from reelforge.safety.classifier import (
     CLASSES,
     F32,
@@ -145,10 +145,13 @@ def benign_offset(
         offset = round(offset + config.benign_offset_step, 6)
 
 
-def train(config: TrainConfig = TrainConfig()) -> tuple[LinearModel, Featurizer]:
+def train(
+    config: TrainConfig = TrainConfig(), encoder: SentenceEncoder | None = None
+) -> tuple[LinearModel, Featurizer]:
+    """Fit the classifier over `encoder`'s embeddings (default: the shared MiniLM)."""
     # 1. Text tools, encoder, exemplars.
     tools = text_tools()
-    encoder = shared_encoder(None)
+    encoder = encoder or shared_encoder(None)
     exemplar_embeddings, exemplar_labels = embed_exemplars(
         read_exemplars(EXEMPLARS_PATH), encoder, tools.normalizer
     )
