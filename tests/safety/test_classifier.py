@@ -10,12 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from reelforge.recaption.embedding import shared_encoder
 from reelforge.safety import CONTENT_CATEGORIES
 from reelforge.safety.classifier import CLASSES, Featurizer, LinearModel
 from reelforge.safety.dataset import build_prompts, load_prompts
 from reelforge.safety.decision import SELF_HARM
-from reelforge.safety.resources import CLASSIFIER_PATH, TextTools
+from reelforge.safety.resources import CLASSIFIER_PATH, TextTools, policy_encoder
 from reelforge.safety.train import data_digest
 
 
@@ -85,7 +84,7 @@ def test_neighbours_are_the_training_split_and_exclude_hides_them(tools: TextToo
     assert model.neighbour_embeddings.shape == (len(training), 384)
     assert [CLASSES[i] for i in model.neighbour_labels] == [p.label for p in training]
     featurizer = Featurizer(
-        shared_encoder(None),
+        policy_encoder(),
         tools.normalizer,
         tools.lexicon,
         model.exemplar_embeddings,

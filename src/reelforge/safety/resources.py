@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reelforge.errors import ConfigError
-from reelforge.recaption.embedding import default_model_dir
+from reelforge.recaption.embedding import SentenceEncoder, default_model_dir
 from reelforge.safety.figures import FigureIndex, read_public_figures
 from reelforge.safety.lexicon import Lexicon, lexicon_words, read_lexicon
 from reelforge.safety.normalize import Normalizer
 
 __all__ = [
+    "ADAPTER_PATH",
     "CLASSIFIER_PATH",
     "DATA_DIR",
     "EXEMPLARS_PATH",
@@ -24,6 +25,7 @@ __all__ = [
     "LEXICON_PATH",
     "TextTools",
     "file_digest",
+    "policy_encoder",
     "text_tools",
 ]
 
@@ -32,6 +34,8 @@ LEXICON_PATH = DATA_DIR / "lexicon.json"
 FIGURES_PATH = DATA_DIR / "public_figures.json"
 EXEMPLARS_PATH = DATA_DIR / "exemplars.json"
 CLASSIFIER_PATH = DATA_DIR / "classifier.npz"
+# The sentence encoder's tuned tensors (tune.py): the classifier reads MiniLM through them.
+ADAPTER_PATH = DATA_DIR / "encoder_adapter.safetensors"
 
 _lock = threading.Lock()
 
@@ -80,3 +84,15 @@ def text_tools(model_dir: Path | None = None, figures_path: Path | None = None) 
         return _text_tools(
             str(model_dir) if model_dir else None, str(figures_path) if figures_path else None
         )
+
+
+@functools.cache
+def _policy_encoder(model_dir: str | None) -> SentenceEncoder:
+    return SentenceEncoder.load(Path(model_dir) if model_dir else None, adapter=ADAPTER_PATH)
+
+
+def policy_encoder(model_dir: Path | None = None) -> SentenceEncoder:
+    """The sentence encoder the classifier reads: MiniLM with the policy's tuned adapter
+    (one per process, built on first use; other users of MiniLM keep the plain one)."""
+    with _lock:
+        return _policy_encoder(str(model_dir) if model_dir else None)

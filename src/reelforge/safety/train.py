@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import minimize
 
-from reelforge.recaption.embedding import SentenceEncoder, shared_encoder
+from reelforge.recaption.embedding import SentenceEncoder
 from reelforge.safety.classifier import (
     CLASSES,
     F32,
@@ -45,10 +45,12 @@ from reelforge.safety.config import DEFAULT_CATEGORY_THRESHOLDS
 from reelforge.safety.dataset import PROMPTS_PATH, LabelledPrompt, load_prompts
 from reelforge.safety.decision import BENIGN, CONTENT_CATEGORIES, SEXUAL, SEXUAL_MINORS
 from reelforge.safety.resources import (
+    ADAPTER_PATH,
     CLASSIFIER_PATH,
     EXEMPLARS_PATH,
     LEXICON_PATH,
     file_digest,
+    policy_encoder,
     text_tools,
 )
 
@@ -73,8 +75,8 @@ class TrainConfig:
 
 
 def data_digest() -> str:
-    """What the weights depend on besides the encoder: prompts, exemplars, lexicon."""
-    return file_digest(PROMPTS_PATH, EXEMPLARS_PATH, LEXICON_PATH)
+    """What the weights depend on: prompts, exemplars, lexicon and the encoder's adapter."""
+    return file_digest(PROMPTS_PATH, EXEMPLARS_PATH, LEXICON_PATH, ADAPTER_PATH)
 
 
 def _fit(x: F64, y: NDArray[np.int64], config: TrainConfig) -> tuple[F64, F64]:
@@ -148,10 +150,11 @@ def benign_offset(
 def train(
     config: TrainConfig = TrainConfig(), encoder: SentenceEncoder | None = None
 ) -> tuple[LinearModel, Featurizer]:
-    """Fit the classifier over `encoder`'s embeddings (default: the shared MiniLM)."""
+    """Fit the classifier over `encoder`'s embeddings (default: the policy's, MiniLM with
+    the tuned adapter)."""
     # 1. Text tools, encoder, exemplars.
     tools = text_tools()
-    encoder = encoder or shared_encoder(None)
+    encoder = encoder or policy_encoder()
     exemplar_embeddings, exemplar_labels = embed_exemplars(
         read_exemplars(EXEMPLARS_PATH), encoder, tools.normalizer
     )
