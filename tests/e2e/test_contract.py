@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from tests.e2e.test_videos_api import start_server, stop
 
@@ -31,6 +32,7 @@ def test_no_generated_request_gets_a_server_error(tmp_path: Path) -> None:
     try:
         key = server.key("fuzz")
         base = server.url.removesuffix("/v1")
+        document = httpx.get(f"{base}/openapi.json", timeout=10).json()
         run = subprocess.run(
             [
                 str(SCHEMATHESIS),
@@ -64,3 +66,8 @@ def test_no_generated_request_gets_a_server_error(tmp_path: Path) -> None:
     generated = re.search(r"(\d+) generated", report)
     assert tested and int(tested.group(1)) >= 80, report[-3000:]  # every operation but one
     assert generated and int(generated.group(1)) >= 1000, report[-3000:]
+    # The API key is declared, so the fuzzer (and /docs, and generated clients) send it.
+    scheme = document["components"]["securitySchemes"]["apiKey"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    for path, method in (("/v1/videos", "post"), ("/v1/videos/{video_id}", "get")):
+        assert document["paths"][path][method]["security"] == [{"apiKey": []}]
