@@ -44,7 +44,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import CursorResult, delete, or_, select, update
+from sqlalchemy import CursorResult, Select, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from reelforge import webhooks
@@ -354,17 +354,27 @@ def retry(db: Session, event_id: str) -> WebhookDelivery | None:
 # 6. Pruning ---------------------------------------------------------------------------
 
 
+def prunable(cutoff: float) -> Select[str]:
+    """Ids of up to PRUNE_BATCH rows delivered before `cutoff`: a range of the delivered_at
+    index (migration 0015), so a long-kept outbox is never scanned whole."""
+    delivered = WebhookDelivery.delivered_at
+    return (
+        select(WebhookDelivery.id)
+        .where(delivered.is_not(None) & (delivered < cutoff))
+        .limit(PRUNE_BATCH)
+    )
+
+
 def prune(factory: sessionmaker[Session], settings: Settings, *, now: float | None = None) -> int:
     """Delete delivered rows older than webhook_keep_delivered_s, PRUNE_BATCH a
     transaction and at most PRUNE_MAX_BATCHES a call (a backlog goes over several calls,
     and sending is never held up long); the number deleted. Undelivered and failed rows
     are never deleted."""
     cutoff = (time.time() if now is None else now) - settings.webhook_keep_delivered_s
-    old = WebhookDelivery.delivered_at.is_not(None) & (WebhookDelivery.delivered_at < cutoff)
     deleted = 0
     for _ in range(PRUNE_MAX_BATCHES):
         with transaction(factory) as db:
-            batch = select(WebhookDelivery.id).where(old).limit(PRUNE_BATCH)
+            batch = prunable(cutoff)
             result = db.execute(
                 delete(WebhookDelivery)
                 .where(WebhookDelivery.id.in_(batch))

@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from tests.app.conftest import AppUnderTest
 from tests.servers import scratch_database
 
@@ -355,3 +355,15 @@ def test_the_sender_thread_prunes_on_its_own(site: AppUnderTest) -> None:
         wait_until(lambda: _ids(site) == {"evt_failed"})
     finally:
         stop.set()
+
+
+def test_pruning_reads_a_range_of_the_delivered_index_not_the_whole_table(
+    make_app: Callable[..., AppUnderTest],
+) -> None:
+    site = make_app()  # its schema made by the migrations, 0015 included
+    with site.state.factory() as db:
+        query = outbox.prunable(1000.0).compile(
+            db.get_bind(), compile_kwargs={"literal_binds": True}
+        )
+        plan = " ".join(str(row[-1]) for row in db.execute(text(f"EXPLAIN QUERY PLAN {query}")))
+    assert "INDEX ix_webhook_outbox_delivered_at (delivered_at>? AND delivered_at<?)" in plan, plan

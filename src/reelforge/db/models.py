@@ -514,6 +514,7 @@ class WebhookDelivery(Base):
     claim_token: Mapped[str | None] = mapped_column(String(40), nullable=True)
     last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
-    delivered_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Indexed for outbox.prune, which deletes delivered rows by age.
+    delivered_at: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
     failed_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # gave up
     created_at: Mapped[float] = mapped_column(Float, default=time.time)
