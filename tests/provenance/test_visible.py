@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -74,15 +75,26 @@ def test_mark_stays_inside_small_frames() -> None:
         assert rows.max() < 447 and cols.max() < 255
 
 
-def test_mark_costs_under_a_fifth_of_a_millisecond_per_frame() -> None:
+def test_mark_costs_less_than_half_of_copying_the_frames_once() -> None:
+    """Measured against a peer in the same run (timings are shared-machine noise): the
+    mark touches a small box of each frame, so marking a clip must cost well under one
+    plain copy of its frames (here about 0.1 of it; 0.08 ms a frame alone)."""
     frames = _scene(24)
+    copy = np.empty_like(frames)
     draw_visible_mark(frames[:1], "alice")  # the sprite is rendered once and cached
-    timings = []
-    for _ in range(3):  # best of three: the machine is shared
-        started = time.perf_counter()
-        draw_visible_mark(frames, "alice")
-        timings.append((time.perf_counter() - started) / len(frames) * 1e3)
-    assert min(timings) <= 0.2, timings
+    np.copyto(copy, frames)  # and the copy's pages are touched once
+
+    def best_of_three(work: Callable[[], object]) -> float:
+        timings = []
+        for _ in range(3):
+            started = time.perf_counter()
+            work()
+            timings.append(time.perf_counter() - started)
+        return min(timings)
+
+    marking = best_of_three(lambda: draw_visible_mark(frames, "alice"))
+    copying = best_of_three(lambda: np.copyto(copy, frames))
+    assert marking < 0.5 * copying, (marking, copying)
 
 
 def test_handles_are_shown_with_one_at_sign_and_checked() -> None:
