@@ -11,7 +11,7 @@ from safetensors.numpy import load_file
 from reelforge.errors import ConfigError
 from reelforge.recaption.embedding import SentenceEncoder, shared_encoder, with_adapter
 from reelforge.safety.resources import ADAPTER_PATH, policy_encoder
-from reelforge.safety.tune import TuneConfig, TunedLayer, _embedded_tokens, _pooled
+from reelforge.safety.tune import TuneConfig, TunedLayer, _pooled
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +61,14 @@ def test_the_trained_layers_and_the_numpy_encoder_agree(weights: dict[str, np.nd
                 p.add_(0.02 * torch.randn(p.shape, generator=generator))
     texts = ["a chef flips a pancake", "two cars crash at an intersection in the rain"]
     with torch.no_grad():
-        trained = _pooled(torch.nn.ModuleList(layers), _embedded_tokens(encoder, texts)[:1])
-        second = _pooled(torch.nn.ModuleList(layers), _embedded_tokens(encoder, texts)[1:])
+        trained = _pooled(
+            torch.nn.ModuleList(layers),
+            [torch.from_numpy(t) for t in encoder.token_embeddings(texts[:1])],
+        )
+        second = _pooled(
+            torch.nn.ModuleList(layers),
+            [torch.from_numpy(t) for t in encoder.token_embeddings(texts[1:])],
+        )
     adapter = {k: v for layer in layers for k, v in layer.adapter().items()}
     tuned = SentenceEncoder(
         tokenizer=encoder._tokenizer,

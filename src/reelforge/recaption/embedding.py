@@ -352,6 +352,20 @@ class SentenceEncoder:
             out[chunk] = pooled / np.maximum(norms, np.float32(1e-12))
         return out
 
+    @property
+    def n_layers(self) -> int:
+        return len(self._layers)
+
+    def token_embeddings(self, texts: Sequence[str]) -> list[F32]:
+        """Each text's input to the first encoder layer, (L, dim) float32: the word and
+        position embeddings after their LayerNorm (what fine-tuning the layers starts from;
+        `safety/tune.py`)."""
+        out = []
+        for ids in self._token_ids(texts):
+            x = self._word[np.asarray(ids)] + self._pos_type0[: len(ids)]
+            out.append(_layer_norm(x, self._emb_ln_w, self._emb_ln_b, self.eps))
+        return out
+
     def token_states(self, text: str) -> tuple[F32, NDArray[np.int64]]:
         """Last hidden states (L, dim) float32 and token ids (L,) int64 for one text.
 

@@ -155,21 +155,6 @@ class TunedLayer(torch.nn.Module):
         return out
 
 
-def _embedded_tokens(encoder: SentenceEncoder, texts: list[str]) -> list[torch.Tensor]:
-    """Each text's token embeddings (L, D), the input of the first layer (they are not
-    tuned, so they are computed once)."""
-    layers = encoder._layers
-    encoder._layers = []
-    try:
-        states = []
-        for ids in encoder._token_ids(texts):
-            mask = np.ones((1, len(ids)), dtype=bool)
-            states.append(torch.from_numpy(encoder._forward(np.array([ids]), mask)[0].copy()))
-        return states
-    finally:
-        encoder._layers = layers
-
-
 def _pooled(layers: torch.nn.ModuleList, batch: list[torch.Tensor]) -> torch.Tensor:
     """Unit-norm mean-pooled embeddings (B, D) of token embeddings of different lengths."""
     longest = max(len(t) for t in batch)
@@ -201,14 +186,14 @@ def tune(
     tools = text_tools()
     prompts = [p for p in load_prompts() if not p.held_out]
     texts = [tools.normalizer.normalize(p.text).clean for p in prompts]
-    tokens = _embedded_tokens(encoder, texts)
+    tokens = [torch.from_numpy(t) for t in encoder.token_embeddings(texts)]  # not tuned
     frozen = torch.from_numpy(encoder.encode(texts)) if config.anchor else None
     y = torch.tensor([CLASSES.index(p.label) for p in prompts])
 
     prefix = "bert." if "bert.encoder.layer.0.output.dense.bias" in weights else ""
     tuned = [
         TunedLayer(weights, f"{prefix}encoder.layer.{i}.", encoder.num_heads, config)
-        for i in range(len(encoder._layers))
+        for i in range(encoder.n_layers)
     ]
     layers = torch.nn.ModuleList(tuned)
     head = torch.nn.Linear(encoder.dim, len(CLASSES))
