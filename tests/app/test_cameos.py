@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import delete, func, select, update
 from tests.app.conftest import AppUnderTest, Browser
 
-from reelforge import cli
+from reelforge import cli, extras
 from reelforge.cameos import liveness as liveness_module
 from reelforge.cameos.likeness import Likeness
 from reelforge.db.models import (
@@ -255,6 +255,24 @@ def test_a_challenge_is_single_use_expires_and_is_rate_limited(
     limited = alice.post("/api/cameos/challenge")
     assert error(limited, 429)["code"] == "rate_limit_exceeded"
     assert int(limited.headers["retry-after"]) > 0
+
+
+def test_without_the_cameos_extra_verification_says_so_and_uses_up_nothing(
+    site: AppUnderTest, liveness: FakeLiveness, takes: dict[str, Path]
+) -> None:
+    alice = site.sign_up("alice")
+    made = alice.post("/api/cameos/challenge").json()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(extras.EXTRAS, "cameos", ("reelforge_no_such_module",))
+        for response in (
+            alice.post("/api/cameos/challenge"),
+            submit(alice, takes["good"], made["id"]),
+        ):
+            body = error(response, 503)
+            assert body["code"] == "not_installed"
+            assert "`cameos` extra" in body["message"] and "Traceback" not in response.text
+    done = submit(alice, takes["good"], made["id"])  # the challenge was not used up
+    assert done.status_code == 200 and done.json()["passed"], done.text
 
 
 def test_a_failed_take_says_why_keeps_nothing_and_is_logged(

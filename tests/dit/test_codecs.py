@@ -39,5 +39,7 @@ def test_a_sim_clip_round_trips_through_the_shipped_codecs(codecs):
     envelope = [np.sqrt(np.mean(x.reshape(-1, 160) ** 2, axis=1)) for x in (sample.audio, sound)]
     assert np.corrcoef(*envelope)[0, 1] > 0.8  # the loudness follows the original's
 
-    again = codecs.decode_video(codecs.encode_video(sample.frames), len(sample.frames))
-    assert np.array_equal(frames, again)
+    # Deterministic: the same pixels give the same bytes (a 9-frame corner keeps it quick).
+    corner = np.ascontiguousarray(sample.frames[:9, :128, :128])
+    once, twice = (codecs.decode_video(codecs.encode_video(corner), 9) for _ in range(2))
+    assert once.shape == corner.shape and np.array_equal(once, twice)

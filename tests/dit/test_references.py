@@ -4,6 +4,7 @@ for the same character and different for different ones."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -15,10 +16,12 @@ from reelforge.engines.dit.references import (
     character_reference,
     random_character,
 )
+from reelforge.engines.sim import SimEngine
 from reelforge.errors import InvalidRequest
 from reelforge.eval.characters import find_faces
-from reelforge.recaption.rules import SHIRT_COLORS
+from reelforge.recaption.rules import SHIRT_COLORS, RulePlanner
 from reelforge.recaption.vocabulary import COLORS, NATURAL_HAIR, SKIN_TONES
+from reelforge.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -87,12 +90,36 @@ def test_voice_is_speech(references):
 
 
 def test_fast_enough():
-    character = random_character(np.random.default_rng(99))
-    character_reference(character)  # warm: espeak-ng loads once per process
-    started = time.perf_counter()
-    for _ in range(3):
-        character_reference(character)
-    assert (time.perf_counter() - started) / 3 < 0.5
+    """A cameo's reference (a portrait and two seconds of voice) costs about what the sim
+    takes to make one second of the same character speaking, measured in the same run
+    (0.8 to 1.2 of it here), not against a clock; three times it fails."""
+    plan = RulePlanner(nearest=None).plan('A woman says "Hello there, how are you?"', 1)
+    character = plan.characters[0]
+    engine = SimEngine(Settings())
+
+    def clip() -> None:
+        engine.generate(
+            plan,
+            seconds=1.0,
+            size="720x1280",
+            fps=24,
+            seed=1,
+            references=None,
+            progress=lambda *_: None,
+        )
+
+    def best_of_three(work: Callable[[], object]) -> float:
+        work()  # warm: espeak-ng and the renderer load once per process
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            work()
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    reference_s = best_of_three(lambda: character_reference(character))
+    clip_s = best_of_three(clip)
+    assert reference_s < 3 * clip_s, (reference_s, clip_s)
 
 
 def test_random_characters_are_the_recaptioners():

@@ -10,6 +10,7 @@ from typing import Protocol
 import numpy as np
 
 from reelforge.errors import InvalidRequest
+from reelforge.extras import require
 from reelforge.settings import Settings
 from reelforge.types import Clip, Progress, ScenePlan
 
@@ -88,12 +89,14 @@ def _register_builtins() -> None:
 
 
 def _dit(settings: Settings) -> Engine:
+    require("dit", "the dit engine")
     from reelforge.engines.dit.engine import DitEngine  # torch: imported on first use
 
     return DitEngine(settings)
 
 
 def _ltx2(settings: Settings) -> Engine:
+    require("ltx2", "the ltx2 engine")
     from reelforge.engines.ltx2 import engine_for  # diffusers: imported on first use
 
     return engine_for(settings)

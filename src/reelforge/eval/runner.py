@@ -19,6 +19,7 @@ is fresh per file, in any run)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import statistics
@@ -388,6 +389,10 @@ def everyday_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def write_plots(rows: list[dict[str, Any]], out_dir: Path) -> list[str]:
+    """The error distributions as PNGs in `out_dir`, and their names; none without the
+    `bench` extra (matplotlib), which the summary then says."""
+    if importlib.util.find_spec("matplotlib") is None:
+        return []
     import matplotlib
 
     matplotlib.use("Agg")
@@ -498,7 +503,9 @@ def markdown_summary(report: dict[str, Any], plots: list[str]) -> str:
             "without them, so they are not expected to show the cameo's character.",
             "",
         ]
-    lines += [f"![{name}]({name}.png)" for name in plots]
+    lines += [f"![{name}]({name}.png)" for name in plots] or [
+        "No plots: matplotlib (reelforge's `bench` extra) is not installed."
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -42,9 +42,9 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from reelforge.cameos.faces import detect_faces
 from reelforge.db.models import Cameo, User
 from reelforge.errors import MediaError
+from reelforge.extras import require
 from reelforge.media import ProbeInfo, probe
 from reelforge.service.deps import StateDep, UserDep, run_db, upload_on_disk
 from reelforge.service.errors import APIError
@@ -262,6 +262,9 @@ def _decoded(container: Any, video: Any) -> Iterator[Any]:
 
 def faces_seen(frames: list[np.ndarray]) -> int:
     """How many of `frames` hold a face at least FACE_MIN_WIDTH of the frame's width."""
+    require("cameos", "checking a character's face")
+    from reelforge.cameos.faces import detect_faces  # torch: imported on first use
+
     seen = 0
     for frame in frames:
         min_face_px = FACE_MIN_WIDTH * frame.shape[1]

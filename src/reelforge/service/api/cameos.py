@@ -30,6 +30,7 @@ from starlette.datastructures import UploadFile
 from reelforge.cameos import consent_log
 from reelforge.db.models import Cameo, CameoAccessGrant, User
 from reelforge.errors import MediaError
+from reelforge.extras import require
 from reelforge.media import probe
 from reelforge.service.api.schemas import HANDLE_PATTERN
 from reelforge.service.auth import PersonDep
@@ -81,6 +82,7 @@ class GrantIn(_In):
 async def new_challenge(person: PersonDep, service: StateDep) -> dict[str, Any]:
     """Digits to read aloud and head turns to make, in order, in one take recorded within
     two minutes. Rate-limited per person."""
+    require("cameos", "cameo verification")
     from reelforge.cameos.liveness import new_challenge as draw  # loads its models lazily
 
     challenge = draw()
@@ -101,6 +103,7 @@ async def new_challenge(person: PersonDep, service: StateDep) -> dict[str, Any]:
 async def verify(request: Request, person: PersonDep, service: StateDep) -> dict[str, Any]:
     """Check a take (multipart: challenge_id, take) and, when every check passes, make the
     caller's person cameo from it (or refresh it)."""
+    require("cameos", "cameo verification")  # before the challenge is used up
     # 1. The form.
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise APIError(
