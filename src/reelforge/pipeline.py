@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reelforge import __version__
-from reelforge.cameos.draw import MAX_CAST, cast
 from reelforge.db.policy import shared_policy_engine
 from reelforge.engines import Capabilities, Engine, References, get_engine
 from reelforge.errors import InvalidRequest, MediaError
@@ -147,6 +146,8 @@ def generate(
         plan = fit_plan_dialogue(plan, request.seconds)
         caption = detailed_caption(plan)
     if any(cameo.likeness is not None for cameo in cameos):
+        from reelforge.cameos.draw import cast  # and the database models: only with cameos
+
         plan = cast(plan, cameos)  # the cameos' likenesses drawn into the plan's characters
         caption = detailed_caption(plan)
     timings["recaption_s"] = time.perf_counter() - t0
@@ -319,6 +320,8 @@ def check_request(
         return
     if not capabilities.cameos:
         raise InvalidRequest(f"engine {engine_name} cannot take cameos", param="cameos")
+    from reelforge.cameos.draw import MAX_CAST
+
     if cameos > MAX_CAST:
         raise InvalidRequest(
             f"cameos: a video casts at most {MAX_CAST}, got {cameos}", param="cameos"
