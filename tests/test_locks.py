@@ -1,6 +1,6 @@
-"""The two locks and the extras: requirements-runtime.lock (bin/quickstart) is exactly the
-base dependencies' closure, pinned as in requirements.lock, and generating and serving with
-the sim import nothing outside it."""
+"""Installing: the two locks, the extras and the wheel. requirements-runtime.lock
+(bin/quickstart) is exactly the base dependencies' closure, pinned as in requirements.lock;
+generating and serving with the sim import nothing outside it; a wheel carries the weights."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
 import tomllib
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +138,50 @@ def test_generating_and_serving_import_only_the_runtime_lock(tmp_path: Path) -> 
     assert "av" in used and "fastapi" in used  # the probe saw both paths
     outside = used - {"reelforge"} - set(RUNTIME) - set(WHEN_PRESENT)
     assert not outside, sorted(outside)
+
+
+def test_a_wheel_carries_the_shipped_weights_where_the_engine_finds_them(tmp_path: Path) -> None:
+    from reelforge.engines.dit.codecs import CHECKOUT_WEIGHTS, shipped_weights_dir
+
+    source = tmp_path / "source"  # a copy: building writes build/ beside the sources
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE", "src", "weights"):
+        if (ROOT / name).is_dir():
+            shutil.copytree(
+                ROOT / name,
+                source / name,
+                ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
+            )
+        elif (ROOT / name).exists():
+            shutil.copy2(ROOT / name, source / name)
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    (wheel,) = tmp_path.glob("reelforge-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    for folder in ("dit", "video-vae", "audio-codec"):
+        for shipped in (CHECKOUT_WEIGHTS / folder).iterdir():
+            assert any(
+                name.endswith(f".data/data/share/reelforge/weights/{folder}/{shipped.name}")
+                for name in names
+            ), shipped
+    # A checkout's weights/ first; without one, the wheel's place under the prefix.
+    assert shipped_weights_dir() == CHECKOUT_WEIGHTS
+    installed = tmp_path / "prefix" / "share" / "reelforge" / "weights"
+    assert shipped_weights_dir(tmp_path / "no-checkout", installed) == installed

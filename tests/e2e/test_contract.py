@@ -1,6 +1,7 @@
 """A contract test: schemathesis fuzzes a real `reelforge serve` against the server's own
 OpenAPI document (every operation it lists, with its coverage, fuzzing and stateful
-phases), and no generated request may get a 5xx."""
+phases): no generated request may get a 5xx, and every answer with a declared shape
+(the /v1/videos routes' models, the app's) has it."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def test_no_generated_request_gets_a_server_error(tmp_path: Path) -> None:
                 "run",
                 f"{base}/openapi.json",
                 "--checks",
-                "not_a_server_error",
+                "not_a_server_error,response_schema_conformance",
                 "--max-examples",
                 "15",
                 "--header",
@@ -71,3 +72,17 @@ def test_no_generated_request_gets_a_server_error(tmp_path: Path) -> None:
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
     for path, method in (("/v1/videos", "post"), ("/v1/videos/{video_id}", "get")):
         assert document["paths"][path][method]["security"] == [{"apiKey": []}]
+    # The video routes publish their answers' shapes, which the run above held them to.
+    for path, method, model in (
+        ("/v1/videos", "post", "VideoPublic"),
+        ("/v1/videos", "get", "VideoList"),
+        ("/v1/videos/{video_id}", "get", "VideoPublic"),
+        ("/v1/videos/{video_id}", "delete", "VideoDeleted"),
+        ("/v1/videos/{video_id}/remix", "post", "VideoPublic"),
+        ("/v1/videos/edits", "post", "VideoPublic"),
+        ("/v1/videos/extensions", "post", "VideoPublic"),
+    ):
+        answer = document["paths"][path][method]["responses"]["200"]["content"]
+        assert answer["application/json"]["schema"]["$ref"].endswith(f"/{model}"), path
+    video = document["components"]["schemas"]["VideoPublic"]
+    assert set(video["required"]) >= {"id", "object", "status", "progress", "size", "seconds"}

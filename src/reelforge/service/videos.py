@@ -46,6 +46,7 @@ from reelforge.service.deps import ServiceState, StateDep, UserDep, run_db
 from reelforge.service.errors import APIError
 from reelforge.service.forms import read_form
 from reelforge.service.hardening import unencodable
+from reelforge.service.video_schemas import VideoDeleted, VideoList, VideoPublic
 from reelforge.settings import Settings
 from reelforge.social import cameos as cameo_rules
 from reelforge.social.posts import check_daily_quota, delete_post_rows
@@ -401,7 +402,7 @@ def engine_for_model(model: str, settings: Settings) -> str:
     return configured or settings.default_engine
 
 
-@router.post("")
+@router.post("", response_model=VideoPublic)
 async def create_video(
     request: Request, response: Response, user: UserDep, service: StateDep
 ) -> dict[str, Any]:
@@ -482,7 +483,7 @@ def _check_active_jobs(db: Session, user_id: str, limit: int) -> None:
         )
 
 
-@router.get("")
+@router.get("", response_model=VideoList)
 async def list_videos(
     response: Response,
     user: UserDep,
@@ -612,7 +613,7 @@ def _prompt(fields: dict[str, Any]) -> str:
     return prompt
 
 
-@router.post("/edits")
+@router.post("/edits", response_model=VideoPublic)
 async def edit_video(
     request: Request, response: Response, user: UserDep, service: StateDep
 ) -> dict[str, Any]:
@@ -631,7 +632,7 @@ async def edit_video(
     return await run_db(service, work)
 
 
-@router.post("/extensions")
+@router.post("/extensions", response_model=VideoPublic)
 async def extend_video(
     request: Request, response: Response, user: UserDep, service: StateDep
 ) -> dict[str, Any]:
@@ -666,7 +667,7 @@ def _extend(
     return _submit(db, service, video, casts)
 
 
-@router.post("/{video_id}/remix")
+@router.post("/{video_id}/remix", response_model=VideoPublic)
 async def remix_video(
     video_id: str,
     request: Request,
@@ -688,7 +689,7 @@ async def remix_video(
     return await run_db(service, work)
 
 
-@router.get("/{video_id}")
+@router.get("/{video_id}", response_model=VideoPublic)
 async def retrieve_video(
     video_id: str, response: Response, user: UserDep, service: StateDep
 ) -> dict[str, Any]:
@@ -696,7 +697,7 @@ async def retrieve_video(
     return await run_db(service, lambda db: video_public(_owned(db, video_id, user.id)))
 
 
-@router.delete("/{video_id}")
+@router.delete("/{video_id}", response_model=VideoDeleted)
 async def delete_video(video_id: str, user: UserDep, service: StateDep) -> dict[str, Any]:
     def work(db: Session) -> dict[str, Any]:
         forget_video(db, service, _owned(db, video_id, user.id))

@@ -7,6 +7,7 @@ AVX-512 BF16 the convolutions run about twice as fast as in float32.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +19,19 @@ from reelforge.engines.dit.checkpoint import from_pretrained
 from reelforge.engines.dit.video_vae import VideoVAE, frames_to_tensor, tensor_to_frames
 from reelforge.errors import ConfigError, InvalidRequest
 
-# weights/ at the repository root (an editable install); pass a path anywhere else.
-WEIGHTS_DIR = Path(__file__).resolve().parents[4] / "weights"
+CHECKOUT_WEIGHTS = Path(__file__).resolve().parents[4] / "weights"
+INSTALLED_WEIGHTS = Path(sys.prefix) / "share" / "reelforge" / "weights"
+
+
+def shipped_weights_dir(
+    checkout: Path = CHECKOUT_WEIGHTS, installed: Path = INSTALLED_WEIGHTS
+) -> Path:
+    """The shipped weights: weights/ of a source checkout (an editable install), else where
+    an installed wheel put them (pyproject's data-files: <prefix>/share/reelforge/weights)."""
+    return checkout if (checkout / "dit").is_dir() else installed
+
+
+WEIGHTS_DIR = shipped_weights_dir()  # pass a path to use other weights
 DECODE_CHUNK_LATENTS = 16  # latent frames per decoder call: bounded memory for long clips
 
 
