@@ -45,12 +45,13 @@ def test_the_peer_gets_our_token_counts_and_gives_them_back(dit_speed):
 
 def test_the_benchmark_writes_every_measure(tmp_path):
     out = tmp_path / "dit_speed.json"
-    # Two denoising steps keep the engine's 1 s clip short; the JSON still has its split.
+    # Two denoising steps keep the engine's half-second clips short; the JSON still has its
+    # split.
     env = os.environ | {"REELFORGE_DIT_STEPS": "2"}
     command = [
         sys.executable,
         str(BENCHMARKS / "dit_speed.py"),
-        *("--config", "tiny", "--step-seconds", "0.5", "--sampling-seconds", "1"),
+        *("--config", "tiny", "--step-seconds", "0.5", "--sampling-seconds", "0.5"),
         *("--iterations", "2", "--warmup", "1", "--threads", "1", "--runs", "1"),
         *("--no-cuda", "--out", str(out), "--no-write"),
     ]
@@ -75,7 +76,8 @@ def test_the_benchmark_writes_every_measure(tmp_path):
     assert results["cpu"]["sampling_step"]["pass"] == "forward"
 
     engine = results["cpu"]["engine"]
-    assert engine["seconds"] == 1.0 and engine["frames"] == 24 and engine["steps"] == 2
+    assert engine["seconds"] == 0.5 and engine["frames"] == 12 and engine["steps"] == 2
+    assert engine["first_clip_seconds"] == 0.5 and engine["first_clip_s"] > 0
     assert engine["median_wall_s"] > 0 and engine["real_time_factor"] > 0
     assert set(engine["median_split_s"]) == {"text_s", "denoise_s", "decode_s"}
     assert all(value > 0 for value in engine["median_split_s"].values())
