@@ -721,9 +721,10 @@ def _login_name() -> str | None:
 def _verify(args: argparse.Namespace, settings: Settings) -> int:
     """Print what the file's provenance says. Exit 0 whatever it says (the report is the
     answer); a file that cannot be read is an error (one line, non-zero)."""
+    from reelforge.db.registry import registry_from_settings
     from reelforge.provenance.verify import verify_file
 
-    report = verify_file(args.file, settings)
+    report = verify_file(args.file, settings, registry=registry_from_settings(settings))
     if args.json:
         print(json.dumps(report.public(), indent=2))
         return 0

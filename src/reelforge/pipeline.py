@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from reelforge import __version__
 from reelforge.db.policy import shared_policy_engine
+from reelforge.db.registry import registry_from_settings
 from reelforge.engines import Capabilities, Engine, References, get_engine
 from reelforge.errors import InvalidRequest, MediaError
 from reelforge.media import encode_mp4, load_image
@@ -51,12 +52,7 @@ from reelforge.provenance.manifest import (
     sign_mp4,
 )
 from reelforge.provenance.mark import mark_clip
-from reelforge.provenance.registry import (
-    Registry,
-    RegistryEntry,
-    new_payload,
-    registry_from_settings,
-)
+from reelforge.provenance.registry import Registry, RegistryEntry, new_payload
 from reelforge.provenance.visible import MAX_HANDLE_CHARS
 from reelforge.recaption import detailed_caption, recaption
 from reelforge.recaption.rules import fit_plan_dialogue

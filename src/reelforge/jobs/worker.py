@@ -47,13 +47,14 @@ from reelforge import outbox, pipeline
 from reelforge.cameos.draw import cast_likenesses, references_of
 from reelforge.db.models import User, Video, now_s
 from reelforge.db.policy import policy_engine
+from reelforge.db.registry import DatabaseRegistry
 from reelforge.db.session import transaction
 from reelforge.errors import Cancelled, ReelforgeError
 from reelforge.jobs.memory_budget import JobMemoryExceeded, MemoryWatch, estimate_peak_mb
 from reelforge.jobs.queue import JobQueue
 from reelforge.media.images import Stills
 from reelforge.provenance.manifest import Parent
-from reelforge.provenance.registry import DatabaseRegistry, RegistryEntry
+from reelforge.provenance.registry import RegistryEntry
 from reelforge.recaption import remix_plan
 from reelforge.settings import Settings
 from reelforge.social.cameos import recheck as recheck_cameos

@@ -6,19 +6,16 @@ itself), and the parent of a remix. `verify` reads the payload from the pixels o
 audio of any copy, even one re-encoded with its manifest stripped, and looks it up here.
 
 It lives in the service's database (SQLite in the data directory by default, PostgreSQL
-when configured), so the CLI, the workers and the server share one registry.
+when configured), so the CLI, the workers and the server share one registry: that
+implementation is `reelforge.db.registry.DatabaseRegistry`; this module holds what every
+registry is (the Protocol) and what it stores.
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Protocol
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session, sessionmaker
-
-    from reelforge.settings import Settings
+from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -46,43 +43,3 @@ def new_payload() -> int:
         payload = secrets.randbits(64)
         if payload:
             return payload
-
-
-class DatabaseRegistry:
-    """The registry as the `watermarks` table."""
-
-    def __init__(self, factory: sessionmaker[Session]) -> None:
-        self.factory = factory
-
-    def record(self, entry: RegistryEntry) -> None:
-        from reelforge.db.models import Watermark
-
-        fields = {k: v for k, v in asdict(entry).items() if v is not None}
-        with self.factory() as session, session.begin():
-            session.merge(Watermark(**fields))
-
-    def lookup(self, payload: str) -> RegistryEntry | None:
-        from reelforge.db.models import Watermark
-
-        with self.factory() as session:
-            row = session.get(Watermark, payload.lower())
-            if row is None:
-                return None
-            return RegistryEntry(
-                payload=row.payload,
-                engine=row.engine,
-                prompt_sha256=row.prompt_sha256,
-                file_sha256=row.file_sha256,
-                video_id=row.video_id,
-                creator=row.creator,
-                manifest_label=row.manifest_label,
-                parent_video_id=row.parent_video_id,
-                created_at=row.created_at,
-            )
-
-
-def registry_from_settings(settings: Settings) -> DatabaseRegistry:
-    """The registry in the configured database (migrated to the newest schema)."""
-    from reelforge.db.session import shared_factory
-
-    return DatabaseRegistry(shared_factory(settings))

@@ -47,7 +47,7 @@ from reelforge.provenance.manifest import (
     read_manifest,
     sniff_container,
 )
-from reelforge.provenance.registry import Registry, RegistryEntry, registry_from_settings
+from reelforge.provenance.registry import Registry, RegistryEntry
 from reelforge.provenance.video_watermark import VideoDetection, detect_video
 from reelforge.settings import Settings
 
@@ -133,7 +133,7 @@ def verify_file(
     path: Path,
     settings: Settings,
     *,
-    registry: Registry | None = None,
+    registry: Registry,
     max_bytes: int = MAX_FILE_BYTES,
     display_name: str | None = None,
 ) -> Verification:
@@ -187,7 +187,6 @@ def verify_file(
             break
     if payload is None and manifest.state in ("Valid", "Trusted") and manifest.soft_binding:
         payload, source = manifest.soft_binding, "c2pa"
-    registry = registry or registry_from_settings(settings)
     record = registry.lookup(payload) if payload is not None else None
     return Verification(
         file=printable(display_name or str(path)),

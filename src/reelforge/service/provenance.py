@@ -15,9 +15,9 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from reelforge.db.registry import DatabaseRegistry
 from reelforge.errors import MediaError
 from reelforge.media import probe
-from reelforge.provenance.registry import DatabaseRegistry
 from reelforge.provenance.verify import verify_file
 from reelforge.service.deps import StateDep, UserDep, upload_on_disk
 from reelforge.service.errors import APIError

@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from reelforge.db.models import Post, Video
+from reelforge.db.registry import DatabaseRegistry
 from reelforge.errors import MediaError
 from reelforge.jobs.worker import MEDIA, served_key
-from reelforge.provenance.registry import DatabaseRegistry
 from reelforge.provenance.verify import Verification, verify_file
 from reelforge.service.api.schemas import (
     CommentIn,
