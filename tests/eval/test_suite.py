@@ -11,18 +11,17 @@ import pytest
 
 from reelforge.errors import InvalidRequest
 from reelforge.eval.suite import (
-    CHROMATIC,
     CORE_SETTING_KINDS,
     KINDS,
     MOTIONS,
     TAGS,
     ExpectedObject,
     SuitePrompt,
-    build_core_suite,
     default_suite_path,
     load_suite,
     write_suite,
 )
+from reelforge.eval.suite_builder import CHROMATIC, build_core_suite
 from reelforge.recaption import recaption
 from reelforge.recaption.vocabulary import MATERIALS
 from reelforge.settings import Settings
@@ -44,7 +43,7 @@ def plans(suite: list[SuitePrompt]) -> dict[str, ScenePlan]:
 
 def test_committed_suite_is_what_the_generator_builds(suite, tmp_path):
     built = build_core_suite()
-    assert suite == built, "regenerate with: python -m reelforge.eval.suite"
+    assert suite == built, "regenerate with: python -m reelforge.eval.suite_builder"
     out = tmp_path / "core.jsonl"
     write_suite(built, out)
     assert out.read_text(encoding="utf-8") == default_suite_path().read_text(encoding="utf-8")
