@@ -16,7 +16,7 @@ from reelforge.assets.raster import outline, recolor, render_rgba
 from reelforge.assets.traits import EXTRA_TRAITS, OVERRIDES
 from reelforge.errors import ConfigError
 from reelforge.recaption.assets import COMMON_NOUNS
-from reelforge.recaption.rules import SETTING_IMPLIED_BY
+from reelforge.recaption.vocabulary import SETTING_IMPLIED_BY
 
 
 @pytest.fixture(scope="module")

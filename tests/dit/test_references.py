@@ -19,8 +19,8 @@ from reelforge.engines.dit.references import (
 from reelforge.engines.sim import SimEngine
 from reelforge.errors import InvalidRequest
 from reelforge.eval.characters import find_faces
-from reelforge.recaption.rules import SHIRT_COLORS, RulePlanner
-from reelforge.recaption.vocabulary import COLORS, NATURAL_HAIR, SKIN_TONES
+from reelforge.recaption.rules import RulePlanner
+from reelforge.recaption.vocabulary import COLORS, NATURAL_HAIR, SHIRT_COLORS, SKIN_TONES
 from reelforge.settings import Settings
 
 
