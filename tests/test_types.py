@@ -1,7 +1,11 @@
+import dataclasses
+import json
+import pickle
+
 import pytest
 
 from reelforge.errors import InvalidRequest
-from reelforge.types import Request
+from reelforge.types import Request, Size
 
 
 @pytest.mark.parametrize(
@@ -35,3 +39,17 @@ def test_limits_are_inclusive():
 def test_frame_count_rounds_to_nearest_frame():
     assert Request(prompt="a", seconds=1.02, fps=24).frame_count == 24
     assert Request(prompt="a", seconds=1.03, fps=24).frame_count == 25
+
+
+def test_size_is_parsed_once_and_stays_the_string_it_was() -> None:
+    size = Size("1280x720")
+    assert (size.width, size.height) == (1280, 720) and size == "1280x720"
+    assert Size(size) is size and json.dumps({"size": size}) == '{"size": "1280x720"}'
+    assert pickle.loads(pickle.dumps(size)).width == 1280
+    request = Request(prompt="a ball", size="360x640")
+    assert isinstance(request.size, Size) and (request.width, request.height) == (360, 640)
+    assert dataclasses.replace(request, size="720x1280").height == 1280
+    for bad in ("640x480", "720X1280", 720, None):
+        with pytest.raises(InvalidRequest) as raised:
+            Size(bad)
+        assert raised.value.param == "size"

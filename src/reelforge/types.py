@@ -43,14 +43,31 @@ def no_progress(stage: str, fraction: float) -> None:
     """A progress callback that ignores everything."""
 
 
+class Size(str):
+    """A supported size, checked and parsed once: the string the API and the sidecar show
+    ("720x1280", so it compares, hashes and serialises as one) with its `width` and
+    `height`. Raises InvalidRequest naming `size` for anything not in SUPPORTED_SIZES."""
+
+    width: int
+    height: int
+
+    def __new__(cls, size: object) -> Size:
+        if isinstance(size, Size):
+            return size
+        if not isinstance(size, str) or size not in SUPPORTED_SIZES:
+            raise InvalidRequest(
+                f"size must be one of {', '.join(SUPPORTED_SIZES)}, got {size!r}", param="size"
+            )
+        parsed = super().__new__(cls, size)
+        width, height = (int(part) for part in size.split("x"))
+        parsed.width, parsed.height = width, height
+        return parsed
+
+
 def parse_size(size: str) -> tuple[int, int]:
     """'720x1280' → (720, 1280) as (width, height); raises InvalidRequest naming `size`."""
-    if size not in SUPPORTED_SIZES:
-        raise InvalidRequest(
-            f"size must be one of {', '.join(SUPPORTED_SIZES)}, got {size!r}", param="size"
-        )
-    width, height = (int(part) for part in size.split("x"))
-    return width, height
+    parsed = Size(size)
+    return parsed.width, parsed.height
 
 
 @dataclass(frozen=True)
@@ -59,7 +76,7 @@ class Request:
 
     prompt: str
     seconds: float = DEFAULT_SECONDS
-    size: str = DEFAULT_SIZE
+    size: str = DEFAULT_SIZE  # a Size once constructed
     fps: int = DEFAULT_FPS
     seed: int | None = None
     engine: str = "sim"
@@ -87,7 +104,7 @@ class Request:
                 f"seconds must be between {MIN_SECONDS:g} and {MAX_SECONDS:g}, got {seconds!r}",
                 param="seconds",
             )
-        parse_size(self.size)
+        object.__setattr__(self, "size", Size(self.size))  # frozen: parsed once, here
         if self.fps not in SUPPORTED_FPS:
             raise InvalidRequest(
                 f"fps must be one of {', '.join(map(str, SUPPORTED_FPS))}, got {self.fps!r}",
@@ -121,11 +138,11 @@ class Request:
 
     @property
     def width(self) -> int:
-        return parse_size(self.size)[0]
+        return Size(self.size).width
 
     @property
     def height(self) -> int:
-        return parse_size(self.size)[1]
+        return Size(self.size).height
 
     @property
     def frame_count(self) -> int:
