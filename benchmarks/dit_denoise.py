@@ -32,9 +32,9 @@ import torch
 
 from benchmark_doc import write_section
 from reelforge.engines.dit.checkpoint import from_pretrained
+from reelforge.engines.dit.conditioning import text_conditioning as caption_states
 from reelforge.engines.dit.config import DiTConfig
 from reelforge.engines.dit.data import LatentCache, SimClipDataset, cache_latents
-from reelforge.engines.dit.data import text_conditioning as caption_states
 from reelforge.engines.dit.model import JointDiT
 from reelforge.errors import ReelforgeError
 

@@ -29,10 +29,15 @@ from safetensors.torch import load_file, save_file
 from scipy import signal
 from torch.utils.data import Dataset, Sampler
 
+from reelforge.engines.dit.conditioning import (
+    CODEC_SAMPLE_RATE,
+    REFERENCE_IMAGE_PX,
+    REFERENCE_VOICE_S,
+    text_conditioning,
+)
 from reelforge.errors import ConfigError, InvalidRequest
 from reelforge.types import Clip, ScenePlan
 
-CODEC_SAMPLE_RATE = 16_000
 NATIVE_SIZES = ("256x448", "448x256")  # 9:16 and its landscape twin
 
 
@@ -450,23 +455,8 @@ def _parse_plan(metadata: dict[str, str]) -> ScenePlan | None:
     return ScenePlan.model_validate_json(plan) if plan else None
 
 
-def text_conditioning(
-    encoder: Any, caption: str, max_tokens: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """MiniLM token states (max_tokens, 384), zero-padded, and the mask of real tokens."""
-    hidden, _ = encoder.token_states(caption)
-    count = min(len(hidden), max_tokens)
-    states = torch.zeros(max_tokens, hidden.shape[1])
-    states[:count] = torch.from_numpy(hidden[:count])
-    mask = torch.zeros(max_tokens, dtype=torch.bool)
-    mask[:count] = True
-    return states, mask
-
-
 # Captions whose token states a LatentWindows keeps (74 KB each: 600 MB per data worker).
 TEXT_MEMO_CAPTIONS = 8192
-REFERENCE_IMAGE_PX = 128  # cameo appearance images: 128 × 128 → a 16 × 16 latent
-REFERENCE_VOICE_S = 2.0
 
 
 class LatentWindows(Dataset[dict[str, Any]]):

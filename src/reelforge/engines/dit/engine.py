@@ -20,13 +20,13 @@ import torch
 from reelforge.engines import Capabilities, References
 from reelforge.engines.dit.checkpoint import from_pretrained
 from reelforge.engines.dit.codecs import WEIGHTS_DIR, CodecPair
-from reelforge.engines.dit.config import FlowConfig
-from reelforge.engines.dit.data import (
+from reelforge.engines.dit.conditioning import (
     CODEC_SAMPLE_RATE,
     REFERENCE_IMAGE_PX,
     REFERENCE_VOICE_S,
     text_conditioning,
 )
+from reelforge.engines.dit.config import FlowConfig
 from reelforge.engines.dit.flow import Conditioning, Guidance, sample
 from reelforge.engines.dit.model import JointDiT
 from reelforge.errors import ConfigError, InvalidRequest

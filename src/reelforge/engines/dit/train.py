@@ -36,9 +36,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from reelforge.engines.dit import checkpoint as ckpt
 from reelforge.engines.dit.audio_codec import AudioCodec
+from reelforge.engines.dit.conditioning import CODEC_SAMPLE_RATE, REFERENCE_VOICE_S
 from reelforge.engines.dit.config import RunConfig, TrainConfig, add_train_arguments, preset
 from reelforge.engines.dit.data import (
-    CODEC_SAMPLE_RATE,
     AudioSegments,
     ReusedClips,
     Sample,
@@ -431,7 +431,7 @@ def make_loader(
 ) -> DataLoader[Any]:
     cfg, data = run.train, options.data
     if run.target == "dit":
-        from reelforge.engines.dit.data import REFERENCE_VOICE_S, LatentCache, LatentWindows
+        from reelforge.engines.dit.data import LatentCache, LatentWindows
 
         directory = latents_directory(run, options)
         windows = LatentWindows(
