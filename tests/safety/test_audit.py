@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-from reelforge.safety import InMemoryAuditLog, PolicyEngine, SqliteAuditLog
+from reelforge.safety import InMemoryAuditLog, PolicyEngine
 
 
 def test_allowed_and_blocked_decisions_are_recorded() -> None:
@@ -32,29 +32,6 @@ def test_allowed_and_blocked_decisions_are_recorded() -> None:
     assert any(m["blocking"] and m["source"] == "speech 1" for m in blocked.matched)
     assert clip.stage == "clip" and clip.allowed
     assert [r.id for r in audit.records] == [1, 2, 3]
-
-
-def test_sqlite_audit_log_persists_across_reopen(tmp_path: Path) -> None:
-    path = tmp_path / "safety.sqlite3"
-    log = SqliteAuditLog(path)
-    engine = PolicyEngine(audit=log)
-    engine.check_request("a dog catching a frisbee", requester="alice")
-    engine.check_request("a graphic video of a man being beheaded", requester="bob")
-    log.close()
-
-    reopened = SqliteAuditLog(path)
-    records = reopened.records()
-    assert [(r.requester, r.allowed, r.category) for r in records] == [
-        ("alice", True, None),
-        ("bob", False, "violence/graphic"),
-    ]
-    bob = reopened.records(requester="bob")
-    assert len(bob) == 1 and bob[0].text == "[prompt] a graphic video of a man being beheaded"
-    assert bob[0].reason.startswith("The prompt looks like graphic violence")
-    assert bob[0].scores["violence/graphic"] > 0.5
-    assert datetime.now(UTC) - bob[0].decided_at < timedelta(minutes=1)
-    assert bob[0].decided_at.tzinfo is not None
-    reopened.close()
 
 
 def test_long_texts_are_truncated_but_hashed_whole(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ from reelforge.safety import (
     InMemoryConsent,
     InMemoryRightsRegistry,
     PolicyEngine,
-    SqliteConsent,
 )
 from reelforge.safety.resources import TextTools
 
@@ -131,16 +130,3 @@ def test_speech_naming_a_public_figure_is_checked(engine: PolicyEngine) -> None:
         "a man talks to the camera", requester="alice", speech=["Hi, I am Elon Musk."]
     )
     assert not decision.allowed and decision.category == "public_figure"
-
-
-def test_sqlite_consent_persists(tmp_path) -> None:
-    path = tmp_path / "safety.sqlite3"
-    first = SqliteConsent(path)
-    first.grant("tom-hanks", "alice")
-    first.close()
-    reopened = SqliteConsent(path)
-    assert reopened.allows("tom-hanks", "alice")
-    assert not reopened.allows("tom-hanks", "bob")
-    reopened.revoke("tom-hanks", "alice")
-    assert not reopened.allows("tom-hanks", "alice")
-    reopened.close()

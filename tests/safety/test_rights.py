@@ -1,4 +1,5 @@
-"""The rights registry: registered names block unless licensed; opt-in; persisted."""
+"""The rights registry: registered names block unless licensed; opt-in; persisted. One
+protocol test for both backings: in memory (unit tests) and the service's database."""
 
 from __future__ import annotations
 
@@ -6,20 +7,24 @@ from pathlib import Path
 
 import pytest
 
+from reelforge.db.policy import DatabaseRightsRegistry
+from reelforge.db.session import make_engine, session_factory
 from reelforge.errors import InvalidRequest
-from reelforge.safety import (
-    InMemoryRightsRegistry,
-    PolicyEngine,
-    RightsRegistry,
-    SqliteRightsRegistry,
-)
+from reelforge.safety import InMemoryRightsRegistry, PolicyEngine, RightsRegistry
+from reelforge.settings import Settings
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+def database_registry(data_dir: Path) -> DatabaseRightsRegistry:
+    """A registry on its own connection pool to the data folder's database, as another
+    process would have."""
+    return DatabaseRightsRegistry(session_factory(make_engine(Settings(data_dir=data_dir))))
+
+
+@pytest.fixture(params=["memory", "database"])
 def registry(request: pytest.FixtureRequest, tmp_path: Path) -> RightsRegistry:
     if request.param == "memory":
         return InMemoryRightsRegistry()
-    return SqliteRightsRegistry(tmp_path / "safety.sqlite3")
+    return database_registry(tmp_path)
 
 
 def test_registered_character_blocked_unless_licensed(registry: RightsRegistry) -> None:
@@ -61,23 +66,21 @@ def test_registry_refuses_bad_registrations(registry: RightsRegistry) -> None:
     assert not registry.holds_licence("alice", "Unregistered Name")
 
 
-def test_sqlite_registry_persists_and_sees_other_writers(tmp_path: Path) -> None:
-    path = tmp_path / "safety.sqlite3"
-    first = SqliteRightsRegistry(path)
+def test_the_database_registry_persists_and_sees_other_writers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("reelforge.db.policy.INDEX_TTL_S", 0.0)  # look at the rows each time
+    first = database_registry(tmp_path)
     first.register("comet-studios", "Captain Comet", kind="character")
     first.grant_licence("comet-studios", "alice", "Captain Comet")
     engine = PolicyEngine(registry=first)
     assert engine.check_request("Zap Lady fights a robot", requester="bob").allowed
 
-    # Another process (here: another connection) registers a name; the first sees it.
-    second = SqliteRightsRegistry(path)
-    second.register("zap-comics", "Zap Lady", kind="character")
+    # Another process (here: another connection pool) registers a name; the first sees it.
+    database_registry(tmp_path).register("zap-comics", "Zap Lady", kind="character")
     assert not engine.check_request("Zap Lady fights a robot", requester="bob").allowed
-    first.close()
-    second.close()
 
-    reopened = SqliteRightsRegistry(path)
+    reopened = database_registry(tmp_path)
     assert reopened.holds_licence("alice", "Captain Comet")
     assert not reopened.holds_licence("bob", "Captain Comet")
-    assert {e.name for e in reopened.entries()} == {"Captain Comet", "Zap Lady"}
-    reopened.close()
+    assert reopened.holds_licence("zap-comics", "Zap Lady")

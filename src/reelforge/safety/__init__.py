@@ -9,9 +9,9 @@ See docs/POLICY.md for the categories, the method and how to retrain the classif
 Importing this package is cheap; data, weights and the sentence encoder load on first use.
 """
 
-from reelforge.safety.audit import AuditLog, AuditRecord, InMemoryAuditLog, SqliteAuditLog
+from reelforge.safety.audit import AuditLog, AuditRecord, InMemoryAuditLog
 from reelforge.safety.config import PolicyConfig
-from reelforge.safety.consent import EVERYONE, ConsentLookup, InMemoryConsent, SqliteConsent
+from reelforge.safety.consent import EVERYONE, ConsentLookup, InMemoryConsent
 from reelforge.safety.decision import (
     CONTENT_CATEGORIES,
     ContentPolicyViolation,
@@ -25,7 +25,6 @@ from reelforge.safety.rights import (
     InMemoryRightsRegistry,
     RightsEntry,
     RightsRegistry,
-    SqliteRightsRegistry,
 )
 
 __all__ = [
@@ -45,8 +44,5 @@ __all__ = [
     "PolicyEngine",
     "RightsEntry",
     "RightsRegistry",
-    "SqliteAuditLog",
-    "SqliteConsent",
-    "SqliteRightsRegistry",
     "raise_for_decision",
 ]

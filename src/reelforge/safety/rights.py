@@ -3,8 +3,8 @@ works, artists) and license them to others. Opt-in: a name nobody registered is 
 use; a registered one is blocked unless the requester is its holder or holds a licence.
 
 Names are matched on normalised text (so "M1ck3y M0use" is still Mickey Mouse) by a
-`RightsIndex`, which every implementation of `RightsRegistry` shares: the in-memory and
-SQLite-file registries here, and the server's database-backed one.
+`RightsIndex`, which every implementation of `RightsRegistry` shares: the in-memory
+registry here, and the service's database-backed one (reelforge.db.policy).
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 from reelforge.errors import InvalidRequest
 from reelforge.safety.lexicon import Phrase, PhraseIndex
 from reelforge.safety.normalize import NormalizedText, Normalizer
-from reelforge.safety.sqlite_file import SqliteFile
 
 __all__ = [
     "RIGHTS_KINDS",
@@ -26,7 +24,6 @@ __all__ = [
     "RightsEntry",
     "RightsIndex",
     "RightsRegistry",
-    "SqliteRightsRegistry",
 ]
 
 RIGHTS_KINDS = ("character", "brand", "work", "artist", "name")
@@ -151,108 +148,3 @@ class InMemoryRightsRegistry:
         with self._lock:
             index = self._index
         return index.match(text)
-
-
-class SqliteRightsRegistry:
-    """Entries and licences in a SQLite file; the match index is rebuilt when the file
-    changes, including by another process."""
-
-    _SCHEMA = """
-        CREATE TABLE IF NOT EXISTS rights_entry (
-            key TEXT PRIMARY KEY,
-            holder TEXT NOT NULL,
-            name TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            aliases TEXT NOT NULL DEFAULT '',
-            cased INTEGER NOT NULL DEFAULT 0,
-            registered_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-        );
-        CREATE TABLE IF NOT EXISTS rights_licence (
-            key TEXT NOT NULL REFERENCES rights_entry (key),
-            licensee TEXT NOT NULL,
-            granted_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-            PRIMARY KEY (key, licensee)
-        );
-    """
-    _ALIAS_SEPARATOR = "\n"
-
-    def __init__(self, path: Path, normalizer: Normalizer | None = None) -> None:
-        self._db = SqliteFile(path, self._SCHEMA)
-        self._normalizer = normalizer or _default_normalizer()
-        self._keys = RightsIndex((), self._normalizer)  # only for .key()
-        self._index: RightsIndex | None = None
-        self._index_version: tuple[int, int] = (-1, -1)
-        self._writes = 0  # our own commits; data_version only sees other connections'
-        self._lock = threading.Lock()
-
-    def register(
-        self,
-        holder: str,
-        name: str,
-        *,
-        kind: str,
-        aliases: Sequence[str] = (),
-        cased: bool = False,
-    ) -> RightsEntry:
-        key = self._keys.key(name)
-        _check_entry(name, kind, key)
-        with self._db.transaction() as db:
-            row = db.execute("SELECT holder FROM rights_entry WHERE key = ?", (key,)).fetchone()
-            if row is not None and row[0] != holder:
-                raise InvalidRequest(
-                    f"{name!r} is already registered by another holder", param="name"
-                )
-            db.execute(
-                "INSERT OR REPLACE INTO rights_entry (key, holder, name, kind, aliases, cased) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (key, holder, name, kind, self._ALIAS_SEPARATOR.join(aliases), int(cased)),
-            )
-        with self._lock:
-            self._writes += 1
-        return RightsEntry(holder, name, kind, tuple(aliases), cased)
-
-    def grant_licence(self, holder: str, licensee: str, name: str) -> None:
-        key = self._keys.key(name)
-        with self._db.transaction() as db:
-            row = db.execute("SELECT holder FROM rights_entry WHERE key = ?", (key,)).fetchone()
-            if row is None or row[0] != holder:
-                raise InvalidRequest(f"{holder!r} has not registered {name!r}", param="name")
-            db.execute(
-                "INSERT OR IGNORE INTO rights_licence (key, licensee) VALUES (?, ?)",
-                (key, licensee),
-            )
-
-    def holds_licence(self, requester: str, name: str) -> bool:
-        key = self._keys.key(name)
-        with self._db.reading() as db:
-            row = db.execute(
-                "SELECT 1 FROM rights_entry e WHERE e.key = ? AND (e.holder = ? OR EXISTS "
-                "(SELECT 1 FROM rights_licence l WHERE l.key = e.key AND l.licensee = ?))",
-                (key, requester, requester),
-            ).fetchone()
-        return row is not None
-
-    def entries(self) -> list[RightsEntry]:
-        with self._db.reading() as db:
-            rows = db.execute(
-                "SELECT holder, name, kind, aliases, cased FROM rights_entry ORDER BY key"
-            ).fetchall()
-        return [
-            RightsEntry(
-                holder, name, kind, tuple(a for a in aliases.split(self._ALIAS_SEPARATOR) if a),
-                bool(cased),
-            )
-            for holder, name, kind, aliases, cased in rows
-        ]  # fmt: skip
-
-    def match(self, text: NormalizedText) -> list[RightsEntry]:
-        with self._lock:
-            version = (self._db.data_version(), self._writes)
-            if self._index is None or version != self._index_version:
-                self._index = RightsIndex(self.entries(), self._normalizer)
-                self._index_version = version
-            index = self._index
-        return index.match(text)
-
-    def close(self) -> None:
-        self._db.close()
