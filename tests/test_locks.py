@@ -105,6 +105,10 @@ def test_a_missing_extra_names_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(extras.NotInstalled) as raised:
         get_engine("dit", Settings())
     assert raised.value.exit_code == 3 and raised.value.status == 503
+    from reelforge.engines.capabilities import engine_info
+
+    info = engine_info("dit", Settings())  # what /v1/models and `reelforge models` show
+    assert info.capabilities is None and "`dit` extra" in (info.problem or "")
 
 
 def test_generating_and_serving_import_only_the_runtime_lock(tmp_path: Path) -> None:

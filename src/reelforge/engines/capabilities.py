@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from reelforge.engines import Capabilities, engine_names, get_engine
 from reelforge.errors import InvalidRequest
+from reelforge.extras import EXTRAS, NotInstalled, require
 from reelforge.settings import Settings
 
 # Built-in engines: their class, by module and name (imported only when asked about).
@@ -50,7 +51,11 @@ def capabilities_of(name: str, settings: Settings) -> Capabilities:
     if name in ENGINE_CLASSES:
         module_name, class_name = ENGINE_CLASSES[name]
         try:
+            if name in EXTRAS:
+                require(name, f"engine {name}")  # names the extra, not a deep ImportError
             module = importlib.import_module(module_name)
+        except NotInstalled as error:
+            raise EngineNotInstalled(str(error), param="model", code="model_not_found") from None
         except ImportError as error:
             raise EngineNotInstalled(
                 f"engine {name} is not installed: {error}", param="model", code="model_not_found"
