@@ -470,6 +470,13 @@ def test_swipe_five_posts_by_touch_and_keyboard(server, seeded, new_phone):
     expect(page.locator(".feed .item")).to_have_count(6)
     settle_at(page, 0)
     first = page.locator(".feed .item").first.get_attribute("data-post-id")
+    # A view is recorded only for watch time: let the first clip play before leaving it
+    # (on a loaded machine the swipe can otherwise come before playback starts).
+    page.wait_for_function(
+        "() => { const v = document.querySelector('.feed .item video');"
+        " return v && !v.paused && v.currentTime > 0.1; }",
+        timeout=30_000,
+    )
     cdp = page.context.new_cdp_session(page)
     for n in range(1, 6):  # five swipes up, one post each (scroll-snap-stop: always)
         swipe_up(cdp)
