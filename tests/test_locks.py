@@ -43,17 +43,9 @@ def _lock_tool() -> Any:
 TOOL = _lock_tool()
 
 
-def pins(path: Path) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        if match := re.match(r"([A-Za-z0-9._-]+)==([^ \\]+)", line):
-            found[canonicalize_name(match[1])] = match[2]
-    return found
-
-
-FULL = TOOL.full_pins()
+FULL = TOOL.lock_pins(TOOL.FULL_LOCK)
 RUNTIME_TEXT = TOOL.RUNTIME_LOCK.read_text()
-RUNTIME = pins(TOOL.RUNTIME_LOCK)
+RUNTIME = TOOL.lock_pins(TOOL.RUNTIME_LOCK)
 # Imported only because the full install has them: each importer carries on without.
 WHEN_PRESENT = {
     "sniffio": "anyio asks it which event loop runs, if it is installed",

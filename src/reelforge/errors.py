@@ -14,6 +14,9 @@ class ReelforgeError(Exception):
     status = 500
     type = "server_error"
     exit_code = 1
+    # A server-side error (status 5xx) reaches an API client as "the server failed" unless
+    # its message was written for clients (it names no path, secret or internal detail).
+    public = False
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
         super().__init__(message)

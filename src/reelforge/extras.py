@@ -30,6 +30,7 @@ class NotInstalled(ConfigError):
     503 with the message, which says nothing but which feature and packages."""
 
     status = 503
+    public = True
 
 
 def require(extra: str, feature: str) -> None:

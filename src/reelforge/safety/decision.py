@@ -105,6 +105,7 @@ class ModerationUnavailable(ReelforgeError):
     status = 503
     type = "server_error"
     exit_code = 1
+    public = True  # the reason is a fixed sentence for the user
 
     def __init__(self, message: str, *, policy_version: str) -> None:
         super().__init__(message, param="prompt", code="moderation_unavailable")

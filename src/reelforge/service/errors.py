@@ -13,7 +13,6 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reelforge.errors import ReelforgeError
-from reelforge.extras import NotInstalled
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ReelforgeError)
     async def _reelforge_error(_: Request, error: ReelforgeError) -> JSONResponse:
-        if error.status >= 500 and not isinstance(error, NotInstalled):
+        if error.status >= 500 and not error.public:
             log.error("server error: %s", error)
             return envelope(500, "the server failed to handle the request", code="server_error")
         return envelope(error.status, error.message, error.param, error.code, error.type)
