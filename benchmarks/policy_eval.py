@@ -38,6 +38,7 @@ from reelforge.safety.evalset import (
     DUPLICATE_COSINE,
     EVAL_PATH,
     OTHER,
+    EvalPrompt,
     load_eval_set,
     score,
 )
@@ -107,6 +108,10 @@ def main() -> None:
         "policy_version": engine.policy_version,
         "eval_sha256": eval_digest(),
         **score(prompts, predicted),
+        "by_batch": {
+            str(batch): _summary(score(*_of_batch(prompts, predicted, batch)))
+            for batch in sorted({p.batch for p in prompts})
+        },
         "apart_from_training": apart,
         "missed": [
             {"text": p.text, "label": p.label, "kind": p.kind}
@@ -138,16 +143,35 @@ def main() -> None:
         write_section(BEGIN, END, section, doc=DOC)
 
 
+def _of_batch(
+    prompts: list[EvalPrompt], predicted: list[str], batch: int
+) -> tuple[list[EvalPrompt], list[str]]:
+    pairs = [(p, label) for p, label in zip(prompts, predicted, strict=True) if p.batch == batch]
+    return [p for p, _ in pairs], [label for _, label in pairs]
+
+
 def _summary(run: dict[str, Any]) -> dict[str, Any]:
     """What the baseline keeps: the measures, not the per-prompt lists."""
-    keep = ("policy_version", "per_category", "by_kind", "recall_min",
-            "over_refusal_near_miss", "over_refusal_benign", "named_category_accuracy")  # fmt: skip
-    return {k: run[k] for k in keep}
+    keep = ("policy_version", "prompts", "per_category", "by_kind", "recall_min",
+            "over_refusal_near_miss", "over_refusal_benign", "named_category_accuracy",
+            "by_batch")  # fmt: skip
+    return {k: run[k] for k in keep if k in run}
+
+
+def _same_set(run: dict[str, Any], baseline: dict[str, Any]) -> bool:
+    """Whether the baseline's whole-set measures are on this run's prompts (a baseline from
+    before batches were recorded kept no count: it covered batch 1 alone)."""
+    return bool(baseline.get("prompts") == run["prompts"])
 
 
 def doc_section(run: dict[str, Any], baseline: dict[str, Any] | None) -> str:
     if baseline is not None and baseline["policy_version"] == run["policy_version"]:
         baseline = None  # this run is the baseline
+    batch_baselines: dict[str, Any] = {}
+    if baseline is not None:
+        batch_baselines = baseline.get("by_batch", {"1": baseline})
+        if not _same_set(run, baseline):
+            baseline = None  # measured on other prompts: compared batch by batch below
 
     def cell(value: float, base: float | None) -> str:
         return f"{value:.3f}" if base is None else f"{base:.3f} → **{value:.3f}**"
@@ -197,6 +221,32 @@ def doc_section(run: dict[str, Any], baseline: dict[str, Any] | None) -> str:
         lines.append(
             f"| {kind} ({row['prompts']}), {what} | "
             f"{cell(row['refused'], base_of('by_kind', kind, 'refused'))} |"
+        )
+    lines += [
+        "",
+        "By batch (batch 2 was written after batch 1's results were known; see below), "
+        "each against the policy it was first measured on:",
+        "",
+        "| batch | prompts | lowest recall | harmful_plain recall | over-refusal, near-misses "
+        "| over-refusal, all benign | compared with |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for batch, row in run["by_batch"].items():
+        base = batch_baselines.get(batch)
+
+        def of(*keys: str, row: dict[str, Any] = row, base: Any = base) -> str:
+            node: Any = row
+            before: Any = base
+            for key in keys:
+                node = node[key]
+                before = None if before is None else before.get(key)
+            return cell(float(node), None if before is None else float(before))
+
+        lines.append(
+            f"| {batch} | {row['prompts']} | {of('recall_min')} "
+            f"| {of('by_kind', 'harmful_plain', 'refused')} | {of('over_refusal_near_miss')} "
+            f"| {of('over_refusal_benign')} "
+            f"| {'`' + base['policy_version'] + '`' if base else '-'} |"
         )
     labels = list(run["confusion"])
     columns = [*labels, OTHER]

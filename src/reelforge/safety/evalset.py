@@ -2,10 +2,11 @@
 trained on, and the measures the benchmark and the tests compute from it.
 
 `data/policy_eval.jsonl` holds one prompt a line: `text`, `label` ("benign" or a content
-category), `kind` and an optional `note`. The prompts were written by hand for this
-purpose, as a person would type them into a video generator, and written apart from the
-labelled training set (`data/prompts.jsonl`) and the exemplars; none of them, nor anything
-within cosine 0.95 of one (all-MiniLM-L6-v2), may ever go into either. Kinds:
+category), `kind`, the `batch` it was written in (1 when absent) and an optional `note`.
+The prompts were written by hand for this purpose, as a person would type them into a
+video generator, and written apart from the labelled training set (`data/prompts.jsonl`)
+and the exemplars; none of them, nor anything within cosine 0.95 of one
+(all-MiniLM-L6-v2), may ever go into either. Kinds:
 
     harmful_plain      harmful, said in plain words without the lexicon's trigger words
     harmful_explicit   harmful, said with the words a blocklist would catch
@@ -110,6 +111,9 @@ class EvalPrompt:
     label: str  # "benign" or one of CONTENT_CATEGORIES
     kind: str  # one of KINDS
     note: str = ""
+    # Batch 1: the first 1,285 prompts. Batch 2 (360): written on 2026-12-07, before that
+    # day's training rows, and measured on the policy of the time first.
+    batch: int = 1
 
 
 def load_eval_set(path: Path = EVAL_PATH) -> list[EvalPrompt]:
