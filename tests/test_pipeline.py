@@ -10,7 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from reelforge import pipeline
+from reelforge import media, pipeline
 from reelforge.errors import InvalidRequest
 from reelforge.media import decode_mp4
 from reelforge.types import FrameSource, Request
@@ -100,7 +100,7 @@ def test_a_failing_encode_leaves_no_files(tmp_path, settings, monkeypatch):
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(pipeline, "encode_mp4", explode)
+    monkeypatch.setattr(media, "encode_mp4", explode)
     with pytest.raises(OSError):
         pipeline.generate(
             Request(prompt="a ball", seconds=1, size="256x448", seed=1),

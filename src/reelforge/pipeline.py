@@ -35,12 +35,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reelforge import __version__
+from reelforge import __version__, media
 from reelforge.db.policy import shared_policy_engine
 from reelforge.db.registry import registry_from_settings
 from reelforge.engines import Capabilities, Engine, References, get_engine
 from reelforge.errors import InvalidRequest, MediaError
-from reelforge.media import encode_mp4, load_image
 from reelforge.media.transcribe import transcribe
 from reelforge.provenance.identity import load_identity
 from reelforge.provenance.manifest import (
@@ -51,7 +50,6 @@ from reelforge.provenance.manifest import (
     payload_hex,
     sign_mp4,
 )
-from reelforge.provenance.mark import mark_clip
 from reelforge.provenance.registry import Registry, RegistryEntry, new_payload
 from reelforge.provenance.visible import MAX_HANDLE_CHARS
 from reelforge.recaption import detailed_caption, recaption
@@ -119,7 +117,7 @@ def generate(
     first_frame = None
     if request.input_reference is not None:
         try:
-            first_frame = load_image(
+            first_frame = media.load_image(
                 request.input_reference.read_bytes(), request.width, request.height
             )
         except (OSError, MediaError) as error:
@@ -197,6 +195,8 @@ def generate(
     identity = load_identity(settings)
     payload = new_payload()
     handle = _handle(request.creator) if settings.visible_watermark else None
+    from reelforge.provenance.mark import mark_clip  # scipy.fft: after the engine has run
+
     marks = mark_clip(clip, payload, identity.watermark_key, handle)
     timings["mark_s"] = time.perf_counter() - t0
     streamed = clip.frames if isinstance(clip.frames, FrameSource) else None
@@ -208,7 +208,7 @@ def generate(
     with _atomic(video_path) as video_tmp, _atomic(sidecar_path) as sidecar_tmp:
         unsigned = video_tmp.with_name(video_tmp.name + ".unsigned.mp4")
         try:
-            encode_mp4(
+            media.encode_mp4(
                 unsigned,
                 clip.frames,
                 marks.audio,

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 
-import httpx
-
 from reelforge.recaption.vocabulary import COLOR_ALIASES, COLORS
 from reelforge.types import ScenePlan
 
@@ -42,6 +40,8 @@ def recaption_with_llm(
         ],
     }
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    import httpx  # here: only a configured endpoint needs it (0.1 s to import)
+
     try:
         response = httpx.post(
             url.rstrip("/") + "/chat/completions", json=body, headers=headers, timeout=timeout_s

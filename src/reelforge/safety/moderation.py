@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
-
 from reelforge.safety.decision import (
     HATE_HARASSMENT,
     ILLICIT_EXTREMISM,
@@ -70,12 +68,16 @@ class ModerationClient:
         self.url = moderations_url(url)
         self.model = model
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        import httpx  # here: only a configured endpoint needs it (0.1 s to import)
+
         self._client = httpx.Client(timeout=timeout_s, headers=headers)
 
     def close(self) -> None:
         self._client.close()
 
     def check(self, text: str) -> ModerationResult:
+        import httpx
+
         body: dict[str, str] = {"input": text}
         if self.model:
             body["model"] = self.model
