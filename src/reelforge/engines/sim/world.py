@@ -166,7 +166,6 @@ def simulate(
     space.iterations = 20
     space.sleep_time_threshold = 0.4
     floor_elasticity, floor_friction = FLOOR_PHYSICS[plan.setting.floor]
-    rolling_decel = ROLLING_RESISTANCE[plan.setting.floor] * GRAVITY_M_S2  # m/s²
     statics: dict[pymunk.Shape, str] = {}
     margin = 0.02
 
@@ -222,36 +221,110 @@ def simulate(
     bodies = _place_objects(plan.objects, space, characters, view_w, ceiling, ramp, rng, occupied)
     # (Without objects there is nothing for them to push: they stay out of the space.)
     movers = _kinematic_things(things, space, statics) if things is not None and bodies else []
-    index_of = {b.body: i for i, b in enumerate(bodies)}
-    shape_names: dict[pymunk.Shape, str] = dict(statics)
-    shape_material: dict[pymunk.Shape, tuple[str, float]] = {}
+
+    # 4. The contact log and surface-motion signals, filled by the collision callbacks.
+    log = ContactLog(
+        bodies,
+        shape_names={**statics, **{shape: b.name for b in bodies for shape in b.body.shapes}},
+        shape_material=_materials(bodies, movers, statics, plan.setting.floor),
+        steps=frame_count * substeps,
+        step_s=step_s,
+        rolling_decel=ROLLING_RESISTANCE[plan.setting.floor] * GRAVITY_M_S2,
+    )
+    space.on_collision(None, None, pre_solve=log.pre_solve, post_solve=log.post_solve)
+
+    # 5. Step the world; record every body's pose at each frame time.
+    tracks = np.zeros((len(bodies), frame_count, 3))
+    for frame in range(frame_count):
+        for i, b in enumerate(bodies):
+            tracks[i, frame] = (b.body.position.x, b.body.position.y, b.body.angle)
+        for mover, thing in movers:
+            _follow_track(mover, thing, frame, fps)
+        for _ in range(substeps):
+            space.step(step_s)
+            log.step += 1
+    for i, b in enumerate(bodies):
+        b.track = tracks[i]
+    # Contacts after the last frame's time are outside the clip.
+    duration = frame_count / fps
+    contacts = [c for c in log.contacts if c.time_s < duration]
+    return Simulation(
+        view_w,
+        view_h,
+        floor_y,
+        frame_count,
+        fps,
+        step_s,
+        bodies,
+        characters,
+        contacts,
+        log.roll_speed,
+        log.slip_speed,
+        ramp,
+        plan.setting.floor,
+    )
+
+
+def _materials(
+    bodies: list[Body],
+    movers: list[tuple[pymunk.Body, Thing]],
+    statics: dict[pymunk.Shape, str],
+    floor: str,
+) -> dict[pymunk.Shape, tuple[str, float]]:
+    """What each shape sounds like when struck: (material, size in m). Objects and moving
+    things have their own; the floor is the setting's, the ramp wood, characters bodies."""
+    material: dict[pymunk.Shape, tuple[str, float]] = {}
     for b in bodies:
-        for body_shape in b.body.shapes:
-            shape_names[body_shape] = b.name
-            shape_material[body_shape] = (b.material, b.size_m)
+        for shape in b.body.shapes:
+            material[shape] = (b.material, b.size_m)
     for mover, thing in movers:
-        for mover_shape in mover.shapes:
-            shape_material[mover_shape] = (thing.asset.material, thing.width_m)
-    for static_shape, name in statics.items():
-        if static_shape.body is not None and static_shape.body.body_type == pymunk.Body.KINEMATIC:
+        for shape in mover.shapes:
+            material[shape] = (thing.asset.material, thing.width_m)
+    for shape, name in statics.items():
+        if shape.body is not None and shape.body.body_type == pymunk.Body.KINEMATIC:
             continue
         surface = (
-            plan.setting.floor
+            floor
             if name == "floor"
             else ("wood" if name == "ramp" else "body" if name.startswith("character") else "wall")
         )
-        shape_material[static_shape] = (surface, 4.0)
+        material[shape] = (surface, 4.0)
+    return material
 
-    # 4. Contact log and surface-motion signals, filled from collision callbacks.
-    total_frames_steps = frame_count * substeps
-    roll_speed = np.zeros((len(bodies), total_frames_steps), np.float32)
-    slip_speed = np.zeros((len(bodies), total_frames_steps), np.float32)
-    contacts: list[Contact] = []
-    last_sound: dict[tuple[str, str], float] = {}
-    closing: dict[tuple[pymunk.Shape, pymunk.Shape], tuple[float, float, float]] = {}
-    clock = {"step": 0}
 
-    def pre_solve(arbiter: pymunk.Arbiter, _space: pymunk.Space, _data: object) -> None:
+class ContactLog:
+    """What the collision callbacks record while the world steps: every audible first
+    touch (a Contact, at most one per pair of names within MIN_REPEAT_S), and per object
+    and physics step the speed it rolls and slips at along what it touches. Balls rolling
+    on a static surface are slowed here too (rolling resistance, `rolling_decel` m/s²).
+    The stepping loop advances `step`."""
+
+    def __init__(
+        self,
+        bodies: list[Body],
+        *,
+        shape_names: dict[pymunk.Shape, str],
+        shape_material: dict[pymunk.Shape, tuple[str, float]],
+        steps: int,
+        step_s: float,
+        rolling_decel: float,
+    ) -> None:
+        self.bodies = bodies
+        self.index_of = {b.body: i for i, b in enumerate(bodies)}
+        self.shape_names = shape_names
+        self.shape_material = shape_material
+        self.steps = steps
+        self.step_s = step_s
+        self.rolling_decel = rolling_decel
+        self.step = 0
+        self.contacts: list[Contact] = []
+        self.roll_speed = np.zeros((len(bodies), steps), np.float32)
+        self.slip_speed = np.zeros((len(bodies), steps), np.float32)
+        self._last_sound: dict[tuple[str, str], float] = {}
+        # Closing speed and point of a first touch, from before the solver changed them.
+        self._closing: dict[tuple[pymunk.Shape, pymunk.Shape], tuple[float, float, float]] = {}
+
+    def pre_solve(self, arbiter: pymunk.Arbiter, _space: pymunk.Space, _data: object) -> None:
         if not arbiter.is_first_contact:
             return
         shape_a, shape_b = arbiter.shapes
@@ -262,41 +335,48 @@ def simulate(
         relative = arbiter.bodies[1].velocity_at_world_point(point) - arbiter.bodies[
             0
         ].velocity_at_world_point(point)
-        closing[(shape_a, shape_b)] = (abs(relative.dot(arbiter.normal)), point.x, point.y)
+        self._closing[(shape_a, shape_b)] = (abs(relative.dot(arbiter.normal)), point.x, point.y)
 
-    def post_solve(arbiter: pymunk.Arbiter, _space: pymunk.Space, _data: object) -> None:
-        shape_a, shape_b = arbiter.shapes
-        step = clock["step"]
+    def post_solve(self, arbiter: pymunk.Arbiter, _space: pymunk.Space, _data: object) -> None:
         if arbiter.is_first_contact:
-            speed, x, y = closing.pop((shape_a, shape_b), (0.0, 0.0, 0.0))
-            if speed < AUDIBLE_SPEED_M_S:
-                return
-            time_s = step * step_s
-            names = (shape_names[shape_a], shape_names[shape_b])
-            if time_s - last_sound.get(names, -1.0) < MIN_REPEAT_S:
-                return
-            last_sound[names] = time_s
-            (mat_a, size_a), (mat_b, size_b) = shape_material[shape_a], shape_material[shape_b]
-            contacts.append(
-                Contact(
-                    time_s,
-                    names[0],
-                    names[1],
-                    arbiter.total_impulse.length,
-                    speed,
-                    x,
-                    y,
-                    mat_a,
-                    mat_b,
-                    size_a,
-                    size_b,
-                )
+            self._touch(arbiter)
+        elif self.step < self.steps:
+            self._surface_motion(arbiter)
+
+    def _touch(self, arbiter: pymunk.Arbiter) -> None:
+        shape_a, shape_b = arbiter.shapes
+        speed, x, y = self._closing.pop((shape_a, shape_b), (0.0, 0.0, 0.0))
+        if speed < AUDIBLE_SPEED_M_S:
+            return
+        time_s = self.step * self.step_s
+        names = (self.shape_names[shape_a], self.shape_names[shape_b])
+        if time_s - self._last_sound.get(names, -1.0) < MIN_REPEAT_S:
+            return
+        self._last_sound[names] = time_s
+        (mat_a, size_a), (mat_b, size_b) = (
+            self.shape_material[shape_a],
+            self.shape_material[shape_b],
+        )
+        self.contacts.append(
+            Contact(
+                time_s,
+                names[0],
+                names[1],
+                arbiter.total_impulse.length,
+                speed,
+                x,
+                y,
+                mat_a,
+                mat_b,
+                size_a,
+                size_b,
             )
-            return
-        if step >= total_frames_steps:
-            return
+        )
+
+    def _surface_motion(self, arbiter: pymunk.Arbiter) -> None:
+        step = self.step
         for body, shape in zip(arbiter.bodies, arbiter.shapes, strict=True):
-            i = index_of.get(body)
+            i = self.index_of.get(body)
             if i is None:
                 continue
             tangent = arbiter.normal.perpendicular()
@@ -308,49 +388,18 @@ def simulate(
                 points[0].point_a
             )
             slip = abs(rel.dot(tangent))
-            if isinstance(shape, pymunk.Circle) and bodies[i].spec.kind == "ball":
-                roll_speed[i, step] = max(
-                    roll_speed[i, step], abs(body.angular_velocity) * shape.radius
+            if isinstance(shape, pymunk.Circle) and self.bodies[i].spec.kind == "ball":
+                self.roll_speed[i, step] = max(
+                    self.roll_speed[i, step], abs(body.angular_velocity) * shape.radius
                 )
                 if other.body_type == pymunk.Body.STATIC:
-                    _resist_rolling(body, shape.radius, rolling_decel * step_s)
+                    _resist_rolling(body, shape.radius, self.rolling_decel * self.step_s)
                 slip = max(0.0, slip - 0.05)  # a rolling ball barely slips
-                slip_speed[i, step] = max(slip_speed[i, step], slip if slip > 0.2 else 0.0)
+                self.slip_speed[i, step] = max(
+                    self.slip_speed[i, step], slip if slip > 0.2 else 0.0
+                )
             else:
-                slip_speed[i, step] = max(slip_speed[i, step], slip)
-
-    space.on_collision(None, None, pre_solve=pre_solve, post_solve=post_solve)
-
-    # 5. Step the world; record every body's pose at each frame time.
-    tracks = np.zeros((len(bodies), frame_count, 3))
-    for frame in range(frame_count):
-        for i, b in enumerate(bodies):
-            tracks[i, frame] = (b.body.position.x, b.body.position.y, b.body.angle)
-        for mover, thing in movers:
-            _follow_track(mover, thing, frame, fps)
-        for _ in range(substeps):
-            space.step(step_s)
-            clock["step"] += 1
-    for i, b in enumerate(bodies):
-        b.track = tracks[i]
-    # Contacts after the last frame's time are outside the clip.
-    duration = frame_count / fps
-    contacts = [c for c in contacts if c.time_s < duration]
-    return Simulation(
-        view_w,
-        view_h,
-        floor_y,
-        frame_count,
-        fps,
-        step_s,
-        bodies,
-        characters,
-        contacts,
-        roll_speed,
-        slip_speed,
-        ramp,
-        plan.setting.floor,
-    )
+                self.slip_speed[i, step] = max(self.slip_speed[i, step], slip)
 
 
 def _kinematic_things(
