@@ -35,7 +35,7 @@ from reelforge.engines.dit.checkpoint import from_pretrained
 from reelforge.engines.dit.conditioning import text_conditioning as caption_states
 from reelforge.engines.dit.config import DiTConfig
 from reelforge.engines.dit.data import LatentCache, SimClipDataset, cache_latents
-from reelforge.engines.dit.model import JointDiT
+from reelforge.engines.dit.model import Conditioning, JointDiT
 from reelforge.errors import ReelforgeError
 
 MARK_BEGIN, MARK_END = "<!-- dit_denoise:begin -->", "<!-- dit_denoise:end -->"
@@ -149,8 +149,9 @@ def errors(
             ev, ea = noise(index, clip)
             x0v, x0a = clip["video"], clip["audio"]
             xv, xa = (1 - t) * x0v + t * ev, (1 - t) * x0a + t * ea
+            cond = Conditioning(clip["text"], clip["text_mask"])
             with torch.autocast("cpu", dtype=torch.bfloat16):
-                vv, va = model(xv, xa, torch.tensor([t]), clip["text"], clip["text_mask"])
+                vv, va = model(xv, xa, torch.tensor([t]), cond)
             estimate = xv - t * vv.float()
             video_err.append(mean_square(estimate - x0v))
             audio_err.append(mean_square(xa - t * va.float() - x0a))

@@ -150,7 +150,8 @@ def build_ours(cfg: DiTConfig, device: torch.device) -> Contender:
     model = JointDiT(cfg).to(device)
 
     def forward(batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        return model(batch["video"], batch["audio"], batch["t"], batch["text"], batch["text_mask"])
+        cond = Conditioning(batch["text"], batch["text_mask"])
+        return model(batch["video"], batch["audio"], batch["t"], cond)
 
     return Contender("ours", model, forward)
 

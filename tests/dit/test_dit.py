@@ -63,10 +63,7 @@ def test_outputs_have_the_shapes_of_the_inputs_with_references_and_a_first_frame
     model = tiny_model()
     states, mask = text(2)
     video, audio = torch.randn(2, *VIDEO), torch.randn(2, *AUDIO_SHAPE)
-    v, a = model(
-        video,
-        audio,
-        torch.rand(2),
+    cond = Conditioning(
         states,
         mask,
         first_frame=torch.randn(2, 4, 1, 8, 6),
@@ -75,6 +72,7 @@ def test_outputs_have_the_shapes_of_the_inputs_with_references_and_a_first_frame
         ref_voice=torch.randn(2, 8, 6),
         ref_mask=torch.tensor([False, True]),
     )
+    v, a = model(video, audio, torch.rand(2), cond)
     assert v.shape == video.shape and a.shape == audio.shape
     assert torch.isfinite(v).all() and torch.isfinite(a).all()
 
@@ -136,7 +134,7 @@ def test_an_untrained_model_is_the_best_linear_denoiser():
     states, mask = text()
     video, audio = torch.randn(1, *VIDEO), torch.randn(1, *AUDIO_SHAPE)
     for t in (0.3, 1.0):
-        v, a = model(video, audio, torch.tensor([t]), states, mask)
+        v, a = model(video, audio, torch.tensor([t]), Conditioning(states, mask))
         c = float(skip_scale(torch.tensor(t)))
         assert torch.allclose(v, c * video, atol=1e-6) and torch.allclose(a, c * audio, atol=1e-6)
 
@@ -146,12 +144,12 @@ def test_the_conv_head_starts_at_zero_and_reaches_across_patch_borders():
     headed = JointDiT(dataclasses.replace(TINY_DIT, conv_head=3)).eval()
     missing = headed.load_state_dict(plain.state_dict(), strict=False).missing_keys
     assert sorted(missing) == ["video_conv.weight", "video_features.bias", "video_features.weight"]
-    states, mask = text()
+    cond = Conditioning(*text())
     video, audio = torch.randn(1, *VIDEO), torch.randn(1, *AUDIO_SHAPE)
     t = torch.tensor([0.6])
     with torch.no_grad():  # zero-initialised: the same function as without it
-        base = plain(video, audio, t, states, mask)[0]
-        torch.testing.assert_close(headed(video, audio, t, states, mask)[0], base)
+        base = plain(video, audio, t, cond)[0]
+        torch.testing.assert_close(headed(video, audio, t, cond)[0], base)
     # Only token 0 (frame 0, the top-left 2 × 2 patch) emits features: the convolution
     # writes its patch and, across the border, the adjacent ring of its neighbours.
     assert headed.video_conv is not None and headed.video_features is not None
@@ -164,7 +162,7 @@ def test_the_conv_head_starts_at_zero_and_reaches_across_patch_borders():
 
     hook = headed.video_features.register_forward_hook(one_token)
     with torch.no_grad():
-        changed = (headed(video, audio, t, states, mask)[0] - base).abs().sum(dim=1)[0]
+        changed = (headed(video, audio, t, cond)[0] - base).abs().sum(dim=1)[0]
     hook.remove()
     p = TINY_DIT.video_patch
     assert changed[0, : p + 1, : p + 1].min() > 0  # the patch and one pixel beyond it
@@ -184,9 +182,9 @@ class ConstantModel(torch.nn.Module):
     def token_count(self, video_shape, audio_latents):
         return JointDiT.token_count(self, video_shape, audio_latents)  # type: ignore[arg-type]
 
-    def forward(self, video, audio, t, text, text_mask, **kwargs):
+    def forward(self, video, audio, t, cond):
         self.calls += 1
-        has_text = text_mask.any(dim=1).float()
+        has_text = cond.text_mask.any(dim=1).float()
         value = has_text * self.cond + (1 - has_text) * self.uncond
         return (
             value.view(-1, 1, 1, 1, 1).expand_as(video).clone(),
@@ -290,9 +288,9 @@ def test_text_padding_is_ignored():
     model = tiny_model()
     states, mask = text(tokens=3)
     video, audio, t = torch.randn(1, *VIDEO), torch.randn(1, *AUDIO_SHAPE), torch.rand(1)
-    base = model(video, audio, t, states, mask)
+    base = model(video, audio, t, Conditioning(states, mask))
     states[:, 3:] = torch.randn_like(states[:, 3:])  # only padding changes
-    again = model(video, audio, t, states, mask)
+    again = model(video, audio, t, Conditioning(states, mask))
     torch.testing.assert_close(base[0], again[0])
 
 

@@ -36,7 +36,7 @@ class Oracle(torch.nn.Module):
         super().__init__()
         self.data, self.zero, self.calls = data, zero, 0
 
-    def forward(self, video, audio, t, text, text_mask):
+    def forward(self, video, audio, t, cond):
         clip = self.data[self.calls % len(self.data)]
         self.calls += 1
         if self.zero:

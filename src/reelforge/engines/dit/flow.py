@@ -12,7 +12,6 @@ and for audio.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from reelforge.engines.dit.config import FlowConfig
-from reelforge.engines.dit.model import JointDiT
+from reelforge.engines.dit.model import Conditioning, JointDiT
 from reelforge.errors import Cancelled
 
 HIGH_NOISE_BAND = 0.1  # FlowConfig.high_noise_rate draws t from U(1 − this, 1)
@@ -54,52 +53,6 @@ def sampling_schedule(steps: int, tokens: int, cfg: FlowConfig) -> torch.Tensor:
     return shift_time(
         torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64), shift_for(tokens, cfg)
     )
-
-
-@dataclass
-class Conditioning:
-    """Everything besides the noisy latents: text and the optional clean references (all
-    in the model's normalised latent space)."""
-
-    text: torch.Tensor  # (B, L, text_dim)
-    text_mask: torch.Tensor  # (B, L) bool
-    fps: float = 24.0
-    first_frame: torch.Tensor | None = None  # (B, Cv, 1, h, w)
-    first_frame_mask: torch.Tensor | None = None  # (B,) bool
-    ref_image: torch.Tensor | None = None  # (B, Cv, 1, hr, wr)
-    ref_voice: torch.Tensor | None = None  # (B, Ca, Mr)
-    ref_mask: torch.Tensor | None = None  # (B,) bool
-
-    def model_kwargs(self) -> dict[str, object]:
-        return {
-            "fps": self.fps,
-            "first_frame": self.first_frame,
-            "first_frame_mask": self.first_frame_mask,
-            "ref_image": self.ref_image,
-            "ref_voice": self.ref_voice,
-            "ref_mask": self.ref_mask,
-        }
-
-    def _map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Conditioning:
-        """The same conditioning with `fn` applied to every tensor."""
-        changed = {
-            f.name: fn(value)
-            for f in dataclasses.fields(self)
-            if isinstance(value := getattr(self, f.name), torch.Tensor)
-        }
-        return dataclasses.replace(self, **changed)  # type: ignore[arg-type]
-
-    def to(self, device: torch.device) -> Conditioning:
-        return self._map(lambda x: x.to(device))
-
-    def repeat(self, times: int) -> Conditioning:
-        return self._map(lambda x: x.repeat(times, *([1] * (x.dim() - 1))))
-
-    def given_first_frame(self, batch: int, device: torch.device) -> torch.Tensor:
-        """(B,) bool: which clips have their first frame given (all, without a mask)."""
-        if self.first_frame_mask is None:
-            return torch.ones(batch, dtype=torch.bool, device=device)
-        return self.first_frame_mask.to(device)
 
 
 # ---------------------------------------------------------------------------------------
@@ -171,7 +124,7 @@ def flow_loss(
     ta = t.view(b, 1, 1)
     noisy_v = (1 - tv) * video + tv * noise_v
     noisy_a = (1 - ta) * audio + ta * noise_a
-    pred_v, pred_a = model(noisy_v, noisy_a, t, cond.text, cond.text_mask, **cond.model_kwargs())
+    pred_v, pred_a = model(noisy_v, noisy_a, t, cond)
     err_v = (pred_v.float() - (noise_v - video)).pow(2)
     if cond.first_frame is not None:
         keep = torch.ones_like(err_v)
@@ -245,14 +198,7 @@ def sample(
         inputs_v = torch.cat([x_v, x_v]) if guidance.active else x_v
         inputs_a = torch.cat([x_a, x_a]) if guidance.active else x_a
         time = torch.full((inputs_v.shape[0],), t, device=device)
-        v_v, v_a = model(
-            inputs_v,
-            inputs_a,
-            time,
-            batch_cond.text,
-            batch_cond.text_mask,
-            **batch_cond.model_kwargs(),
-        )
+        v_v, v_a = model(inputs_v, inputs_a, time, batch_cond)
         if guidance.active:
             v_v = guided(v_v[:b], v_v[b:], guidance.video)
             v_a = guided(v_a[:b], v_a[b:], guidance.audio)

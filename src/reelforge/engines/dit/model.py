@@ -36,7 +36,9 @@ diffusers' LTX2VideoTransformer3DModel at equal width, depth, heads and tokens.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -163,6 +165,48 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
 
 
 @dataclass
+class Conditioning:
+    """Everything besides the noisy latents: text and the optional clean references (all
+    in the model's normalised latent space)."""
+
+    text: torch.Tensor  # (B, L, text_dim)
+    text_mask: torch.Tensor  # (B, L) bool
+    fps: float = 24.0
+    first_frame: torch.Tensor | None = None  # (B, Cv, 1, h, w)
+    first_frame_mask: torch.Tensor | None = None  # (B,) bool
+    ref_image: torch.Tensor | None = None  # (B, Cv, 1, hr, wr)
+    ref_voice: torch.Tensor | None = None  # (B, Ca, Mr)
+    ref_mask: torch.Tensor | None = None  # (B,) bool
+
+    def _map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Conditioning:
+        """The same conditioning with `fn` applied to every tensor."""
+        changed = {
+            f.name: fn(value)
+            for f in dataclasses.fields(self)
+            if isinstance(value := getattr(self, f.name), torch.Tensor)
+        }
+        return dataclasses.replace(self, **changed)  # type: ignore[arg-type]
+
+    def to(self, device: torch.device) -> Conditioning:
+        return self._map(lambda x: x.to(device))
+
+    def repeat(self, times: int) -> Conditioning:
+        return self._map(lambda x: x.repeat(times, *([1] * (x.dim() - 1))))
+
+    def given_first_frame(self, batch: int, device: torch.device) -> torch.Tensor:
+        """(B,) bool: which clips have their first frame given (all, without a mask)."""
+        if self.first_frame_mask is None:
+            return torch.ones(batch, dtype=torch.bool, device=device)
+        return self.first_frame_mask.to(device)
+
+    def given_references(self, batch: int, device: torch.device) -> torch.Tensor:
+        """(B,) bool: which clips have their references (all, without a mask)."""
+        if self.ref_mask is None:
+            return torch.ones(batch, dtype=torch.bool, device=device)
+        return self.ref_mask.to(device)
+
+
+@dataclass
 class Layout:
     """Where each kind of token sits in the sequence, and every token's rotary angles."""
 
@@ -171,6 +215,23 @@ class Layout:
     audio: slice
     refs: slice
     angles: torch.Tensor  # (N, head_dim / 2)
+
+
+@dataclass
+class _Sequence:
+    """One forward pass's token stream: embeddings, each token's kind, which tokens may be
+    attended to (False: padding text, absent references), and the layout."""
+
+    x: torch.Tensor  # (B, T, d)
+    kind: torch.Tensor  # (B, T)
+    valid: torch.Tensor  # (B, T) bool
+    layout: Layout
+
+
+def _per_token(table: torch.Tensor, is_clean: torch.Tensor) -> torch.Tensor:
+    """(B, 2, k, d) modulation for {noisy, clean} → (B, T, k, d) by each token's row."""
+    index = is_clean[:, :, None, None].expand(-1, -1, table.shape[2], table.shape[3])
+    return torch.gather(table, 1, index)
 
 
 # ---------------------------------------------------------------------------------------
@@ -392,37 +453,52 @@ class JointDiT(nn.Module):
         video: torch.Tensor,  # (B, Cv, N, h, w) noisy, normalised
         audio: torch.Tensor,  # (B, Ca, M) noisy, normalised
         t: torch.Tensor,  # (B,) in [0, 1]; 1 is pure noise
-        text: torch.Tensor,  # (B, L, text_dim)
-        text_mask: torch.Tensor,  # (B, L) bool; all False = no caption (guidance)
-        *,
-        fps: float = 24.0,
-        first_frame: torch.Tensor | None = None,  # (B, Cv, 1, h, w) clean, normalised
-        first_frame_mask: torch.Tensor | None = None,  # (B,) bool: which samples have one
-        ref_image: torch.Tensor | None = None,  # (B, Cv, 1, hr, wr) clean, normalised
-        ref_voice: torch.Tensor | None = None,  # (B, Ca, Mr) clean, normalised
-        ref_mask: torch.Tensor | None = None,  # (B,) bool: which samples have references
+        cond: Conditioning,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The velocity ε − x₀ for video and audio latents, shaped like the inputs."""
-        cfg, p = self.config, self.config.video_patch
-        b, cv, n, h, w = video.shape
-        m = audio.shape[-1]
+        b = video.shape[0]
         device, dtype = video.device, self.video_in.weight.dtype
+        # 1-2. Tokens with their kinds, positions and the attention mask.
+        seq = self._sequence(video, audio, cond)
+        angles = seq.layout.angles.to(device)
+        cos, sin = angles.cos().to(dtype), angles.sin().to(dtype)
+        mask = None if bool(seq.valid.all()) else seq.valid[:, None, None, :]
 
-        # 1. Tokens, and each token's kind.
+        # 3. Conditioning: noisy tokens see t, clean ones t = 0 (adaLN-single).
+        times = torch.stack([t.float().to(device), torch.zeros(b, device=device)], dim=1)
+        features = timestep_embedding(times.flatten()).to(device, dtype)
+        embedded = self.time_hidden(F.silu(self.time_in(features))).view(b, 2, -1)
+        is_clean = (seq.kind >= VIDEO_CLEAN).long()  # (B, T): 0 noisy, 1 clean
+        base = self.time_projection(F.silu(embedded)).view(b, 2, 6, -1)  # (B, {t, 0}, 6, d)
+        modulation = _per_token(base, is_clean) + self.kind_modulation[seq.kind]
+        x = seq.x
+        for block in self.blocks:
+            x = block(x, modulation, cos, sin, mask)
+
+        # 4. Heads.
+        final = _per_token(self.final_projection(F.silu(embedded)).view(b, 2, 2, -1), is_clean)
+        final = final + self.final_kind_modulation[seq.kind]
+        x = modulate(self.final_norm(x), final[:, :, 0], final[:, :, 1])
+        return self._heads(x, seq.layout, video, audio, t)
+
+    def _sequence(self, video: torch.Tensor, audio: torch.Tensor, cond: Conditioning) -> _Sequence:
+        """Steps 1-2: every token embedded (with its kind's embedding), in the order text,
+        video, audio, reference image, reference voice; a given first frame replaces the
+        first latent frame's noisy tokens as clean ones."""
+        p, audio_patch = self.config.video_patch, self.config.audio_patch
+        b, _, n, h, w = video.shape
+        device, dtype = video.device, self.video_in.weight.dtype
         video_tokens = patchify_video(video, p)
         per_frame = (h // p) * (w // p)
         video_kinds = torch.full((b, video_tokens.shape[1]), VIDEO, device=device)
-        if first_frame is not None:
-            given = (
-                torch.ones(b, dtype=torch.bool, device=device)
-                if first_frame_mask is None
-                else first_frame_mask.to(device)
-            )
-            clean = patchify_video(first_frame, p)
+        if cond.first_frame is not None:
+            given = cond.given_first_frame(b, device)
+            clean = patchify_video(cond.first_frame, p)
             head = torch.where(given[:, None, None], clean, video_tokens[:, :per_frame])
             video_tokens = torch.cat([head, video_tokens[:, per_frame:]], dim=1)
             video_kinds[:, :per_frame] = torch.where(given[:, None], VIDEO_CLEAN, VIDEO)
-        audio_tokens = patchify_audio(audio, cfg.audio_patch)
+        audio_tokens = patchify_audio(audio, audio_patch)
+        text = cond.text
         pieces = [
             self.text_in(text.to(dtype)),
             self.embed_video(video_tokens, h // p, w // p),
@@ -433,79 +509,64 @@ class JointDiT(nn.Module):
             video_kinds,
             torch.full(audio_tokens.shape[:2], AUDIO, device=device),
         ]
-        valid = [
-            text_mask.to(device),
-            torch.ones(
-                b, video_tokens.shape[1] + audio_tokens.shape[1], dtype=torch.bool, device=device
-            ),
-        ]
-        has_refs = (
-            torch.ones(b, dtype=torch.bool, device=device)
-            if ref_mask is None
-            else ref_mask.to(device)
-        )
+        noisy = video_tokens.shape[1] + audio_tokens.shape[1]
+        valid = [cond.text_mask.to(device), torch.ones(b, noisy, dtype=torch.bool, device=device)]
+        has_refs = cond.given_references(b, device)
         ref_image_shape = None
-        if ref_image is not None:
-            image_tokens = patchify_video(ref_image, p)
-            ref_image_shape = (ref_image.shape[-2], ref_image.shape[-1])
+        if cond.ref_image is not None:
+            image = cond.ref_image
+            image_tokens = patchify_video(image, p)
+            ref_image_shape = (image.shape[-2], image.shape[-1])
             pieces.append(
-                self.embed_video(image_tokens, ref_image.shape[-2] // p, ref_image.shape[-1] // p)
+                self.embed_video(image_tokens, image.shape[-2] // p, image.shape[-1] // p)
             )
             kinds.append(torch.full(image_tokens.shape[:2], VIDEO_CLEAN, device=device))
             valid.append(has_refs[:, None].expand(-1, image_tokens.shape[1]))
         voice_count = 0
-        if ref_voice is not None:
-            voice_tokens = patchify_audio(ref_voice, cfg.audio_patch)
+        if cond.ref_voice is not None:
+            voice_tokens = patchify_audio(cond.ref_voice, audio_patch)
             voice_count = voice_tokens.shape[1]
             pieces.append(self.audio_in(voice_tokens.to(dtype)))
             kinds.append(torch.full(voice_tokens.shape[:2], AUDIO_CLEAN, device=device))
             valid.append(has_refs[:, None].expand(-1, voice_count))
         kind = torch.cat(kinds, dim=1)  # (B, T)
-        x = torch.cat(pieces, dim=1) + self.kind_embedding(kind)
-
-        # 2. Positions and the attention mask.
         layout = self.layout(
-            text.shape[1], (n, h, w), audio_tokens.shape[1], fps, ref_image_shape, voice_count
+            text.shape[1], (n, h, w), audio_tokens.shape[1], cond.fps, ref_image_shape, voice_count
         )
-        angles = layout.angles.to(device)
-        cos, sin = angles.cos().to(dtype), angles.sin().to(dtype)
-        keys = torch.cat(valid, dim=1)
-        mask = None if bool(keys.all()) else keys[:, None, None, :]
-
-        # 3. Conditioning: noisy tokens see t, clean ones t = 0 (adaLN-single).
-        times = torch.stack([t.float().to(device), torch.zeros(b, device=device)], dim=1)
-        features = timestep_embedding(times.flatten()).to(device, dtype)
-        embedded = self.time_hidden(F.silu(self.time_in(features))).view(b, 2, -1)
-        base = self.time_projection(F.silu(embedded)).view(b, 2, 6, -1)  # (B, {t, 0}, 6, d)
-        is_clean = (kind >= VIDEO_CLEAN).long()  # (B, T)
-        picked = torch.gather(base, 1, is_clean[:, :, None, None].expand(-1, -1, 6, base.shape[-1]))
-        modulation = picked + self.kind_modulation[kind]
-
-        for block in self.blocks:
-            x = block(x, modulation, cos, sin, mask)
-
-        # 4. Heads.
-        final = (
-            torch.gather(
-                self.final_projection(F.silu(embedded)).view(b, 2, 2, -1),
-                1,
-                is_clean[:, :, None, None].expand(-1, -1, 2, base.shape[-1]),
-            )
-            + self.final_kind_modulation[kind]
+        return _Sequence(
+            x=torch.cat(pieces, dim=1) + self.kind_embedding(kind),
+            kind=kind,
+            valid=torch.cat(valid, dim=1),
+            layout=layout,
         )
-        x = modulate(self.final_norm(x), final[:, :, 0], final[:, :, 1])
+
+    def _heads(
+        self,
+        x: torch.Tensor,
+        layout: Layout,
+        video: torch.Tensor,
+        audio: torch.Tensor,
+        t: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Step 4 after the final norm: video and audio tokens back to latents (with the
+        video's convolution head and the linear skip c(t)·x_t where the model has them)."""
+        cfg, p = self.config, self.config.video_patch
+        b, cv, n, h, w = video.shape
         v_video = unpatchify_video(self.video_out(x[:, layout.video]).float(), (cv, n, h, w), p)
         if self.video_features is not None and self.video_conv is not None:
-            channels = self.config.conv_head
+            channels = cfg.conv_head
             grid = unpatchify_video(self.video_features(x[:, layout.video]), (channels, n, h, w), p)
             frames = grid.transpose(1, 2).reshape(b * n, channels, h, w)
             conv = self.video_conv(F.silu(frames)).float()
             v_video = v_video + conv.view(b, n, cv, h, w).transpose(1, 2)
         v_audio = unpatchify_audio(
-            self.audio_out(x[:, layout.audio]).float(), cfg.audio_channels, m, cfg.audio_patch
+            self.audio_out(x[:, layout.audio]).float(),
+            cfg.audio_channels,
+            audio.shape[-1],
+            cfg.audio_patch,
         )
         if cfg.velocity_skip:
-            c = skip_scale(t.float().to(device))
+            c = skip_scale(t.float().to(video.device))
             v_video = v_video + c.view(b, 1, 1, 1, 1) * video.float()
             v_audio = v_audio + c.view(b, 1, 1) * audio.float()
         return v_video, v_audio
