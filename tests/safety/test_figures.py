@@ -56,6 +56,7 @@ def test_public_figure_blocked_unless_their_cameo_allows_the_requester(
         "Obamma giving a speech",  # misspelt
         "Вarack Оbama giving a speech",  # Cyrillic В and О
         "Zuckerburg surfing",  # misspelt long alias
+        "Carlos Alcaras playing tennis",  # a full name tolerates any small typo
         "Beyoncé dancing in the rain",  # accent
         "Trump playing golf",  # a cased alias written with a capital
         "Drake walking his dog",
@@ -75,6 +76,7 @@ def test_public_figure_spellings_are_found(engine: PolicyEngine, prompt: str) ->
         "an ice cube melting in a glass",
         "a trump card on a poker table",
         "putting on a hat",  # one edit from "Putin", but not a name
+        "a documentary about Alcatraz prison",  # a letter more than "Alcaraz": a place
         "a bee sting on an arm",
     ],
 )

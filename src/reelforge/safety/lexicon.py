@@ -57,7 +57,9 @@ class PhraseIndex(Generic[P]):
     """Finds phrases in normalised text. A text word matches a phrase word when equal, when
     it is the plural with 's'/'es', or (with `fuzzy`) when it is not itself a known word
     and within `max_typos` edits. Single-word phrases shorter than seven letters only match
-    exactly, since "puting" must not become "Putin"."""
+    exactly, since "puting" must not become "Putin"; longer ones only through typos that
+    keep the length (a letter swapped or changed: "Zuckerburg"), since a letter more or
+    less turns names into places ("Alcatraz" is not "Alcaraz")."""
 
     def __init__(
         self,
@@ -95,9 +97,11 @@ class PhraseIndex(Generic[P]):
                 cache[word] = self._forms(word)
             return cache[word]
 
-        def matches(word: str, target: str, may_fuzz: bool) -> bool:
+        def matches(word: str, target: str, may_fuzz: bool, one_word: bool = False) -> bool:
             exact, fuzzy = forms(word)
-            return target in exact or (may_fuzz and target in fuzzy)
+            if target in exact:
+                return True
+            return may_fuzz and target in fuzzy and (not one_word or len(word) == len(target))
 
         hits: list[PhraseHit[P]] = []
         for start, token in enumerate(tokens):
@@ -105,7 +109,8 @@ class PhraseIndex(Generic[P]):
             for first in exact | fuzzy:
                 for phrase, may_fuzz in self._phrases_by_first.get(first, ()):
                     end = start + len(phrase.words)
-                    if end > len(tokens) or not matches(token.text, first, may_fuzz):
+                    one_word = len(phrase.words) == 1
+                    if end > len(tokens) or not matches(token.text, first, may_fuzz, one_word):
                         continue
                     if not all(
                         matches(tokens[start + k].text, phrase.words[k], may_fuzz)
