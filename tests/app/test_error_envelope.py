@@ -10,6 +10,7 @@ from reelforge.errors import ConfigError, InvalidRequest, ReelforgeError
 from reelforge.extras import NotInstalled
 from reelforge.safety.decision import ModerationUnavailable
 from reelforge.service import errors
+from reelforge.service.errors import APIError
 
 
 def _client(error: ReelforgeError) -> TestClient:
@@ -59,3 +60,16 @@ def test_public_server_errors_keep_their_status_message_and_code() -> None:
 def test_a_client_error_keeps_its_field() -> None:
     status, body = _error(InvalidRequest("seconds: must be 4, 8 or 12", param="seconds"))
     assert (status, body["param"], body["type"]) == (400, "seconds", "invalid_request_error")
+
+
+def test_a_router_error_is_one_of_the_family_with_its_status_and_headers() -> None:
+    error = APIError(429, "slow down", code="rate_limit_exceeded", headers={"Retry-After": "3"})
+    assert isinstance(error, ReelforgeError)
+    response = _client(error).get("/boom")
+    assert response.status_code == 429 and response.headers["retry-after"] == "3"
+    assert response.json()["error"] == {
+        "message": "slow down",
+        "type": "rate_limit_error",
+        "param": None,
+        "code": "rate_limit_exceeded",
+    }

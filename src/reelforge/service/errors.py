@@ -29,8 +29,12 @@ TYPES = {
 }
 
 
-class APIError(Exception):
-    """An error with an HTTP status, raised by the routers."""
+class APIError(ReelforgeError):
+    """A ReelforgeError whose HTTP status is chosen where it is raised (the routers: 401,
+    403, 404, 409, 413, 429, ...), with optional response headers (Retry-After). Its
+    message is written for the client, whatever the status."""
+
+    public = True
 
     def __init__(
         self,
@@ -41,8 +45,9 @@ class APIError(Exception):
         code: str | None = None,
         headers: dict[str, str] | None = None,
     ):
-        super().__init__(message)
-        self.status, self.message, self.param, self.code = status, message, param, code
+        super().__init__(message, param=param, code=code)
+        self.status = status
+        self.type = TYPES.get(status, "server_error")
         self.headers = headers
 
 
@@ -66,9 +71,11 @@ def envelope(
 
 
 def install(app: FastAPI) -> None:
-    @app.exception_handler(APIError)
+    @app.exception_handler(APIError)  # the most specific handler wins: this one has headers
     async def _api_error(_: Request, error: APIError) -> JSONResponse:
-        return envelope(error.status, error.message, error.param, error.code, headers=error.headers)
+        return envelope(
+            error.status, error.message, error.param, error.code, error.type, error.headers
+        )
 
     @app.exception_handler(ReelforgeError)
     async def _reelforge_error(_: Request, error: ReelforgeError) -> JSONResponse:
