@@ -257,3 +257,39 @@ def test_input_reference_becomes_the_first_frame(tmp_path, settings):
             settings=settings,
         )
     assert info.value.param == "input_reference" and not (tmp_path / "bad.mp4").exists()
+
+
+def test_stills_are_written_next_to_the_clip_and_a_remix_keeps_what_it_does_not_state(
+    tmp_path, settings
+):
+    from PIL import Image
+
+    first = pipeline.generate(
+        Request(prompt="a red ball and a blue box in a kitchen", seconds=1, size="256x448", seed=5),
+        tmp_path / "first.mp4",
+        settings=settings,
+        stills=True,
+    )
+    assert first.thumbnail_path == tmp_path / "first.thumbnail.webp"
+    assert first.spritesheet_path == tmp_path / "first.spritesheet.jpg"
+    assert Image.open(tmp_path / "first.thumbnail.webp").format == "WEBP"
+    assert Image.open(tmp_path / "first.spritesheet.jpg").format == "JPEG"
+
+    remix = pipeline.generate(
+        Request(prompt="make it night", seconds=1, size="256x448", seed=5),
+        tmp_path / "remix.mp4",
+        settings=settings,
+        base_plan=first.plan,
+    )
+    assert remix.plan.lighting.time_of_day == "night"
+    assert remix.plan.objects == first.plan.objects  # not stated: kept
+    assert remix.plan.setting.kind == first.plan.setting.kind
+    assert remix.thumbnail_path is None and not (tmp_path / "remix.thumbnail.webp").exists()
+    with pytest.raises(ValueError, match="not both"):
+        pipeline.generate(
+            Request(prompt="x", seconds=1, size="256x448", seed=5),
+            tmp_path / "x.mp4",
+            settings=settings,
+            plan=first.plan,
+            base_plan=first.plan,
+        )

@@ -52,7 +52,7 @@ from reelforge.provenance.manifest import (
 )
 from reelforge.provenance.registry import Registry, RegistryEntry, new_payload
 from reelforge.provenance.visible import MAX_HANDLE_CHARS
-from reelforge.recaption import detailed_caption, recaption
+from reelforge.recaption import detailed_caption, recaption, remix_plan
 from reelforge.recaption.rules import fit_plan_dialogue
 from reelforge.recaption.understood import understood
 from reelforge.safety import PolicyEngine, raise_for_decision
@@ -61,7 +61,6 @@ from reelforge.types import Clip, FrameSource, Progress, Request, Result, SceneP
 
 if TYPE_CHECKING:  # the sim renderer and speech behind it are not needed to pass one on
     from reelforge.engines.dit.references import CameoReference
-    from reelforge.media.images import Stills
 
 # Engines whose Clip.speech is the ground truth of what is said (a simulator's): an
 # empty list means the clip says nothing. Every other engine's clips are transcribed.
@@ -78,13 +77,16 @@ def generate(
     progress: Progress | None = None,
     settings: Settings | None = None,
     plan: ScenePlan | None = None,
+    base_plan: ScenePlan | None = None,
     provenance: Provenance | None = None,
     policy: PolicyEngine | None = None,
     cameos: tuple[CameoReference, ...] = (),
-    stills: Stills | None = None,
+    stills: bool = False,
 ) -> Result:
     """Generate `request` into `output_path` (+ a JSON sidecar). With `plan`, recaptioning
-    is skipped and that plan is rendered (remixes, edits, extensions). `provenance` says
+    is skipped and that plan is rendered. With `base_plan` (a remix, an edit or an
+    extension: the plan of the video it starts from), the prompt changes only what it
+    states of that plan (`recaption.remix_plan`), with the same seed. `provenance` says
     which video this is and where to register its watermark (default: the registry in the
     configured database). `policy` checks the request and the clip (default: the
     deployment's policy engine, with its stores in the configured database). `cameos`
@@ -92,8 +94,11 @@ def generate(
     sound like, in the plan's order; only engines whose capabilities include cameos take
     them. A cameo with a likeness (a verified one) is cast into the plan first
     (cameos/draw.py: the character its @handle names, or the next one, or a new one), and
-    one with an id is named in the C2PA manifest's consent assertion. `stills` (the job
-    worker's thumbnail and spritesheet) is given the frames it needs as they are encoded."""
+    one with an id is named in the C2PA manifest's consent assertion. With `stills`, the
+    clip's thumbnail (`<name>.thumbnail.webp`) and spritesheet (`<name>.spritesheet.jpg`)
+    are written next to it too, from the frames they need, taken while encoding."""
+    if plan is not None and base_plan is not None:
+        raise ValueError("generate takes a plan or a base plan to remix, not both")
     settings = settings or Settings()
     report = progress or no_progress
     timings: dict[str, float] = {}
@@ -134,6 +139,8 @@ def generate(
     # 2. Prompt → ScenePlan + detailed caption.
     report("recaption", 0.0)
     t0 = time.perf_counter()
+    if base_plan is not None:
+        plan = remix_plan(base_plan, request.prompt, seed, settings, request.seconds)
     if plan is None:
         plan, caption = recaption(request.prompt, seed, settings, request.seconds)
     else:  # dialogue no longer than the clip holds, whoever made the plan (issue 21)
@@ -202,10 +209,18 @@ def generate(
     streamed = clip.frames if isinstance(clip.frames, FrameSource) else None
     encode_stage = "encode" if streamed is None else "render + encode"
     encode_from = reached[0]
-    if stills is not None:
-        stills.expect(clip.frame_count, clip.height, clip.width)
+    thumbnail_path = video_path.with_suffix(".thumbnail.webp") if stills else None
+    spritesheet_path = video_path.with_suffix(".spritesheet.jpg") if stills else None
+    taken = None
+    if stills:
+        from reelforge.media.images import Stills
+
+        taken = Stills()
+        taken.expect(clip.frame_count, clip.height, clip.width)
     t0 = time.perf_counter()
-    with _atomic(video_path) as video_tmp, _atomic(sidecar_path) as sidecar_tmp:
+    with contextlib.ExitStack() as files:
+        video_tmp = files.enter_context(_atomic(video_path))
+        sidecar_tmp = files.enter_context(_atomic(sidecar_path))
         unsigned = video_tmp.with_name(video_tmp.name + ".unsigned.mp4")
         try:
             media.encode_mp4(
@@ -219,7 +234,7 @@ def generate(
                 audio_bitrate=settings.audio_bitrate,
                 progress=lambda f: report(encode_stage, encode_from + (0.99 - encode_from) * f),
                 luma=marks.video.embed_luma,
-                on_frame=stills.take if stills is not None else None,
+                on_frame=taken.take if taken is not None else None,
             )
             timings["encode_s"] = time.perf_counter() - t0
             if streamed is not None:
@@ -260,6 +275,9 @@ def generate(
             if facts.consent is not None:
                 sidecar["consent"] = facts.consent.assertion()
         sidecar_tmp.write_text(json.dumps(sidecar, indent=2))
+        if taken is not None and thumbnail_path and spritesheet_path:
+            files.enter_context(_atomic(thumbnail_path)).write_bytes(taken.thumbnail_webp())
+            files.enter_context(_atomic(spritesheet_path)).write_bytes(taken.spritesheet_jpg())
     report("done", 1.0)
     return Result(
         request=request,
@@ -270,6 +288,8 @@ def generate(
         video_path=video_path,
         sidecar_path=sidecar_path,
         timings_s=timings,
+        thumbnail_path=thumbnail_path,
+        spritesheet_path=spritesheet_path,
     )
 
 

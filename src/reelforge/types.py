@@ -537,3 +537,5 @@ class Result:
     video_path: Path
     sidecar_path: Path
     timings_s: dict[str, float]
+    thumbnail_path: Path | None = None  # with generate(stills=True)
+    spritesheet_path: Path | None = None

@@ -52,10 +52,8 @@ from reelforge.db.session import transaction
 from reelforge.errors import Cancelled, ReelforgeError
 from reelforge.jobs.memory_budget import JobMemoryExceeded, MemoryWatch, estimate_peak_mb
 from reelforge.jobs.queue import JobQueue
-from reelforge.media.images import Stills
 from reelforge.provenance.manifest import Parent
 from reelforge.provenance.registry import RegistryEntry
-from reelforge.recaption import remix_plan
 from reelforge.settings import Settings
 from reelforge.social.cameos import recheck as recheck_cameos
 from reelforge.storage import Storage, StorageNotFound
@@ -120,6 +118,17 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _media_files(result: pipeline.Result) -> dict[str, Path]:
+    """The files a finished job serves, by variant (the video, its thumbnail, its
+    spritesheet: generate(stills=True) wrote all three)."""
+    assert result.thumbnail_path is not None and result.spritesheet_path is not None
+    return {
+        "video": result.video_path,
+        "thumbnail": result.thumbnail_path,
+        "spritesheet": result.spritesheet_path,
+    }
 
 
 class LeaseLost(Exception):
@@ -440,19 +449,6 @@ class Worker:
                     except StorageNotFound:
                         parent_path = None
                     parent = Parent(source_id, relation, parent_path)
-                # Remixes, edits and extensions start from their source's plan.
-                plan = (
-                    remix_plan(
-                        ScenePlan.model_validate_json(base_plan),
-                        request.prompt,
-                        request.seed or 0,
-                        self.settings,
-                        request.seconds,
-                    )
-                    if base_plan
-                    else None
-                )
-                stills = Stills()  # the thumbnail's and spritesheet's frames, taken while encoding
                 watch = MemoryWatch(self.settings.job_memory_budget_mb)
                 with watch:  # JobMemoryExceeded in this thread once over the budget
                     result = pipeline.generate(
@@ -460,7 +456,8 @@ class Worker:
                         Path(tmp) / "video.mp4",
                         progress=on_progress,
                         settings=self.settings,
-                        plan=plan,
+                        # Remixes, edits and extensions start from their source's plan.
+                        base_plan=ScenePlan.model_validate_json(base_plan) if base_plan else None,
                         provenance=pipeline.Provenance(
                             video_id=video_id,
                             parent=parent,
@@ -468,7 +465,7 @@ class Worker:
                         ),
                         policy=self.policy,
                         cameos=references_of(casts),
-                        stills=stills,
+                        stills=True,
                     )
                 refusal = self._cameo_recheck(video_id, result)
                 if refusal is not None:  # an owner's rules, against what the clip became
@@ -476,7 +473,7 @@ class Worker:
                     return
                 if heartbeat.lost.is_set():
                     raise LeaseLost(video_id)
-                files = self._write_media(result, stills, Path(tmp))
+                files = _media_files(result)
                 for variant, path in files.items():
                     self.storage.put_file(
                         media_key(video_id, variant, prefix), path, MEDIA[variant][1]
@@ -543,14 +540,6 @@ class Worker:
         transcript = [segment.text for segment in result.clip.speech]
         with transaction(self.factory) as session:
             return recheck_cameos(session, video_id, result.caption, transcript)
-
-    @staticmethod
-    def _write_media(result: pipeline.Result, stills: Stills, tmp: Path) -> dict[str, Path]:
-        thumbnail = tmp / "thumbnail.webp"
-        thumbnail.write_bytes(stills.thumbnail_webp())
-        sprites = tmp / "spritesheet.jpg"
-        sprites.write_bytes(stills.spritesheet_jpg())
-        return {"video": result.video_path, "thumbnail": thumbnail, "spritesheet": sprites}
 
     def _complete(self, video_id: str, token: str, prefix: str, plan_json: str) -> None:
         """The fenced switch: the row serves this attempt's folder, and its event is queued,
