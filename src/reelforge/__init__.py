@@ -46,6 +46,7 @@ def generate(
     content policy refuses raises :class:`reelforge.safety.ContentPolicyViolation`, with
     its category. `progress`, if given, is called with (stage name, fraction done) as the
     clip is made."""
+    from reelforge.deployment import Deployment
     from reelforge.pipeline import generate as run
     from reelforge.types import Request
 
@@ -60,4 +61,6 @@ def generate(
         creator=creator,
         **options,  # type: ignore[arg-type]
     )
-    return run(request, Path(output_path), progress=progress)
+    return run(
+        request, Path(output_path), progress=progress, deployment=Deployment.from_environment()
+    )

@@ -721,10 +721,10 @@ def _login_name() -> str | None:
 def _verify(args: argparse.Namespace, settings: Settings) -> int:
     """Print what the file's provenance says. Exit 0 whatever it says (the report is the
     answer); a file that cannot be read is an error (one line, non-zero)."""
-    from reelforge.db.registry import registry_from_settings
+    from reelforge.deployment import Deployment
     from reelforge.provenance.verify import verify_file
 
-    report = verify_file(args.file, settings, registry=registry_from_settings(settings))
+    report = verify_file(args.file, settings, registry=Deployment(settings).registry)
     if args.json:
         print(json.dumps(report.public(), indent=2))
         return 0
@@ -764,9 +764,9 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
 
 def _rights(args: argparse.Namespace, settings: Settings) -> int:
     from reelforge.db.policy import DatabaseRightsRegistry
-    from reelforge.db.session import shared_factory
+    from reelforge.deployment import Deployment
 
-    registry = DatabaseRightsRegistry(shared_factory(settings))
+    registry = DatabaseRightsRegistry(Deployment(settings).factory)
     if args.rights_command == "register":
         entry = registry.register(
             args.holder, args.name, kind=args.kind, aliases=args.alias, cased=args.cased
@@ -780,13 +780,14 @@ def _rights(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cameo(args: argparse.Namespace, settings: Settings) -> int:
     from reelforge.db.policy import EVERYONE, DatabaseConsent
-    from reelforge.db.session import shared_factory
+    from reelforge.deployment import Deployment
     from reelforge.safety.figures import read_public_figures
     from reelforge.safety.resources import FIGURES_PATH
 
+    factory = Deployment(settings).factory
     if args.cameo_command == "audit":
-        return _cameo_audit(args.handle, shared_factory(settings))
-    consent = DatabaseConsent(shared_factory(settings))
+        return _cameo_audit(args.handle, factory)
+    consent = DatabaseConsent(factory)
     if args.cameo_command == "verify-figure":
         wanted = args.figure.strip().casefold()
         figures = read_public_figures(FIGURES_PATH)

@@ -36,8 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reelforge import __version__, media
-from reelforge.db.policy import shared_policy_engine
-from reelforge.db.registry import registry_from_settings
+from reelforge.deployment import Deployment
 from reelforge.engines import Capabilities, Engine, References, get_engine
 from reelforge.errors import InvalidRequest, MediaError
 from reelforge.media.transcribe import transcribe
@@ -76,6 +75,7 @@ def generate(
     *,
     progress: Progress | None = None,
     settings: Settings | None = None,
+    deployment: Deployment | None = None,
     plan: ScenePlan | None = None,
     base_plan: ScenePlan | None = None,
     provenance: Provenance | None = None,
@@ -83,13 +83,14 @@ def generate(
     cameos: tuple[CameoReference, ...] = (),
     stills: bool = False,
 ) -> Result:
-    """Generate `request` into `output_path` (+ a JSON sidecar). With `plan`, recaptioning
+    """Generate `request` into `output_path` (+ a JSON sidecar). `deployment` holds the
+    settings, the policy engine and the registry (default: a new deployment of
+    `settings`; one of the two is needed). With `plan`, recaptioning
     is skipped and that plan is rendered. With `base_plan` (a remix, an edit or an
     extension: the plan of the video it starts from), the prompt changes only what it
     states of that plan (`recaption.remix_plan`), with the same seed. `provenance` says
-    which video this is and where to register its watermark (default: the registry in the
-    configured database). `policy` checks the request and the clip (default: the
-    deployment's policy engine, with its stores in the configured database). `cameos`
+    which video this is and where to register its watermark (default: the deployment's
+    registry). `policy` checks the request and the clip (default: the deployment's). `cameos`
     are characters (appearance image + voice sample) the clip's characters must look and
     sound like, in the plan's order; only engines whose capabilities include cameos take
     them. A cameo with a likeness (a verified one) is cast into the plan first
@@ -99,7 +100,11 @@ def generate(
     are written next to it too, from the frames they need, taken while encoding."""
     if plan is not None and base_plan is not None:
         raise ValueError("generate takes a plan or a base plan to remix, not both")
-    settings = settings or Settings()
+    if deployment is None:
+        if settings is None:
+            raise TypeError("generate needs the settings or a deployment to run in")
+        deployment = Deployment(settings)
+    settings = deployment.settings
     report = progress or no_progress
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -156,7 +161,7 @@ def generate(
 
     # 2b. The content policy, on the request: the prompt and the speech planned for it.
     t0 = time.perf_counter()
-    policy = policy or shared_policy_engine(settings)
+    policy = policy or deployment.policy
     requester = request.creator or DEFAULT_CREATOR
     planned = [line.text for character in plan.characters for line in character.lines]
     raise_for_decision(policy.check_request(request.prompt, requester=requester, speech=planned))
@@ -254,7 +259,7 @@ def generate(
         finally:
             unsigned.unlink(missing_ok=True)
         timings["sign_s"] = time.perf_counter() - t0
-        registry = provenance.registry or registry_from_settings(settings)
+        registry = provenance.registry or deployment.registry
         registry.record(
             RegistryEntry(
                 payload=payload_hex(payload),

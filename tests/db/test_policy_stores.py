@@ -14,7 +14,8 @@ from reelforge import pipeline
 from reelforge.db.keys import create_key
 from reelforge.db.models import Cameo, PolicyAudit, User
 from reelforge.db.policy import DatabaseConsent, DatabaseRightsRegistry, policy_engine
-from reelforge.db.session import shared_factory, transaction
+from reelforge.db.session import transaction
+from reelforge.deployment import Deployment
 from reelforge.safety import ContentPolicyViolation, PolicyEngine
 from reelforge.settings import Settings
 from reelforge.types import Request
@@ -26,14 +27,19 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def policy(settings: Settings) -> PolicyEngine:
-    engine = policy_engine(settings, shared_factory(settings))
+def deployment(settings: Settings) -> Deployment:
+    return Deployment(settings)
+
+
+@pytest.fixture(scope="module")
+def policy(deployment: Deployment) -> PolicyEngine:
+    engine = policy_engine(deployment.settings, deployment.factory)
     engine.warm_up()
     return engine
 
 
-def audit_rows(settings: Settings, requester: str) -> list[PolicyAudit]:
-    with shared_factory(settings)() as session:
+def audit_rows(deployment: Deployment, requester: str) -> list[PolicyAudit]:
+    with deployment.factory() as session:
         return list(
             session.scalars(
                 select(PolicyAudit)
@@ -43,7 +49,7 @@ def audit_rows(settings: Settings, requester: str) -> list[PolicyAudit]:
         )
 
 
-def test_blocked_prompt_writes_nothing_and_is_audited(settings, policy, tmp_path):
+def test_blocked_prompt_writes_nothing_and_is_audited(settings, deployment, policy, tmp_path):
     out = tmp_path / "clip.mp4"
     with pytest.raises(ContentPolicyViolation) as blocked:
         pipeline.generate(
@@ -54,24 +60,24 @@ def test_blocked_prompt_writes_nothing_and_is_audited(settings, policy, tmp_path
         )
     assert blocked.value.code == "content_policy_violation"
     assert not out.exists() and not out.with_suffix(".json").exists()
-    (row,) = audit_rows(settings, "mallory")
+    (row,) = audit_rows(deployment, "mallory")
     assert (row.stage, row.allowed, row.category) == ("request", False, "violence/graphic")
     assert "beheaded" in row.text and row.decided_at > 0 and row.policy_version
 
 
-def test_an_allowed_clip_is_checked_twice_and_audited(settings, policy, tmp_path):
+def test_an_allowed_clip_is_checked_twice_and_audited(settings, deployment, policy, tmp_path):
     pipeline.generate(
         Request(prompt='A red ball bounces. A boy says "Nice one!"', seconds=1, creator="bob"),
         tmp_path / "ok.mp4",
         settings=settings,
         policy=policy,
     )
-    rows = audit_rows(settings, "bob")
+    rows = audit_rows(deployment, "bob")
     assert [(r.stage, r.allowed) for r in rows] == [("request", True), ("clip", True)]
     assert "Nice one!" in rows[1].text  # the transcript of what was said
 
 
-def test_planned_speech_is_checked(settings, policy, tmp_path):
+def test_planned_speech_is_checked(settings, deployment, policy, tmp_path):
     with pytest.raises(ContentPolicyViolation):
         pipeline.generate(
             Request(
@@ -83,11 +89,11 @@ def test_planned_speech_is_checked(settings, policy, tmp_path):
             settings=settings,
             policy=policy,
         )
-    assert audit_rows(settings, "carol")[-1].category == "self-harm"
+    assert audit_rows(deployment, "carol")[-1].category == "self-harm"
 
 
-def test_public_figures_need_their_own_cameo_consent(settings, policy):
-    factory = shared_factory(settings)
+def test_public_figures_need_their_own_cameo_consent(settings, deployment, policy):
+    factory = deployment.factory
     with transaction(factory) as session:
         for name in ("serena", "fan", "stranger"):
             create_key(session, name)
@@ -108,8 +114,8 @@ def test_public_figures_need_their_own_cameo_consent(settings, policy):
     assert not policy.check_request(prompt, requester="fan").allowed
 
 
-def test_registered_names_need_a_licence(settings, policy):
-    registry = DatabaseRightsRegistry(shared_factory(settings))
+def test_registered_names_need_a_licence(settings, deployment, policy):
+    registry = DatabaseRightsRegistry(deployment.factory)
     prompt = "Captain Comet flies over a desert at sunset"
     assert policy.check_request(prompt, requester="fan").allowed  # not registered yet
     registry.register("studio", "Captain Comet", kind="character", aliases=["Cpt. Comet"])

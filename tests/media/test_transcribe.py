@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from reelforge import pipeline
-from reelforge.db.policy import shared_policy_engine
+from reelforge.deployment import Deployment
 from reelforge.engines import _REGISTRY, register
 from reelforge.engines.sim import SimEngine
 from reelforge.engines.sim.speech import synthesize
@@ -63,7 +63,8 @@ def test_an_engine_without_a_transcript_is_heard_for_the_clip_check(
 ) -> None:
     register("deaf-sim", DeafSim)
     seen: list[list[str]] = []
-    policy = shared_policy_engine(settings)
+    deployment = Deployment(settings)
+    policy = deployment.policy
     check_clip = policy.check_clip
 
     def recording_check(caption: str, transcript: list[str], **kwargs: Any) -> Any:
@@ -79,7 +80,7 @@ def test_an_engine_without_a_transcript_is_heard_for_the_clip_check(
             seed=2,
             engine="deaf-sim",
         )
-        result = pipeline.generate(request, tmp_path / "c.mp4", settings=settings, policy=policy)
+        result = pipeline.generate(request, tmp_path / "c.mp4", deployment=deployment)
     finally:
         policy.check_clip = check_clip  # type: ignore[method-assign]
         _REGISTRY.pop("deaf-sim", None)

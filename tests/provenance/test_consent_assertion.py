@@ -15,9 +15,8 @@ from reelforge import cli, pipeline
 from reelforge.cameos.draw import likeness_reference
 from reelforge.cameos.likeness import Likeness
 from reelforge.db.models import Cameo, CameoUse, User, Video
-from reelforge.db.policy import shared_policy_engine
-from reelforge.db.registry import registry_from_settings
 from reelforge.db.session import make_engine, session_factory
+from reelforge.deployment import Deployment
 from reelforge.jobs.queue import JobQueue
 from reelforge.jobs.worker import Worker, served_key
 from reelforge.provenance.identity import load_identity
@@ -79,7 +78,7 @@ def test_a_clip_casting_a_cameo_carries_the_consent_assertion(with_cameo, settin
         "cameos": [
             {"cameo_id": "cameo_0123abcd", "handle": "ada", "grant": "grant:bob:uses-left-2"}
         ],
-        "policy_version": shared_policy_engine(settings).policy_version,
+        "policy_version": Deployment(settings).policy.policy_version,
     }
     assert manifest.cameo_ids == ["cameo_0123abcd"]
     sidecar = json.loads(with_cameo.sidecar_path.read_text())
@@ -87,7 +86,7 @@ def test_a_clip_casting_a_cameo_carries_the_consent_assertion(with_cameo, settin
 
 
 def test_verify_reads_it_back(with_cameo, settings, capsys):
-    report = verify_file(with_cameo.video_path, settings, registry=registry_from_settings(settings))
+    report = verify_file(with_cameo.video_path, settings, registry=Deployment(settings).registry)
     assert report.c2pa.state == "Trusted"
     assert "casts the cameo of @ada" in report.summary
     assert report.public()["cameos"] == ["cameo_0123abcd"]
@@ -101,9 +100,7 @@ def test_verify_reads_it_back(with_cameo, settings, capsys):
 
 
 def test_a_clip_without_a_cameo_carries_none(without_cameo, settings, capsys):
-    report = verify_file(
-        without_cameo.video_path, settings, registry=registry_from_settings(settings)
-    )
+    report = verify_file(without_cameo.video_path, settings, registry=Deployment(settings).registry)
     assert report.c2pa.state == "Trusted" and report.c2pa.consent is None
     assert report.public()["cameos"] == [] and "cameo" not in report.summary
     assert _provenance_out(report).cameos == []
@@ -118,7 +115,7 @@ def test_a_changed_file_names_no_cameos(with_cameo, settings, tmp_path):
     data[mdat + 400] ^= 0xFF
     changed = tmp_path / "changed.mp4"
     changed.write_bytes(bytes(data))
-    report = verify_file(changed, settings, registry=registry_from_settings(settings))
+    report = verify_file(changed, settings, registry=Deployment(settings).registry)
     assert report.c2pa.state == "Invalid"
     assert report.public()["cameos"] == [] and _provenance_out(report).cameos == []
 

@@ -14,7 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from reelforge import pipeline
-from reelforge.db.registry import registry_from_settings
+from reelforge.deployment import Deployment
 from reelforge.errors import ConfigError, InvalidRequest, MediaError
 from reelforge.provenance.identity import load_identity
 from reelforge.provenance.manifest import ManifestFacts, Parent, read_manifest, sign_mp4
@@ -51,7 +51,7 @@ def payload_of(result: pipeline.Result) -> str:
 
 
 def test_a_generated_clip_is_signed_watermarked_and_registered(clip, settings):
-    report = verify_file(clip.video_path, settings, registry=registry_from_settings(settings))
+    report = verify_file(clip.video_path, settings, registry=Deployment(settings).registry)
     payload = payload_of(clip)
     assert report.c2pa.state == "Trusted" and report.c2pa.problems == []
     assert report.c2pa.actions == ["c2pa.created", "c2pa.watermarked.bound"]
@@ -112,7 +112,7 @@ def test_a_stripped_reencoded_copy_is_still_traced(clip, settings, tmp_path):
          "-c:v", "libx264", "-crf", "28", "-c:a", "aac", "-b:a", "64k", str(copy)],
         check=True,
     )  # fmt: skip
-    report = verify_file(copy, settings, registry=registry_from_settings(settings))
+    report = verify_file(copy, settings, registry=Deployment(settings).registry)
     assert not report.c2pa.present
     assert report.payload == payload_of(clip) and report.payload_source in ("video", "audio")
     assert report.record is not None and report.record.creator == "ada"
@@ -145,7 +145,7 @@ def test_unmarked_video_has_no_manifest_and_no_watermark(settings, tmp_path):
     audio = (0.1 * rng.standard_normal((1, 96_000))).astype(np.float32)
     plain = tmp_path / "plain.mp4"
     encode_mp4(plain, frames, audio, 24)
-    report = verify_file(plain, settings, registry=registry_from_settings(settings))
+    report = verify_file(plain, settings, registry=Deployment(settings).registry)
     assert not report.c2pa.present and report.payload is None and report.record is None
     assert report.video is not None and report.video.p_value > 1e-3
     assert report.audio is not None and report.audio.p_value > 1e-3
@@ -159,14 +159,14 @@ def test_bad_files_are_clear_errors_and_nothing_is_written(clip, settings, tmp_p
     text.write_text("not a video\n" * 100)
     for bad in (truncated, text):
         with pytest.raises(MediaError):
-            verify_file(bad, settings, registry=registry_from_settings(settings))
+            verify_file(bad, settings, registry=Deployment(settings).registry)
     with pytest.raises(InvalidRequest) as too_big:
         verify_file(
-            clip.video_path, settings, registry=registry_from_settings(settings), max_bytes=1000
+            clip.video_path, settings, registry=Deployment(settings).registry, max_bytes=1000
         )
     assert too_big.value.param == "file"
     with pytest.raises(InvalidRequest):
-        verify_file(tmp_path / "missing.mp4", settings, registry=registry_from_settings(settings))
+        verify_file(tmp_path / "missing.mp4", settings, registry=Deployment(settings).registry)
     assert sorted(p.name for p in Path(settings.data_dir).rglob("*")) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.mp4", "truncated.mp4"]
 

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from reelforge import pipeline
 from reelforge.db.keys import create_key
-from reelforge.db.registry import registry_from_settings
+from reelforge.deployment import Deployment
 from reelforge.errors import MediaError
 from reelforge.media import encode_mp4
 from reelforge.provenance.manifest import MP4, Container, printable, read_manifest
@@ -99,7 +99,7 @@ def test_each_file_gets_its_true_state(
     files: dict[str, Path], settings: Settings, name: str
 ) -> None:
     container, state, summary, traced = EXPECTED[name]
-    report = verify_file(files[name], settings, registry=registry_from_settings(settings))
+    report = verify_file(files[name], settings, registry=Deployment(settings).registry)
     public = report.public()
     assert (public["container"], public["c2pa"]["state"]) == (container, state)
     assert public["summary"].startswith(summary), public["summary"]
@@ -113,7 +113,7 @@ def test_each_file_gets_its_true_state(
 
 
 def test_the_signed_original_is_still_trusted(files: dict[str, Path], settings: Settings) -> None:
-    report = verify_file(files["signed"], settings, registry=registry_from_settings(settings))
+    report = verify_file(files["signed"], settings, registry=Deployment(settings).registry)
     assert report.c2pa.state == "Trusted" and report.c2pa.container == "MP4"
     assert report.c2pa.reason is None and report.media_problem is None
 
@@ -126,7 +126,7 @@ def test_an_unsigned_file_cut_short_is_still_an_error(
     cut = tmp_path / "cut-unsigned.mp4"
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(MediaError, match="truncated"):
-        verify_file(cut, settings, registry=registry_from_settings(settings))
+        verify_file(cut, settings, registry=Deployment(settings).registry)
 
 
 def test_what_the_c2pa_library_says_is_made_printable(files: dict[str, Path]) -> None:

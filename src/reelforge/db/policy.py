@@ -290,26 +290,3 @@ def policy_engine(settings: Settings, factory: sessionmaker[Session]) -> PolicyE
         consent=DatabaseConsent(factory),
         audit=DatabaseAuditLog(factory),
     )
-
-
-_POLICY_SETTINGS = {
-    "policy_harmful_threshold",
-    "embedding_model_dir",
-    "moderation_url",
-    "moderation_api_key",
-    "moderation_model",
-    "moderation_timeout_s",
-    "moderation_fail_closed",
-}
-_ENGINES: dict[tuple[str, str], PolicyEngine] = {}
-
-
-def shared_policy_engine(settings: Settings) -> PolicyEngine:
-    """One policy engine per database and policy settings in this process, so a run that
-    generates many clips (eval, tests) loads the classifier and its stores once."""
-    from reelforge.db.session import database_url, shared_factory
-
-    key = (database_url(settings), settings.model_dump_json(include=_POLICY_SETTINGS))
-    if key not in _ENGINES:
-        _ENGINES[key] = policy_engine(settings, shared_factory(settings))
-    return _ENGINES[key]

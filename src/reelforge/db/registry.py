@@ -12,9 +12,8 @@ from reelforge.provenance.registry import RegistryEntry
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-    from reelforge.settings import Settings
 
-__all__ = ["DatabaseRegistry", "registry_from_settings"]
+__all__ = ["DatabaseRegistry"]
 
 
 class DatabaseRegistry:
@@ -44,10 +43,3 @@ class DatabaseRegistry:
                 parent_video_id=row.parent_video_id,
                 created_at=row.created_at,
             )
-
-
-def registry_from_settings(settings: Settings) -> DatabaseRegistry:
-    """The registry in the configured database (migrated to the newest schema)."""
-    from reelforge.db.session import shared_factory
-
-    return DatabaseRegistry(shared_factory(settings))

@@ -64,15 +64,3 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     with factory() as session, session.begin():
         yield session
-
-
-_FACTORIES: dict[str, sessionmaker[Session]] = {}
-
-
-def shared_factory(settings: Settings) -> sessionmaker[Session]:
-    """One engine (and session factory) per database URL for this process: the CLI's
-    pipeline needs the database for the policy stores and the provenance registry."""
-    url = database_url(settings)
-    if url not in _FACTORIES:
-        _FACTORIES[url] = session_factory(make_engine(settings))
-    return _FACTORIES[url]

@@ -35,6 +35,7 @@ from reelforge import pipeline
 from reelforge.assets.catalogue import Catalogue, load_catalogue
 from reelforge.assets.install import default_assets_dir
 from reelforge.cameos.draw import likeness_reference, random_likeness
+from reelforge.deployment import Deployment
 from reelforge.engines import get_engine
 from reelforge.engines.dit.references import CameoReference
 from reelforge.errors import InvalidRequest
@@ -100,6 +101,7 @@ def run_suite(
     rows: list[dict[str, Any]] = []
     blocked: list[dict[str, str]] = []  # prompts the content policy refused
     takes_cameos = options.cameos and get_engine(options.engine, settings).capabilities.cameos
+    deployment = Deployment(settings)  # one policy engine and registry for the whole run
     for index, prompt in enumerate(prompts):
         if progress:
             progress(index, len(prompts), prompt.id)
@@ -127,7 +129,7 @@ def run_suite(
             # An engine that cannot take cameos makes the clip without one; its clip is
             # still checked, and is expected not to show the cameo's character.
             cameos = (cameo,) if cameo is not None and takes_cameos else ()
-            pipeline.generate(request, path, settings=settings, cameos=cameos)
+            pipeline.generate(request, path, deployment=deployment, cameos=cameos)
         except ContentPolicyViolation as error:  # reported, not measured; the run goes on
             blocked.append({"id": prompt.id, "prompt": prompt.prompt, "reason": str(error)})
             log.add(prompt, {"blocked": blocked[-1]}, time.perf_counter() - started)

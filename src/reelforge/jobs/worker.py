@@ -46,9 +46,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from reelforge import outbox, pipeline
 from reelforge.cameos.draw import cast_likenesses, references_of
 from reelforge.db.models import User, Video, now_s
-from reelforge.db.policy import policy_engine
 from reelforge.db.registry import DatabaseRegistry
 from reelforge.db.session import transaction
+from reelforge.deployment import Deployment
 from reelforge.errors import Cancelled, ReelforgeError
 from reelforge.jobs.memory_budget import JobMemoryExceeded, MemoryWatch, estimate_peak_mb
 from reelforge.jobs.queue import JobQueue
@@ -192,7 +192,8 @@ class Worker:
         self.storage = storage
         self.queue = queue
         self.registry = DatabaseRegistry(factory)
-        self.policy = policy_engine(settings, factory)  # loads its models on first use
+        # The policy (its models load on first use) and the pipeline's defaults.
+        self.deployment = Deployment(settings, factory=factory)
         self.worker_id = worker_id or f"{os.uname().nodename}-{os.getpid()}-{secrets.token_hex(3)}"
         self._last_recover = 0.0
 
@@ -455,7 +456,7 @@ class Worker:
                         request,
                         Path(tmp) / "video.mp4",
                         progress=on_progress,
-                        settings=self.settings,
+                        deployment=self.deployment,
                         # Remixes, edits and extensions start from their source's plan.
                         base_plan=ScenePlan.model_validate_json(base_plan) if base_plan else None,
                         provenance=pipeline.Provenance(
@@ -463,7 +464,6 @@ class Worker:
                             parent=parent,
                             registry=_FencedRegistry(self.factory, video_id, token),
                         ),
-                        policy=self.policy,
                         cameos=references_of(casts),
                         stills=True,
                     )

@@ -82,8 +82,8 @@ class DitEngine:
         fps=SUPPORTED_FPS,
     )
 
-    def __init__(self, settings: Settings | None = None):
-        self.settings = settings or Settings()
+    def __init__(self, settings: Settings):
+        self.settings = settings
         self.weights = Path(self.settings.dit_weights or WEIGHTS_DIR / "dit")
         self.steps = self.settings.dit_steps
         self.flow = FlowConfig()

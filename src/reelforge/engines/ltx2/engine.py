@@ -129,8 +129,8 @@ class LTX2Engine:
     )
     generator_name = MODEL_NAME
 
-    def __init__(self, settings: Settings | None = None):
-        self.settings = settings or Settings()
+    def __init__(self, settings: Settings):
+        self.settings = settings
         self._loaded: Loaded | None = None
         self._load_lock = threading.Lock()
 

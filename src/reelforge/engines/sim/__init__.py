@@ -76,8 +76,8 @@ class SimEngine:
         cameo_images=False,
     )
 
-    def __init__(self, settings: Settings | None = None):
-        self.settings = settings or Settings()
+    def __init__(self, settings: Settings):
+        self.settings = settings
 
     def generate(
         self,
