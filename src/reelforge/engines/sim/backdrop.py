@@ -14,6 +14,7 @@ from reelforge.engines.sim.paint import (
     SKY_COLORS,
     WALL_COLORS,
     Stage,
+    StagePainter,
     lit_color,
     make_paint,
     shaded,
@@ -21,17 +22,9 @@ from reelforge.engines.sim.paint import (
 )
 
 
-class BackdropPainter:
+class BackdropPainter(StagePainter):
     def __init__(self, stage: Stage, margin: int) -> None:
-        self.sim = stage.sim
-        self.plan = stage.plan
-        self.width = stage.width
-        self.height = stage.height
-        self.seed = stage.seed
-        self.px_per_m = stage.px_per_m
-        self.gains = stage.gains
-        self.floor_line_px = stage.floor_line_px
-        self.to_px = stage.to_px
+        super().__init__(stage)
         self.bg_margin = margin
         # Where a window was drawn, for the weather seen through it.
         self.window_rect: skia.Rect | None = None

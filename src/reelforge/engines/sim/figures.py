@@ -11,6 +11,7 @@ import skia
 from reelforge.engines.sim.paint import (
     FOREGROUND_LIGHT_SHARE,
     Stage,
+    StagePainter,
     lit_color,
     make_paint,
     shaded,
@@ -27,14 +28,9 @@ FACE_ASPECT = {"round": 1.0, "oval": 1.1, "long": 1.2}
 GLASSES_RGB = (28, 28, 32)
 
 
-class FigurePainter:
+class FigurePainter(StagePainter):
     def __init__(self, stage: Stage, mouth_apertures: dict[str, np.ndarray]) -> None:
-        self.sim = stage.sim
-        self.seed = stage.seed
-        self.px_per_m = stage.px_per_m
-        self.gains = stage.gains
-        self.light_dx = stage.light_dx
-        self.to_px = stage.to_px
+        super().__init__(stage)
         self.mouths = mouth_apertures
         plan, sim = stage.plan, stage.sim
         self.blinks = self._blink_schedule()

@@ -108,3 +108,18 @@ class Stage:
     @property
     def floor_line_px(self) -> float:
         return self.to_px(0.0, 0.0)[1]
+
+
+class StagePainter:
+    """Base of the painters: the stage's facts as attributes, so drawing code reads
+    `self.px_per_m`, `self.gains`, `self.to_px(...)`."""
+
+    def __init__(self, stage: Stage) -> None:
+        self.stage = stage
+        self.sim, self.plan, self.seed = stage.sim, stage.plan, stage.seed
+        self.width, self.height = stage.width, stage.height
+        self.px_per_m = stage.px_per_m
+        self.gains = stage.gains
+        self.light_dx = stage.light_dx
+        self.floor_line_px = stage.floor_line_px
+        self.to_px = stage.to_px

@@ -14,6 +14,7 @@ from reelforge.assets.raster import outline, sprite
 from reelforge.engines.sim.paint import (
     FOREGROUND_LIGHT_SHARE,
     Stage,
+    StagePainter,
     lit_color,
     make_paint,
     shaded,
@@ -23,12 +24,9 @@ from reelforge.engines.sim.world import Body
 from reelforge.types import RGB
 
 
-class PropPainter:
+class PropPainter(StagePainter):
     def __init__(self, stage: Stage, catalogue: Catalogue | None) -> None:
-        self.px_per_m = stage.px_per_m
-        self.gains = stage.gains
-        self.light_dx = stage.light_dx
-        self.to_px = stage.to_px
+        super().__init__(stage)
         self.catalogue = catalogue
 
     def painter_for(self, body: Body) -> Callable[[skia.Canvas, float, float, float], None]:
