@@ -36,6 +36,7 @@ from reelforge.engines.dit.conditioning import (
     text_conditioning,
 )
 from reelforge.errors import ConfigError, InvalidRequest
+from reelforge.settings import Settings, load_settings
 from reelforge.types import Clip, ScenePlan
 
 NATIVE_SIZES = ("256x448", "448x256")  # 9:16 and its landscape twin
@@ -135,7 +136,9 @@ def random_scene(rng: np.random.Generator, settings: Any) -> tuple[str, ScenePla
 
 class SimClipDataset(Dataset[Sample]):
     """Sim clips of `seconds` at `fps`, sizes alternating over `sizes`; sample i of `seed`
-    is always the same clip."""
+    is always the same clip. `settings`: the sim's (default: the environment's, read once);
+    either way the recaption endpoint is off, so the plans always come from the rules
+    planner, whatever a deployment configures."""
 
     def __init__(
         self,
@@ -145,6 +148,7 @@ class SimClipDataset(Dataset[Sample]):
         sizes: tuple[str, ...] = NATIVE_SIZES,
         seed: int = 0,
         length: int = 10**9,
+        settings: Settings | None = None,
     ):
         from reelforge.types import SUPPORTED_FPS, SUPPORTED_SIZES
 
@@ -164,6 +168,8 @@ class SimClipDataset(Dataset[Sample]):
             seed,
             length,
         )
+        base = settings if settings is not None else load_settings()
+        self.settings = base.model_copy(update={"recaption_llm_url": None})
 
     def __len__(self) -> int:
         return self.length
@@ -177,12 +183,10 @@ class SimClipDataset(Dataset[Sample]):
     def render(self, index: int) -> tuple[Clip, str, ScenePlan]:
         """Sample i as the engine returns it, with its ground truth (speech, contacts)."""
         from reelforge.engines.sim import SimEngine
-        from reelforge.settings import Settings
 
         rng = np.random.default_rng([self.seed, index])
-        settings = Settings()
-        _, plan, caption = random_scene(rng, settings)
-        clip = SimEngine(settings).generate(
+        _, plan, caption = random_scene(rng, self.settings)
+        clip = SimEngine(self.settings).generate(
             plan,
             seconds=self.seconds,
             size=self.sizes[index % len(self.sizes)],
