@@ -146,6 +146,8 @@ def test_the_app_end_to_end_across_processes(
         time.sleep(0.5)
     posted = alice.post(f"/api/videos/{video_id}/post", json={"caption": "a ball, bouncing"})
     assert posted.status_code == 200, posted.text
+    for server in (a, b):  # still serving (if not, why: its log)
+        assert server.process.poll() is None, server.log.read_text()[-2000:]
 
     page = bob.get("/api/feed/for-you").json()["data"]
     item = next(p for p in page if p["id"] == video_id)

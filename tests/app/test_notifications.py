@@ -191,26 +191,51 @@ class Server:
 
 
 def start_server(data_dir: Path, **env: str) -> Server:
-    """`reelforge serve` (no worker) on a free port, ready."""
+    """`reelforge serve` (no worker) on a free port, ready. A free port can be taken by
+    another test's server before ours binds it (xdist runs tests side by side), and then
+    the other one would answer our health check: the port must be ours, or we try
+    another."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    log = data_dir / f"server-{port}.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "reelforge.cli", "serve", "--no-worker", "--port", str(port)],
-        env={**os.environ, "REELFORGE_DATA_DIR": str(data_dir), **env},
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return Server(url, process, log)
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
+    for _ in range(5):
+        port = free_port()
+        log = data_dir / f"server-{port}.log"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "reelforge.cli", "serve", "--no-worker", "--port", str(port)],
+            env={**os.environ, "REELFORGE_DATA_DIR": str(data_dir), **env},
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        if process.poll() is None and listens_on(process.pid, port):
+            return Server(url, process, log)
+        process.kill()
+        process.wait()
     raise RuntimeError(f"server did not start: {log.read_text()}")
+
+
+def listens_on(pid: int, port: int) -> bool:
+    """Whether process `pid` holds the listening TCP socket of `port` (from /proc)."""
+    listening = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    listening.add(f"socket:[{fields[9]}]")
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            if os.readlink(fd) in listening:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def sign_up(url: str, handle: str) -> httpx.Client:
