@@ -505,6 +505,11 @@ def test_image_to_video_starts_from_the_reference(server, alice, tmp_path):
     frame = _frames(alice, uploaded.id, tmp_path, max_frames=1)[0].astype(np.float64)
     psnr = 10 * np.log10(255**2 / np.mean((frame - expected) ** 2))
     assert psnr >= 25, psnr
+    # Decoded once, at create: what is kept is the fitted frame (local storage shows it).
+    for kept in (p for p in server.data_dir.rglob("references/*") if p.is_file()):
+        with Image.open(kept) as stored:
+            assert (stored.format, stored.size) == ("PNG", (720, 1280))
+            assert np.array_equal(np.asarray(stored.convert("RGB")), expected.astype(np.uint8))
     data_url = "data:image/png;base64," + base64.b64encode(image).decode()
     headers = {"Authorization": f"Bearer {alice.api_key}"}
     response = httpx.post(

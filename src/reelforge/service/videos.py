@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
+from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -321,22 +322,22 @@ async def _reference_image(fields: dict[str, Any]) -> bytes | None:
 
 
 async def _store_reference(service: ServiceState, image: bytes, size: str) -> str:
-    """Check the image decodes, then store it content-addressed; returns its storage key.
+    """Decode the image and fit it to the frame (the one decode of the upload: bounded,
+    in a thread), then store that frame as a lossless PNG of exactly `size`, keyed by the
+    upload and the size; returns its storage key. The worker reads it back unchanged (a
+    PNG of the frame's size needs no resampling), and no upload's metadata is kept.
     Whether the engine takes an image at all is `check_engine`'s, asked before."""
     width, height = parse_size(size)
     try:
-        await run_in_threadpool(load_image, image, width, height)
+        frame = await run_in_threadpool(load_image, image, width, height)
     except MediaError as error:
         raise APIError(
             422, f"input_reference: {error}", param="input_reference", code="invalid_image"
         ) from None
-    key = f"references/{hashlib.sha256(image).hexdigest()}"
-    with tempfile.NamedTemporaryFile(prefix="reelforge-reference-") as file:
-        file.write(image)
-        file.flush()
-        await run_in_threadpool(
-            service.storage.put_file, key, Path(file.name), "application/octet-stream"
-        )
+    key = f"references/{hashlib.sha256(image).hexdigest()}-{width}x{height}.png"
+    with tempfile.NamedTemporaryFile(prefix="reelforge-reference-", suffix=".png") as file:
+        await run_in_threadpool(Image.fromarray(frame).save, file.name, format="PNG")
+        await run_in_threadpool(service.storage.put_file, key, Path(file.name), "image/png")
     return key
 
 
