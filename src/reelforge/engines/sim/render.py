@@ -22,7 +22,7 @@ import skia
 from reelforge.assets.catalogue import Catalogue
 from reelforge.engines.sim.backdrop import BackdropPainter
 from reelforge.engines.sim.figures import FigurePainter
-from reelforge.engines.sim.paint import Stage, lit_color, make_paint
+from reelforge.engines.sim.paint import Stage, StagePainter, lit_color, make_paint
 from reelforge.engines.sim.props import PropPainter
 from reelforge.engines.sim.thing_render import ThingPainter
 from reelforge.engines.sim.world import CharacterLayout, Simulation
@@ -36,7 +36,7 @@ class CameraPose:
     dy_px: float
 
 
-class Renderer:
+class Renderer(StagePainter):
     def __init__(
         self,
         sim: Simulation,
@@ -52,11 +52,8 @@ class Renderer:
         drawn setting (image-to-video): objects and characters play in front of it.
         `catalogue`: the asset library, for objects drawn as an asset (a basketball); without
         it they are drawn as their plain shape."""
-        self.stage = stage = Stage(sim, plan, width, height, seed)
-        self.sim, self.plan = sim, plan
-        self.width, self.height = width, height
-        self.px_per_m = stage.px_per_m
-        self.seed = seed
+        stage = Stage(sim, plan, width, height, seed)
+        super().__init__(stage)
         self.buffer = np.zeros((height, width, 4), np.uint8)
         self.surface = skia.Surface(self.buffer)  # draws straight into self.buffer (RGBA)
         self.static_camera = plan.camera.motion == "static"
@@ -76,21 +73,13 @@ class Renderer:
                 sim.fps,
                 seed,
                 {
-                    c.spec.name: lit_color(c.spec.appearance.skin_rgb, stage.gains, 0.35)
+                    c.spec.name: lit_color(c.spec.appearance.skin_rgb, self.gains, 0.35)
                     for c in sim.characters
                 },
             )
             if sim.things is not None
             else None
         )
-
-    # -- coordinates -----------------------------------------------------------------
-    def to_px(self, x_m: float, y_m: float) -> tuple[float, float]:
-        return self.stage.to_px(x_m, y_m)
-
-    @property
-    def floor_line_px(self) -> float:
-        return self.stage.floor_line_px
 
     def mouth_box_px(self, character: CharacterLayout) -> tuple[int, int, int, int]:
         return self.figures.mouth_box_px(character)
