@@ -3,16 +3,18 @@
 diffusers' own fixture loads `hf-internal-testing/tiny-gemma3` from the Hub, which these
 tests cannot reach; here the Gemma 3 text encoder is a tiny random config and its tokenizer
 is made in memory (byte fallback covers any text). The other components take the shapes of
-diffusers' fixture: a 2-layer transformer, an 8-bin audio VAE and a vocoder that upsamples
-mel frames 4x. About 150 k parameters.
+diffusers' fixture: a 2-layer transformer, an 8-bin audio VAE and a small vocoder. About
+250 k parameters.
 
 Three departures from diffusers' fixture, each for a reason:
 - the video VAE compresses 32x in space and 8x in time, LTX-2's own ratios (the fixture's
   2x would make a 1280x720 clip 230 k latent tokens a frame); its decoder is causal, as
   the released one, so frame 0 depends on the first latent frame alone;
 - the text encoder's hidden size is 32: the connectors' 4 heads x 8 need it;
-- the vocoder claims 400 Hz (100 mel frames a second x 4), its true rate, so the audio's
-  duration comes out right (the fixture's 16 kHz would make 1 s of video 8 ms of sound).
+- the vocoder upsamples 100 mel frames a second 240x to 24 kHz, as LTX-2's does, and says
+  so: the sound lasts as long as the video (the fixture claims 16 kHz for a 4x upsampling,
+  so 1 s of video would be 8 ms of sound) and reaches the band the audio watermark rides
+  on (375 Hz to 7.1 kHz; a 400 Hz vocoder's sound has nothing there to mark).
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from pathlib import Path
 import torch
 
 TEST_STEPS = 2  # what the tests ask of the engine: enough to see progress and cancel
-VOCODER_UPSAMPLE = (2, 2)
-VOCODER_RATE_HZ = 100 * VOCODER_UPSAMPLE[0] * VOCODER_UPSAMPLE[1]  # mel hop 160 at 16 kHz
+VOCODER_UPSAMPLE = (6, 5, 2, 2, 2)  # LTX-2's own: 100 mel frames a second to 24 kHz
+VOCODER_RATE_HZ = 100 * 6 * 5 * 2 * 2 * 2
 
 
 def tiny_tokenizer():
@@ -159,7 +161,7 @@ def build_tiny_pipeline():
         in_channels=2 * 8,  # the audio VAE's output channels x mel bins
         hidden_channels=32,
         out_channels=2,
-        upsample_kernel_sizes=[4, 4],
+        upsample_kernel_sizes=[2 * factor for factor in VOCODER_UPSAMPLE],
         upsample_factors=list(VOCODER_UPSAMPLE),
         resnet_kernel_sizes=[3],
         resnet_dilations=[[1, 3, 5]],
