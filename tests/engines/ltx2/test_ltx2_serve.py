@@ -40,7 +40,7 @@ def test_an_ltx2_job_through_serve_is_exact_marked_and_signed(server: Server, tm
     assert not ltx2["capabilities"]["cameos"]
 
     video = client.videos.create_and_poll(
-        model="ltx2",  # type: ignore[arg-type]
+        model="ltx2",
         prompt='A chef flips a pancake and says "order up".',
         seconds="4",
         size="1280x720",  # 720 is no multiple of 32: generated at 1280x736, then cropped
