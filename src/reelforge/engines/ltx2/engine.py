@@ -147,13 +147,26 @@ class LTX2Engine:
     @property
     def generator_version(self) -> str:
         """The snapshot's identity, for the provenance's generator (no weights loaded)."""
+        if self._loaded is not None:
+            return self._loaded.snapshot.identity
         return check_snapshot(self.snapshot_dir).identity
 
     def load(self) -> Loaded:
         """The pipelines, loaded on first use and kept."""
         with self._load_lock:
             if self._loaded is None:
-                self._loaded = self._load()
+                snapshot = check_snapshot(self.snapshot_dir)
+                placement = choose_placement(self.settings.ltx2_placement, snapshot.parameters)
+                self._loaded = self._prepare(self._read(snapshot, placement), snapshot, placement)
+            return self._loaded
+
+    def adopt(self, pipe: Any, snapshot: Snapshot, placement: Placement) -> Loaded:
+        """Serve `pipe`, an LTX2Pipeline already built in this process, as if `snapshot`
+        had been loaded with `placement`. For the speed benchmark, which builds LTX-2's
+        full-size architecture with random weights on the GPU: writing its 63 GiB out and
+        reading them back would take most of a GPU window."""
+        with self._load_lock:
+            self._loaded = self._prepare(pipe, snapshot, placement)
             return self._loaded
 
     def generate(
@@ -264,18 +277,16 @@ class LTX2Engine:
             },
         )
 
-    def _load(self) -> Loaded:
-        snapshot = check_snapshot(self.snapshot_dir)
-        placement = choose_placement(self.settings.ltx2_placement, snapshot.parameters)
+    def _read(self, snapshot: Snapshot, placement: Placement) -> Any:
+        """The LTX2Pipeline of `snapshot`, read from disk with the Hub offline."""
         # Offline before the Hub client is first imported (it reads this once), and
         # local_files_only on every load as well.
         os.environ["HF_HUB_OFFLINE"] = "1"
         import torch
-        from diffusers import LTX2ImageToVideoPipeline, LTX2Pipeline
-        from diffusers.pipelines.ltx2.utils import DEFAULT_NEGATIVE_PROMPT, DISTILLED_SIGMA_VALUES
+        from diffusers import LTX2Pipeline
 
         try:
-            pipe = LTX2Pipeline.from_pretrained(
+            return LTX2Pipeline.from_pretrained(
                 snapshot.path, dtype=getattr(torch, placement.dtype), local_files_only=True
             )
         except (OSError, ValueError, KeyError, RuntimeError, ImportError) as error:
@@ -283,6 +294,13 @@ class LTX2Engine:
                 f"ltx2_dir {str(snapshot.path)!r} could not be loaded: {error}",
                 param="ltx2_dir",
             ) from error
+
+    def _prepare(self, pipe: Any, snapshot: Snapshot, placement: Placement) -> Loaded:
+        """Place the pipeline's modules, build its image-to-video twin, fix the recipe."""
+        import torch
+        from diffusers import LTX2ImageToVideoPipeline
+        from diffusers.pipelines.ltx2.utils import DEFAULT_NEGATIVE_PROMPT, DISTILLED_SIGMA_VALUES
+
         pipe.set_progress_bar_config(disable=True)
         if placement.dtype != "float32":
             pipe.vocoder.to(torch.float32)
