@@ -1,0 +1,30 @@
+"""benchmarks/ltx2_speed.py runs to the end on the tiny snapshot: a GPU window is minutes,
+so the benchmark must not first fail there. Not a measurement: every path and ratio is
+there and finite, and nothing came out NaN."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_the_speed_benchmark_runs_every_path(tmp_path: Path):
+    out = tmp_path / "ltx2_speed.json"
+    command = [sys.executable, "benchmarks/ltx2_speed.py", "--tiny", "--rounds", "1"]
+    command += ["--guided-steps", "2", "--out", str(out)]
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True, timeout=600)
+    results = json.loads(out.read_text())
+    rows = {(row["regime"], row["path"]): row for row in results["rows"]}
+    for regime in ("distilled", "guidance 4"):
+        for path in ("stock", "engine", "pipeline"):
+            row = rows[(regime, path)]
+            assert row["problem"] is None and len(row["calls"]) == 1, row
+            assert row["wall_s"] > 0 and not row["nan"]
+    assert len(rows[("distilled", "stock")]["calls"][0]["steps_s"]) == 7  # 8 steps, 7 gaps
+    assert rows[("distilled", "engine, regional compile")]["wall_s"] > 0
+    assert all(math.isfinite(value) for value in results["ratios"].values()), results["ratios"]
