@@ -141,7 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not run a job worker in this process (run `reelforge worker`)",
     )
 
-    commands.add_parser("worker", help="run a job worker (for separate worker processes)")
+    worker = commands.add_parser("worker", help="run a job worker (for separate worker processes)")
+    worker.add_argument(
+        "--gpus",
+        default="auto",
+        help="run jobs on this many GPUs, one job per GPU, each in a worker process of its "
+        "own: auto (every visible GPU) or a number; with 0 or 1 this process is the "
+        "worker (default %(default)s)",
+    )
 
     verify = commands.add_parser(
         "verify", help="check a video's C2PA manifest and watermarks, and trace it"
@@ -309,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(args, settings)
         if args.command == "worker":
-            return _worker(settings)
+            return _worker(args, settings)
         if args.command == "keys":
             return _keys(args, settings)
         if args.command == "users":
@@ -417,24 +424,33 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _worker(settings: Settings) -> int:
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
     import signal
     import threading
+
+    from reelforge.jobs.gpus import gpus_to_use, supervise
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    gpus = gpus_to_use(args.gpus)
+    if len(gpus) > 1:
+        print(f"reelforge: one worker on each of GPUs {', '.join(gpus)}", file=sys.stderr)
+        signal.signal(signal.SIGINT, lambda *_: stop.set())  # the children stop too
+        return supervise(gpus, stop)
 
     from reelforge.db.session import make_engine, session_factory
     from reelforge.jobs.queue import JobQueue
     from reelforge.jobs.worker import Worker
     from reelforge.storage import storage_from_settings
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     worker = Worker(
         settings,
         session_factory(make_engine(settings)),
         storage_from_settings(settings),
         JobQueue(settings),
     )
-    print(f"reelforge: worker {worker.worker_id} waiting for jobs", file=sys.stderr)
+    on = f" on GPU {gpus[0]}" if gpus else ""
+    print(f"reelforge: worker {worker.worker_id}{on} waiting for jobs", file=sys.stderr)
     try:
         worker.run(stop)
     except KeyboardInterrupt:
