@@ -311,6 +311,12 @@ class ScenePlan(BaseModel):
         default_factory=list, description="nouns of the prompt that nothing stands for"
     )
     source: str = "rules"
+    description: str | None = Field(
+        default=None,
+        description="the scene in free text, for engines that read it (ltx2): the prompt "
+        "and the recaption endpoint's paragraph, or, for a remix, the scene it started "
+        "from and each change asked; None when the prompt alone says it",
+    )
 
 
 # ---------------------------------------------------------------------------------------

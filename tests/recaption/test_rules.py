@@ -226,6 +226,8 @@ def test_llm_endpoint_expands_the_prompt(fake_llm):
     assert plan.prompt == "two balls on a beach"
     assert (plan.objects[0].color, plan.objects[0].rgb) == ("red", (214, 40, 40))
     assert caption == "Two crimson balls roll on a beach."
+    # What a model that reads free text (ltx2) is conditioned on: the words, then this.
+    assert plan.description == "two balls on a beach\nTwo crimson balls roll on a beach."
     path, auth, body = _FakeChat.seen[0]
     assert path == "/v1/chat/completions" and auth == "Bearer sk-test"
     assert body["seed"] == 5 and body["messages"][-1]["content"] == "two balls on a beach"

@@ -64,6 +64,10 @@ def recaption(
                 fitted = fit_plan_dialogue(plan, seconds)
                 caption = caption if fitted is plan else detailed_caption(fitted)
                 plan = fitted
+            # The endpoint's paragraph (kept unless the plan's dialogue was cut) is what a
+            # model that reads free text is conditioned on, after the user's own words.
+            description = f"{prompt.strip()}\n{caption.strip()}" if caption.strip() else None
+            plan = plan.model_copy(update={"description": description})
             return plan, caption or detailed_caption(plan)
         except RecaptionFailed as exc:
             log.warning("LLM recaption failed, using rules: %s", exc)
@@ -150,4 +154,6 @@ def remix_plan(
         f"{', '.join(sorted(stated)) or 'nothing the sim can change'}",
     ]
     plan.source = f"remix ({change.source})"
+    # A model that reads free text sees the scene it started from, then the change.
+    plan.description = f"{base.description or base.prompt.strip()}\nChanged: {prompt.strip()}"
     return plan

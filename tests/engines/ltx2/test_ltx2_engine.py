@@ -217,6 +217,28 @@ def test_the_model_sees_the_users_words_dialogue_and_sound():
     assert 'Sam says: "table four"' in text
     assert text.count("order up") == 1  # already in the user's words
     assert "room tone" in text and "sizzle" in text
+    # A description (the recaption endpoint's, or a remix's) stands for the words.
+    described = plan.model_copy(
+        update={"description": 'A cook in whites says "order up" under warm light.'}
+    )
+    text = model_prompt(described)
+    assert text.startswith("A cook in whites") and text.count("order up") == 1
+    assert 'Sam says: "table four"' in text
+
+
+def test_a_remix_shows_the_model_the_scene_it_started_from():
+    from reelforge.recaption import recaption, remix_plan
+
+    settings = Settings()
+    base, _ = recaption('a chef flips a pancake and says "order up"', 3, settings, 4.0)
+    assert base.description is None  # the rules: the words say it
+    remix = remix_plan(base, "the same scene at night", 3, settings, 4.0)
+    again = remix_plan(remix, "now in the rain", 3, settings, 4.0)
+    text = model_prompt(again)
+    assert text.startswith(
+        'a chef flips a pancake and says "order up"\nChanged: the same scene at night\n'
+        "Changed: now in the rain"
+    )
 
 
 def test_the_registry_keeps_one_engine_per_snapshot(tiny_snapshot: Path):
