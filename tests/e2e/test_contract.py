@@ -84,5 +84,22 @@ def test_no_generated_request_gets_a_server_error(tmp_path: Path) -> None:
     ):
         answer = document["paths"][path][method]["responses"]["200"]["content"]
         assert answer["application/json"]["schema"]["$ref"].endswith(f"/{model}"), path
+    # ... and their requests' shapes, as JSON and as a form (the SDK's way).
+    for path, model in (
+        ("/v1/videos", "VideoCreate"),
+        ("/v1/videos/{video_id}/remix", "VideoRemix"),
+        ("/v1/videos/edits", "VideoEdit"),
+        ("/v1/videos/extensions", "VideoExtension"),
+        ("/v1/videos/characters", "CharacterCreate"),
+        ("/v1/provenance/verify", "VerifyUpload"),
+    ):
+        content = document["paths"][path]["post"]["requestBody"]["content"]
+        assert "multipart/form-data" in content, path
+        for each in content.values():
+            name = each["schema"]["$ref"].rsplit("/", 1)[1]
+            assert name.startswith(model) and name in document["components"]["schemas"], path
+    create = document["components"]["schemas"]["VideoCreate"]
+    assert create["required"] == ["prompt"]
+    assert create["properties"]["seconds"]["enum"] == ["4", "8", "12", "16", "20"]
     video = document["components"]["schemas"]["VideoPublic"]
     assert set(video["required"]) >= {"id", "object", "status", "progress", "size", "seconds"}

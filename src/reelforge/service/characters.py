@@ -49,6 +49,7 @@ from reelforge.media import ProbeInfo, probe
 from reelforge.service.deps import StateDep, UserDep, run_db, upload_on_disk
 from reelforge.service.errors import APIError
 from reelforge.service.forms import read_form
+from reelforge.service.v1_schemas import CharacterCreate, parse_body, request_body
 from reelforge.social import cameos as cameo_rules
 
 router = APIRouter(prefix="/v1/videos/characters", tags=["characters"])
@@ -87,7 +88,7 @@ def _not_found(character_id: str) -> APIError:
     )
 
 
-@router.post("")
+@router.post("", openapi_extra=request_body(CharacterCreate, uploads=True))
 async def create_character(request: Request, user: UserDep, service: StateDep) -> dict[str, Any]:
     name, upload = await _fields(request)
     character_id = f"char_{secrets.token_hex(12)}"
@@ -117,25 +118,8 @@ async def _fields(request: Request) -> tuple[str, UploadFile]:
         raise APIError(
             400, "send name and video as multipart/form-data", code="unsupported_content_type"
         )
-    form = await read_form(request)
-    name = form.get("name")
-    if not isinstance(name, str) or not 1 <= len(name.strip()) <= MAX_NAME_CHARS:
-        got = f"{len(name.strip())} characters" if isinstance(name, str) else "nothing"
-        raise APIError(
-            400,
-            f"name must be 1..{MAX_NAME_CHARS} characters, got {got}",
-            param="name",
-            code="invalid_value",
-        )
-    upload = form.get("video")
-    if not isinstance(upload, UploadFile):
-        raise APIError(
-            400,
-            "video is required: a short video file of the character",
-            param="video",
-            code="invalid_value",
-        )
-    return name.strip(), upload
+    body = parse_body(CharacterCreate, dict((await read_form(request)).multi_items()))
+    return body.name, body.video
 
 
 def _check_video(path: Path) -> tuple[str, str]:

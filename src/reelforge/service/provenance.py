@@ -13,7 +13,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from reelforge.db.registry import DatabaseRegistry
 from reelforge.errors import MediaError
@@ -22,6 +21,7 @@ from reelforge.provenance.verify import verify_file
 from reelforge.service.deps import StateDep, UserDep, upload_on_disk
 from reelforge.service.errors import APIError
 from reelforge.service.forms import read_form
+from reelforge.service.v1_schemas import VerifyUpload, parse_body, request_body
 
 router = APIRouter(prefix="/v1/provenance", tags=["provenance"])
 
@@ -30,16 +30,13 @@ MAX_VERIFY_SECONDS = 25.0  # the longest clip made here is 20 s
 MAX_VERIFY_PIXELS = 1920 * 1080
 
 
-@router.post("/verify")
+@router.post("/verify", openapi_extra=request_body(VerifyUpload, uploads=True))
 async def verify(request: Request, user: UserDep, service: StateDep) -> dict[str, Any]:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise APIError(
             400, "send the video as multipart/form-data field `file`", code="invalid_value"
         )
-    form = await read_form(request)
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
-        raise APIError(400, "file is required: the video to verify", param="file")
+    upload = parse_body(VerifyUpload, dict((await read_form(request)).multi_items())).file
     name = Path(upload.filename or "upload").name
     if upload.size is not None and upload.size > MAX_VERIFY_BYTES:
         raise APIError(

@@ -47,17 +47,27 @@ from reelforge.service.deps import ServiceState, StateDep, UserDep, run_db
 from reelforge.service.errors import APIError
 from reelforge.service.forms import read_form
 from reelforge.service.hardening import unencodable
-from reelforge.service.video_schemas import VideoDeleted, VideoList, VideoPublic
+from reelforge.service.v1_schemas import (
+    InputReference,
+    VideoCreate,
+    VideoCreateForm,
+    VideoDeleted,
+    VideoEdit,
+    VideoExtension,
+    VideoList,
+    VideoPublic,
+    VideoRemix,
+    parse_body,
+    request_body,
+)
 from reelforge.settings import Settings
 from reelforge.social import cameos as cameo_rules
 from reelforge.social.posts import check_daily_quota, delete_post_rows
-from reelforge.types import API_SIZES, DEFAULT_FPS, MAX_PROMPT_CHARS, ScenePlan, parse_size
+from reelforge.types import DEFAULT_FPS, ScenePlan, parse_size
 
 router = APIRouter(prefix="/v1/videos", tags=["videos"])
 
-ALLOWED_SECONDS = ("4", "8", "12", "16", "20")
 MAX_TOTAL_SECONDS = 20
-DEFAULT_MODEL = "sora-2"
 POLL_AFTER_MS = "500"
 
 
@@ -115,6 +125,10 @@ async def _fields(request: Request) -> dict[str, Any]:
         characters = [(key, value) for key, value in items if _CHARACTERS_KEY.match(key)]
         if characters:
             fields["characters"] = _form_characters(characters)
+        if isinstance(fields.get("video[id]"), str):  # {"id": ...} as the SDK's form says it
+            fields["video"] = {"id": fields.pop("video[id]")}
+        if fields.get("input_reference") == "":  # an empty form field: none
+            del fields["input_reference"]
         return fields
     raise APIError(
         400, "send the parameters as multipart/form-data or JSON", code="unsupported_content_type"
@@ -156,40 +170,6 @@ def _form_characters(items: list[tuple[str, Any]]) -> list[Any]:
         for offset, each in enumerate(value if isinstance(value, list) else [value]):
             numbered.append((index, offset, each))
     return [value for _, _, value in sorted(numbered, key=lambda n: (n[0], n[1]))]
-
-
-def _character_ids(fields: dict[str, Any]) -> list[str]:
-    """The ids in `characters`: a list of {"id": "char_..."} (OpenAI's form) or of ids; at
-    most MAX_CAST, each once."""
-    value = fields.get("characters")
-    if value in (None, "", []):
-        return []
-    if not isinstance(value, list):
-        value = [value]
-    ids = []
-    for each in value:
-        character_id = each.get("id") if isinstance(each, dict) else each
-        if not isinstance(character_id, str) or not character_id.strip():
-            raise APIError(
-                400,
-                f'characters must be a list of {{"id": "char_..."}}, got {each!r}',
-                param="characters",
-                code="invalid_value",
-            )
-        ids.append(character_id.strip())
-    if len(ids) > cameo_rules.MAX_CAST:
-        raise APIError(
-            400,
-            f"characters: at most {cameo_rules.MAX_CAST} in one video, got {len(ids)}",
-            param="characters",
-            code="too_many_characters",
-        )
-    twice = [i for i in dict.fromkeys(ids) if ids.count(i) > 1]
-    if twice:
-        raise APIError(
-            400, f"characters: {twice[0]} is listed twice", param="characters", code="invalid_value"
-        )
-    return ids
 
 
 def _character_handles(db: Session, user_id: str, ids: list[str], prompt: str) -> list[str]:
@@ -252,55 +232,20 @@ def _cast(
         raise
 
 
-def _seconds(fields: dict[str, Any], default: str | None) -> str:
-    seconds = str(fields.get("seconds", default if default is not None else ""))
-    if seconds not in ALLOWED_SECONDS:
-        raise APIError(
-            400,
-            f"seconds must be one of {', '.join(ALLOWED_SECONDS)}, got {seconds!r}",
-            param="seconds",
-            code="invalid_value",
-        )
-    return seconds
-
-
-def _check_create(fields: dict[str, Any]) -> tuple[str, str, str, str]:
-    prompt = _prompt(fields)
-    seconds = _seconds(fields, default="4")
-    size = str(fields.get("size", "720x1280"))
-    if size not in API_SIZES:
-        raise APIError(
-            400,
-            f"size must be one of {', '.join(API_SIZES)}, got {size!r}",
-            param="size",
-            code="invalid_value",
-        )
-    model = str(fields.get("model") or DEFAULT_MODEL)
-    if len(model) > 64:
-        raise APIError(
-            400, "model must be at most 64 characters", param="model", code="invalid_value"
-        )
-    return prompt, seconds, size, model
-
-
-async def _reference_image(fields: dict[str, Any]) -> bytes | None:
+async def _reference_image(
+    reference: InputReference | None, upload: UploadFile | None
+) -> bytes | None:
     """The bytes of `input_reference`: an uploaded file (multipart, as the SDK sends it) or
     {"image_url": "data:image/...;base64,..."} (JSON). Other URLs are not fetched."""
-    reference = fields.get("input_reference")
-    if reference in (None, ""):
+    if upload is not None:
+        return await upload.read()
+    if reference is None:
         return None
-    if isinstance(reference, UploadFile):
-        return await reference.read()
-    url = reference.get("image_url") if isinstance(reference, dict) else None
-    if isinstance(url, dict):  # {"image_url": {"url": ...}}, as chat messages spell it
-        url = url.get("url")
-    if not isinstance(url, str):
-        raise APIError(
-            400,
-            'input_reference must be an image file or {"image_url": "data:image/...;base64,..."}',
-            param="input_reference",
-            code="invalid_value",
-        )
+    return image_from_data_url(reference.image_url)
+
+
+def image_from_data_url(url: str) -> bytes:
+    """The bytes of a base64 data URL of an image; a 400 naming input_reference else."""
     header, comma, data = url.partition(",")
     if not (header.startswith("data:image/") and header.endswith(";base64") and comma):
         raise APIError(
@@ -403,15 +348,23 @@ def engine_for_model(model: str, settings: Settings) -> str:
     return configured or settings.default_engine
 
 
-@router.post("", response_model=VideoPublic)
+@router.post(
+    "", response_model=VideoPublic, openapi_extra=request_body(VideoCreate, VideoCreateForm)
+)
 async def create_video(
     request: Request, response: Response, user: UserDep, service: StateDep
 ) -> dict[str, Any]:
     fields = await _fields(request)
-    prompt, seconds, size, model = _check_create(fields)
+    upload = fields.pop("input_reference", None)
+    if not isinstance(upload, UploadFile):  # not a file: the model reads what it is
+        if upload is not None:
+            fields["input_reference"] = upload
+        upload = None
+    body = parse_body(VideoCreate, fields)
+    prompt, seconds, size, model = body.prompt, body.seconds, body.size, body.model
     engine = engine_for_model(model, service.settings)
-    character_ids = _character_ids(fields)
-    image = await _reference_image(fields)
+    character_ids = [character.id for character in body.characters]
+    image = await _reference_image(body.input_reference, upload)
     # In a thread: the first look at a learned engine's capabilities imports torch.
     await run_in_threadpool(
         check_engine, service.settings, engine, seconds=seconds, size=size, image=bool(image)
@@ -518,14 +471,9 @@ def _page(db: Session, user_id: str, after: str | None, limit: int, order: str) 
     }
 
 
-def _video_reference(fields: dict[str, Any]) -> str:
-    """The source video of an edit or extension: {"id": ...} (JSON) or video[id] (form)."""
-    video = fields.get("video")
-    if isinstance(video, dict) and isinstance(video.get("id"), str):
-        return video["id"]
-    if isinstance(fields.get("video[id]"), str):
-        return str(fields["video[id]"])
-    if isinstance(video, UploadFile):
+def _no_uploaded_video(fields: dict[str, Any]) -> None:
+    """An edit or extension starts from a video made here, named by id."""
+    if isinstance(fields.get("video"), UploadFile):
         raise APIError(
             400,
             "editing or extending an uploaded video file is not supported by "
@@ -533,12 +481,6 @@ def _video_reference(fields: dict[str, Any]) -> str:
             param="video",
             code="unsupported_parameter",
         )
-    raise APIError(
-        400,
-        'video is required: {"id": "video_..."} of a completed video',
-        param="video",
-        code="invalid_value",
-    )
 
 
 def _derived(
@@ -598,29 +540,14 @@ def check_derived(
     )
 
 
-def _prompt(fields: dict[str, Any]) -> str:
-    prompt = fields.get("prompt")
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise APIError(
-            400, "prompt is required and must not be empty", param="prompt", code="invalid_value"
-        )
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise APIError(
-            400,
-            f"prompt must be at most {MAX_PROMPT_CHARS} characters, got {len(prompt)}",
-            param="prompt",
-            code="invalid_value",
-        )
-    return prompt
-
-
-@router.post("/edits", response_model=VideoPublic)
+@router.post("/edits", response_model=VideoPublic, openapi_extra=request_body(VideoEdit))
 async def edit_video(
     request: Request, response: Response, user: UserDep, service: StateDep
 ) -> dict[str, Any]:
     fields = await _fields(request)
-    prompt = _prompt(fields)
-    source_id = _video_reference(fields)
+    _no_uploaded_video(fields)
+    body = parse_body(VideoEdit, fields)
+    prompt, source_id = body.prompt, body.video.id
 
     def work(db: Session) -> dict[str, Any]:
         source = _owned(db, source_id, user.id, param="video")
@@ -633,14 +560,14 @@ async def edit_video(
     return await run_db(service, work)
 
 
-@router.post("/extensions", response_model=VideoPublic)
+@router.post("/extensions", response_model=VideoPublic, openapi_extra=request_body(VideoExtension))
 async def extend_video(
     request: Request, response: Response, user: UserDep, service: StateDep
 ) -> dict[str, Any]:
     fields = await _fields(request)
-    prompt = _prompt(fields)
-    seconds = _seconds(fields, default=None)  # required for an extension
-    source_id = _video_reference(fields)
+    _no_uploaded_video(fields)
+    body = parse_body(VideoExtension, fields)
+    prompt, seconds, source_id = body.prompt, body.seconds, body.video.id
     _poll_headers(response)
     return await run_db(
         service, lambda db: _extend(db, service, user.id, source_id, prompt, seconds)
@@ -668,7 +595,9 @@ def _extend(
     return _submit(db, service, video, casts)
 
 
-@router.post("/{video_id}/remix", response_model=VideoPublic)
+@router.post(
+    "/{video_id}/remix", response_model=VideoPublic, openapi_extra=request_body(VideoRemix)
+)
 async def remix_video(
     video_id: str,
     request: Request,
@@ -676,8 +605,7 @@ async def remix_video(
     user: UserDep,
     service: StateDep,
 ) -> dict[str, Any]:
-    fields = await _fields(request)
-    prompt = _prompt(fields)
+    prompt = parse_body(VideoRemix, await _fields(request)).prompt
 
     def work(db: Session) -> dict[str, Any]:
         source = _owned(db, video_id, user.id)

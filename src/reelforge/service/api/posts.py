@@ -44,11 +44,10 @@ from reelforge.service.api.schemas import (
 from reelforge.service.auth import MaybePersonDep, Person, PersonDep
 from reelforge.service.deps import ServiceState, StateDep, run_db
 from reelforge.service.errors import APIError
+from reelforge.service.v1_schemas import DEFAULT_MODEL
 from reelforge.service.videos import (
-    DEFAULT_MODEL,
     _chunks,
     _derived,
-    _reference_image,
     _store_reference,
     _submit,
     check_derived,
@@ -56,6 +55,7 @@ from reelforge.service.videos import (
     drawn_cameos,
     engine_for_model,
     forget_video,
+    image_from_data_url,
 )
 from reelforge.social import cameos as cameo_rules
 from reelforge.social import embedding
@@ -77,9 +77,7 @@ async def create_video(body: CreateIn, person: PersonDep, service: StateDep) -> 
     """Start a clip (a private draft) from a prompt, and optionally a first frame, as
     /v1/videos does."""
     engine = engine_for_model(DEFAULT_MODEL, service.settings)
-    image = None
-    if body.input_reference:
-        image = await _reference_image({"input_reference": {"image_url": body.input_reference}})
+    image = image_from_data_url(body.input_reference) if body.input_reference else None
     await run_in_threadpool(  # in a thread: a learned engine's first look imports torch
         check_engine,
         service.settings,
