@@ -72,7 +72,7 @@ def test_no_generated_request_gets_a_server_error(tmp_path: Path) -> None:
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
     for path, method in (("/v1/videos", "post"), ("/v1/videos/{video_id}", "get")):
         assert document["paths"][path][method]["security"] == [{"apiKey": []}]
-    # The video routes publish their answers' shapes, which the run above held them to.
+    # The /v1 routes publish their answers' shapes, which the run above held them to.
     for path, method, model in (
         ("/v1/videos", "post", "VideoPublic"),
         ("/v1/videos", "get", "VideoList"),
@@ -81,6 +81,13 @@ def test_no_generated_request_gets_a_server_error(tmp_path: Path) -> None:
         ("/v1/videos/{video_id}/remix", "post", "VideoPublic"),
         ("/v1/videos/edits", "post", "VideoPublic"),
         ("/v1/videos/extensions", "post", "VideoPublic"),
+        ("/v1/videos/characters", "post", "CharacterPublic"),
+        ("/v1/videos/characters", "get", "CharacterList"),
+        ("/v1/videos/characters/{character_id}", "get", "CharacterPublic"),
+        ("/v1/videos/characters/{character_id}", "delete", "CharacterDeleted"),
+        ("/v1/models", "get", "ModelList"),
+        ("/v1/models/{model}", "get", "ModelPublic"),
+        ("/v1/provenance/verify", "post", "VerificationPublic"),
     ):
         answer = document["paths"][path][method]["responses"]["200"]["content"]
         assert answer["application/json"]["schema"]["$ref"].endswith(f"/{model}"), path

@@ -49,7 +49,14 @@ from reelforge.media import ProbeInfo, probe
 from reelforge.service.deps import StateDep, UserDep, run_db, upload_on_disk
 from reelforge.service.errors import APIError
 from reelforge.service.forms import read_form
-from reelforge.service.v1_schemas import CharacterCreate, parse_body, request_body
+from reelforge.service.v1_schemas import (
+    CharacterCreate,
+    CharacterDeleted,
+    CharacterList,
+    CharacterPublic,
+    parse_body,
+    request_body,
+)
 from reelforge.social import cameos as cameo_rules
 
 router = APIRouter(prefix="/v1/videos/characters", tags=["characters"])
@@ -88,7 +95,11 @@ def _not_found(character_id: str) -> APIError:
     )
 
 
-@router.post("", openapi_extra=request_body(CharacterCreate, uploads=True))
+@router.post(
+    "",
+    response_model=CharacterPublic,
+    openapi_extra=request_body(CharacterCreate, uploads=True),
+)
 async def create_character(request: Request, user: UserDep, service: StateDep) -> dict[str, Any]:
     name, upload = await _fields(request)
     character_id = f"char_{secrets.token_hex(12)}"
@@ -302,7 +313,7 @@ def _new_character(db: Session, owner: User, name: str, character_id: str) -> Ca
     )
 
 
-@router.get("")
+@router.get("", response_model=CharacterList)
 async def list_characters(user: UserDep, service: StateDep) -> dict[str, Any]:
     """The caller's cameos (characters and their own verified likeness), oldest first."""
 
@@ -325,12 +336,12 @@ def own_cameo(db: Session, character_id: str, user_id: str) -> Cameo:
     return cameo
 
 
-@router.get("/{character_id}")
+@router.get("/{character_id}", response_model=CharacterPublic)
 async def get_character(character_id: str, user: UserDep, service: StateDep) -> dict[str, Any]:
     return await run_db(service, lambda db: character_public(own_cameo(db, character_id, user.id)))
 
 
-@router.delete("/{character_id}")
+@router.delete("/{character_id}", response_model=CharacterDeleted)
 async def delete_character(character_id: str, user: UserDep, service: StateDep) -> dict[str, Any]:
     """Delete it as the app does: every video that shows it taken down, its grants revoked,
     its source deleted. Answers with the receipt."""

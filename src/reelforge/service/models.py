@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from reelforge.engines.capabilities import engine_info, known_engines
 from reelforge.service.deps import StateDep, UserDep
 from reelforge.service.errors import APIError
+from reelforge.service.v1_schemas import ModelList, ModelPublic
 from reelforge.service.videos import engine_for_model
 from reelforge.settings import Settings
 
@@ -64,11 +65,11 @@ def model_list(settings: Settings) -> dict[str, Any]:
 
 
 # In a thread: the first read of a learned engine's capabilities imports torch.
-@router.get("")
+@router.get("", response_model=ModelList)
 async def list_models(user: UserDep, service: StateDep) -> dict[str, Any]:
     return await run_in_threadpool(model_list, service.settings)
 
 
-@router.get("/{model}")
+@router.get("/{model}", response_model=ModelPublic)
 async def retrieve_model(model: str, user: UserDep, service: StateDep) -> dict[str, Any]:
     return await run_in_threadpool(model_public, model, service.settings)

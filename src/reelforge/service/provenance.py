@@ -21,7 +21,12 @@ from reelforge.provenance.verify import verify_file
 from reelforge.service.deps import StateDep, UserDep, upload_on_disk
 from reelforge.service.errors import APIError
 from reelforge.service.forms import read_form
-from reelforge.service.v1_schemas import VerifyUpload, parse_body, request_body
+from reelforge.service.v1_schemas import (
+    VerificationPublic,
+    VerifyUpload,
+    parse_body,
+    request_body,
+)
 
 router = APIRouter(prefix="/v1/provenance", tags=["provenance"])
 
@@ -30,7 +35,11 @@ MAX_VERIFY_SECONDS = 25.0  # the longest clip made here is 20 s
 MAX_VERIFY_PIXELS = 1920 * 1080
 
 
-@router.post("/verify", openapi_extra=request_body(VerifyUpload, uploads=True))
+@router.post(
+    "/verify",
+    response_model=VerificationPublic,
+    openapi_extra=request_body(VerifyUpload, uploads=True),
+)
 async def verify(request: Request, user: UserDep, service: StateDep) -> dict[str, Any]:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise APIError(

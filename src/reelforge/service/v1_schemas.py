@@ -9,7 +9,8 @@ request bodies (`request_body`), both media types, so /docs and the contract tes
 them. Fields the models do not name are ignored, as OpenAI's API does.
 
 Responses: OpenAI's Video object (with reelforge's `plan` beside its fields), the list
-page and the deletion. The routes build plain dicts (videos.video_public, which an
+page and the deletion; characters, models (with reelforge's engine and capabilities) and
+the provenance report. The routes build plain dicts (videos.video_public, which an
 Idempotency-Key replay also renders); FastAPI checks each against these models and
 publishes them in the OpenAPI document, so clients and the contract test
 (tests/e2e/test_contract.py) see the exact shape."""
@@ -38,6 +39,12 @@ __all__ = [
     "ALLOWED_SECONDS",
     "DEFAULT_MODEL",
     "CharacterCreate",
+    "CharacterDeleted",
+    "CharacterList",
+    "CharacterPublic",
+    "ModelList",
+    "ModelPublic",
+    "VerificationPublic",
     "VerifyUpload",
     "VideoCreate",
     "VideoDeleted",
@@ -346,3 +353,93 @@ class VideoDeleted(_Out):
     id: str
     object: Literal["video.deleted"]
     deleted: bool
+
+
+class CharacterPublic(_Out):
+    id: str = Field(examples=["char_3f2a9c0d1e4b5a6978c0d1e2"])
+    name: str
+    created_at: int = Field(description="Unix seconds")
+    handle: str = Field(description='reelforge\'s: "@handle" in a prompt casts it too')
+
+
+class CharacterList(_Out):
+    object: Literal["list"]
+    data: list[CharacterPublic]
+
+
+class CharacterDeleted(_Out):
+    id: str
+    object: Literal["character.deleted"]
+    deleted: bool
+    receipt: dict[str, Any] = Field(
+        description="what was removed: the videos that showed it, its grants and files"
+    )
+
+
+class CapabilitiesPublic(_Out):
+    audio: bool
+    image_input: bool
+    cameos: bool
+    max_seconds: float
+    sizes: list[str]
+    fps: list[int]
+    cameo_images: bool
+
+
+class EnginePublic(_Out):
+    engine: str = Field(description="the engine the model runs on")
+    installed: bool
+    capabilities: CapabilitiesPublic | None = Field(description="null when not installed")
+    problem: str | None = Field(description="why the engine cannot run here, if it cannot")
+
+
+class ModelPublic(_Out):
+    id: str = Field(examples=["sora-2"])
+    object: Literal["model"]
+    created: int = Field(description="Unix seconds")
+    owned_by: str
+    reelforge: EnginePublic
+
+
+class ModelList(_Out):
+    object: Literal["list"]
+    data: list[ModelPublic]
+
+
+class MarkPublic(_Out):
+    detected: bool
+    payload: str | None = Field(description="the 64-bit payload read, hex; null if none")
+    p_value: float
+    bit_accuracy: float
+
+
+class WatermarksPublic(_Out):
+    video: MarkPublic | None = Field(description="null when the file has no pictures")
+    audio: MarkPublic | None = Field(description="null when the file has no sound")
+
+
+class RecordPublic(_Out):
+    video_id: str | None
+    creator: str | None
+    engine: str
+    created_at: int | None = Field(description="Unix seconds")
+    parent_video_id: str | None
+    file_sha256: str
+
+
+class VerificationPublic(_Out):
+    object: Literal["provenance.verification"]
+    file: str
+    size_bytes: int
+    container: str = Field(description="the container the bytes are, e.g. mp4, webm")
+    summary: str = Field(description="the findings in one sentence")
+    media_problem: str | None
+    c2pa: dict[str, Any] = Field(
+        description="the C2PA manifest: present, state (absent, Invalid, Valid, Trusted), "
+        "reason, signer, actions, generation, consent, parents, problems"
+    )
+    watermark: WatermarksPublic
+    payload: str | None = Field(description="the traced payload, hex")
+    payload_source: Literal["video", "audio", "c2pa"] | None
+    record: RecordPublic | None = Field(description="this server's record of the payload")
+    cameos: list[str] = Field(description="the verified cameos a valid manifest names")
