@@ -438,17 +438,11 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
         signal.signal(signal.SIGINT, lambda *_: stop.set())  # the children stop too
         return supervise(gpus, stop)
 
-    from reelforge.db.session import make_engine, session_factory
+    from reelforge.deployment import Deployment
     from reelforge.jobs.queue import JobQueue
     from reelforge.jobs.worker import Worker
-    from reelforge.storage import storage_from_settings
 
-    worker = Worker(
-        settings,
-        session_factory(make_engine(settings)),
-        storage_from_settings(settings),
-        JobQueue(settings),
-    )
+    worker = Worker(Deployment(settings), JobQueue(settings))
     on = f" on GPU {gpus[0]}" if gpus else ""
     print(f"reelforge: worker {worker.worker_id}{on} waiting for jobs", file=sys.stderr)
     try:

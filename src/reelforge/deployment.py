@@ -3,11 +3,12 @@
 The CLI, the server, a job worker and an eval run each build one `Deployment` from their
 settings and pass it to what they call (`pipeline.generate(deployment=...)`): it holds the
 settings and, built on first use and kept for its lifetime, the database's session
-factory, the content-policy engine with its stores in that database, and the provenance
-registry. Nothing below an entry point reads the environment for these or keeps them in a
-module-level cache; two deployments in one process (a test's, a benchmark's) never share
-them. What is cached process-wide is only read-only shipped data (the sentence encoder's
-weights, the policy's word lists), which is the same for every deployment.
+factory, the content-policy engine with its stores in that database, the provenance
+registry and the media storage (local folder or S3). Nothing below an entry point reads
+the environment for these or keeps them in a module-level cache; two deployments in one
+process (a test's, a benchmark's) never share them. What is cached process-wide is only
+read-only shipped data (the sentence encoder's weights, the policy's word lists), which
+is the same for every deployment.
 """
 
 from __future__ import annotations
@@ -22,17 +23,25 @@ if TYPE_CHECKING:
 
     from reelforge.db.registry import DatabaseRegistry
     from reelforge.safety import PolicyEngine
+    from reelforge.storage import Storage
 
 __all__ = ["Deployment"]
 
 
 class Deployment:
-    def __init__(self, settings: Settings, *, factory: sessionmaker[Session] | None = None):
-        """`factory`: sessions on the database, when the entry point has made them already
-        (the server's, which its worker shares)."""
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        factory: sessionmaker[Session] | None = None,
+        storage: Storage | None = None,
+    ):
+        """`factory`, `storage`: when the entry point (or a test) has made them already."""
         self.settings = settings
         if factory is not None:
             self.factory = factory
+        if storage is not None:
+            self.storage = storage
 
     @classmethod
     def from_environment(cls) -> Deployment:
@@ -61,3 +70,10 @@ class Deployment:
         from reelforge.db.registry import DatabaseRegistry
 
         return DatabaseRegistry(self.factory)
+
+    @cached_property
+    def storage(self) -> Storage:
+        """Where the videos and uploads are kept: the data folder, or S3."""
+        from reelforge.storage import storage_from_settings
+
+        return storage_from_settings(self.settings)

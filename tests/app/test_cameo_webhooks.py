@@ -28,6 +28,7 @@ from tests.servers import free_port
 
 from reelforge import outbox, webhooks
 from reelforge.db.session import session_factory
+from reelforge.deployment import Deployment
 from reelforge.jobs.worker import Worker
 
 # test_cameos's fixtures: the stand-in liveness check, and real MP4 takes.
@@ -316,7 +317,10 @@ def test_a_clip_refused_after_generation_is_told_by_a_worker_with_its_own_sessio
     alice.patch("/api/cameos/alice", json={"no_political": True})
 
     own_factory = session_factory(site.state.factory.kw["bind"])
-    worker = Worker(site.settings, own_factory, site.state.storage, site.state.queue)
+    worker = Worker(
+        Deployment(site.settings, factory=own_factory, storage=site.state.storage),
+        site.state.queue,
+    )
     assert worker.claim(political)
     worker.process(political)
     assert bob.get(f"/api/videos/{political}").json()["status"] == "failed"

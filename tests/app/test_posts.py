@@ -31,7 +31,7 @@ def error(response: Any, status: int) -> dict[str, Any]:
 def run_worker(site: AppUnderTest, video_id: str) -> None:
     """Generate the queued video now, with the real worker (make_app has none running)."""
     state = site.state
-    worker = Worker(site.settings, state.factory, state.storage, state.queue)
+    worker = Worker(state.deployment, state.queue)
     assert worker.claim(video_id)
     worker.process(video_id)
 

@@ -65,7 +65,7 @@ def test_a_database_gone_away_is_named_without_its_password(tmp_path: Path) -> N
     connections (as when the database goes down under a running server)."""
     app = create_app(app_settings(tmp_path / "data"), run_worker=False)
     gone = create_engine(f"postgresql+psycopg://reelforge:{SECRET}@127.0.0.1:1/reelforge")
-    app.state.reelforge.factory = session_factory(gone)
+    app.state.reelforge.deployment.factory = session_factory(gone)
     with TestClient(app, base_url="http://localhost") as client:
         response = client.get("/readyz")
     assert SECRET not in response.text

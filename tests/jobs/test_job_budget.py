@@ -13,11 +13,11 @@ from pathlib import Path
 
 from reelforge.db.models import User, Video
 from reelforge.db.session import make_engine, session_factory
+from reelforge.deployment import Deployment
 from reelforge.jobs.memory_budget import MemoryWatch, estimate_peak_mb
 from reelforge.jobs.queue import JobQueue
 from reelforge.jobs.worker import Worker
 from reelforge.settings import Settings
-from reelforge.storage import storage_from_settings
 
 TINY = {"size": "256x448", "seconds": "1", "engine": "sim"}
 
@@ -86,7 +86,7 @@ def test_a_job_estimated_over_the_budget_is_refused_before_rendering(tmp_path: P
     settings = Settings(data_dir=tmp_path / "data", job_memory_budget_mb=16)
     queue_video(settings, "video_big", "a red ball bounces", size="1792x1024", seconds="20")
     factory = session_factory(make_engine(settings))
-    worker = Worker(settings, factory, storage_from_settings(settings), JobQueue(settings))
+    worker = Worker(Deployment(settings, factory=factory), JobQueue(settings))
 
     assert worker.claim("video_big") is not None
     worker.process("video_big")

@@ -36,6 +36,7 @@ from tests.servers import backend_settings
 
 from reelforge.db.models import Video, Watermark
 from reelforge.db.session import make_engine, session_factory
+from reelforge.deployment import Deployment
 from reelforge.jobs.queue import JobQueue
 from reelforge.jobs.worker import JOB_TMP_PREFIX, Worker, served_key
 from reelforge.settings import Settings
@@ -250,7 +251,7 @@ def test_a_failed_attempt_backs_off_and_is_not_claimed_before_it_is_due(site: Si
     key = site.key(_user("alice"))
     video_id = site.submit(key, "a slow retry").json()["id"]
     settings = site.settings.model_copy(update={"job_retry_base_s": 60.0})
-    worker = Worker(settings, site.factory, storage_from_settings(settings), JobQueue(settings))
+    worker = Worker(Deployment(settings, factory=site.factory), JobQueue(settings))
     for attempt in (1, 2):
         before = time.time()
         token = worker.claim(video_id)

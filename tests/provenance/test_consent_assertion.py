@@ -153,7 +153,7 @@ def test_the_worker_draws_the_cameos_a_video_casts_and_names_them(tmp_path: Path
     settings = Settings(data_dir=tmp_path / "data", visible_watermark=False)
     factory = session_factory(make_engine(settings))
     storage = storage_from_settings(settings)
-    worker = Worker(settings, factory, storage, JobQueue(settings))
+    worker = Worker(Deployment(settings, factory=factory, storage=storage), JobQueue(settings))
     with factory() as db:
         db.add_all([User(id="u_ada", name="ada"), User(id="u_bob", name="bob")])
         db.flush()  # no relationships: the users go in first for the foreign keys

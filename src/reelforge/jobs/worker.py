@@ -54,9 +54,8 @@ from reelforge.jobs.memory_budget import JobMemoryExceeded, MemoryWatch, estimat
 from reelforge.jobs.queue import JobQueue
 from reelforge.provenance.manifest import Parent
 from reelforge.provenance.registry import RegistryEntry
-from reelforge.settings import Settings
 from reelforge.social.cameos import recheck as recheck_cameos
-from reelforge.storage import Storage, StorageNotFound
+from reelforge.storage import StorageNotFound
 from reelforge.telemetry import job_telemetry
 from reelforge.types import Request, ScenePlan
 from reelforge.webhooks import video_event
@@ -179,21 +178,15 @@ class _Heartbeat:
 
 
 class Worker:
-    def __init__(
-        self,
-        settings: Settings,
-        factory: sessionmaker[Session],
-        storage: Storage,
-        queue: JobQueue,
-        worker_id: str | None = None,
-    ):
-        self.settings = settings
-        self.factory = factory
-        self.storage = storage
+    def __init__(self, deployment: Deployment, queue: JobQueue, worker_id: str | None = None):
+        """`deployment`: settings, database, storage, registry and the policy (its models
+        load on first use), shared with whoever else runs in this process (the server)."""
+        self.deployment = deployment
+        self.settings = deployment.settings
+        self.factory = deployment.factory
+        self.storage = deployment.storage
         self.queue = queue
-        self.registry = DatabaseRegistry(factory)
-        # The policy (its models load on first use) and the pipeline's defaults.
-        self.deployment = Deployment(settings, factory=factory)
+        self.registry = deployment.registry
         self.worker_id = worker_id or f"{os.uname().nodename}-{os.getpid()}-{secrets.token_hex(3)}"
         self._last_recover = 0.0
 

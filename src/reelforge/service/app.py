@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reelforge import __version__, outbox
 from reelforge.db.session import make_engine, session_factory
+from reelforge.deployment import Deployment
 from reelforge.jobs.queue import JobQueue
 from reelforge.jobs.worker import Worker
 from reelforge.service import (
@@ -34,15 +35,13 @@ from reelforge.service.limits import RequestLimits
 from reelforge.service.readiness import readiness
 from reelforge.service.v1_schemas import request_schemas
 from reelforge.settings import Settings
-from reelforge.storage import storage_from_settings
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
-    engine = make_engine(settings)
-    factory = session_factory(engine)
-    storage = storage_from_settings(settings)
+    deployment = Deployment(settings, factory=session_factory(make_engine(settings)))
+    factory = deployment.factory
     queue = JobQueue(settings)
     stop = threading.Event()
 
@@ -53,7 +52,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         # too, so that a server without a worker still delivers them (outbox.py).
         outbox.start_sender(factory, settings, stop)
         if run_worker:
-            worker = Worker(settings, factory, storage, queue)
+            worker = Worker(deployment, queue)
             thread = threading.Thread(
                 target=worker.run, args=(stop,), name="reelforge-worker", daemon=True
             )
@@ -71,7 +70,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         docs_url=None,  # web_routes serves /docs from a local swagger-ui, never a CDN
         redoc_url=None,
     )
-    app.state.reelforge = ServiceState(settings, factory, storage, RequestLimits(settings), queue)
+    app.state.reelforge = ServiceState(deployment, RequestLimits(settings), queue)
     app.add_middleware(Idempotency, factory=factory)  # after the guard: sound bodies only
     app.add_middleware(JsonGuard)  # inside the body limit: it reads bounded bodies only
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)

@@ -26,6 +26,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from reelforge.db.keys import user_for_key
+from reelforge.db.registry import DatabaseRegistry
+from reelforge.deployment import Deployment
 from reelforge.jobs.queue import JobQueue
 from reelforge.service.errors import APIError
 from reelforge.service.limits import RequestLimits, route_class
@@ -37,11 +39,28 @@ T = TypeVar("T")
 
 @dataclass
 class ServiceState:
-    settings: Settings
-    factory: sessionmaker[Session]
-    storage: Storage
+    """What the routes work with: the server's deployment (settings, database sessions,
+    storage, registry; its worker thread shares it), the rate limits and the job queue."""
+
+    deployment: Deployment
     limiter: RequestLimits
     queue: JobQueue
+
+    @property
+    def settings(self) -> Settings:
+        return self.deployment.settings
+
+    @property
+    def factory(self) -> sessionmaker[Session]:
+        return self.deployment.factory
+
+    @property
+    def storage(self) -> Storage:
+        return self.deployment.storage
+
+    @property
+    def registry(self) -> DatabaseRegistry:
+        return self.deployment.registry
 
 
 @dataclass(frozen=True)

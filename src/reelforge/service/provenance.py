@@ -14,7 +14,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from reelforge.db.registry import DatabaseRegistry
 from reelforge.errors import MediaError
 from reelforge.media import probe
 from reelforge.provenance.verify import verify_file
@@ -61,7 +60,7 @@ async def verify(request: Request, user: UserDep, service: StateDep) -> dict[str
                 verify_file,
                 path,
                 service.settings,
-                registry=DatabaseRegistry(service.factory),
+                registry=service.registry,
                 display_name=name,
             )
         except MediaError:
