@@ -91,6 +91,21 @@ def test_no_generated_request_gets_a_server_error(tmp_path: Path) -> None:
     ):
         answer = document["paths"][path][method]["responses"]["200"]["content"]
         assert answer["application/json"]["schema"]["$ref"].endswith(f"/{model}"), path
+    # So do the app's cameo routes (service/api/schemas.py), held to them by the same run.
+    for path, method, model in (
+        ("/api/cameos", "get", "CameoListOut"),
+        ("/api/cameos/{handle}", "get", "CameoDetailOut"),
+        ("/api/cameos/{handle}", "patch", "CameoUpdatedOut"),
+        ("/api/cameos/{handle}", "delete", "CameoDeletedOut"),
+        ("/api/cameos/{handle}/log", "get", "ConsentLogOut"),
+        ("/api/cameos/{handle}/videos", "get", "CameoVideosOut"),
+        ("/api/cameos/challenge", "post", "ChallengeOut"),
+        ("/api/cameos/verify", "post", "CameoVerificationOut"),
+    ):
+        answer = document["paths"][path][method]["responses"]["200"]["content"]
+        assert answer["application/json"]["schema"]["$ref"].endswith(f"/{model}"), path
+    take = document["paths"]["/api/cameos/verify"]["post"]["requestBody"]["content"]
+    assert take["multipart/form-data"]["schema"]["$ref"].endswith("/TakeIn")
     # ... and their requests' shapes, as JSON and as a form (the SDK's way).
     for path, model in (
         ("/v1/videos", "VideoCreate"),

@@ -1,8 +1,10 @@
 """/api/cameos: verifying a likeness, and everything its owner controls (docs/CAMEOS.md).
 
 The rules live in social/cameos.py and the consent log in cameos/consent_log.py; a route
-checks who is calling, runs the database work, and serialises. Another person's cameo is
-a 404 on every owner route, exactly like a handle that does not exist.
+checks who is calling, runs the database work, and serialises (the rules build plain
+dicts; each route's `response_model`, in schemas.py, checks them and publishes their
+shape). Another person's cameo is a 404 on every owner route, exactly like a handle that
+does not exist.
 
 Verification answers 200 whether the take passed or not ({"passed": false, "checks":
 [...]}, each check with why): a failed check is a result the page shows beside the
@@ -32,11 +34,29 @@ from reelforge.db.models import Cameo, CameoAccessGrant, User
 from reelforge.errors import MediaError
 from reelforge.extras import require
 from reelforge.media import probe
-from reelforge.service.api.schemas import HANDLE_PATTERN
+from reelforge.service.api.schemas import (
+    HANDLE_PATTERN,
+    CameoDeletedOut,
+    CameoDetailOut,
+    CameoListOut,
+    CameoOut,
+    CameoUpdatedOut,
+    CameoVerificationOut,
+    CameoVideoApprovedOut,
+    CameoVideoDeletedOut,
+    CameoVideosOut,
+    ChallengeOut,
+    ConsentLogOut,
+    GrantOut,
+    GrantRevokedOut,
+    WebhookSecretOut,
+    WebhookTestOut,
+)
 from reelforge.service.auth import PersonDep
 from reelforge.service.deps import StateDep, run_db, upload_on_disk
 from reelforge.service.errors import APIError
 from reelforge.service.forms import read_form
+from reelforge.service.v1_schemas import request_body
 from reelforge.social import cameo_webhooks
 from reelforge.social import cameos as rules
 
@@ -75,10 +95,23 @@ class GrantIn(_In):
     uses: int | None = Field(default=None, ge=1, le=10_000, description="none: unlimited")
 
 
+# For the OpenAPI document only (like v1_schemas.VideoCreateForm): /verify reads its form
+# itself, so its checks answer in the order and words the verification page shows.
+class TakeIn(BaseModel):
+    """The take to check, as multipart/form-data; other fields are ignored."""
+
+    challenge_id: str = Field(description="the id POST /api/cameos/challenge answered")
+    take: Any = Field(
+        description=f"the recording: a {TAKE_SECONDS[0]:g}-{TAKE_SECONDS[1]:g} s video with "
+        f"audio, at most {MAX_TAKE_BYTES // (1024 * 1024)} MB",
+        json_schema_extra={"type": "string", "format": "binary"},
+    )
+
+
 # Verification ------------------------------------------------------------------------
 
 
-@router.post("/challenge")
+@router.post("/challenge", response_model=ChallengeOut)
 async def new_challenge(person: PersonDep, service: StateDep) -> dict[str, Any]:
     """Digits to read aloud and head turns to make, in order, in one take recorded within
     two minutes. Rate-limited per person."""
@@ -99,7 +132,11 @@ async def new_challenge(person: PersonDep, service: StateDep) -> dict[str, Any]:
     return await run_db(service, work)
 
 
-@router.post("/verify")
+@router.post(
+    "/verify",
+    response_model=CameoVerificationOut,
+    openapi_extra=request_body(TakeIn, uploads=True),
+)
 async def verify(request: Request, person: PersonDep, service: StateDep) -> dict[str, Any]:
     """Check a take (multipart: challenge_id, take) and, when every check passes, make the
     caller's person cameo from it (or refresh it)."""
@@ -212,7 +249,7 @@ def _check(path: Path, digits: str, turns: tuple[str, ...]) -> dict[str, Any]:
 # Characters and the owner's cameos ---------------------------------------------------
 
 
-@router.post("/characters")
+@router.post("/characters", response_model=CameoOut)
 async def create_character(
     body: CharacterIn, person: PersonDep, service: StateDep
 ) -> dict[str, Any]:
@@ -229,7 +266,7 @@ async def create_character(
     return await run_db(service, work)
 
 
-@router.get("")
+@router.get("", response_model=CameoListOut)
 async def list_cameos(person: PersonDep, service: StateDep) -> dict[str, Any]:
     def work(db: Session) -> dict[str, Any]:
         mine = db.scalars(
@@ -242,14 +279,15 @@ async def list_cameos(person: PersonDep, service: StateDep) -> dict[str, Any]:
     return await run_db(service, work)
 
 
-@router.get("/{handle}")
+@router.get("/{handle}", response_model=CameoDetailOut)
 async def get_cameo(handle: str, person: PersonDep, service: StateDep) -> dict[str, Any]:
     return await run_db(
         service, lambda db: _with_grants(db, rules.owned_cameo(db, handle, person.id))
     )
 
 
-@router.patch("/{handle}")
+# Unset fields are left out: `webhook_secret` is absent, not null, unless this change made one.
+@router.patch("/{handle}", response_model=CameoUpdatedOut, response_model_exclude_unset=True)
 async def update_cameo(
     handle: str, body: CameoSettingsIn, person: PersonDep, service: StateDep
 ) -> dict[str, Any]:
@@ -272,7 +310,7 @@ async def update_cameo(
     return await run_db(service, work)
 
 
-@router.post("/{handle}/webhook/rotate")
+@router.post("/{handle}/webhook/rotate", response_model=WebhookSecretOut)
 async def rotate_webhook_secret(
     handle: str, person: PersonDep, service: StateDep
 ) -> dict[str, Any]:
@@ -287,7 +325,7 @@ async def rotate_webhook_secret(
     return await run_db(service, work)
 
 
-@router.post("/{handle}/webhook/test")
+@router.post("/{handle}/webhook/test", response_model=WebhookTestOut)
 async def test_webhook(handle: str, person: PersonDep, service: StateDep) -> dict[str, Any]:
     """Send one signed "cameo.test" event now, once, and answer what the receiver said:
     {delivered, status, detail, event_id}."""
@@ -335,7 +373,7 @@ def _with_grants(db: Session, cameo: Cameo) -> dict[str, Any]:
     return rules.cameo_out(cameo) | webhook | {"grants": grants}
 
 
-@router.post("/{handle}/grants/{grantee}")
+@router.post("/{handle}/grants/{grantee}", response_model=GrantOut)
 async def add_grant(
     handle: str,
     grantee: str,
@@ -360,7 +398,7 @@ async def add_grant(
     return await run_db(service, work)
 
 
-@router.delete("/{handle}/grants/{grantee}")
+@router.delete("/{handle}/grants/{grantee}", response_model=GrantRevokedOut)
 async def revoke_grant(
     handle: str, grantee: str, person: PersonDep, service: StateDep
 ) -> dict[str, Any]:
@@ -372,7 +410,7 @@ async def revoke_grant(
     )
 
 
-@router.get("/{handle}/videos")
+@router.get("/{handle}/videos", response_model=CameoVideosOut)
 async def cameo_videos(handle: str, person: PersonDep, service: StateDep) -> dict[str, Any]:
     """Every video with the cameo, others' drafts included: who, when, the prompt, where
     it stands."""
@@ -382,7 +420,7 @@ async def cameo_videos(handle: str, person: PersonDep, service: StateDep) -> dic
     )
 
 
-@router.delete("/{handle}/videos/{video_id}")
+@router.delete("/{handle}/videos/{video_id}", response_model=CameoVideoDeletedOut)
 async def delete_cameo_video(
     handle: str, video_id: str, person: PersonDep, service: StateDep
 ) -> dict[str, Any]:
@@ -399,7 +437,7 @@ async def delete_cameo_video(
     return await run_db(service, work)
 
 
-@router.post("/{handle}/videos/{video_id}/approve")
+@router.post("/{handle}/videos/{video_id}/approve", response_model=CameoVideoApprovedOut)
 async def approve_video(
     handle: str, video_id: str, person: PersonDep, service: StateDep
 ) -> dict[str, Any]:
@@ -411,7 +449,7 @@ async def approve_video(
     return await run_db(service, work)
 
 
-@router.delete("/{handle}")
+@router.delete("/{handle}", response_model=CameoDeletedOut)
 async def delete_cameo(handle: str, person: PersonDep, service: StateDep) -> dict[str, Any]:
     """Delete the cameo, its recording and its derived features, and take down every
     video with it. Answers the receipt."""
@@ -421,7 +459,7 @@ async def delete_cameo(handle: str, person: PersonDep, service: StateDep) -> dic
     )
 
 
-@router.get("/{handle}/log")
+@router.get("/{handle}/log", response_model=ConsentLogOut)
 async def cameo_log(handle: str, person: PersonDep, service: StateDep) -> dict[str, Any]:
     """The consent log as JSON, with the chain's own check (anyone can redo it: see
     cameos/consent_log.py); still there after the cameo is deleted."""

@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from reelforge.db.models import Post, Video
-from reelforge.db.registry import DatabaseRegistry
 from reelforge.errors import MediaError
 from reelforge.jobs.worker import MEDIA, served_key
 from reelforge.provenance.verify import Verification, verify_file
@@ -33,13 +32,16 @@ from reelforge.service.api.schemas import (
     CommentIn,
     CommentOut,
     CreateIn,
+    DeletedOut,
     Page,
     PostIn,
     PostOut,
     ProvenanceOut,
     RemixIn,
+    SeeLessOut,
     VideoOut,
     ViewIn,
+    ViewOut,
 )
 from reelforge.service.auth import MaybePersonDep, Person, PersonDep
 from reelforge.service.deps import ServiceState, StateDep, run_db
@@ -137,12 +139,12 @@ async def list_drafts(
 
 
 @router.delete("/videos/{video_id}")
-async def delete_video(video_id: str, person: PersonDep, service: StateDep) -> dict[str, Any]:
+async def delete_video(video_id: str, person: PersonDep, service: StateDep) -> DeletedOut:
     """Delete a draft or a post for good: its files, its post and everything on it."""
 
-    def work(db: Session) -> dict[str, Any]:
+    def work(db: Session) -> DeletedOut:
         forget_video(db, service, rules.own_video(db, video_id, person.id))
-        return {"id": video_id, "deleted": True}
+        return DeletedOut(id=video_id, deleted=True)
 
     return await run_db(service, work)
 
@@ -288,7 +290,7 @@ async def post_provenance(
 
 def _verify_stored(service: ServiceState, video_id: str) -> Verification:
     key = served_key(service.factory, video_id, "video")
-    registry = DatabaseRegistry(service.factory)
+    registry = service.registry
     try:
         if isinstance(service.storage, LocalStorage):
             return verify_file(service.storage.path(key), service.settings, registry=registry)
@@ -376,14 +378,14 @@ async def _react(service: ServiceState, video_id: str, person: Person, action: A
 
 
 @router.post("/posts/{video_id}/view")
-async def view(video_id: str, body: ViewIn, person: PersonDep, service: StateDep) -> dict[str, Any]:
+async def view(video_id: str, body: ViewIn, person: PersonDep, service: StateDep) -> ViewOut:
     """Record watching: `watched_ms` adds up over calls; `completed` once watched to the
     end."""
 
-    def work(db: Session) -> dict[str, Any]:
+    def work(db: Session) -> ViewOut:
         post = rules.visible_post(db, video_id, person)
         seen = rules.record_view(db, post, person.id, body.watched_ms, body.completed)
-        out = {"video_id": video_id, "watched_ms": seen.watched_ms, "completed": seen.completed}
+        out = ViewOut(video_id=video_id, watched_ms=seen.watched_ms, completed=seen.completed)
         db.commit()
         return out
 
@@ -391,11 +393,11 @@ async def view(video_id: str, body: ViewIn, person: PersonDep, service: StateDep
 
 
 @router.post("/posts/{video_id}/see-less")
-async def see_less(video_id: str, person: PersonDep, service: StateDep) -> dict[str, Any]:
-    def work(db: Session) -> dict[str, Any]:
+async def see_less(video_id: str, person: PersonDep, service: StateDep) -> SeeLessOut:
+    def work(db: Session) -> SeeLessOut:
         rules.see_less(db, rules.visible_post(db, video_id, person), person.id)
         db.commit()
-        return {"video_id": video_id, "see_less": True}
+        return SeeLessOut(video_id=video_id, see_less=True)
 
     return await run_db(service, work)
 
@@ -432,11 +434,11 @@ async def add_comment(
 
 
 @router.delete("/comments/{comment_id}")
-async def delete_comment(comment_id: str, person: PersonDep, service: StateDep) -> dict[str, Any]:
-    def work(db: Session) -> dict[str, Any]:
+async def delete_comment(comment_id: str, person: PersonDep, service: StateDep) -> DeletedOut:
+    def work(db: Session) -> DeletedOut:
         rules.delete_comment(db, comment_id, person)
         db.commit()
-        return {"id": comment_id, "deleted": True}
+        return DeletedOut(id=comment_id, deleted=True)
 
     return await run_db(service, work)
 

@@ -7,7 +7,7 @@ misspelt field is a 400 that names it, like everything else here.
 
 from __future__ import annotations
 
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -179,6 +179,22 @@ class ViewIn(_In):
     completed: bool = False
 
 
+class DeletedOut(BaseModel):
+    id: str  # a video's or a comment's
+    deleted: bool
+
+
+class ViewOut(BaseModel):
+    video_id: str
+    watched_ms: int = Field(description="the viewer's watching of the post in all, ms")
+    completed: bool = Field(description="watched to the end, once or more")
+
+
+class SeeLessOut(BaseModel):
+    video_id: str
+    see_less: bool
+
+
 class CommentIn(_In):
     body: str = Field(min_length=1, max_length=1000)
     parent_id: str | None = None
@@ -201,6 +217,170 @@ class ProvenanceOut(BaseModel):
     parent_video_id: str | None
     summary: str
     cameos: list[str] = Field(default_factory=list)  # verified cameo ids, from the manifest
+
+
+# Cameos (service/api/cameos.py; social/cameos.py builds the dicts) ---------------------
+
+
+class ChallengeOut(BaseModel):
+    id: str
+    digits: str = Field(description='six digits to read aloud, spaced: "4 7 1 9 3 0"')
+    turns: list[Literal["left", "right"]] = Field(description="the head turns, in order")
+    expires_at: int = Field(description="Unix time, s: the take must be sent before")
+
+
+class LivenessCheckOut(BaseModel):
+    name: str = Field(
+        description="digits, head_turns, same_face, lip_sync, face_quality or readable"
+    )
+    passed: bool
+    detail: str = Field(description="why, with the measured values")
+
+
+class CameoPresetsOut(BaseModel):
+    no_appearance_changes: bool
+    no_embarrassing_or_romantic: bool
+    no_political: bool
+
+
+class CameoOut(BaseModel):
+    """A cameo as its owner sees it (no likeness features, no storage keys)."""
+
+    id: str
+    handle: str
+    kind: Literal["person", "character"]
+    display_name: str
+    access: Literal["only_me", "approved", "mutuals", "everyone"]
+    approve_before_posting: bool
+    presets: CameoPresetsOut
+    preferences: str  # free text, as written
+    verified: bool
+    verified_at: int | None
+    created_at: int
+
+
+class CameoVerificationOut(BaseModel):
+    passed: bool = Field(description="every check passed: the cameo is verified from this take")
+    checks: list[LivenessCheckOut]
+    cameo: CameoOut
+
+
+class CameoListOut(BaseModel):
+    data: list[CameoOut]
+
+
+class GrantOut(BaseModel):
+    id: str
+    grantee: str  # handle
+    expires_at: int | None = Field(description="Unix time, s; null: no expiry")
+    uses_left: int | None = Field(description="null: unlimited")
+
+
+class CameoGrantOut(GrantOut):
+    created_at: int
+
+
+class CameoDetailOut(CameoOut):
+    webhook_url: str | None
+    webhook_secret_set: bool
+    grants: list[CameoGrantOut] = Field(description="the live ones, oldest first")
+
+
+class CameoUpdatedOut(CameoDetailOut):
+    # Absent, not null, unless this change made a secret: the route excludes unset fields.
+    webhook_secret: str | None = Field(
+        default=None, description="shown once, when the change set a new webhook_url"
+    )
+
+
+class WebhookSecretOut(BaseModel):
+    webhook_url: str
+    webhook_secret: str = Field(description="shown this once; the old one stops working")
+
+
+class WebhookTestOut(BaseModel):
+    delivered: bool = Field(description="the receiver answered 2xx")
+    status: int | None = Field(description="the receiver's HTTP status; null if none came")
+    detail: str
+    event_id: str
+
+
+class RemovedVideoOut(BaseModel):
+    video_id: str
+    creator_id: str
+    prompt: str
+
+
+class GrantRevokedOut(BaseModel):
+    grantee: str  # handle
+    revoked: list[str] = Field(description="the grant ids")
+    removed_videos: list[RemovedVideoOut] = Field(
+        description="the grantee's videos with the cameo, and every remix of those"
+    )
+
+
+class CameoVideoOut(BaseModel):
+    video_id: str
+    creator: str  # handle
+    created_at: int
+    prompt: str
+    status: Literal["drafted", "awaiting_approval", "approved", "posted"] = Field(
+        description="where the use of the cameo stands"
+    )
+    video_status: Literal["queued", "in_progress", "completed", "failed"]
+    posted: bool = Field(description="a live post now")
+    grant_id: str | None = Field(description="the grant it was cast under; null if none")
+
+
+class CameoVideosOut(BaseModel):
+    data: list[CameoVideoOut]  # newest first
+
+
+class CameoVideoDeletedOut(BaseModel):
+    id: str
+    deleted: bool
+    removed_videos: list[RemovedVideoOut] = Field(description="the video and its remixes")
+
+
+class CameoVideoApprovedOut(BaseModel):
+    video_id: str
+    status: Literal["approved"]
+
+
+class CameoDeletedOut(BaseModel):
+    """The receipt of a deleted cameo."""
+
+    cameo_id: str
+    handle: str
+    deleted_at: int
+    recording_deleted: bool
+    features_deleted: list[str] = Field(description='the derived features, e.g. ["likeness"]')
+    grants_revoked: list[str] = Field(description="the grant ids")
+    videos_removed: list[RemovedVideoOut]
+
+
+class ConsentEntryOut(BaseModel):
+    """One entry of the hash chain (cameos/consent_log.py says how to check it)."""
+
+    cameo_id: str
+    seq: int = Field(description="1, 2, ... within the cameo")
+    at: int = Field(description="Unix time, s")
+    event: str  # str, not the known events: a tampered entry must still be shown
+    actor_id: str | None
+    video_id: str | None
+    # Any JSON, not only an object: an entry whose detail was rewritten is still shown.
+    detail: Any = Field(description="the event's own facts")
+    prev_hash: str
+    hash: str
+
+
+class ConsentLogOut(BaseModel):
+    cameo_id: str
+    handle: str
+    deleted: bool
+    intact: bool = Field(description="the chain checks out: no entry changed or missing")
+    problems: list[str] = Field(description="where the chain breaks, naming each entry")
+    entries: list[ConsentEntryOut]
 
 
 # Notifications ----------------------------------------------------------------------
