@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -197,3 +198,56 @@ def test_nothing_to_say_gives_an_empty_utterance() -> None:
     utterance = synthesize("   ", Voice(espeak_voice="en-us+m3"))
     assert utterance.audio.size == 0 and utterance.phonemes == () and utterance.duration_s == 0
     assert np.all(mouth_aperture(utterance, np.array([0.0, 0.5])) == 0.0)
+
+
+def test_the_pinned_espeak_ng_speaks_not_the_systems() -> None:
+    """The same speech on every machine: the library and data of the espeakng-loader wheel
+    (espeak-ng 1.52), whatever espeak-ng the system has or lacks."""
+    import espeakng_loader
+
+    from reelforge.engines.sim import speech
+
+    synthesize("Hi.", Voice(espeak_voice="en-us"))  # the library is loaded on first use
+    espeak = speech._ENGINE
+    assert espeak is not None and espeak.version == "1.52.0"
+    assert espeak.data_dir is not None
+    assert espeak.data_dir.resolve() == Path(espeakng_loader.get_data_path()).resolve()
+
+
+def test_stress_marks_are_not_part_of_a_phoneme() -> None:
+    """espeak-ng 1.52 packs the stress mark into a phoneme's mnemonic ("'oU"); 1.51 did not.
+    The phonemes lip sync reads are the same from both."""
+    from reelforge.engines.sim.speech import _phoneme_spans
+
+    spans = _phoneme_spans([(0, "h"), (100, "'oU"), (300, ",aI"), (400, "_:")], 500, 1000, 0.5)
+    assert [label for _, _, label in spans] == ["h", "oU", "aI", "_"]
+    utterance = synthesize("Hello.", Voice(espeak_voice="en-us"))
+    assert not any(label[0] in "'," for _, _, label in utterance.phonemes)
+
+
+def test_breathy_voices_are_identical_in_every_process() -> None:
+    """Variants that add noise (f3, whisper) draw it from a generator espeak-ng 1.52 seeds
+    from the clock; it is reseeded before each line, so another process says the same."""
+    import hashlib
+    import subprocess
+    import sys
+
+    code = (
+        "import hashlib, sys\n"
+        "from reelforge.engines.sim.speech import synthesize\n"
+        "from reelforge.types import Voice\n"
+        "for voice in ('en-us+f3', 'en-us+whisper'):\n"
+        "    u = synthesize('Order up! Table four is waiting.', Voice(espeak_voice=voice))\n"
+        "    print(hashlib.sha256(u.audio.tobytes()).hexdigest())\n"
+    )
+    here = [
+        hashlib.sha256(
+            synthesize("Order up! Table four is waiting.", Voice(espeak_voice=v)).audio.tobytes()
+        ).hexdigest()
+        for v in ("en-us+f3", "en-us+whisper")
+    ]
+    for _ in range(2):
+        there = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+        ).stdout.split()
+        assert there == here

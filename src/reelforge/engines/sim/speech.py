@@ -1,5 +1,11 @@
 """Speech for 2-D characters: espeak-ng through ctypes, with phoneme timings for lip sync.
 
+The library and its data come from the espeakng-loader wheel (espeak-ng 1.52, pinned), so
+every machine speaks alike: Debian 12 and 13 ship different espeak-ng releases, whose
+samples differ. The system's libespeak-ng is the fallback where the wheel is missing.
+1.52 packs a phoneme's stress mark into its mnemonic ("'oU"; 1.51 says "oU"): it is
+dropped, so both read the same phonemes.
+
 `synthesize` runs libespeak-ng (the C library, not the CLI) in synchronous mode with phoneme
 events, so every phoneme's start is the exact output sample at which the synthesiser began
 it; the audio is resampled 22 050 → 48 000 Hz and peak-normalised. `mouth_aperture` turns
@@ -45,6 +51,7 @@ __all__ = ["Utterance", "mouth_aperture", "synthesize"]
 
 PEAK = 10 ** (-2 / 20)  # -2 dBFS, about 0.79
 PAUSE = "_"
+_STRESS = "'," + "%="  # primary, secondary, unstressed, and a syllable's stress marks
 
 # ---------------------------------------------------------------------------------------
 # libespeak-ng's C interface (speak_lib.h), as much of it as we use.
@@ -57,7 +64,7 @@ _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
 _PARAM_RATE, _PARAM_VOLUME, _PARAM_PITCH, _PARAM_RANGE = 1, 2, 3, 4
 _EVENT_LIST_TERMINATED, _EVENT_PHONEME = 0, 7
-_RAND_SEED = 20_240_607  # breathy voice variants draw noise from libc rand()
+_RAND_SEED = 20_240_607  # breathy voice variants draw noise (libc rand(); 1.52: its own)
 _CHILD_TIMEOUT_S = 60.0
 
 
@@ -66,7 +73,8 @@ class _EventId(ctypes.Union):
 
 
 class _Event(ctypes.Structure):
-    """espeak_EVENT: 40 bytes on 64-bit Linux, `id` at offset 32 (checked against 1.51)."""
+    """espeak_EVENT: 40 bytes on 64-bit Linux, `id` at offset 32 (checked against 1.51
+    and 1.52)."""
 
     _fields_ = (
         ("type", ctypes.c_int),
@@ -110,7 +118,20 @@ _EVENT = struct.Struct("<i4s")
 _OK, _NO_VOICE, _SYNTH_FAILED, _CRASHED = 0, 1, 2, 3
 
 
-def _load_library() -> ctypes.CDLL:
+def _load_library() -> tuple[ctypes.CDLL, bytes | None]:
+    """libespeak-ng and the folder holding its espeak-ng-data (None: the library's own
+    default). The espeakng-loader wheel's first: one pinned espeak-ng with its data, so
+    every machine speaks alike (Debian 12 and 13 ship different ones); else the system's."""
+    try:
+        import espeakng_loader
+    except ImportError:
+        pass
+    else:
+        try:
+            data = Path(espeakng_loader.get_data_path())
+            return ctypes.CDLL(espeakng_loader.get_library_path()), os.fsencode(data.parent)
+        except (OSError, RuntimeError):
+            pass  # a broken install: the system's espeak-ng, if there is one
     names = [
         ctypes.util.find_library("espeak-ng"),
         "libespeak-ng.so.1",
@@ -121,12 +142,12 @@ def _load_library() -> ctypes.CDLL:
     for name in names:
         if name:
             try:
-                return ctypes.CDLL(name)
+                return ctypes.CDLL(name), None
             except OSError:
                 continue
     raise ConfigError(
         "espeak-ng is not installed: libespeak-ng could not be loaded "
-        "(on Debian/Ubuntu: apt-get install espeak-ng)"
+        "(pip install espeakng-loader==0.2.4, or on Debian/Ubuntu: apt-get install espeak-ng)"
     )
 
 
@@ -134,7 +155,7 @@ class _Espeak:
     """The process-wide libespeak-ng, initialised once. Use only under `_LOCK`."""
 
     def __init__(self) -> None:
-        lib = _load_library()
+        lib, data_parent = _load_library()
         try:
             lib.espeak_Initialize.argtypes = [
                 ctypes.c_int,
@@ -171,7 +192,7 @@ class _Espeak:
         rate = lib.espeak_Initialize(
             _AUDIO_OUTPUT_SYNCHRONOUS,
             _BUFFER_MS,
-            None,
+            data_parent,
             _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT,
         )
         if rate <= 0:
@@ -193,6 +214,12 @@ class _Espeak:
         self._srand: Callable[[int], Any] | None = None
         with contextlib.suppress(OSError, AttributeError):  # without libc.srand breathy voices vary
             self._srand = ctypes.CDLL(None).srand
+        # 1.52 draws its noise from its own generator, seeded from the clock at start-up.
+        self._seed_espeak: Callable[[int], Any] | None = None
+        with contextlib.suppress(AttributeError):  # 1.51 has none (it uses libc's)
+            lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+            lib.espeak_ng_SetRandSeed.restype = None
+            self._seed_espeak = lib.espeak_ng_SetRandSeed
 
     def _on_audio(self, wav: Any, n_samples: int, events: Any) -> int:
         """espeak-ng's synth callback: collect samples and phoneme events (0: carry on)."""
@@ -267,6 +294,8 @@ class _Espeak:
         self._failure = None
         if self._srand is not None:
             self._srand(_RAND_SEED)
+        if self._seed_espeak is not None:
+            self._seed_espeak(_RAND_SEED)
         status = self._select_voice(voice.espeak_voice)
         if status != 0:
             return _HEADER.pack(_NO_VOICE, status, 0, 0)
@@ -467,6 +496,8 @@ def _phoneme_spans(
     for sample, mnemonic in events:
         # Clamp into the audio and keep time moving forward, whatever the library says.
         starts.append(min(max(sample, starts[-1]), n_samples))
+        # espeak-ng 1.52 packs the stress mark into the mnemonic ("'oU"; 1.51: "oU").
+        mnemonic = mnemonic.lstrip(_STRESS) or mnemonic
         labels.append(PAUSE if mnemonic.startswith(PAUSE) else mnemonic)
     spans: list[tuple[float, float, str]] = []
     for i, (start, label) in enumerate(zip(starts, labels, strict=True)):
