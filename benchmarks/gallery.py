@@ -21,7 +21,7 @@ from reelforge.types import Request
 PROMPTS = (  # one per topic of the everyday suite
     "a golden retriever catches a frisbee on a beach at sunset",  # animals-001
     "a police car chases a motorcycle through the city",  # vehicles-005
-    "a chef flips a pancake in a frying pan and says \"Perfect!\"",  # food-cooking-001
+    'a chef flips a pancake in a frying pan and says "Perfect!"',  # food-cooking-001
     "an archer shoots an arrow from a bow at a dartboard in the gym",  # sports-024
     "a man plays the flute as a snake sways out of a basket",  # music-023
     "a volcano erupts at night and launches a huge rock into the sky",  # nature-weather-010
@@ -30,7 +30,7 @@ PROMPTS = (  # one per topic of the everyday suite
     "a lumberjack splits a log with an axe in the forest",  # work-016
     "the earth spins slowly in space as the sun rises behind it",  # space-015
     "a wizard waves a magic wand and a rabbit jumps out of a top hat",  # fantasy-003
-    "a boss points at a chart and says \"Sales are up!\"",  # people-talking-009
+    'a boss points at a chart and says "Sales are up!"',  # people-talking-009
 )
 THUMB = (270, 480)  # width, height of one cell
 
