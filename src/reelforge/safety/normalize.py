@@ -136,6 +136,18 @@ def edit_distance(a: str, b: str, limit: int) -> int:
     return previous[-1]
 
 
+MAX_TYPOS = 2  # what `max_typos` allows the longest terms
+
+
+def _deletions(word: str, depth: int) -> set[str]:
+    """`word` and every string made from it by deleting up to `depth` letters."""
+    found, frontier = {word}, {word}
+    for _ in range(depth):
+        frontier = {w[:i] + w[i + 1 :] for w in frontier for i in range(len(w))}
+        found |= frontier
+    return found
+
+
 def max_typos(term: str) -> int:
     """How many edits still count as a misspelling of `term`: none for short words, whose
     neighbours are mostly other real words."""
@@ -159,12 +171,14 @@ class Normalizer:
         self._terms = frozenset(t for t in terms if t.isalpha())
         self._vocabulary = frozenset(known_words)
         self._known = self._vocabulary | self._terms
-        # Misspelling candidates grouped by first letter: typos rarely hit the first one,
-        # and the grouping keeps the edit-distance loop short.
-        self._by_initial: dict[str, list[str]] = {}
+        # Misspelling candidates: a term within its typo allowance of a word shares a string
+        # with it once each has lost at most that many letters (a substitution is a
+        # letter lost on both sides, a swap of neighbours one on each), so the terms under
+        # the word's deletions are the only ones worth an edit distance (SymSpell).
+        self._by_deletion: dict[str, list[str]] = {}
         for term in sorted(self._terms):
-            if max_typos(term):
-                self._by_initial.setdefault(term[0], []).append(term)
+            for deleted in _deletions(term, max_typos(term)):
+                self._by_deletion.setdefault(deleted, []).append(term)
 
     def is_known(self, word: str) -> bool:
         """A known word, or a regular inflection of one ("kites", "baked", "running"):
@@ -288,9 +302,16 @@ class Normalizer:
         first on ties), or None."""
         if len(word) < 4 or not word.isalpha():
             return None
+        # Typos rarely hit the first letter: only terms that share it are candidates.
+        candidates = {
+            term
+            for deleted in _deletions(word, MAX_TYPOS)
+            for term in self._by_deletion.get(deleted, ())
+            if term[0] == word[0]
+        }
         best: str | None = None
-        best_distance = 3
-        for term in self._by_initial.get(word[0], ()):
+        best_distance = MAX_TYPOS + 1
+        for term in sorted(candidates):
             limit = min(max_typos(term), best_distance)
             distance = edit_distance(word, term, limit)
             if distance <= limit and distance < best_distance:
