@@ -12,6 +12,7 @@ import pytest
 from reelforge.recaption import recaption
 from reelforge.recaption.concepts import Match, concept_index
 from reelforge.recaption.rules import RulePlanner
+from reelforge.recaption.understood import understood
 from reelforge.settings import Settings
 from reelforge.types import ScenePlan
 
@@ -165,6 +166,29 @@ def test_setting_light_weather_camera(plain):
     assert plan.lighting.time_of_day == "night"
     assert plan.camera.motion == "zoom_in"
     assert plan.sound.ambience == "rain"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "weather"),
+    [
+        ("a cat looks out of the window while it rains", "rain"),
+        ("a man walks his dog in the park when it starts to rain", "rain"),
+        ("two kids build a snowman while it snows", "snow"),
+        ("a fox runs through a blizzard", "snow"),
+        ("a kite flies on a gusty day", "wind"),
+    ],
+)
+def test_weather_in_the_forms_prompts_use(plain, prompt, weather):
+    plan = plan_of(prompt, plain)
+    assert plan.setting.weather == weather
+    # The word is weather, not a thing to draw ("rains" once became two umbrellas).
+    assert not any(t.noun in prompt.split()[-1] for t in plan.things)
+    assert weather in understood(plan).setting.split(", ")
+
+
+def test_raindrops_and_snowflakes_are_still_things(plain):
+    plan = plan_of("a snowflake lands on a mitten", plain)
+    assert "snowflake" in [t.asset for t in plan.things]
 
 
 def test_seeded_defaults_are_deterministic_and_vary(plain):

@@ -63,7 +63,10 @@ def understood(plan: ScenePlan) -> Understood:
         drew=drew,
         stood_in=stood_in,
         left_out=list(plan.left_out),
-        setting=f"{setting}, {plan.lighting.time_of_day}",
+        setting=", ".join(
+            [setting, plan.lighting.time_of_day]
+            + ([weather] if (weather := plan.setting.weather) not in ("clear", setting) else [])
+        ),
         nothing=not (plan.things or plan.objects or plan.characters),
         notes=list(plan.notes),
     )

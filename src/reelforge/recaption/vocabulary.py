@@ -553,20 +553,38 @@ TIME_WORDS: dict[str, TimeOfDay] = {
     "day": "day",
     "afternoon": "day",
 }
+# Weather, in the forms prompts use ("while it rains", "a blizzard"). Not "raindrop" or
+# "snowflake": those are things the asset library draws.
 WEATHER_WORDS: dict[str, Weather] = {
     "rain": "rain",
+    "rains": "rain",
+    "rained": "rain",
     "raining": "rain",
     "rainy": "rain",
+    "rainfall": "rain",
+    "downpour": "rain",
     "storm": "rain",
+    "storms": "rain",
     "stormy": "rain",
+    "thunderstorm": "rain",
+    "thunder": "rain",
     "drizzle": "rain",
+    "drizzling": "rain",
     "wind": "wind",
     "windy": "wind",
     "breezy": "wind",
     "gust": "wind",
+    "gusts": "wind",
+    "gusty": "wind",
+    "blustery": "wind",
     "snow": "snow",
+    "snows": "snow",
+    "snowed": "snow",
     "snowy": "snow",
     "snowing": "snow",
+    "snowfall": "snow",
+    "snowstorm": "snow",
+    "blizzard": "snow",
 }
 CAMERA_PHRASES: dict[str, CameraMotion] = {
     "pan left": "pan_left",

@@ -219,6 +219,27 @@ def test_every_ambience_and_weather_renders(settings):
         assert np.sqrt(np.mean(clip.audio**2)) > 1e-4  # some ambience is always there
 
 
+def test_rain_and_snow_fall_from_a_grey_sky(settings):
+    """Under rain or snow the sky is overcast: grey, not blue, and no sun."""
+
+    def sky(prompt: str) -> np.ndarray:
+        plan = _plan(prompt, 4, settings)
+        clip = SimEngine(settings).generate(plan, seconds=1, size="256x448", fps=12, seed=4)
+        first = clip.frames[0]  # (H, W, 3), drawn on demand
+        return np.asarray(first[: 448 // 4]).reshape(-1, 3).astype(np.float64)  # top quarter
+
+    clear, rain, snow = (
+        sky(f"a ball in a park{weather}") for weather in ("", " in the rain", " while it snows")
+    )
+    hsv = {
+        name: cv2.cvtColor(np.uint8(pixels[None]), cv2.COLOR_RGB2HSV)[0]
+        for name, pixels in (("clear", clear), ("rain", rain), ("snow", snow))
+    }
+    # Saturation (0..255): a blue sky about 120, an overcast one about 60.
+    assert np.median(hsv["clear"][:, 1]) > 1.6 * np.median(hsv["rain"][:, 1])
+    assert np.median(hsv["clear"][:, 1]) > 1.6 * np.median(hsv["snow"][:, 1])
+
+
 @pytest.mark.parametrize(
     "prompt",
     [

@@ -21,6 +21,17 @@ from reelforge.engines.sim.paint import (
     skia_color,
 )
 
+OVERCAST_GREY = (150, 156, 166)
+
+
+def _greyed(color: tuple[int, int, int], grey: tuple[int, int, int]) -> tuple[int, int, int]:
+    """`color` two thirds of the way to `grey`: a clear sky's colour under cloud."""
+    return (
+        round(color[0] / 3 + 2 * grey[0] / 3),
+        round(color[1] / 3 + 2 * grey[1] / 3),
+        round(color[2] / 3 + 2 * grey[2] / 3),
+    )
+
 
 class BackdropPainter(StagePainter):
     def __init__(self, stage: Stage, margin: int) -> None:
@@ -177,6 +188,10 @@ class BackdropPainter(StagePainter):
     ) -> None:
         time = self.plan.lighting.time_of_day
         sky_top, sky_bottom = SKY_COLORS[time]
+        # Rain and snow come from a grey sky: no sun, and more, darker clouds.
+        overcast = self.plan.setting.weather in ("rain", "snow") and time != "night"
+        if overcast:
+            sky_top, sky_bottom = (_greyed(c, OVERCAST_GREY) for c in (sky_top, sky_bottom))
         canvas.drawRect(
             skia.Rect(left, top, right, floor),
             skia.Paint(
@@ -199,21 +214,23 @@ class BackdropPainter(StagePainter):
                 make_paint((245, 245, 225)),
             )
         else:
-            sun = (255, 245, 200) if time == "day" else (255, 190, 120)
-            cx, cy = left + 0.25 * self.width, floor - (2.9 if time == "day" else 1.3) * s
-            glow = skia.GradientShader.MakeRadial(
-                (cx, cy), 0.8 * s, [skia_color(sun, 200), skia_color(sun, 0)]
-            )
-            canvas.drawCircle(cx, cy, 0.8 * s, skia.Paint(AntiAlias=True, Shader=glow))
-            canvas.drawCircle(cx, cy, 0.22 * s, make_paint(sun))
-            for _ in range(4):  # clouds
+            if not overcast:
+                sun = (255, 245, 200) if time == "day" else (255, 190, 120)
+                cx, cy = left + 0.25 * self.width, floor - (2.9 if time == "day" else 1.3) * s
+                glow = skia.GradientShader.MakeRadial(
+                    (cx, cy), 0.8 * s, [skia_color(sun, 200), skia_color(sun, 0)]
+                )
+                canvas.drawCircle(cx, cy, 0.8 * s, skia.Paint(AntiAlias=True, Shader=glow))
+                canvas.drawCircle(cx, cy, 0.22 * s, make_paint(sun))
+            cloud = (170, 174, 182) if overcast else (250, 250, 252)
+            for _ in range(9 if overcast else 4):  # clouds
                 x, y = rng.uniform(left, right), rng.uniform(top + 0.1 * s, floor - 2.4 * s)
                 for k in range(5):
                     canvas.drawCircle(
                         x + k * 0.16 * s,
                         y + float(rng.uniform(-0.05, 0.05)) * s,
                         float(rng.uniform(0.12, 0.22)) * s,
-                        make_paint(lit_color((250, 250, 252), self.gains), 215),
+                        make_paint(lit_color(cloud, self.gains), 215),
                     )
         kind = self.plan.setting.kind
         far = lit_color(
