@@ -248,8 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--suite",
         type=Path,
         default=None,
-        help="suite file (JSON Lines), or 'everyday' for the packaged everyday suite; "
-        "default: the packaged core suite",
+        help="suite file (JSON Lines), 'everyday' for the packaged everyday suite, or "
+        "'pairs' for the pair test (16 prompt pairs that differ in one attribute: are they "
+        "told apart?); default: the packaged core suite",
     )
     ev.add_argument(
         "--n", type=_number("n", int), default=None, help="evaluate only the first N prompts"
@@ -598,6 +599,41 @@ def _new_password(from_stdin: bool) -> str:
     return password
 
 
+def _eval_pairs(args: argparse.Namespace, settings: Settings, engine: str) -> int:
+    """`reelforge eval --suite pairs`: the pair test (eval/pairs.py), with the blank and
+    noise peers judged in the same run."""
+    from reelforge import pipeline
+    from reelforge.deployment import Deployment
+    from reelforge.eval.pairs import PAIRS, run_pairs
+
+    pairs = PAIRS[: args.n] if args.n is not None else PAIRS
+    # As for the suites: the visible mark would be judged as part of the picture.
+    deployment = Deployment(settings.model_copy(update={"visible_watermark": False}))
+
+    def make_clip(prompt: str, seed: int, path: Path) -> None:
+        request = Request(
+            prompt=prompt, seconds=args.seconds, size=args.size, seed=seed, engine=engine
+        )
+        pipeline.generate(request, path, deployment=deployment)
+
+    def progress(done: int, total: int, current: str) -> None:
+        if not args.quiet:
+            print(f"pairs {done}/{total} {current}", file=sys.stderr, flush=True)
+
+    report = run_pairs(make_clip, args.out, pairs, progress, (args.size, args.seconds, 24))
+    summary = report["summary"]
+    low, high = summary["ci95"]
+    peers = ", ".join(f"{k} {v['share']:.2f}" for k, v in report["peers"].items())
+    print(
+        f"pairs told apart by {engine}: {summary['told_apart']} of {summary['pairs']} "
+        f"({summary['share']:.2f}, 95 % interval {low:.2f}-{high:.2f}; usable from 0.75); "
+        f"peers: {peers}; report in {args.out}",
+        file=sys.stderr,
+    )
+    print(args.out / "pairs.json")
+    return 0
+
+
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from reelforge.engines import get_engine
     from reelforge.errors import InvalidRequest
@@ -613,6 +649,8 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     engine = args.engine or settings.default_engine
     get_engine(engine, settings)  # an unknown engine fails now, not after loading the suite
     Request(prompt="check", seconds=args.seconds, size=args.size, engine=engine)
+    if args.suite is not None and str(args.suite) == "pairs" and not args.suite.exists():
+        return _eval_pairs(args, settings, engine)
     suite = args.suite or default_suite_path()
     if str(suite) == "everyday" and not suite.exists():
         suite = default_everyday_path()
