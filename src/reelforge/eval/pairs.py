@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 
 from reelforge.eval.metrics import Observed, observe
+from reelforge.eval.peers import PEERS, peer_clip
 from reelforge.eval.reader import read_clip
 
 Attribute = Literal["colour", "kind", "count", "motion"]
@@ -172,31 +173,6 @@ def summarize(results: Sequence[PairResult]) -> dict[str, Any]:
         "usable": overall["share"] is not None and overall["share"] >= USABLE_SHARE,
         "by_attribute": {a: share([r for r in results if r.attribute == a]) for a in attributes},
     }
-
-
-PEERS = ("blank", "noise")
-
-
-def peer_clip(kind: str, path: Path, size: str, seconds: float, fps: int) -> None:
-    """A clip that does not depend on the prompt, as a peer: "blank" (mid-grey, silent) or
-    "noise" (saturated random colour blocks, as decoded noise looks, and white noise)."""
-    from reelforge.media import encode_mp4
-    from reelforge.types import AUDIO_SAMPLE_RATE, parse_size
-
-    width, height = parse_size(size)
-    count = max(1, round(seconds * fps))
-    rng = np.random.default_rng(0)
-    samples = round(seconds * AUDIO_SAMPLE_RATE)
-    if kind == "blank":
-        frames = np.full((count, height, width, 3), 128, np.uint8)
-        audio = np.zeros((2, samples), np.float32)
-    elif kind == "noise":
-        blocks = rng.integers(0, 256, (count, height // 16 + 1, width // 16 + 1, 3), np.uint8)
-        frames = np.repeat(np.repeat(blocks, 16, axis=1), 16, axis=2)[:, :height, :width]
-        audio = (0.1 * rng.standard_normal((2, samples))).astype(np.float32)
-    else:
-        raise ValueError(f"peer must be one of {', '.join(PEERS)}, got {kind!r}")
-    encode_mp4(path, np.ascontiguousarray(frames), audio, fps)
 
 
 def run_pairs(

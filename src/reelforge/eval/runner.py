@@ -40,7 +40,15 @@ from reelforge.engines import get_engine
 from reelforge.engines.dit.references import CameoReference
 from reelforge.errors import InvalidRequest
 from reelforge.eval.everyday import judge_everyday, reading_scale
-from reelforge.eval.metrics import ClipMetrics, Expected, evaluate_clip, evaluate_reading
+from reelforge.eval.metrics import (
+    ClipMetrics,
+    Expected,
+    evaluate_clip,
+    evaluate_reading,
+    faithfulness,
+    observe,
+)
+from reelforge.eval.peers import PEERS, faithfulness_against_peers, peer_clip
 from reelforge.eval.reader import read_clip
 from reelforge.eval.suite import EverydayPrompt, SuitePrompt
 from reelforge.files import write_atomic
@@ -150,12 +158,15 @@ def run_suite(
         log.add(prompt, {"row": rows[-1]}, time.perf_counter() - started)
     if progress:
         progress(len(prompts), len(prompts), "done")
+    summary = summarize(rows, options.fps)
+    if not everyday and rows:
+        summary["against_peers"] = _against_peers(prompts, rows, options, out_dir)
     report = {
         **settings_of_run,
         "prompts": len(prompts),
         "engine_takes_cameos": takes_cameos if options.cameos else None,
         "wall_s": log.spent_s,  # generating and measuring, over all the runs of a resumed one
-        "summary": summarize(rows, options.fps),
+        "summary": summary,
         "clips": rows,
         "blocked": blocked,
     }
@@ -166,6 +177,28 @@ def run_suite(
 
 
 ROWS = "rows.jsonl"  # a header line, then one line per measured (or refused) prompt
+
+
+def _against_peers(
+    prompts: Sequence[Prompt], rows: list[dict[str, Any]], options: EvalOptions, out_dir: Path
+) -> dict[str, Any]:
+    """Faithfulness of the blank and noise peers (eval/peers.py) on the same prompts, at the
+    run's size and length, next to the engine's, with intervals: a weak engine's score
+    reads against what a clip that ignores its prompt scores."""
+    expected = {p.id: expected_of(p) for p in prompts if isinstance(p, SuitePrompt)}
+    engine = {
+        row["id"]: float(row["faithfulness"]["score"])
+        for row in rows
+        if row["id"] in expected and row["faithfulness"].get("score") is not None
+    }
+    peer_scores: dict[str, dict[str, float]] = {}
+    for kind in PEERS:
+        path = out_dir / "clips" / f"peer-{kind}.mp4"
+        peer_clip(kind, path, options.size, options.seconds, options.fps)
+        observed = observe(read_clip(path))
+        path.unlink(missing_ok=True)
+        peer_scores[kind] = {i: float(faithfulness(observed, expected[i])["score"]) for i in engine}
+    return faithfulness_against_peers(engine, peer_scores) if engine else {}
 
 
 def _measure(
@@ -446,6 +479,24 @@ def write_plots(rows: list[dict[str, Any]], out_dir: Path) -> list[str]:
     return names
 
 
+def _peer_lines(peers: dict[str, Any], fmt: Callable[..., str]) -> list[str]:
+    """The summary's rows for the peers: what a clip that ignores its prompt scores."""
+    if not peers:
+        return []
+
+    def with_ci(entry: dict[str, Any]) -> str:
+        low, high = entry["ci95"]
+        return f"{fmt(entry['mean'])} ({fmt(low)}-{fmt(high)})"
+
+    margin = peers["margin_over_best_peer"]
+    return [
+        "| faithfulness of the peers on the same prompts: blank / noise (95 % interval) | "
+        f"{with_ci(peers['blank'])} / {with_ci(peers['noise'])} |",
+        f"| faithfulness over the best peer ({margin['peer']}), prompt by prompt | "
+        f"{with_ci(margin)} |",
+    ]
+
+
 def markdown_summary(report: dict[str, Any], plots: list[str]) -> str:
     s = report["summary"]
 
@@ -467,6 +518,7 @@ def markdown_summary(report: dict[str, Any], plots: list[str]) -> str:
         "|---|---|",
         "| prompt faithfulness (mean fraction of requested attributes) | "
         f"{fmt(s['faithfulness'])} |",
+        *_peer_lines(s.get("against_peers") or {}, fmt),
         f"| AV sync: median \\|onset − contact\\| | {fmt(s['av_sync_median_abs_ms'], '.1f')} ms |",
         "| AV sync: contacts with an onset within ±1 frame | "
         f"{fmt(s['av_sync_within_one_frame'])} |",
