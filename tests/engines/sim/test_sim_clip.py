@@ -232,7 +232,7 @@ def test_rain_and_snow_fall_from_a_grey_sky(settings):
         sky(f"a ball in a park{weather}") for weather in ("", " in the rain", " while it snows")
     )
     hsv = {
-        name: cv2.cvtColor(np.uint8(pixels[None]), cv2.COLOR_RGB2HSV)[0]
+        name: cv2.cvtColor(pixels[None].astype(np.uint8), cv2.COLOR_RGB2HSV)[0]
         for name, pixels in (("clear", clear), ("rain", rain), ("snow", snow))
     }
     # Saturation (0..255): a blue sky about 120, an overcast one about 60.
