@@ -128,7 +128,13 @@ def test_interrupted_generation_leaves_nothing(tmp_path):
         # give the child the default, as a terminal would.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    time.sleep(3.0)
+    # Interrupt mid-render, not mid-import: a SIGINT that lands while an extension runs
+    # Python code at import can make the interpreter die by the signal after main returns.
+    deadline = time.monotonic() + 90
+    while not any(p.name.startswith(".clip.mp4.") for p in tmp_path.iterdir()):
+        assert process.poll() is None and time.monotonic() < deadline, "no render started"
+        time.sleep(0.05)
+    time.sleep(0.5)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
