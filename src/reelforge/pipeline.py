@@ -207,7 +207,7 @@ def generate(
     identity = load_identity(settings)
     payload = new_payload()
     handle = _handle(request.creator) if settings.visible_watermark else None
-    from reelforge.provenance.mark import mark_clip  # scipy.fft: after the engine has run
+    from reelforge.provenance.mark import mark_clip  # cv2: after the engine has run
 
     marks = mark_clip(clip, payload, identity.watermark_key, handle)
     timings["mark_s"] = time.perf_counter() - t0

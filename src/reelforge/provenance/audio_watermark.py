@@ -47,7 +47,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.fft
 
 from reelforge.errors import MediaError
 from reelforge.provenance.payload import (
@@ -148,12 +147,12 @@ class AudioWatermarker:
         if audio.shape[1] < FRAME:  # too short to carry anything
             return audio.copy()
         mix = audio.mean(axis=0)
-        band = scipy.fft.rfft(_frames(mix, 0) * _WINDOW, axis=1)[:, FIRST_BIN:_LAST_BIN]
+        band = np.fft.rfft(_frames(mix, 0) * _WINDOW, axis=1)[:, FIRST_BIN:_LAST_BIN]
         rows = np.arange(band.shape[0]) % PERIOD_FRAMES
         gains = self._gains[rows] * _loudness_cap(band)  # (F, BANDS)
         spectra = np.zeros((band.shape[0], FRAME // 2 + 1), np.complex64)
         spectra[:, FIRST_BIN:_LAST_BIN] = band * np.repeat(gains, BINS_PER_BAND, axis=1)
-        mark = _overlap_add(scipy.fft.irfft(spectra, n=FRAME, axis=1) * _WINDOW, mix.size)
+        mark = _overlap_add(np.fft.irfft(spectra, n=FRAME, axis=1) * _WINDOW, mix.size)
         return np.asarray(audio + mark[None, :], dtype=np.float32)
 
 
@@ -212,7 +211,7 @@ def _check_audio(audio: np.ndarray, sample_rate: int, name: str) -> np.ndarray:
 def _residuals(mix: np.ndarray, offset: int) -> np.ndarray:
     """Log band energies minus their local prediction, onsets and silence zeroed:
     (F, BANDS), one row per frame of the STFT starting at `offset`."""
-    band = scipy.fft.rfft(_frames(mix, offset) * _WINDOW, axis=1)[:, FIRST_BIN:_LAST_BIN]
+    band = np.fft.rfft(_frames(mix, offset) * _WINDOW, axis=1)[:, FIRST_BIN:_LAST_BIN]
     power = _band_power(band)
     log_energy = np.log(np.maximum(power, SILENCE))  # (F, BANDS)
     # Predict each frame from the frames 2..WHITEN_FRAMES away on either side (not from
