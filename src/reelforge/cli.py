@@ -9,10 +9,14 @@ policy; 130 interrupted. Bare `reelforge` prints the help.
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import json
 import logging
+import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -890,5 +894,22 @@ def _cameo_audit(handle: str, factory: sessionmaker[Session]) -> int:
     return 0
 
 
+def run() -> NoReturn:
+    """The `reelforge` command: `main`, then exit without tearing the interpreter down.
+
+    Freeing every loaded module (numpy, skia, SQLAlchemy, the policy's tables) took about
+    0.15 s at the end of each `reelforge generate`. When nothing but this thread is left,
+    the exit handlers run and the streams are flushed, then the process ends at once; with
+    other threads alive it exits the ordinary way, which waits for them."""
+    code = main()
+    if threading.active_count() == 1:
+        atexit._run_exitfuncs()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
