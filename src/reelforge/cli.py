@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, NoReturn
 from reelforge import __version__
 from reelforge.errors import InvalidRequest as InvalidRequestError
 from reelforge.errors import ReelforgeError
+from reelforge.logs import configure_logging
 from reelforge.settings import Settings, load_settings
-from reelforge.telemetry import configure_logging
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker

@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path.home() / ".local" / "share" / "reelforge")
     debug: bool = False  # the CLI shows tracebacks of internal errors
     # Log lines on stderr: "text", or "json" (one object a line with time, level, logger,
-    # message, request_id, job_id: telemetry.py), at this level and above.
+    # message, request_id, job_id: logs.py), at this level and above.
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     default_engine: str = "sim"

@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 from tests.app.test_notifications import start_server
 
-from reelforge.telemetry import JsonFormatter, _Ids, job_telemetry
+from reelforge.logs import JsonFormatter, _Ids
+from reelforge.telemetry import job_telemetry
 
 FIELDS = {"time", "level", "logger", "message", "request_id", "job_id"}
 

@@ -43,7 +43,7 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reelforge import telemetry
+from reelforge import logs, telemetry  # noqa: F401 (telemetry registers the job histogram)
 from reelforge.db.models import Video
 from reelforge.service import errors
 from reelforge.service.deps import ServiceState, run_db
@@ -77,7 +77,7 @@ class RequestTelemetry:
         sent = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         # The caller's id only when it is short and plain, as it lands in log lines.
         rid = sent if 0 < len(sent) <= 128 and sent.isprintable() else uuid.uuid4().hex
-        token = telemetry.request_id.set(rid)
+        token = logs.request_id.set(rid)
         started = time.perf_counter()
         status = 500
 
@@ -93,7 +93,7 @@ class RequestTelemetry:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            telemetry.request_id.reset(token)
+            logs.request_id.reset(token)
 
     @staticmethod
     def _observe(scope: Scope, status: int, seconds: float) -> None:
