@@ -50,7 +50,6 @@ from reelforge.provenance.manifest import (
     sign_mp4,
 )
 from reelforge.provenance.registry import Registry, RegistryEntry, new_payload
-from reelforge.provenance.visible import MAX_HANDLE_CHARS
 from reelforge.recaption import detailed_caption, recaption, remix_plan
 from reelforge.recaption.rules import fit_plan_dialogue
 from reelforge.recaption.understood import understood
@@ -401,6 +400,8 @@ def _count_streamed(timings: dict[str, float], frames: FrameSource) -> None:
 
 def _handle(creator: str | None) -> str:
     """The creator as the visible mark shows it: no spaces, at most 32 characters."""
+    from reelforge.provenance.visible import MAX_HANDLE_CHARS  # cv2: after the engine
+
     name = "_".join((creator or "").strip().removeprefix("@").split())[:MAX_HANDLE_CHARS]
     return name or DEFAULT_CREATOR
 
