@@ -1,5 +1,6 @@
 """The README's commands exist: every `reelforge ...` command it shows names real
-subcommands and options, and every script and file it tells people to run is there."""
+subcommands and options, and every script and file it tells people to run is there.
+The guides the README sends people to for the details are read with it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 from reelforge.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+GUIDES = ("README.md", "docs/ENGINES.md", "docs/API.md", "docs/CONFIGURATION.md")
+README = "\n".join((ROOT / name).read_text(encoding="utf-8") for name in GUIDES)
 
 
 def _commands() -> list[str]:
