@@ -72,6 +72,16 @@ def test_password_is_stored_as_an_argon2id_hash(site: AppUnderTest) -> None:
     assert PASSWORD not in stored
 
 
+def test_an_unknown_handle_costs_the_same_verification_as_a_known_one() -> None:
+    """The dummy hash checked for unknown handles has the hasher's current parameters (so
+    its verification costs what a real one does) and matches no password."""
+    from reelforge.service.auth import _hasher, verify_password
+    from reelforge.social.accounts import DUMMY_HASH
+
+    assert not _hasher.check_needs_rehash(DUMMY_HASH)
+    assert not verify_password(DUMMY_HASH, PASSWORD)
+
+
 def test_bad_sign_ups_name_the_field(site: AppUnderTest) -> None:
     client = site.anonymous()
     site.sign_up("alice")
