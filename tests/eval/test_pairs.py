@@ -104,5 +104,52 @@ def test_a_suite_run_reads_the_engine_against_its_peers(tmp_path: Path):
     margin = peers["margin_over_best_peer"]
     low, high = margin["ci95"]
     assert margin["peer"] == "noise" and low <= margin["mean"] <= high and margin["mean"] > 0.1
+    # A real clip of another prompt (the mismatched peer) and the ceiling, here the sim's
+    # own clips; the sim sits at its ceiling, every gate passes.
+    assert peers["mismatched"]["mean"] < 0.5 and peers["ceiling_is"] == "the sim's own clips"
+    assert peers["ceiling"]["mean"] == peers["engine"]["mean"]
+    assert peers["relative_to_peers"]["mean"] == pytest.approx(1.0)
+    gates = report["summary"]["gates"]
+    assert all(gate["pass"] for gate in gates.values()), gates
     summary = (tmp_path / "report" / "summary.md").read_text()
-    assert "faithfulness over the best peer" in summary
+    assert "faithfulness over the best peer" in summary and "gate: av_sync" in summary
+
+
+def test_an_engine_blind_to_its_prompt_sits_at_the_peers_not_the_ceiling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """An engine that draws good clips of one fixed scene, whatever it is asked: the
+    ceiling (the sim's clips of the same requests) scores high, the engine no better than
+    a clip that ignores its prompt, and its physics is not counted from too few flights."""
+    from reelforge import engines
+    from reelforge.engines.sim import SimEngine
+    from reelforge.eval.runner import EvalOptions, run_suite
+    from reelforge.eval.suite import ExpectedObject, SuitePrompt
+    from reelforge.recaption import recaption
+
+    class Blind(SimEngine):
+        name = "blind"
+
+        def generate(self, plan, **kwargs):  # type: ignore[no-untyped-def]
+            fixed, _ = recaption("a purple triangle lies on a table", 0, self.settings, 2.0)
+            return super().generate(fixed, **kwargs)
+
+    monkeypatch.setitem(engines._REGISTRY, "blind", Blind)
+    prompts = [
+        SuitePrompt(f"objects-{i}", prompt, ("objects",), (ExpectedObject(kind, colour, n),),
+                    0, (), "gym")
+        for i, (prompt, kind, colour, n) in enumerate([
+            ("two red balls bounce in a gym", "ball", "red", 2),
+            ("a blue box falls in a gym", "box", "blue", 1),
+            ("three green balls bounce in a gym", "ball", "green", 3),
+        ])
+    ]  # fmt: skip
+    settings = Settings(data_dir=tmp_path / "data")
+    options = EvalOptions(engine="blind", seconds=2.0, size=SIZE)
+    report = run_suite(prompts, options, tmp_path / "report", settings)
+    peers = report["summary"]["against_peers"]
+    assert peers["ceiling_is"].startswith("the sim's clips")
+    assert peers["ceiling"]["mean"] > 0.8 and peers["engine"]["mean"] < 0.5
+    assert peers["relative_to_peers"]["mean"] < 0.2
+    gates = report["summary"]["gates"]
+    assert not gates["physics"]["pass"] and report["summary"]["flight_residual_px"] is None

@@ -68,6 +68,32 @@ class Observed:
     counts: dict[tuple[str, str], int]  # (colour, kind) → objects seen at once
 
 
+@dataclass(frozen=True)
+class Seen:
+    """What prompt faithfulness reads from a clip: the coloured objects seen at once, the
+    number of faces, and whether a mouth moves. A report row keeps it (under
+    "detections"), so a clip can be judged against another prompt without reading it
+    again (the mismatched peer)."""
+
+    counts: dict[tuple[str, str], int]  # (colour, kind) → objects seen at once
+    faces: int
+    talking: bool
+
+    @classmethod
+    def of(cls, observed: Observed) -> Seen:
+        apertures = observed.apertures
+        talking = (
+            bool(apertures.size)
+            and float((apertures.max(axis=0) > SPEAKING_APERTURE).mean()) > 0.05
+        )
+        return cls(dict(observed.counts), len(observed.faces), talking)
+
+    @classmethod
+    def from_detections(cls, detections: dict[str, Any]) -> Seen:
+        counts = {(o["color"], o["kind"]): int(o["count"]) for o in detections["objects"]}
+        return cls(counts, int(detections["faces"]), bool(detections.get("talking", False)))
+
+
 def observe(reading: Reading) -> Observed:
     frames = reading.frames
     faces = find_faces(frames)
@@ -120,7 +146,8 @@ def evaluate_reading(
     started = time.perf_counter()
     observed = observe(reading)
     metrics = ClipMetrics()
-    metrics.faithfulness = faithfulness(observed, expected) if expected else {}
+    seen = Seen.of(observed)
+    metrics.faithfulness = faithfulness(seen, expected) if expected else {}
     metrics.av_sync = av_sync(observed)
     metrics.lip_sync = lip_sync(observed)
     metrics.physics = physics(observed)
@@ -128,8 +155,9 @@ def evaluate_reading(
     metrics.audio = audio_sanity(reading)
     metrics.cameo = cameo_identity(reading, cameo) if cameo is not None else {}
     metrics.detections = {
-        "faces": len(observed.faces),
-        "objects": [{"color": c, "kind": k, "count": n} for (c, k), n in observed.counts.items()],
+        "faces": seen.faces,
+        "talking": seen.talking,
+        "objects": [{"color": c, "kind": k, "count": n} for (c, k), n in seen.counts.items()],
         "visual_contacts_s": [round(c.time_s, 4) for c in observed.contacts],
         "audio_onsets_s": [round(float(t), 4) for t in observed.onsets_s],
     }
@@ -140,33 +168,35 @@ def evaluate_reading(
 # -- 1. Prompt faithfulness -----------------------------------------------------------------
 
 
-def faithfulness(observed: Observed, expected: Expected) -> dict[str, Any]:
+def faithfulness(seen: Seen, expected: Expected) -> dict[str, Any]:
     """Fraction of the requested attributes that are present: for each object group its
-    colour, its kind and its count; the number of characters; dialogue (mouths moving)."""
+    colour, its kind and its count; no object of a colour nobody asked for (saturated
+    noise shows every colour: it passed "colour present" for free); the number of
+    characters; dialogue (mouths moving)."""
     checks: list[dict[str, Any]] = []
     for kind, color, count in expected.objects:
-        seen = {k: n for (c, k), n in observed.counts.items() if c == color}
-        total = sum(seen.values())
-        main_kind = max(seen, key=lambda k: seen[k]) if seen else None
+        found = {k: n for (c, k), n in seen.counts.items() if c == color}
+        total = sum(found.values())
+        main_kind = max(found, key=lambda k: found[k]) if found else None
         checks.append({"attribute": f"{color} present", "ok": total > 0})
         checks.append(
             {"attribute": f"{color} is {kind}", "ok": main_kind == kind, "found": main_kind}
         )
         checks.append({"attribute": f"{count} {color}", "ok": total == count, "found": total})
+    if expected.objects:
+        asked = {color for _, color, _ in expected.objects}
+        unasked = sorted(f"{n} {c} {k}" for (c, k), n in seen.counts.items() if c not in asked)
+        checks.append({"attribute": "no colour unasked", "ok": not unasked, "found": unasked})
     if expected.characters is not None:
         checks.append(
             {
                 "attribute": f"{expected.characters} characters",
-                "ok": len(observed.faces) == expected.characters,
-                "found": len(observed.faces),
+                "ok": seen.faces == expected.characters,
+                "found": seen.faces,
             }
         )
     if expected.dialogue:
-        talking = (
-            bool(observed.apertures.size)
-            and float((observed.apertures.max(axis=0) > SPEAKING_APERTURE).mean()) > 0.05
-        )
-        checks.append({"attribute": "dialogue spoken", "ok": talking})
+        checks.append({"attribute": "dialogue spoken", "ok": seen.talking})
     score = float(np.mean([c["ok"] for c in checks])) if checks else float("nan")
     return {"score": score, "checks": checks}
 
