@@ -168,11 +168,16 @@ def evaluate_reading(
 # -- 1. Prompt faithfulness -----------------------------------------------------------------
 
 
-def faithfulness(seen: Seen, expected: Expected) -> dict[str, Any]:
+def faithfulness(
+    seen: Seen, expected: Expected, scene_colours: frozenset[str] | None = None
+) -> dict[str, Any]:
     """Fraction of the requested attributes that are present: for each object group its
-    colour, its kind and its count; no object of a colour nobody asked for (saturated
-    noise shows every colour: it passed "colour present" for free); the number of
-    characters; dialogue (mouths moving)."""
+    colour, its kind and its count; the number of characters; dialogue (mouths moving).
+
+    With `scene_colours` (the colours the ceiling's clip of the prompt shows besides the
+    asked ones: foliage, sky), also "no object of a colour nobody asked for": saturated
+    noise shows every colour and passed "colour present" for free. Without a ceiling the
+    check is left out, since the judge reads trees and grass as green objects."""
     checks: list[dict[str, Any]] = []
     for kind, color, count in expected.objects:
         found = {k: n for (c, k), n in seen.counts.items() if c == color}
@@ -183,8 +188,8 @@ def faithfulness(seen: Seen, expected: Expected) -> dict[str, Any]:
             {"attribute": f"{color} is {kind}", "ok": main_kind == kind, "found": main_kind}
         )
         checks.append({"attribute": f"{count} {color}", "ok": total == count, "found": total})
-    if expected.objects:
-        asked = {color for _, color, _ in expected.objects}
+    if expected.objects and scene_colours is not None:
+        asked = {color for _, color, _ in expected.objects} | scene_colours
         unasked = sorted(f"{n} {c} {k}" for (c, k), n in seen.counts.items() if c not in asked)
         checks.append({"attribute": "no colour unasked", "ok": not unasked, "found": unasked})
     if expected.characters is not None:

@@ -193,34 +193,43 @@ def _against_peers(
     another prompt) and of the ceiling on the same prompts, at the run's size and length,
     next to the engine's, with intervals; and how many free flights the ceiling's clips
     show, for the physics gate. A weak engine's score reads against what a clip that
-    ignores its prompt scores, and against the best its representation allows."""
+    ignores its prompt scores, and against the best its representation allows. All of
+    them here also check for colours nobody asked for (and the ceiling's clip of the
+    prompt does not show), so the engine's number can sit below its plain faithfulness."""
     expected = {p.id: expected_of(p) for p in prompts if isinstance(p, SuitePrompt)}
-    engine = {
-        row["id"]: float(row["faithfulness"]["score"])
+    measured = {
+        row["id"]: Seen.from_detections(row["detections"])
         for row in rows
         if row["id"] in expected and row["faithfulness"].get("score") is not None
     }
-    if not engine:
+    if not measured:
         return {}
+    ceiling_seen, ceiling_flights, ceiling_of = _ceiling(
+        prompts, rows, measured, options, out_dir, deployment
+    )
+    ids = [p.id for p in prompts if p.id in measured and p.id in ceiling_seen]
+    if not ids:
+        return {}
+    # The colours each prompt's ceiling shows besides the asked ones (scenery) are no
+    # fault; any other colour is one nobody asked for.
+    scene = {i: frozenset(c for c, _ in ceiling_seen[i].counts) for i in ids}
+
+    def score(seen: Seen, i: str) -> float:
+        return float(faithfulness(seen, expected[i], scene[i])["score"])
+
+    engine = {i: score(measured[i], i) for i in ids}
     peer_scores: dict[str, dict[str, float]] = {}
     for kind in PEERS:
         path = out_dir / "clips" / f"peer-{kind}.mp4"
         peer_clip(kind, path, options.size, options.seconds, options.fps)
         seen = Seen.of(observe(read_clip(path)))
         path.unlink(missing_ok=True)
-        peer_scores[kind] = {i: float(faithfulness(seen, expected[i])["score"]) for i in engine}
-    ceiling_seen, ceiling_flights, ceiling_of = _ceiling(
-        prompts, rows, engine, options, out_dir, deployment
-    )
-    ids = [p.id for p in prompts if p.id in engine and p.id in ceiling_seen]
+        peer_scores[kind] = {i: score(seen, i) for i in ids}
     if len(ids) >= 2:  # each prompt judged on the ceiling's clip of the next one
         peer_scores["mismatched"] = {
-            i: float(faithfulness(ceiling_seen[ids[(k + 1) % len(ids)]], expected[i])["score"])
-            for k, i in enumerate(ids)
+            i: score(ceiling_seen[ids[(k + 1) % len(ids)]], i) for k, i in enumerate(ids)
         }
-        engine = {i: engine[i] for i in ids}
-        peer_scores = {name: {i: scores[i] for i in ids} for name, scores in peer_scores.items()}
-    ceiling = {i: float(faithfulness(ceiling_seen[i], expected[i])["score"]) for i in engine}
+    ceiling = {i: score(ceiling_seen[i], i) for i in ids}
     report = faithfulness_against_peers(engine, peer_scores, ceiling)
     report["ceiling_is"] = ceiling_of
     report["ceiling_flight_segments"] = ceiling_flights
@@ -230,7 +239,7 @@ def _against_peers(
 def _ceiling(
     prompts: Sequence[Prompt],
     rows: list[dict[str, Any]],
-    engine_ids: dict[str, float],
+    engine_ids: dict[str, Seen],
     options: EvalOptions,
     out_dir: Path,
     deployment: Deployment,
