@@ -19,7 +19,7 @@ import torch
 
 from reelforge.engines import Capabilities, References
 from reelforge.engines.dit.checkpoint import from_pretrained
-from reelforge.engines.dit.codecs import WEIGHTS_DIR, CodecPair
+from reelforge.engines.dit.codecs import WEIGHTS_DIR, CodecPair, inference_dtype
 from reelforge.engines.dit.conditioning import (
     CODEC_SAMPLE_RATE,
     REFERENCE_IMAGE_PX,
@@ -51,8 +51,11 @@ def _load(weights: Path, video_vae: Path, audio_codec: Path) -> tuple[JointDiT, 
     model = from_pretrained(weights)
     if not isinstance(model, JointDiT):
         raise ConfigError(f"{str(weights)!r} holds no dit transformer", param="dit_weights")
-    codecs = CodecPair.from_pretrained(video_vae, audio_codec)
-    if torch.cuda.is_available():  # the transformer (bf16) and the codecs on the GPU
+    cuda = torch.cuda.is_available()
+    codecs = CodecPair.from_pretrained(
+        video_vae, audio_codec, inference_dtype("cuda" if cuda else "cpu")
+    )
+    if cuda:  # the transformer (bf16) and the codecs on the GPU
         model = model.to("cuda", torch.bfloat16)
         codecs.to("cuda")
     return model.eval().requires_grad_(False), codecs
@@ -146,7 +149,8 @@ class DitEngine:
             report("denoise", 0.05 + 0.85 * step / steps)
 
         generator = torch.Generator().manual_seed(seed)
-        with torch.autocast(device.type, dtype=torch.bfloat16):
+        dtype = inference_dtype(device)
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype == torch.bfloat16):
             video, audio = sample(
                 model,
                 cond,
