@@ -130,7 +130,7 @@ def test_an_engine_blind_to_its_prompt_sits_at_the_peers_not_the_ceiling(
     class Blind(SimEngine):
         name = "blind"
 
-        def generate(self, plan, **kwargs):  # type: ignore[no-untyped-def]
+        def generate(self, plan, **kwargs):
             fixed, _ = recaption("a purple triangle lies on a table", 0, self.settings, 2.0)
             return super().generate(fixed, **kwargs)
 
