@@ -68,6 +68,17 @@ class EvalOptions:
     keep_clips: bool = False
     cameos: bool = False  # give prompts with characters a cameo and check its identity
 
+    def request(self, prompt: str, seed: int, engine: str | None = None) -> Request:
+        """The request for one prompt of the run (`engine`: another than the run's)."""
+        return Request(
+            prompt=prompt,
+            seconds=self.seconds,
+            size=self.size,
+            fps=self.fps,
+            seed=seed,
+            engine=engine or self.engine,
+        )
+
 
 def expected_of(prompt: SuitePrompt) -> Expected:
     return Expected(
@@ -124,14 +135,7 @@ def run_suite(
             continue
         started = time.perf_counter()
         path = clips_dir / f"{prompt.id}.mp4"
-        request = Request(
-            prompt=prompt.prompt,
-            seconds=options.seconds,
-            size=options.size,
-            fps=options.fps,
-            seed=index,
-            engine=options.engine,
-        )
+        request = options.request(prompt.prompt, index)
         characters = prompt.people if isinstance(prompt, EverydayPrompt) else prompt.characters
         cameo = _cameo_for(index) if options.cameos and characters >= 1 else None
         t0 = time.perf_counter()
@@ -261,14 +265,7 @@ def _ceiling(
         if prompt.id not in engine_ids:
             continue
         path = out_dir / "clips" / f"ceiling-{prompt.id}.mp4"
-        request = Request(
-            prompt=prompt.prompt,
-            seconds=options.seconds,
-            size=options.size,
-            fps=options.fps,
-            seed=index,
-            engine="sim",
-        )
+        request = options.request(prompt.prompt, index, engine="sim")
         try:
             pipeline.generate(request, path, deployment=deployment)
         except ContentPolicyViolation:
