@@ -1,4 +1,5 @@
-"""`python -m reelforge.assets install [DIR]`: install the sim asset library (bin/setup)."""
+"""`python -m reelforge.assets install [DIR]`: install the sim asset library and embed its
+names (bin/setup)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ def main(argv: list[str]) -> int:
     target = Path(argv[1]) if len(argv) == 2 else default_assets_dir()
     try:
         install(target)
+        # The drawings' name embeddings (MiniLM), saved beside them: a process that plans
+        # by meaning then reads them instead of computing them.
+        from reelforge.recaption.assets import asset_matcher
+
+        asset_matcher(target).warm_up()
     except ReelforgeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
