@@ -1,5 +1,4 @@
-"""`python -m reelforge.assets install [DIR]`: install the sim asset library and embed its
-names (bin/setup)."""
+"""`python -m reelforge.assets install [DIR]`: install the sim asset library (bin/setup)."""
 
 from __future__ import annotations
 
@@ -17,11 +16,6 @@ def main(argv: list[str]) -> int:
     target = Path(argv[1]) if len(argv) == 2 else default_assets_dir()
     try:
         install(target)
-        # The drawings' name embeddings (MiniLM), saved beside them: a process that plans
-        # by meaning then reads them instead of computing them.
-        from reelforge.recaption.assets import asset_matcher
-
-        asset_matcher(target).warm_up()
     except ReelforgeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,11 +155,6 @@ class AssetMatcher:
         self._labels: np.ndarray | None = None  # (2, N_assets, 384), built on first use
         self._anchors: np.ndarray | None = None  # (N_anchor, 384)
         self._lock = threading.Lock()
-
-    def warm_up(self) -> None:
-        """Embed every drawing's names now (saved beside the library, so later processes
-        read them): `bin/setup` does it once, instead of the first plan that needs them."""
-        self._embeddings()
 
     # 1. The whole lookup ---------------------------------------------------------------
     def match(self, noun: str, *, foreign: bool = False) -> AssetMatch | None:
@@ -326,7 +320,7 @@ def _cached(folder: Path, texts: list[str], encode: object) -> np.ndarray:
         return np.load(path)
     embeddings = encode(texts)  # type: ignore[operator]
     try:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")  # processes may race to save it
+        tmp = path.with_suffix(".tmp.npy")
         np.save(tmp, embeddings)
         tmp.replace(path)
     except OSError:
