@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from reelforge import pipeline
@@ -153,3 +154,34 @@ def test_an_engine_blind_to_its_prompt_sits_at_the_peers_not_the_ceiling(
     assert peers["relative_to_peers"]["mean"] < 0.2
     gates = report["summary"]["gates"]
     assert not gates["physics"]["pass"] and report["summary"]["flight_residual_px"] is None
+
+
+def test_an_engines_own_representation_sets_its_ceiling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """An engine with a `represent` (the dit: its codecs) has the sim's clips through it
+    as its ceiling: one whose representation loses every colour has a low ceiling."""
+    from reelforge import engines
+    from reelforge.engines.sim import SimEngine
+    from reelforge.eval.runner import EvalOptions, run_suite
+    from reelforge.eval.suite import ExpectedObject, SuitePrompt
+
+    class Greyed(SimEngine):
+        name = "greyed"
+
+        def represent(self, frames, audio, sample_rate):
+            grey = frames.mean(axis=3, keepdims=True).astype(frames.dtype)
+            return np.repeat(grey, 3, axis=3), audio
+
+    monkeypatch.setitem(engines._REGISTRY, "greyed", Greyed)
+    prompts = [
+        SuitePrompt("objects-a", "two red balls bounce in a gym", ("objects",),
+                    (ExpectedObject("ball", "red", 2),), 0, (), "gym"),
+        SuitePrompt("objects-b", "a blue box falls in a gym", ("objects",),
+                    (ExpectedObject("box", "blue", 1),), 0, (), "gym"),
+    ]  # fmt: skip
+    options = EvalOptions(engine="greyed", seconds=1.0, size=SIZE)
+    report = run_suite(prompts, options, tmp_path / "report", Settings(data_dir=tmp_path / "d"))
+    peers = report["summary"]["against_peers"]
+    assert peers["ceiling_is"].endswith("through the greyed engine's representation")
+    assert peers["ceiling"]["mean"] < 0.5 < peers["engine"]["mean"]

@@ -54,6 +54,7 @@ from reelforge.eval.peers import PEERS, faithfulness_against_peers, peer_clip
 from reelforge.eval.reader import read_clip
 from reelforge.eval.suite import EverydayPrompt, SuitePrompt
 from reelforge.files import write_atomic
+from reelforge.media import encode_mp4
 from reelforge.safety import ContentPolicyViolation
 from reelforge.settings import Settings
 from reelforge.types import Request
@@ -250,8 +251,8 @@ def _ceiling(
 ) -> tuple[dict[str, Seen], int, str]:
     """What the ceiling's clips show (prompt id → Seen), their free flights in all, and
     what the ceiling is. The sim's representation is its own output, so its rows are its
-    ceiling; another engine's is the sim's clip of the same request (not yet through the
-    engine's own codecs)."""
+    ceiling; another engine's is the sim's clip of the same request, through the engine's
+    own representation when it has a `represent` (the dit: its codecs)."""
     if options.engine == "sim":
         seen = {
             row["id"]: Seen.from_detections(row["detections"])
@@ -260,6 +261,9 @@ def _ceiling(
         }
         flights = sum(int(row["physics"]["flight_segments"]) for row in rows)
         return seen, flights, "the sim's own clips"
+    # An engine that can say what its representation keeps of a clip (the dit: its video
+    # VAE at its native size and its audio codec) has the sim's clips through it.
+    represent = getattr(get_engine(options.engine, deployment.settings), "represent", None)
     seen, flights = {}, 0
     for index, prompt in enumerate(prompts):
         if prompt.id not in engine_ids:
@@ -270,11 +274,24 @@ def _ceiling(
             pipeline.generate(request, path, deployment=deployment)
         except ContentPolicyViolation:
             continue
+        if represent is not None:
+            clip = read_clip(path, scale=1)
+            frames, audio = represent(clip.frames, clip.audio, clip.sample_rate)
+            encode_mp4(path, frames, audio, options.fps, clip.sample_rate)
         observed = observe(read_clip(path))
         seen[prompt.id] = Seen.of(observed)
         flights += int(physics(observed)["flight_segments"])
         path.unlink(missing_ok=True)
         path.with_suffix(".json").unlink(missing_ok=True)
+    if represent is not None:
+        return (
+            seen,
+            flights,
+            (
+                f"the sim's clips of the same requests at {options.size}, "
+                f"through the {options.engine} engine's representation"
+            ),
+        )
     return seen, flights, f"the sim's clips of the same requests at {options.size}"
 
 

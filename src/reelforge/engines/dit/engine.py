@@ -92,6 +92,30 @@ class DitEngine:
         self.flow = FlowConfig()
         self.guidance = Guidance(self.settings.dit_video_guidance, self.settings.dit_audio_guidance)
 
+    def represent(
+        self, frames: np.ndarray, audio: np.ndarray, sample_rate: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """What this engine's representation keeps of a clip, the best its transformer
+        could make (the eval's ceiling): uint8 (T, H, W, 3) frames scaled to the native
+        size, through the video VAE and back to their size; float32 (C, S) sound at
+        `sample_rate`, through the audio codec at its rate and back."""
+        _, codecs = _load(self.weights, *codec_dirs(self.weights))
+        height, width = frames.shape[1:3]
+        native_w, native_h = native_size(width, height)
+        scaled = np.stack(
+            [cv2.resize(f, (native_w, native_h), interpolation=cv2.INTER_AREA) for f in frames]
+        )
+        with torch.no_grad():
+            pixels = codecs.decode_video(codecs.encode_video(scaled), len(frames))
+        pixels = np.stack(
+            [cv2.resize(f, (width, height), interpolation=cv2.INTER_CUBIC) for f in pixels]
+        )
+        mono = resample(audio.mean(axis=0)[None], sample_rate, CODEC_SAMPLE_RATE)[0]
+        with torch.no_grad():
+            sound = codecs.decode_audio(codecs.encode_audio(mono), mono.size)
+        back = resample(sound[None], CODEC_SAMPLE_RATE, sample_rate)[:, : audio.shape[1]]
+        return np.ascontiguousarray(pixels), np.repeat(back, audio.shape[0], axis=0)
+
     def generate(
         self,
         plan: ScenePlan,
