@@ -244,7 +244,7 @@ def _against_peers(
 def _ceiling(
     prompts: Sequence[Prompt],
     rows: list[dict[str, Any]],
-    engine_ids: dict[str, Seen],
+    measured: dict[str, Seen],
     options: EvalOptions,
     out_dir: Path,
     deployment: Deployment,
@@ -253,20 +253,15 @@ def _ceiling(
     what the ceiling is. The sim's representation is its own output, so its rows are its
     ceiling; another engine's is the sim's clip of the same request, through the engine's
     own representation when it has a `represent` (the dit: its codecs)."""
-    if options.engine == "sim":
-        seen = {
-            row["id"]: Seen.from_detections(row["detections"])
-            for row in rows
-            if row["id"] in engine_ids
-        }
+    if options.engine == "sim":  # what the engine's clips show is the ceiling's
         flights = sum(int(row["physics"]["flight_segments"]) for row in rows)
-        return seen, flights, "the sim's own clips"
+        return dict(measured), flights, "the sim's own clips"
     # An engine that can say what its representation keeps of a clip (the dit: its video
     # VAE at its native size and its audio codec) has the sim's clips through it.
     represent = getattr(get_engine(options.engine, deployment.settings), "represent", None)
     seen, flights = {}, 0
     for index, prompt in enumerate(prompts):
-        if prompt.id not in engine_ids:
+        if prompt.id not in measured:
             continue
         path = out_dir / "clips" / f"ceiling-{prompt.id}.mp4"
         request = options.request(prompt.prompt, index, engine="sim")
