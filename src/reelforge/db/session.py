@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from reelforge.db.migrations import upgrade
@@ -15,6 +16,7 @@ from reelforge.settings import Settings
 # server never needs more than its thread pool (40) at once; waiting for one is bounded by
 # running work, and a request that still waits POOL_TIMEOUT_S gets a 503.
 POOL_SIZE, POOL_OVERFLOW, POOL_TIMEOUT_S = 10, 30, 10.0
+SQLITE_BUSY_SNAPSHOT = 517  # SQLITE_BUSY | (2 << 8)
 
 
 def database_url(settings: Settings) -> str:
@@ -64,3 +66,15 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     with factory() as session, session.begin():
         yield session
+
+
+def is_stale_snapshot(error: OperationalError) -> bool:
+    """True for SQLite's BUSY_SNAPSHOT: a transaction that read, then tried to write after
+    another connection had committed. WAL cannot upgrade a stale read snapshot to a write, so
+    SQLite refuses at once, whatever the busy timeout ("database is locked" after 0 s). The
+    whole transaction has to run again; nothing of it was written.
+
+    pysqlite leaves reads outside a transaction until the first write, so this happens where a
+    transaction begins before its first write: a SAVEPOINT (`Session.begin_nested`), or a read
+    whose cursor is still open when the write comes."""
+    return getattr(error.orig, "sqlite_errorcode", None) == SQLITE_BUSY_SNAPSHOT

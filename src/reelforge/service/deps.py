@@ -13,7 +13,10 @@ another running thread, and waiting is bounded.
 from __future__ import annotations
 
 import contextlib
+import logging
+import random
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +24,15 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from reelforge.db.keys import user_for_key
 from reelforge.db.registry import DatabaseRegistry
+from reelforge.db.session import is_stale_snapshot
 from reelforge.deployment import Deployment
 from reelforge.jobs.queue import JobQueue
 from reelforge.service.errors import APIError
@@ -35,6 +41,8 @@ from reelforge.settings import Settings
 from reelforge.storage import Storage
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+SNAPSHOT_ATTEMPTS = 5  # SQLite: another connection committed mid-transaction; run it again
 
 
 @dataclass
@@ -85,8 +93,27 @@ async def run_db(service: ServiceState, work: Callable[[Session], T]) -> T:
 
 
 def _in_session(factory: sessionmaker[Session], work: Callable[[Session], T]) -> T:
-    with factory() as db:
-        return work(db)
+    """`work` in a fresh session; on SQLite, again in a fresh one when its snapshot went stale
+    (`is_stale_snapshot`: rolled back, nothing written) before it had committed anything,
+    after a short jittered pause."""
+    for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
+        db = factory()
+        event.listen(db, "after_commit", _mark_committed)
+        try:
+            with db:
+                return work(db)
+        except OperationalError as error:
+            if attempt == SNAPSHOT_ATTEMPTS or db.info.get("committed"):
+                raise
+            if not is_stale_snapshot(error):
+                raise
+            log.info("stale SQLite snapshot, attempt %d of %d", attempt, SNAPSHOT_ATTEMPTS)
+            time.sleep(random.uniform(0, 0.01 * attempt))
+    raise AssertionError("unreachable")
+
+
+def _mark_committed(db: Session) -> None:
+    db.info["committed"] = True
 
 
 def _caller(db: Session, key: str) -> Caller | None:
