@@ -85,6 +85,13 @@ def closest_training_text(texts: list[str]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--baseline", action="store_true", help="keep this run as the baseline")
+    parser.add_argument(
+        "--baseline-batch",
+        type=int,
+        metavar="N",
+        help="keep this run's measures of batch N as that batch's baseline (a new batch, "
+        "measured first on the policy it was written against)",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
 
@@ -135,6 +142,12 @@ def main() -> None:
     }
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     baseline = _summary(run) if args.baseline else previous.get("baseline")
+    if args.baseline_batch is not None and baseline is not None:
+        batch = str(args.baseline_batch)
+        if batch not in run["by_batch"]:
+            parser.error(f"--baseline-batch: the set has no batch {batch}")
+        first = {"policy_version": run["policy_version"], **run["by_batch"][batch]}
+        baseline["by_batch"] = {**baseline.get("by_batch", {}), batch: first}
     results = {"baseline": baseline, "current": run}
     section = doc_section(run, baseline)
     print(section)
