@@ -237,8 +237,8 @@ def doc_section(run: dict[str, Any], baseline: dict[str, Any] | None) -> str:
         )
     lines += [
         "",
-        "By batch (batch 2 was written after batch 1's results were known, batch 3 by "
-        "another writer; see above), "
+        "By batch (batch 2 was written after batch 1's results were known, batches 3 "
+        "and 4 by other writers; see above), "
         "each against the policy it was first measured on:",
         "",
         "| batch | prompts | lowest recall | harmful_plain recall | over-refusal, near-misses "
