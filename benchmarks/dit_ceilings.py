@@ -27,7 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ import numpy as np
 from benchmark_doc import write_section
 from reelforge.engines.dit.engine import DitEngine
 from reelforge.eval.metrics import evaluate_clip
-from reelforge.eval.reader import read_clip
+from reelforge.eval.reader import Reading, read_clip
 from reelforge.eval.runner import expected_of
 from reelforge.eval.suite import load_suite
 from reelforge.media import encode_mp4
@@ -68,31 +68,17 @@ def pixels(height: int, width: int) -> Representation:
     return represent
 
 
-def dit_parts(engine: DitEngine) -> dict[str, Representation]:
-    def both(frames: np.ndarray, audio: Sound, rate: int) -> tuple[np.ndarray, Sound]:
-        return engine.represent(frames, audio, rate)
-
-    def video_only(frames: np.ndarray, audio: Sound, rate: int) -> tuple[np.ndarray, Sound]:
-        return engine.represent(frames, audio, rate)[0], audio
-
-    def audio_only(frames: np.ndarray, audio: Sound, rate: int) -> tuple[np.ndarray, Sound]:
-        return frames, engine.represent(frames, audio, rate)[1]
-
-    return {"dit codecs": both, "dit video VAE": video_only, "dit audio codec": audio_only}
-
-
-def representations() -> dict[str, Representation]:
-    def itself(frames: np.ndarray, audio: Sound, _rate: int) -> tuple[np.ndarray, Sound]:
-        return frames, audio
-
-    return {
-        "sim": itself,
-        "pixels 256x448": pixels(448, 256),
-        "pixels 128x224": pixels(224, 128),
-        "pixels 64x112": pixels(112, 64),
-        "pixels 32x56": pixels(56, 32),
-        **dit_parts(DitEngine(Settings())),
-    }
+def representations(clip: Reading, dit: DitEngine) -> Iterator[tuple[str, np.ndarray, Sound]]:
+    """Every representation of one clip, one at a time: (name, frames, sound). The dit's
+    video VAE and audio codec each run once; its three rows combine the two results."""
+    frames, audio, rate = clip.frames, clip.audio, clip.sample_rate
+    yield "sim", frames, audio
+    for width, height in ((256, 448), (128, 224), (64, 112), (32, 56)):
+        yield f"pixels {width}x{height}", *pixels(height, width)(frames, audio, rate)
+    dit_video, dit_audio = dit.represent_video(frames), dit.represent_audio(audio, rate)
+    yield "dit codecs", dit_video, dit_audio
+    yield "dit video VAE", dit_video, audio
+    yield "dit audio codec", frames, dit_audio
 
 
 def judge(path: Path, prompt: Any) -> dict[str, Any]:
@@ -165,8 +151,8 @@ def main() -> None:
         parser.error("--prompts must be between 1 and 13")
 
     prompts = load_suite(SUITE)[: args.prompts]
-    chosen = representations()
-    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in chosen}
+    dit = DitEngine(Settings())
+    rows: dict[str, list[dict[str, Any]]] = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="dit-ceilings-") as tmp:
         settings = Settings(data_dir=Path(tmp) / "data", visible_watermark=False)
@@ -177,11 +163,10 @@ def main() -> None:
             )
             generate(request, source, settings=settings)
             clip = read_clip(source, scale=1)
-            for name, represent in chosen.items():
-                frames, audio = represent(clip.frames, clip.audio, clip.sample_rate)
+            for name, frames, audio in representations(clip, dit):
                 path = Path(tmp) / "represented.mp4"
                 encode_mp4(path, frames, audio, FPS, clip.sample_rate)
-                rows[name].append({"prompt": prompt.id, **judge(path, prompt)})
+                rows.setdefault(name, []).append({"prompt": prompt.id, **judge(path, prompt)})
             print(
                 f"{index + 1}/{len(prompts)} {prompt.id} ({time.perf_counter() - started:.0f} s)",
                 file=sys.stderr,

@@ -99,6 +99,12 @@ def main() -> None:
     engine = PolicyEngine()
     engine.warm_up()
     prompts = load_eval_set()
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    if args.baseline_batch is not None:  # before the long run, not after it
+        if previous.get("baseline") is None and not args.baseline:
+            parser.error("--baseline-batch: no baseline is stored yet; run with --baseline")
+        if args.baseline_batch not in {p.batch for p in prompts}:
+            parser.error(f"--baseline-batch: the set has no batch {args.baseline_batch}")
 
     # 2. Every prompt through the policy.
     started = time.perf_counter()
@@ -140,12 +146,9 @@ def main() -> None:
         "seconds_per_prompt": round(elapsed_s / len(prompts), 4),
         "predicted": predicted,
     }
-    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     baseline = _summary(run) if args.baseline else previous.get("baseline")
-    if args.baseline_batch is not None and baseline is not None:
+    if args.baseline_batch is not None and baseline is not None:  # both checked above
         batch = str(args.baseline_batch)
-        if batch not in run["by_batch"]:
-            parser.error(f"--baseline-batch: the set has no batch {batch}")
         first = {"policy_version": run["policy_version"], **run["by_batch"][batch]}
         baseline["by_batch"] = {**baseline.get("by_batch", {}), batch: first}
     results = {"baseline": baseline, "current": run}

@@ -278,16 +278,10 @@ def _ceiling(
         flights += int(physics(observed)["flight_segments"])
         path.unlink(missing_ok=True)
         path.with_suffix(".json").unlink(missing_ok=True)
+    ceiling_is = f"the sim's clips of the same requests at {options.size}"
     if represent is not None:
-        return (
-            seen,
-            flights,
-            (
-                f"the sim's clips of the same requests at {options.size}, "
-                f"through the {options.engine} engine's representation"
-            ),
-        )
-    return seen, flights, f"the sim's clips of the same requests at {options.size}"
+        ceiling_is += f", through the {options.engine} engine's representation"
+    return seen, flights, ceiling_is
 
 
 def _measure(

@@ -96,20 +96,20 @@ def _in_session(factory: sessionmaker[Session], work: Callable[[Session], T]) ->
     """`work` in a fresh session; on SQLite, again in a fresh one when its snapshot went stale
     (`is_stale_snapshot`: rolled back, nothing written) before it had committed anything,
     after a short jittered pause."""
-    for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
+    attempt = 1
+    while True:
         db = factory()
         event.listen(db, "after_commit", _mark_committed)
         try:
             with db:
                 return work(db)
         except OperationalError as error:
-            if attempt == SNAPSHOT_ATTEMPTS or db.info.get("committed"):
-                raise
-            if not is_stale_snapshot(error):
+            again = is_stale_snapshot(error) and not db.info.get("committed")
+            if not again or attempt == SNAPSHOT_ATTEMPTS:
                 raise
             log.info("stale SQLite snapshot, attempt %d of %d", attempt, SNAPSHOT_ATTEMPTS)
             time.sleep(random.uniform(0, 0.01 * attempt))
-    raise AssertionError("unreachable")
+            attempt += 1
 
 
 def _mark_committed(db: Session) -> None:

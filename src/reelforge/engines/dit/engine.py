@@ -96,9 +96,12 @@ class DitEngine:
         self, frames: np.ndarray, audio: np.ndarray, sample_rate: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """What this engine's representation keeps of a clip, the best its transformer
-        could make (the eval's ceiling): uint8 (T, H, W, 3) frames scaled to the native
-        size, through the video VAE and back to their size; float32 (C, S) sound at
-        `sample_rate`, through the audio codec at its rate and back."""
+        could make (the eval's ceiling): `represent_video` and `represent_audio`."""
+        return self.represent_video(frames), self.represent_audio(audio, sample_rate)
+
+    def represent_video(self, frames: np.ndarray) -> np.ndarray:
+        """uint8 (T, H, W, 3) frames scaled to the native size, through the video VAE and
+        back to their size."""
         _, codecs = _load(self.weights, *codec_dirs(self.weights))
         height, width = frames.shape[1:3]
         native_w, native_h = native_size(width, height)
@@ -110,11 +113,17 @@ class DitEngine:
         pixels = np.stack(
             [cv2.resize(f, (width, height), interpolation=cv2.INTER_CUBIC) for f in pixels]
         )
+        return np.ascontiguousarray(pixels)
+
+    def represent_audio(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        """float32 (C, S) sound at `sample_rate`, mixed to mono, through the audio codec at
+        its rate and back, on every channel."""
+        _, codecs = _load(self.weights, *codec_dirs(self.weights))
         mono = resample(audio.mean(axis=0)[None], sample_rate, CODEC_SAMPLE_RATE)[0]
         with torch.no_grad():
             sound = codecs.decode_audio(codecs.encode_audio(mono), mono.size)
         back = resample(sound[None], CODEC_SAMPLE_RATE, sample_rate)[:, : audio.shape[1]]
-        return np.ascontiguousarray(pixels), np.repeat(back, audio.shape[0], axis=0)
+        return np.repeat(back, audio.shape[0], axis=0)
 
     def generate(
         self,
