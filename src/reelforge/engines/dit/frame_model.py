@@ -116,8 +116,8 @@ class FrameDiT(nn.Module):
         nn.init.zeros_(self.final_modulation.bias)
         self.patch_out = nn.Linear(cfg.dim, patch_values)
         self.head = nn.Conv2d(3, 3, 3, padding=1)
-        nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
+        for parameter in self.head.parameters():  # starts as the identity (frame + 0)
+            nn.init.zeros_(parameter)
 
     def forward(
         self,

@@ -20,6 +20,7 @@ training so that guidance has an unconditional (and a partly conditioned) branch
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, get_args
 
@@ -63,7 +64,7 @@ SLOTS = 6  # categorical values per token
 CONTINUOUS = 13  # four RGB colours and one scalar
 
 
-def _words(field: str, values: tuple[Any, ...]) -> list[str]:
+def _words(field: str, values: Iterable[Any]) -> list[str]:
     return [f"{field}={value}" for value in values]
 
 
