@@ -80,3 +80,14 @@ def test_the_contact_sheet_pairs_frames(frame_test: ModuleType) -> None:
     scenes = frame_test.Scenes(frames, [{}] * 8, [""] * 8)
     sheet = frame_test.contact_sheet(scenes, frames, count=8)
     assert sheet.shape == (2 * 224 + 8, 6 * 260 + 5 * 8, 3)
+
+
+def test_object_weights_mark_small_saturated_regions(frame_test: ModuleType) -> None:
+    frame = _frame()
+    frame[100:, :] = (46, 170, 70)  # a band of grass across the frame: scenery
+    weights = frame_test.object_weights(frame[None], 10.0)
+    assert weights.shape == (1, 1, 112, 64)
+    assert weights[0, 0, 40, 20] == 11.0 and weights[0, 0, 77, 43] == 11.0  # ball, box
+    assert weights[0, 0, 40, 27] == 11.0  # the ball's edge, grown by a pixel
+    assert weights[0, 0, 10, 10] == 1.0 and weights[0, 0, 105, 30] == 1.0  # wall, grass
+    assert (frame_test.object_weights(frame[None], 0.0) == 1.0).all()

@@ -62,3 +62,21 @@ def test_it_learns_to_draw_what_the_plan_asks() -> None:
     means = drawn.mean(dim=(2, 3))
     assert means[0, 0] > means[0, 2] + 0.5  # red where red was asked
     assert means[1, 2] > means[1, 0] + 0.5  # blue where blue was asked
+
+
+def test_weights_move_the_loss_to_where_they_are() -> None:
+    model = FrameDiT(TINY)
+    plans = _plans()
+    frames = torch.zeros(2, 3, 16, 8)
+    frames[:, :, :8] = 1.0  # a bright top half the untrained model gets wrong
+    weights = torch.ones(2, 1, 16, 8)
+
+    @torch.no_grad()
+    def loss(w: torch.Tensor | None) -> float:
+        return float(frame_loss(model, frames, plans, torch.Generator().manual_seed(0), weights=w))
+
+    assert abs(loss(weights) - loss(None)) < 1e-5  # uniform weights: the plain loss
+    top, bottom = weights.clone(), weights.clone()
+    top[:, :, :8] = 100.0
+    bottom[:, :, 8:] = 100.0
+    assert loss(top) != loss(bottom)

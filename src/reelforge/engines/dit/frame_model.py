@@ -166,9 +166,11 @@ def frame_loss(
     *,
     drop_plan_rate: float = 0.1,
     drop_token_rate: float = 0.1,
+    weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The velocity loss of the clean-frame prediction at logit-normal noise levels, shifted
-    towards noise by the config's shift."""
+    towards noise by the config's shift. `weights` (B, 1, H, W): a training-time weight per
+    pixel (the loss is their weighted mean), e.g. more on the objects than the sky."""
     b = frames.shape[0]
     u = torch.sigmoid(torch.randn(b, generator=generator))
     t = shift_time(u, model.cfg.shift)
@@ -178,7 +180,10 @@ def frame_loss(
     drop = torch.rand(b, generator=generator) < drop_plan_rate
     clean = model(x_t, t, plan, drop_plan=drop, drop_token=drop_token_rate, generator=generator)
     velocity = (x_t - clean) / tb.clamp(min=MIN_T)
-    return F.mse_loss(velocity, noise - frames)
+    if weights is None:
+        return F.mse_loss(velocity, noise - frames)
+    error = (velocity - (noise - frames)).pow(2).mean(dim=1, keepdim=True)
+    return (weights * error).sum() / weights.sum()
 
 
 @torch.no_grad()
