@@ -266,7 +266,9 @@ def judge(frame: np.ndarray, plan: dict[str, Any], scene: set[str]) -> dict[str,
     found = seen_in(frame)
     groups = asked(plan)
     colours = [c in found for c, _ in groups]
-    kinds = [c in found and max(set(found[c]), key=found[c].count) == k for c, k in groups]
+    # The colour's main shape; a tie goes to the first kind in alphabetical order (the two
+    # recorded runs broke ties by set order, which varies between processes).
+    kinds = [c in found and max(sorted(set(found[c])), key=found[c].count) == k for c, k in groups]
     unasked = sorted(c for c in found if c not in {c for c, _ in groups} | scene)
     return {"colour": colours, "kind": kinds, "unasked": unasked}
 
