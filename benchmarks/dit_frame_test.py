@@ -198,7 +198,12 @@ def train(
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.0)
     frames = to_model(scenes.frames)
     plans = encoded(scenes.plans)
-    weights = torch.from_numpy(object_weights(scenes.frames, object_weight))
+    # Only a weighted run holds a weight per pixel (12,000 frames: 340 MB of float32).
+    weights = (
+        torch.from_numpy(object_weights(scenes.frames, object_weight))
+        if object_weight > 0
+        else None
+    )
     generator = torch.Generator().manual_seed(seed)
     started = time.perf_counter()
     deadline = started + 60 * minutes
@@ -214,7 +219,7 @@ def train(
             frames[pick],
             {k: v[pick] for k, v in plans.items()},
             generator,
-            weights=weights[pick] if object_weight > 0 else None,
+            weights=weights[pick] if weights is not None else None,
         )
         optimiser.zero_grad(set_to_none=True)
         loss.backward()

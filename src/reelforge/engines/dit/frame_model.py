@@ -21,9 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from reelforge.engines.dit.flow import shift_time
 from reelforge.engines.dit.plan_tokens import PlanEmbedding
 
-__all__ = ["FrameConfig", "FrameDiT", "frame_loss", "sample_frames", "shift_time"]
+__all__ = ["FrameConfig", "FrameDiT", "frame_loss", "sample_frames"]
 
 MIN_T = 0.05  # the velocity from a clean prediction divides by t; clip it near the data
 
@@ -45,10 +46,6 @@ class FrameConfig:
 
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
-
-
-def shift_time(t: torch.Tensor, shift: float) -> torch.Tensor:
-    return shift * t / (1 + (shift - 1) * t)
 
 
 def _sincos(positions: torch.Tensor, dim: int) -> torch.Tensor:
