@@ -168,6 +168,42 @@ def test_unexpected_failure_is_one_line_without_traceback(tmp_path, monkeypatch,
         cli.main(["generate", "a ball", "-q", "-o", str(tmp_path / "x.mp4")])
 
 
+def test_the_collector_is_off_while_generate_starts_and_on_once_the_engine_runs(
+    tmp_path, monkeypatch
+):
+    import gc
+
+    from reelforge import cli, pipeline
+    from reelforge.engines.sim import SimEngine
+
+    collecting: dict[str, bool] = {}
+    recaption, render = pipeline.recaption, SimEngine.generate
+
+    def recaption_spy(*args, **kwargs):
+        collecting["planning"] = gc.isenabled()
+        return recaption(*args, **kwargs)
+
+    def render_spy(self, *args, **kwargs):
+        clip = render(self, *args, **kwargs)
+        collecting["rendering"] = gc.isenabled()
+        return clip
+
+    monkeypatch.setattr(pipeline, "recaption", recaption_spy)
+    monkeypatch.setattr(SimEngine, "generate", render_spy)
+    monkeypatch.setenv("REELFORGE_DATA_DIR", str(tmp_path / "data"))
+    args = ["generate", "a red ball", "--seconds", "1", "--size", "256x448", "-q"]
+    try:
+        assert cli.main([*args, "-o", str(tmp_path / "x.mp4")]) == 0
+        assert collecting == {"planning": False, "rendering": True}
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+        monkeypatch.setattr(pipeline, "generate", lambda *a, **k: 1 / 0)  # fails at once
+        assert cli.main([*args, "-o", str(tmp_path / "y.mp4")]) == 1
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
 def test_eval_writes_report_summary_and_plots(tmp_path):
     out = tmp_path / "report"
     result = run_cli(

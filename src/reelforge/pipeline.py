@@ -169,6 +169,7 @@ def generate(
     # 3. ScenePlan → Clip.
     t0 = time.perf_counter()
     timings["engine_start_s"] = t0 - started  # from this call to the engine's start
+    report(engine.name, RECAPTION_END)  # engines report their own stages from here
     reached = [RECAPTION_END]  # the overall fraction the engine's progress got to
 
     def engine_progress(stage: str, fraction: float) -> None:

@@ -1,21 +1,26 @@
 """Configuration: one Settings object read from `REELFORGE_*` environment variables.
 
-Only the entry points (CLI, server, worker) construct Settings; everything below receives it.
+Only the entry points (CLI, server, worker) read the environment (`load_settings`);
+everything below receives the Settings. `Settings(...)` itself takes keyword arguments only
+and never looks at the environment.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from reelforge.errors import ConfigError
 
+ENV_PREFIX = "REELFORGE_"
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="REELFORGE_", extra="ignore")
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     data_dir: Path = Field(default=Path.home() / ".local" / "share" / "reelforge")
     debug: bool = False  # the CLI shows tracebacks of internal errors
@@ -163,10 +168,21 @@ class Settings(BaseSettings):
     audio_bitrate: int = 192_000
 
 
-def load_settings() -> Settings:
-    """Settings from the environment; a bad value is a ConfigError naming the variable."""
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from `REELFORGE_<FIELD>` variables of `environ` (default: the process's
+    environment; names in any case, values as written: "1"/"true" for booleans, an empty
+    string is an empty value, not an unset one); variables naming no field are ignored. A bad
+    value is a ConfigError naming the variable."""
+    environ = os.environ if environ is None else environ
+    fields = Settings.model_fields
+    values: dict[str, object] = {}
+    for name, value in environ.items():
+        if name.upper().startswith(ENV_PREFIX):
+            field = name[len(ENV_PREFIX) :].lower()
+            if field in fields:
+                values[field] = value
     try:
-        return Settings()
+        return Settings.model_validate(values)
     except ValidationError as exc:
         problem = exc.errors()[0]
         name = "REELFORGE_" + str(problem["loc"][0]).upper() if problem["loc"] else "REELFORGE_*"
