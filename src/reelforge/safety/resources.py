@@ -1,12 +1,10 @@
 """Data files shipped with the policy, and the text tools built from them, loaded once per
-process and only when first needed."""
+process (shipped.py) and only when first needed."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from reelforge.recaption.embedding import SentenceEncoder, default_model_dir
 from reelforge.safety.figures import FigureIndex, read_public_figures
 from reelforge.safety.lexicon import Lexicon, lexicon_words, read_lexicon
 from reelforge.safety.normalize import Normalizer
+from reelforge.shipped import shared
 
 __all__ = [
     "ADAPTER_PATH",
@@ -36,8 +35,6 @@ EXEMPLARS_PATH = DATA_DIR / "exemplars.json"
 CLASSIFIER_PATH = DATA_DIR / "classifier.npz"
 # The sentence encoder's tuned tensors (tune.py): the classifier reads MiniLM through them.
 ADAPTER_PATH = DATA_DIR / "encoder_adapter.safetensors"
-
-_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -66,33 +63,27 @@ def encoder_words(model_dir: Path | None) -> frozenset[str]:
     return frozenset(w for w in vocab if w.isalnum() and w.isascii())
 
 
-@functools.cache
-def _text_tools(model_dir: str | None, figures_path: str | None) -> TextTools:
+def build_text_tools(model_dir: Path | None, figures_path: Path | None) -> TextTools:
     lexicon_data = read_lexicon(LEXICON_PATH)
-    normalizer = Normalizer(
-        encoder_words(Path(model_dir) if model_dir else None), lexicon_words(lexicon_data)
-    )
-    figures = read_public_figures(Path(figures_path) if figures_path else FIGURES_PATH)
+    normalizer = Normalizer(encoder_words(model_dir), lexicon_words(lexicon_data))
+    figures = read_public_figures(figures_path or FIGURES_PATH)
     return TextTools(
         normalizer, Lexicon(lexicon_data, normalizer), FigureIndex(figures, normalizer)
     )
 
 
 def text_tools(model_dir: Path | None = None, figures_path: Path | None = None) -> TextTools:
-    """The normaliser, lexicon and public-figure index (shared, built on first use)."""
-    with _lock:
-        return _text_tools(
-            str(model_dir) if model_dir else None, str(figures_path) if figures_path else None
-        )
-
-
-@functools.cache
-def _policy_encoder(model_dir: str | None) -> SentenceEncoder:
-    return SentenceEncoder.load(Path(model_dir) if model_dir else None, adapter=ADAPTER_PATH)
+    """The normaliser, lexicon and public-figure index (one per process, built on first
+    use)."""
+    key = (str(model_dir) if model_dir else None, str(figures_path) if figures_path else None)
+    return shared("policy text tools", key, lambda: build_text_tools(model_dir, figures_path))
 
 
 def policy_encoder(model_dir: Path | None = None) -> SentenceEncoder:
     """The sentence encoder the classifier reads: MiniLM with the policy's tuned adapter
     (one per process, built on first use; other users of MiniLM keep the plain one)."""
-    with _lock:
-        return _policy_encoder(str(model_dir) if model_dir else None)
+    return shared(
+        "policy sentence encoder",
+        str(model_dir) if model_dir else None,
+        lambda: SentenceEncoder.load(model_dir, adapter=ADAPTER_PATH),
+    )

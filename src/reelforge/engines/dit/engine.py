@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import time
-from functools import cache
 from pathlib import Path
 
 import cv2
@@ -33,6 +32,7 @@ from reelforge.errors import ConfigError, InvalidRequest
 from reelforge.media import resample
 from reelforge.media.images import cover_fit
 from reelforge.settings import Settings
+from reelforge.shipped import shared
 from reelforge.types import (
     API_SIZES,
     AUDIO_SAMPLE_RATE,
@@ -45,9 +45,13 @@ from reelforge.types import (
 )
 
 
-@cache
 def _load(weights: Path, video_vae: Path, audio_codec: Path) -> tuple[JointDiT, CodecPair]:
-    """One loaded model and codec pair per process (per weights directory)."""
+    """One loaded model and codec pair per process and set of folders (shipped.py)."""
+    key = (str(weights), str(video_vae), str(audio_codec))
+    return shared("dit model", key, lambda: _read(weights, video_vae, audio_codec))
+
+
+def _read(weights: Path, video_vae: Path, audio_codec: Path) -> tuple[JointDiT, CodecPair]:
     model = from_pretrained(weights)
     if not isinstance(model, JointDiT):
         raise ConfigError(f"{str(weights)!r} holds no dit transformer", param="dit_weights")

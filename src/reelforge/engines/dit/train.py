@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-import functools
 import json
 import math
 import os
@@ -52,6 +51,7 @@ from reelforge.engines.dit.losses import frequency_l1, multi_resolution_stft
 from reelforge.engines.dit.model import JointDiT
 from reelforge.engines.dit.video_vae import VideoVAE, frames_to_tensor
 from reelforge.errors import ConfigError, InvalidRequest
+from reelforge.shipped import shared
 
 
 @dataclass(frozen=True)
@@ -399,9 +399,13 @@ def _fill_references(run: RunConfig, directory: Path, part: int, parts: int) -> 
     )
 
 
-@functools.cache  # once per process, for clips and references alike
 def codecs_for(run: RunConfig) -> Any:
-    """The shipped codecs; the tiny preset (tests) uses fresh tiny ones of the same seed."""
+    """The shipped codecs, once per process for clips and references alike (shipped.py);
+    the tiny preset (tests) uses fresh tiny ones of the same seed."""
+    return shared("dit training codecs", run, lambda: _codecs(run))
+
+
+def _codecs(run: RunConfig) -> Any:
     from reelforge.engines.dit.codecs import CodecPair
 
     if run.name == "tiny":
