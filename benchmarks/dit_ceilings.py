@@ -42,7 +42,7 @@ from reelforge.eval.runner import expected_of
 from reelforge.eval.suite import load_suite
 from reelforge.media import encode_mp4
 from reelforge.pipeline import generate
-from reelforge.settings import Settings
+from reelforge.settings import load_settings
 from reelforge.types import Request
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,11 +151,13 @@ def main() -> None:
         parser.error("--prompts must be between 1 and 13")
 
     prompts = load_suite(SUITE)[: args.prompts]
-    dit = DitEngine(Settings())
+    dit = DitEngine(load_settings())
     rows: dict[str, list[dict[str, Any]]] = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="dit-ceilings-") as tmp:
-        settings = Settings(data_dir=Path(tmp) / "data", visible_watermark=False)
+        settings = load_settings().model_copy(
+            update={"data_dir": Path(tmp) / "data", "visible_watermark": False}
+        )
         for index, prompt in enumerate(prompts):
             source = Path(tmp) / f"{prompt.id}.mp4"
             request = Request(

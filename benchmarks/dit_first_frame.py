@@ -25,7 +25,7 @@ from reelforge.engines.dit.data import random_prompt
 from reelforge.engines.sim import SimEngine
 from reelforge.media import decode_mp4
 from reelforge.recaption import recaption
-from reelforge.settings import Settings
+from reelforge.settings import load_settings
 from reelforge.types import Request
 
 MARK_BEGIN, MARK_END = "<!-- dit_first_frame:begin -->", "<!-- dit_first_frame:end -->"
@@ -43,7 +43,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
 
-    settings = Settings().model_copy(update={"visible_watermark": False})
+    settings = load_settings().model_copy(update={"visible_watermark": False})
     rng = np.random.default_rng(HELD_OUT_SEED)
     given: list[float] = []
     unconditioned: list[float] = []

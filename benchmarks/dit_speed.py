@@ -15,7 +15,7 @@ tokens; text is conditioning), as the median of the per-round ratios. One sampli
 classifier-free guidance) is compared the same way. FLOPs per step:
 torch.utils.flop_counter.FlopCounterMode.
 
-Sampling: a 4 s 256x448 clip through the engine (`get_engine("dit", Settings())`;
+Sampling: a 4 s 256x448 clip through the engine (`get_engine("dit", load_settings())`;
 target ≤ 60 s on this CPU): wall time and its split into text encoding, denoising steps
 and decoding (video VAE, audio codec, resampling). Until weights/dit ships, the engine
 runs a random init of the `cpu` preset (same speed, noise for pictures).
@@ -55,7 +55,7 @@ from reelforge.engines.dit.codecs import WEIGHTS_DIR
 from reelforge.engines.dit.config import PRESETS, DiTConfig, FlowConfig, RunConfig
 from reelforge.engines.dit.flow import Conditioning, Guidance, sample
 from reelforge.engines.dit.model import JointDiT, patchify_audio, patchify_video
-from reelforge.settings import Settings
+from reelforge.settings import Settings, load_settings
 
 MARK_BEGIN, MARK_END = "<!-- dit_speed:begin -->", "<!-- dit_speed:end -->"
 H200_BF16_PEAK_FLOPS = 989e12  # dense, no sparsity
@@ -368,10 +368,11 @@ def engine_settings(scratch: Path) -> tuple[Settings, str]:
     of the `cpu` preset saved as the engine loads weights (sampling speed does not depend
     on the weights' values)."""
     if (WEIGHTS_DIR / "dit" / "config.json").is_file():
-        return Settings(), "shipped weights/dit"
+        return load_settings(), "shipped weights/dit"
     torch.manual_seed(0)
     save_pretrained(JointDiT(PRESETS["dit"]["cpu"].dit), scratch, dtype=torch.bfloat16)
-    return Settings(dit_weights=scratch), "random init of the cpu preset (weights/dit not shipped)"
+    settings = load_settings().model_copy(update={"dit_weights": scratch})
+    return settings, "random init of the cpu preset (weights/dit not shipped)"
 
 
 def measure_engine(

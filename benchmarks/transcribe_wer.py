@@ -25,7 +25,7 @@ from benchmark_doc import write_section
 from reelforge.engines.sim.speech import synthesize
 from reelforge.media.transcribe import transcribe, word_error_rate
 from reelforge.recaption import recaption
-from reelforge.settings import Settings
+from reelforge.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "transcribe_wer.json"
@@ -152,7 +152,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
-    result = measure(Settings())
+    result = measure(load_settings())
     print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=2))
     if not args.no_write:
         RESULTS.write_text(json.dumps(result, indent=2) + "\n")

@@ -164,8 +164,8 @@ SENDER = """
 import random, sys
 from reelforge import outbox
 from reelforge.db.session import make_engine, session_factory
-from reelforge.settings import Settings
-settings = Settings()
+from reelforge.settings import load_settings
+settings = load_settings()
 outbox.send_due(session_factory(make_engine(settings)), settings, random.Random())
 """
 

@@ -688,7 +688,7 @@ def crashed_job(tmp_path: Path, **settings: str) -> Iterator[tuple[openai.OpenAI
 
     try:
         client = api.client(api.key("crash"))
-        video = client.videos.create(prompt="three red balls bounce", seconds="8")
+        video = client.videos.create(prompt="three red balls bounce", seconds="4")
         first = start_worker()
         deadline = time.monotonic() + 60
         while client.videos.retrieve(video.id).progress < 10:

@@ -16,8 +16,10 @@ exist. Asset label embeddings are cached beside the installed assets.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import io
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,7 @@ from typing import Literal
 import numpy as np
 
 from reelforge.assets.catalogue import Asset, Catalogue, load_catalogue
+from reelforge.files import write_atomic
 from reelforge.recaption.embedding import shared_encoder
 from reelforge.shipped import shared
 
@@ -319,14 +322,12 @@ def _cached(folder: Path, texts: list[str], encode: object) -> np.ndarray:
     path = folder / f"label-embeddings-{key}.npy"
     if path.is_file():
         return np.load(path)
-    embeddings = encode(texts)  # type: ignore[operator]
-    try:
-        tmp = path.with_suffix(".tmp.npy")
-        np.save(tmp, embeddings)
-        tmp.replace(path)
-    except OSError:
-        pass
-    return np.asarray(embeddings, np.float32)
+    embeddings = np.asarray(encode(texts), np.float32)  # type: ignore[operator]
+    buffer = io.BytesIO()
+    np.save(buffer, embeddings)
+    with contextlib.suppress(OSError):  # two processes may write it at once: each whole
+        write_atomic(path, buffer.getvalue())
+    return embeddings
 
 
 def asset_matcher(
