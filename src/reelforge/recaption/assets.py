@@ -268,6 +268,11 @@ class AssetMatcher:
     def _model_str(self) -> str | None:
         return str(self._model_dir) if self._model_dir else None
 
+    def prepare(self) -> None:
+        """Embed every asset's names now (about 4 s once per installed library; then read
+        from the files beside it): bin/setup does, so no test or first plan waits on it."""
+        self._embeddings()
+
     def _embeddings(self) -> tuple[np.ndarray, np.ndarray]:
         with self._lock:
             if self._labels is None or self._anchors is None:
