@@ -320,9 +320,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _started() -> None:
     """The command has started: the collector back on, what start-up made frozen out of
-    its passes (none of it is garbage)."""
+    its passes (none of it is garbage). Frozen once per process: a process that runs
+    `main` again (a test) would otherwise freeze its later garbage too."""
     if not gc.isenabled():
-        gc.freeze()
+        if gc.get_freeze_count() == 0:
+            gc.freeze()
         gc.enable()
 
 
