@@ -185,5 +185,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         return Settings.model_validate(values)
     except ValidationError as exc:
         problem = exc.errors()[0]
-        name = "REELFORGE_" + str(problem["loc"][0]).upper() if problem["loc"] else "REELFORGE_*"
+        name = ENV_PREFIX + str(problem["loc"][0]).upper() if problem["loc"] else ENV_PREFIX + "*"
         raise ConfigError(f"{name}: {problem['msg']}", param=name) from None

@@ -25,7 +25,7 @@ _guard = threading.Lock()
 
 
 def shared(kind: str, key: Hashable, build: Callable[[], T]) -> T:
-    """The `kind` value for `key` (a path, or a tuple of paths and plain values), made by
+    """The `kind` value for `key` (a path or None, or a tuple of paths and plain values), made by
     `build` on the first call. Threads asking at once wait for one build; a build that
     raises keeps nothing, and the next call tries again. A build may ask for other values
     (the asset matcher asks for the catalogue), never for its own."""

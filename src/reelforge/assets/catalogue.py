@@ -256,4 +256,4 @@ def _traits(name: str, base: Traits) -> Traits:
 
 def load_catalogue(assets_dir: Path) -> Catalogue:
     """The catalogue of `assets_dir`, built once per process (about 0.04 s; shipped.py)."""
-    return shared("asset catalogue", str(assets_dir), lambda: build_catalogue(Path(assets_dir)))
+    return shared("asset catalogue", Path(assets_dir), lambda: build_catalogue(Path(assets_dir)))

@@ -217,7 +217,7 @@ class AssetMatcher:
         and "trolleybus", "honey" and "honeybee"): a label that contains the noun, or is
         contained in it, without being the same word, is marked down by SHARED_LETTERS."""
         labels, anchors = self._embeddings()  # (2, N_assets, 384): bare names, with keywords
-        query = _query(self._model_str, noun)  # (384,)
+        query = _query(self._model_dir, noun)  # (384,)
         # A bare name is trusted a little less than a name with its keywords (it matches
         # words that merely look alike), but it keeps breeds and makes: "labrador" → dog.
         scores = np.maximum(labels[0] @ query - BARE_NAME_PENALTY, labels[1] @ query)
@@ -264,10 +264,6 @@ class AssetMatcher:
 
         return min(ids, key=rank)
 
-    @property
-    def _model_str(self) -> str | None:
-        return str(self._model_dir) if self._model_dir else None
-
     def prepare(self) -> None:
         """Embed every asset's names now (about 4 s once per installed library; then read
         from the files beside it): bin/setup does, so no test or first plan waits on it."""
@@ -276,7 +272,7 @@ class AssetMatcher:
     def _embeddings(self) -> tuple[np.ndarray, np.ndarray]:
         with self._lock:
             if self._labels is None or self._anchors is None:
-                encoder = shared_encoder(self._model_str)
+                encoder = shared_encoder(self._model_dir)
                 assets = [self.catalogue[i] for i in self._ids]
                 self._labels = np.stack([
                     _cached(self.catalogue.assets_dir, [a.label for a in assets], encoder.encode),
@@ -294,7 +290,7 @@ def _text(asset: Asset) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def _query(model_dir: str | None, noun: str) -> np.ndarray:
+def _query(model_dir: Path | None, noun: str) -> np.ndarray:
     """The noun's embedding, once per process: a noun is looked at by the keyword check,
     by meaning, and again as part of a compound."""
     return shared_encoder(model_dir).encode([noun])[0]
@@ -339,7 +335,7 @@ def asset_matcher(
     assets_dir: Path, model_dir: Path | None = None, min_similarity: float = 0.5
 ) -> AssetMatcher:
     """The matcher over `assets_dir`'s catalogue, built once per process (shipped.py)."""
-    key = (str(assets_dir), str(model_dir) if model_dir else None, min_similarity)
+    key = (Path(assets_dir), model_dir, min_similarity)
     return shared(
         "asset matcher",
         key,

@@ -78,7 +78,7 @@ class Match:
 
 class ConceptIndex:
     def __init__(self, model_dir: Path | None = None):
-        self._encoder = shared_encoder(str(model_dir) if model_dir else None)
+        self._encoder = shared_encoder(model_dir)
         self._concepts = {
             "object": self._embed([c.noun for c in OBJECT_CONCEPTS], "object"),  # (N_obj, 384)
             "setting": self._embed([c.noun for c in SETTING_CONCEPTS], "setting"),  # (N_set, 384)
@@ -111,6 +111,4 @@ class ConceptIndex:
 
 def concept_index(model_dir: Path | None = None) -> ConceptIndex:
     """The concept index over `model_dir`'s encoder, built once per process (shipped.py)."""
-    return shared(
-        "concept index", str(model_dir) if model_dir else None, lambda: ConceptIndex(model_dir)
-    )
+    return shared("concept index", model_dir, lambda: ConceptIndex(model_dir))

@@ -463,9 +463,6 @@ def with_adapter(
     return merged
 
 
-def shared_encoder(model_dir: str | Path | None = None) -> SentenceEncoder:
+def shared_encoder(model_dir: Path | None = None) -> SentenceEncoder:
     """One loaded :class:`SentenceEncoder` per process and model directory (shipped.py)."""
-    path = Path(model_dir) if model_dir is not None else None
-    return shared(
-        "sentence encoder", str(path) if path else None, lambda: SentenceEncoder.load(path)
-    )
+    return shared("sentence encoder", model_dir, lambda: SentenceEncoder.load(model_dir))

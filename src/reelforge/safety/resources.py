@@ -75,8 +75,11 @@ def build_text_tools(model_dir: Path | None, figures_path: Path | None) -> TextT
 def text_tools(model_dir: Path | None = None, figures_path: Path | None = None) -> TextTools:
     """The normaliser, lexicon and public-figure index (one per process, built on first
     use)."""
-    key = (str(model_dir) if model_dir else None, str(figures_path) if figures_path else None)
-    return shared("policy text tools", key, lambda: build_text_tools(model_dir, figures_path))
+    return shared(
+        "policy text tools",
+        (model_dir, figures_path),
+        lambda: build_text_tools(model_dir, figures_path),
+    )
 
 
 def policy_encoder(model_dir: Path | None = None) -> SentenceEncoder:
@@ -84,6 +87,6 @@ def policy_encoder(model_dir: Path | None = None) -> SentenceEncoder:
     (one per process, built on first use; other users of MiniLM keep the plain one)."""
     return shared(
         "policy sentence encoder",
-        str(model_dir) if model_dir else None,
+        model_dir,
         lambda: SentenceEncoder.load(model_dir, adapter=ADAPTER_PATH),
     )

@@ -47,7 +47,7 @@ from reelforge.types import (
 
 def _load(weights: Path, video_vae: Path, audio_codec: Path) -> tuple[JointDiT, CodecPair]:
     """One loaded model and codec pair per process and set of folders (shipped.py)."""
-    key = (str(weights), str(video_vae), str(audio_codec))
+    key = (weights, video_vae, audio_codec)
     return shared("dit model", key, lambda: _read(weights, video_vae, audio_codec))
 
 
