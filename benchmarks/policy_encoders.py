@@ -106,15 +106,7 @@ class Logits:
         self, model: LinearModel, encoder: Any, boundary: list[str], evaluation: list[str]
     ):
         tools = text_tools()
-        featurizer = Featurizer(
-            encoder,
-            tools.normalizer,
-            tools.lexicon,
-            model.exemplar_embeddings,
-            model.exemplar_labels,
-            model.neighbour_embeddings,
-            model.neighbour_labels,
-        )
+        featurizer = Featurizer.of_model(model, encoder, tools.normalizer, tools.lexicon)
 
         def of(texts: list[str]) -> tuple[F64, NDArray[np.bool_]]:
             evidence = [featurizer.evidence(t) for t in texts]

@@ -83,15 +83,7 @@ def test_neighbours_are_the_training_split_and_exclude_hides_them(tools: TextToo
     training = [p for p in load_prompts() if not p.held_out]
     assert model.neighbour_embeddings.shape == (len(training), 384)
     assert [CLASSES[i] for i in model.neighbour_labels] == [p.label for p in training]
-    featurizer = Featurizer(
-        policy_encoder(),
-        tools.normalizer,
-        tools.lexicon,
-        model.exemplar_embeddings,
-        model.exemplar_labels,
-        model.neighbour_embeddings,
-        model.neighbour_labels,
-    )
+    featurizer = Featurizer.of_model(model, policy_encoder(), tools.normalizer, tools.lexicon)
     prompt = next(p for p in training if p.label == SELF_HARM and "/t" in p.group)
     column = featurizer.names.index(f"neighbours:{SELF_HARM}:closest")
     evidence = [featurizer.evidence(prompt.text)]

@@ -106,6 +106,21 @@ class Featurizer:
             np.flatnonzero(neighbour_labels == c) for c in range(len(CLASSES))
         ]
 
+    @classmethod
+    def of_model(
+        cls, model: LinearModel, encoder: SentenceEncoder, normalizer: Normalizer, lexicon: Lexicon
+    ) -> Featurizer:
+        """The featurizer a trained model reads: its exemplars and training prompts."""
+        return cls(
+            encoder,
+            normalizer,
+            lexicon,
+            model.exemplar_embeddings,
+            model.exemplar_labels,
+            model.neighbour_embeddings,
+            model.neighbour_labels,
+        )
+
     @property
     def names(self) -> list[str]:
         return [

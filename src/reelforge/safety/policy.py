@@ -362,15 +362,7 @@ class PolicyEngine:
         classifier_path = config.classifier_path or CLASSIFIER_PATH
         model = LinearModel.load(classifier_path)
         encoder = policy_encoder(config.embedding_model_dir)
-        featurizer = Featurizer(
-            encoder,
-            tools.normalizer,
-            tools.lexicon,
-            model.exemplar_embeddings,
-            model.exemplar_labels,
-            model.neighbour_embeddings,
-            model.neighbour_labels,
-        )
+        featurizer = Featurizer.of_model(model, encoder, tools.normalizer, tools.lexicon)
         digest = hashlib.sha256()
         for path in (
             LEXICON_PATH,
