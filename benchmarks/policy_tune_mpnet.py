@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from reelforge.safety.classifier import CLASSES
 from reelforge.safety.dataset import load_prompts
 from reelforge.safety.resources import text_tools
-from reelforge.safety.tune import LOGIT_SCALE, TuneConfig
+from reelforge.safety.tune import LOGIT_SCALE, TuneConfig, epoch_batches, set_rates
 
 
 class LoRALinear(torch.nn.Module):
@@ -101,13 +101,8 @@ def main() -> None:
     model.train()
     for epoch in range(args.epochs):
         started, total = time.perf_counter(), 0.0
-        permutation = torch.randperm(len(texts), generator=order)
-        for start in range(0, len(texts), config.batch):
-            rows = permutation[start : start + config.batch]
-            warm = min(1.0, (step + 1) / config.warmup_steps)
-            decay = 0.5 * (1 + math.cos(math.pi * step / steps))
-            for group, (_, lr, _) in zip(optimizer.param_groups, groups, strict=True):
-                group["lr"] = lr * warm * decay
+        for rows in epoch_batches(len(texts), config.batch, order):
+            set_rates(optimizer, [lr for _, lr, _ in groups], step, steps, config.warmup_steps)
             batch = tokenizer(
                 [texts[i] for i in rows],
                 padding=True,

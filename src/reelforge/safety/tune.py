@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from reelforge.safety.classifier import CLASSES
 from reelforge.safety.dataset import load_prompts
 from reelforge.safety.resources import ADAPTER_PATH, text_tools
 
-__all__ = ["TuneConfig", "main", "save_adapter", "tune"]
+__all__ = ["TuneConfig", "epoch_batches", "main", "save_adapter", "set_rates", "tune"]
 
 # A BERT layer's tensors by short name: the six matrices (each with its bias) and the two
 # LayerNorms.
@@ -169,6 +170,24 @@ def _pooled(layers: torch.nn.ModuleList, batch: list[torch.Tensor]) -> torch.Ten
     return F.normalize(pooled, dim=-1)
 
 
+def epoch_batches(count: int, batch: int, order: torch.Generator) -> Iterator[torch.Tensor]:
+    """One epoch's batches of row indices, in an order drawn from `order`."""
+    permutation = torch.randperm(count, generator=order)
+    for start in range(0, count, batch):
+        yield permutation[start : start + batch]
+
+
+def set_rates(
+    optimizer: torch.optim.Optimizer, rates: list[float], step: int, steps: int, warmup: int
+) -> None:
+    """Each parameter group's learning rate at `step` of `steps`: a linear warm-up over
+    `warmup` steps, then a cosine decay to zero."""
+    warm = min(1.0, (step + 1) / warmup)
+    decay = 0.5 * (1 + math.cos(math.pi * step / steps))
+    for group, rate in zip(optimizer.param_groups, rates, strict=True):
+        group["lr"] = rate * warm * decay
+
+
 def tune(
     config: TuneConfig = TuneConfig(),
     encoder: SentenceEncoder | None = None,
@@ -215,14 +234,8 @@ def tune(
     order = torch.Generator().manual_seed(config.seed)
     for epoch in range(config.epochs):
         started, total = time.perf_counter(), 0.0
-        permutation = torch.randperm(len(tokens), generator=order)
-        for start in range(0, len(tokens), config.batch):
-            rows = permutation[start : start + config.batch]
-            # Linear warm-up, then cosine decay to zero.
-            warm = min(1.0, (step + 1) / config.warmup_steps)
-            decay = 0.5 * (1 + math.cos(math.pi * step / steps))
-            for group, (_, lr, _) in zip(optimizer.param_groups, groups, strict=True):
-                group["lr"] = lr * warm * decay
+        for rows in epoch_batches(len(tokens), config.batch, order):
+            set_rates(optimizer, [lr for _, lr, _ in groups], step, steps, config.warmup_steps)
             pooled = _pooled(layers, [tokens[i] for i in rows])
             loss = F.cross_entropy(head(pooled * LOGIT_SCALE), y[rows], weight=class_weight)
             if frozen is not None:
