@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import math
 import shutil
-import time
 from pathlib import Path
 
 import torch
@@ -28,7 +27,7 @@ import torch.nn.functional as F
 from reelforge.safety.classifier import CLASSES
 from reelforge.safety.dataset import load_prompts
 from reelforge.safety.resources import text_tools
-from reelforge.safety.tune import LOGIT_SCALE, TuneConfig, epoch_batches, set_rates
+from reelforge.safety.tune import LOGIT_SCALE, TuneConfig, run_epochs
 
 
 class LoRALinear(torch.nn.Module):
@@ -96,32 +95,23 @@ def main() -> None:
     texts = [tools.normalizer.normalize(p.text).clean for p in prompts]
     y = torch.tensor([CLASSES.index(p.label) for p in prompts])
     class_weight = len(y) / (len(CLASSES) * torch.bincount(y, minlength=len(CLASSES)).float())
-    steps, step = args.epochs * math.ceil(len(texts) / config.batch), 0
-    order = torch.Generator().manual_seed(config.seed)
     model.train()
-    for epoch in range(args.epochs):
-        started, total = time.perf_counter(), 0.0
-        for rows in epoch_batches(len(texts), config.batch, order):
-            set_rates(optimizer, [lr for _, lr, _ in groups], step, steps, config.warmup_steps)
-            batch = tokenizer(
-                [texts[i] for i in rows],
-                padding=True,
-                truncation=True,
-                max_length=128,
-                return_tensors="pt",
-            )
-            hidden = model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).float()
-            pooled = F.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
-            loss = F.cross_entropy(head(pooled * LOGIT_SCALE), y[rows], weight=class_weight)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(rows)
-            step += 1
-        seconds = time.perf_counter() - started
-        print(f"epoch {epoch}: loss {total / len(texts):.4f} ({seconds:.0f} s)", flush=True)
 
+    def loss_of(rows: torch.Tensor) -> torch.Tensor:
+        batch = tokenizer(
+            [texts[i] for i in rows],
+            padding=True,
+            truncation=True,
+            max_length=128,
+            return_tensors="pt",
+        )
+        hidden = model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        pooled = F.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
+        return F.cross_entropy(head(pooled * LOGIT_SCALE), y[rows], weight=class_weight)
+
+    rates = [lr for _, lr, _ in groups]
+    run_epochs(optimizer, rates, len(texts), config, loss_of, epochs=args.epochs)
     _swap(model.encoder, LoRALinear, lambda tuned: tuned.merged())
     model.eval()
     model.save_pretrained(args.out)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +39,7 @@ from reelforge.safety.classifier import CLASSES
 from reelforge.safety.dataset import load_prompts
 from reelforge.safety.resources import ADAPTER_PATH, text_tools
 
-__all__ = ["TuneConfig", "epoch_batches", "main", "save_adapter", "set_rates", "tune"]
+__all__ = ["TuneConfig", "main", "run_epochs", "save_adapter", "tune"]
 
 # A BERT layer's tensors by short name: the six matrices (each with its bias) and the two
 # LayerNorms.
@@ -170,22 +170,37 @@ def _pooled(layers: torch.nn.ModuleList, batch: list[torch.Tensor]) -> torch.Ten
     return F.normalize(pooled, dim=-1)
 
 
-def epoch_batches(count: int, batch: int, order: torch.Generator) -> Iterator[torch.Tensor]:
-    """One epoch's batches of row indices, in an order drawn from `order`."""
-    permutation = torch.randperm(count, generator=order)
-    for start in range(0, count, batch):
-        yield permutation[start : start + batch]
-
-
-def set_rates(
-    optimizer: torch.optim.Optimizer, rates: list[float], step: int, steps: int, warmup: int
+def run_epochs(
+    optimizer: torch.optim.Optimizer,
+    rates: list[float],
+    count: int,
+    config: TuneConfig,
+    loss_of: Callable[[torch.Tensor], torch.Tensor],
+    epochs: int | None = None,
 ) -> None:
-    """Each parameter group's learning rate at `step` of `steps`: a linear warm-up over
-    `warmup` steps, then a cosine decay to zero."""
-    warm = min(1.0, (step + 1) / warmup)
-    decay = 0.5 * (1 + math.cos(math.pi * step / steps))
-    for group, rate in zip(optimizer.param_groups, rates, strict=True):
-        group["lr"] = rate * warm * decay
+    """Minimise `loss_of(rows)` over batches of `count` rows (`config.batch`, shuffled each
+    epoch from `config.seed`), each parameter group's rate (`rates`) warmed up linearly over
+    `config.warmup_steps`, then decayed along a cosine to zero."""
+    epochs = config.epochs if epochs is None else epochs
+    steps, step = epochs * math.ceil(count / config.batch), 0
+    order = torch.Generator().manual_seed(config.seed)
+    for epoch in range(epochs):
+        started, total = time.perf_counter(), 0.0
+        permutation = torch.randperm(count, generator=order)
+        for start in range(0, count, config.batch):
+            rows = permutation[start : start + config.batch]
+            warm = min(1.0, (step + 1) / config.warmup_steps)
+            decay = 0.5 * (1 + math.cos(math.pi * step / steps))
+            for group, rate in zip(optimizer.param_groups, rates, strict=True):
+                group["lr"] = rate * warm * decay
+            loss = loss_of(rows)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(rows)
+            step += 1
+        seconds = time.perf_counter() - started
+        print(f"epoch {epoch}: loss {total / count:.4f} ({seconds:.0f} s)", flush=True)
 
 
 def tune(
@@ -230,23 +245,15 @@ def tune(
     )
     counts = torch.bincount(y, minlength=len(CLASSES)).float()
     class_weight = len(y) / (len(CLASSES) * counts)  # each class weighs the same
-    steps, step = config.epochs * math.ceil(len(tokens) / config.batch), 0
-    order = torch.Generator().manual_seed(config.seed)
-    for epoch in range(config.epochs):
-        started, total = time.perf_counter(), 0.0
-        for rows in epoch_batches(len(tokens), config.batch, order):
-            set_rates(optimizer, [lr for _, lr, _ in groups], step, steps, config.warmup_steps)
-            pooled = _pooled(layers, [tokens[i] for i in rows])
-            loss = F.cross_entropy(head(pooled * LOGIT_SCALE), y[rows], weight=class_weight)
-            if frozen is not None:
-                loss = loss + config.anchor * (1 - (pooled * frozen[rows]).sum(1)).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(rows)
-            step += 1
-        seconds = time.perf_counter() - started
-        print(f"epoch {epoch}: loss {total / len(tokens):.4f} ({seconds:.0f} s)", flush=True)
+
+    def loss_of(rows: torch.Tensor) -> torch.Tensor:
+        pooled = _pooled(layers, [tokens[i] for i in rows])
+        loss = F.cross_entropy(head(pooled * LOGIT_SCALE), y[rows], weight=class_weight)
+        if frozen is not None:
+            loss = loss + config.anchor * (1 - (pooled * frozen[rows]).sum(1)).mean()
+        return loss
+
+    run_epochs(optimizer, [lr for _, lr, _ in groups], len(tokens), config, loss_of)
     return {name: value for layer in tuned for name, value in layer.adapter().items()}
 
 
