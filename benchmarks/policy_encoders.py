@@ -59,7 +59,13 @@ from reelforge.safety.classifier import CLASSES, Featurizer, LinearModel
 from reelforge.safety.dataset import load_prompts
 from reelforge.safety.evalset import load_eval_set
 from reelforge.safety.resources import CLASSIFIER_PATH, policy_encoder, text_tools
-from reelforge.safety.train import TrainConfig, benign_offset, classifier_refuses, train
+from reelforge.safety.train import (
+    TrainConfig,
+    benign_offset,
+    benign_raised,
+    classifier_refuses,
+    train,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "policy_encoders.json"
@@ -109,8 +115,9 @@ class TransformersEncoder:
 
 
 class Logits:
-    """One classifier's logits (before the benign prior) on the held-out near-boundary
-    prompts and on the evaluation set."""
+    """One classifier's logits (its trained benign prior included) on the held-out
+    near-boundary prompts and on the evaluation set, with whether each text mentions a
+    minor."""
 
     def __init__(
         self, model: LinearModel, encoder: Any, boundary: list[str], evaluation: list[str]
@@ -128,14 +135,6 @@ class Logits:
         self.evaluation, self.evaluation_minor = of(evaluation)
 
 
-def probabilities(logits: F64, offset: float) -> F64:
-    shifted = logits.copy()
-    shifted[:, 0] += offset
-    shifted -= shifted.max(axis=1, keepdims=True)
-    odds = np.exp(shifted)
-    return odds / odds.sum(axis=1, keepdims=True)
-
-
 def measure(
     name: str,
     boundary: F64,
@@ -148,7 +147,7 @@ def measure(
     it, until at most 2 % of the held-out near-boundary prompts are refused (a trained
     classifier's logits already hold its prior: nothing more is raised)."""
     offset, boundary_refused = benign_offset(boundary, minor_b, TrainConfig())
-    refused = classifier_refuses(probabilities(evaluation, offset), minor_e)
+    refused = classifier_refuses(benign_raised(evaluation, offset), minor_e)
     label = np.array([p.label for p in prompts])
     kind = np.array([p.kind for p in prompts])
     batch = np.array([p.batch for p in prompts])

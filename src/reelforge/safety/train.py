@@ -129,6 +129,15 @@ def classifier_refuses(
     return over | (1.0 - probabilities[:, 0] >= harmful_threshold)
 
 
+def benign_raised(logits: F64, offset: float) -> F64:
+    """(N, C) probabilities of (N, C) logits with the benign logit raised by `offset`."""
+    shifted = logits.copy()
+    shifted[:, CLASSES.index(BENIGN)] += offset
+    shifted -= shifted.max(axis=1, keepdims=True)
+    odds = np.exp(shifted)
+    return np.asarray(odds / odds.sum(axis=1, keepdims=True), dtype=np.float64)
+
+
 def benign_offset(
     logits: F64, minor: NDArray[np.bool_], config: TrainConfig
 ) -> tuple[float, float]:
@@ -137,11 +146,7 @@ def benign_offset(
     refused; returns it and the share refused."""
     offset = 0.0
     while True:
-        shifted = logits.copy()
-        shifted[:, CLASSES.index(BENIGN)] += offset
-        shifted -= shifted.max(axis=1, keepdims=True)
-        probabilities = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
-        refused = float(classifier_refuses(probabilities, minor).mean())
+        refused = float(classifier_refuses(benign_raised(logits, offset), minor).mean())
         if refused <= config.boundary_over_refusal or offset >= config.max_benign_offset:
             return offset, refused
         offset = round(offset + config.benign_offset_step, 6)
